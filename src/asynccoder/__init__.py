@@ -1,0 +1,3 @@
+"""Async Coder backend."""
+
+__version__ = "0.1.0"

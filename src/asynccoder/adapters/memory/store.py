@@ -1,0 +1,33 @@
+"""Shared in-memory state with serializable transactions."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from asynccoder.domain.users import User
+
+
+@dataclass
+class MemoryState:
+    """Everything the in-memory adapters store. Add a field per aggregate."""
+
+    users: dict[UUID, User] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class InMemoryStore:
+    """Holds a ``MemoryState``; transactions run one at a time (serializable) and roll back by snapshot."""
+
+    def __init__(self) -> None:
+        self.state = MemoryState()
+        self.lock = asyncio.Lock()
+
+    def snapshot(self) -> MemoryState:
+        return copy.deepcopy(self.state)
+
+    def restore(self, snapshot: MemoryState) -> None:
+        self.state = snapshot

@@ -1,0 +1,50 @@
+"""In-memory unit of work."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from asynccoder.adapters.memory.store import InMemoryStore, MemoryState
+from asynccoder.adapters.memory.users import InMemoryUserRepository
+from asynccoder.application.common.ports import UnitOfWork
+
+
+class InMemoryUnitOfWork(UnitOfWork):
+    """Holds the store's lock for the whole block (serializable).
+
+    On exit the state returns to the last commit (or to the state on entry), exactly as an uncommitted
+    database transaction would.
+    """
+
+    users: InMemoryUserRepository
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+        self._snapshot: MemoryState | None = None
+        self._active = False
+
+    async def __aenter__(self) -> Self:
+        if self._active:
+            raise RuntimeError("a unit of work cannot be entered twice")
+        await self._store.lock.acquire()
+        self._active = True
+        self._snapshot = self._store.snapshot()
+        self.users = InMemoryUserRepository(self._store)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            if self._snapshot is not None:
+                self._store.restore(self._snapshot)
+        finally:
+            self._snapshot = None
+            self._active = False
+            self._store.lock.release()
+
+    async def commit(self) -> None:
+        if not self._active:
+            raise RuntimeError("the unit of work is not active")
+        self._snapshot = self._store.snapshot()

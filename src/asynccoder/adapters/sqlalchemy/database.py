@@ -1,0 +1,83 @@
+"""Engine creation for the two supported databases: SQLite (embedded default) and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, event
+from sqlalchemy import create_engine as create_sync_engine_
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+psycopg")
+
+
+def parse_database_url(raw: str) -> URL:
+    """Parse ``raw`` and check the driver is supported; ``ValueError`` says what is wrong (no secrets)."""
+    try:
+        url = make_url(raw)
+    except Exception as exc:
+        raise ValueError("is not a valid database URL") from exc
+    if url.drivername == "postgresql" or url.drivername == "postgres":
+        url = url.set(drivername="postgresql+psycopg")
+    if url.drivername == "sqlite":
+        url = url.set(drivername="sqlite+aiosqlite")
+    if url.drivername not in SUPPORTED_DRIVERS:
+        raise ValueError(f"uses driver {url.drivername!r}; supported: {', '.join(SUPPORTED_DRIVERS)}")
+    return url
+
+
+def is_sqlite(url: URL) -> bool:
+    return url.get_backend_name() == "sqlite"
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # The driver's own transaction handling is switched off so that ``_on_sqlite_begin`` decides how a
+    # transaction starts. Foreign keys are off by default in SQLite; WAL lets readers proceed during a write;
+    # the busy timeout turns lock contention into a wait instead of an error.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _on_sqlite_begin(connection: Any) -> None:
+    # BEGIN IMMEDIATE takes the write lock up front: two transactions can then never deadlock upgrading a
+    # read lock, so conditional single-statement updates stay correct under concurrency. SQLite allows one
+    # writer at a time anyway; the embedded default trades write concurrency for correctness.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_engine(raw_url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
+    """Create the async engine for ``raw_url``; SQLite files get their directory created."""
+    url = parse_database_url(raw_url)
+    if is_sqlite(url):
+        database = url.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, echo=echo)
+        event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
+        event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
+        return engine
+    return create_async_engine(
+        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800
+    )
+
+
+def create_sync_engine(raw_url: str) -> Engine:
+    """A blocking engine on the same database, for migrations (no event loop involved)."""
+    url = parse_database_url(raw_url)
+    if is_sqlite(url):
+        url = url.set(drivername="sqlite")
+        database = url.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_sync_engine_(url)
+        event.listen(engine, "connect", _on_sqlite_connect)
+        event.listen(engine, "begin", _on_sqlite_begin)
+        return engine
+    return create_sync_engine_(url, pool_pre_ping=True)

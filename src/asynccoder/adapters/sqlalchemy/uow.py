@@ -1,0 +1,58 @@
+"""SQLAlchemy unit of work: one connection, one transaction."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from asynccoder.adapters.sqlalchemy.users import SqlAlchemyUserRepository
+from asynccoder.application.common.ports import UnitOfWork
+
+
+class SqlAlchemyUnitOfWork(UnitOfWork):
+    """Opens a connection and a transaction on enter; commits only on ``commit()``, else rolls back."""
+
+    users: SqlAlchemyUserRepository
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._conn: AsyncConnection | None = None
+        self._committed = False
+
+    @property
+    def connection(self) -> AsyncConnection:
+        if self._conn is None:
+            raise RuntimeError("the unit of work is not active")
+        return self._conn
+
+    async def __aenter__(self) -> Self:
+        if self._conn is not None:
+            raise RuntimeError("a unit of work cannot be entered twice")
+        conn = await self._engine.connect()
+        try:
+            await conn.begin()
+        except BaseException:
+            await conn.close()
+            raise
+        self._conn = conn
+        self._committed = False
+        self.users = SqlAlchemyUserRepository(conn)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            if not self._committed and conn.in_transaction():
+                await conn.rollback()
+        finally:
+            await conn.close()
+
+    async def commit(self) -> None:
+        await self.connection.commit()
+        self._committed = True

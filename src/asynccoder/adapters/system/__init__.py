@@ -1,0 +1,1 @@
+"""Process-level adapters: the system clock and identifier generation."""

@@ -1,0 +1,39 @@
+"""Cross-cutting ports: time, identifiers and the unit of work."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+from uuid import UUID
+
+from asynccoder.application.users.ports import UserRepository
+
+
+class Clock(Protocol):
+    """The current time, always timezone-aware UTC."""
+
+    def now(self) -> datetime: ...
+
+
+class IdGenerator(Protocol):
+    """New unique identifiers: UUIDv7, so they sort by creation time."""
+
+    def new_id(self) -> UUID: ...
+
+
+class UnitOfWork(Protocol):
+    """One business transaction: repositories as attributes; rolls back on exit unless ``commit()`` ran.
+
+    A unit of work is used once: ``async with uow: ...; await uow.commit()``.
+    """
+
+    users: UserRepository
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+    async def commit(self) -> None: ...

@@ -1,0 +1,1 @@
+"""Readiness of the platform and its dependencies."""

@@ -1,0 +1,1 @@
+"""Entities, value objects and business rules. Standard library only."""

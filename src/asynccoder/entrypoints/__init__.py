@@ -1,0 +1,1 @@
+"""HTTP app, worker and CLI: the ways into the application."""

@@ -1,0 +1,103 @@
+"""The ``asynccoder`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from asynccoder import __version__
+from asynccoder.ioc.settings import Settings, SettingsError, load_settings
+
+Command = Callable[[argparse.Namespace, Settings], int]
+_COMMANDS: dict[str, Command] = {}
+
+
+def say(message: str, *, error: bool = False) -> None:
+    """Write a line for the operator (stdout, or stderr for errors)."""
+    stream = sys.stderr if error else sys.stdout
+    stream.write(message + "\n")
+    stream.flush()
+
+
+def command(name: str) -> Callable[[Command], Command]:
+    def register(fn: Command) -> Command:
+        _COMMANDS[name] = fn
+        return fn
+
+    return register
+
+
+@command("serve")
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from asynccoder.ioc.migrations import migrate_to_head
+
+    if settings.auto_migrate and args.workers > 1:
+        # Migrate once here instead of racing in every worker process.
+        migrate_to_head(settings)
+    uvicorn.run(
+        "asynccoder.entrypoints.http.app:create_app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=None if args.reload else args.workers,
+        reload=args.reload,
+        proxy_headers=False,  # client addresses come from the trusted-proxy logic, never blindly from headers
+        server_header=False,
+        log_config=None,
+        timeout_graceful_shutdown=30,
+    )
+    return 0
+
+
+@command("migrate")
+def _migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from asynccoder.ioc.migrations import migrate_to_base, migrate_to_head
+
+    if args.downgrade_to_base:
+        migrate_to_base(settings)
+        say("Downgraded the database to an empty schema.")
+    else:
+        migrate_to_head(settings)
+        say("The database schema is at head.")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="asynccoder", description="Async Coder backend.")
+    parser.add_argument("--version", action="version", version=f"asynccoder {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the HTTP API (uvicorn)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--reload", action="store_true", help="restart on code changes (development)")
+
+    migrate = sub.add_parser("migrate", help="upgrade the database schema to the newest version")
+    migrate.add_argument(
+        "--downgrade-to-base", action="store_true", help="drop every table the migrations made"
+    )
+
+    for extend in _PARSER_EXTENSIONS:
+        extend(sub)
+    return parser
+
+
+_PARSER_EXTENSIONS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        say(str(exc), error=True)
+        return 2
+    return _COMMANDS[args.command](args, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

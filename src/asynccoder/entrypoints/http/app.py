@@ -1,0 +1,98 @@
+"""The Litestar application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio.to_thread
+import structlog
+from dishka import AsyncContainer
+from dishka.integrations.litestar import setup_dishka
+from litestar import Litestar, Router
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.types import ControllerRouterHandler
+
+from asynccoder import __version__
+from asynccoder.entrypoints.http.health import HealthController
+from asynccoder.entrypoints.http.middleware import request_id_middleware
+from asynccoder.entrypoints.http.problems import ERROR_CODES_DOC, EXCEPTION_HANDLERS
+from asynccoder.entrypoints.observability import configure_logging
+from asynccoder.ioc.container import make_container
+from asynccoder.ioc.migrations import migrate_to_head
+from asynccoder.ioc.settings import Settings, load_settings
+
+log = structlog.get_logger("asynccoder.app")
+
+API_PREFIX = "/api/v1"
+
+
+def api_route_handlers() -> list[ControllerRouterHandler]:
+    """Every controller mounted under ``/api/v1``."""
+    return []
+
+
+def openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="Async Coder API",
+        version=__version__,
+        description="Hand AI coding work to the machine and get it back later.\n\n" + ERROR_CODES_DOC,
+        path="/schema",
+        render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        components=Components(
+            security_schemes={
+                "bearer": SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    description="An access JWT, a Clerk session token or a personal access token.",
+                )
+            }
+        ),
+        use_handler_docstrings=True,
+    )
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    container: AsyncContainer | None = None,
+    extra_route_handlers: Sequence[ControllerRouterHandler] = (),
+) -> Litestar:
+    """Build the app. Without arguments it reads settings from the environment (used by ASGI servers)."""
+    settings = settings or load_settings()
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
+    container = container or make_container(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        if settings.auto_migrate:
+            await anyio.to_thread.run_sync(migrate_to_head, settings)
+        log.info("started", environment=settings.environment, version=__version__)
+        try:
+            yield
+        finally:
+            await container.close()
+
+    api = Router(path=API_PREFIX, route_handlers=[*api_route_handlers(), *extra_route_handlers])
+    app = Litestar(
+        route_handlers=[HealthController, api],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=[lifespan],
+        openapi_config=openapi_config(),
+        request_max_body_size=settings.max_request_body_bytes,
+        debug=False,
+        logging_config=None,  # configure_logging owns logging
+    )
+    app.state.settings = settings
+    setup_dishka(container, app)
+    # Outermost, so that even 404s for unknown routes carry a request id and are logged.
+    app.asgi_handler = request_id_middleware(app.asgi_handler)
+    return app
+
+
+def create_app_from_env() -> Any:
+    """ASGI factory for servers: ``asynccoder.entrypoints.http.app:create_app_from_env``."""
+    return create_app()

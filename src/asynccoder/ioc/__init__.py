@@ -1,0 +1,1 @@
+"""Composition root: settings and the dishka container."""

@@ -1,0 +1,333 @@
+"""Settings from the environment, validated at start-up with one clear message per bad value.
+
+With no configuration at all the platform runs in development mode on a SQLite file under the data directory;
+development secrets are generated once and kept in ``<data dir>/dev-secrets.json``. In production mode every
+secret must be given explicitly and must not be a known default.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import json
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+Environment = Literal["development", "test", "production"]
+_ENVIRONMENTS: tuple[Environment, ...] = ("development", "test", "production")
+_KNOWN_WEAK = {"", "changeme", "change-me", "secret", "dev", "development", "test", "password", "default"}
+
+
+class SettingsError(Exception):
+    """One or more settings are invalid; ``problems`` holds one message per bad value."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("Invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+@dataclass(frozen=True, slots=True)
+class EncryptionKey:
+    key_id: str
+    material: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: Environment = "development"
+    data_dir: Path = Path("data")
+    database_url: str = "sqlite+aiosqlite:///data/asynccoder.db"
+    redis_url: str | None = None
+    auto_migrate: bool = True
+    log_level: str = "INFO"
+    log_format: Literal["json", "console"] = "console"
+    public_base_url: str = "http://127.0.0.1:8000"
+    max_request_body_bytes: int = 1_048_576
+    trusted_proxies: tuple[str, ...] = ()
+
+    jwt_secret: str = field(default="", repr=False)
+    jwt_issuer: str = "asynccoder"
+    jwt_audience: str = "asynccoder-api"
+    access_token_ttl_seconds: int = 900
+    refresh_token_idle_ttl_seconds: int = 14 * 24 * 3600
+    refresh_token_absolute_ttl_seconds: int = 60 * 24 * 3600
+    encryption_keys: tuple[EncryptionKey, ...] = field(default=(), repr=False)
+
+    clerk_secret_key: str | None = field(default=None, repr=False)
+    clerk_jwks_url: str | None = None
+    clerk_issuer: str | None = None
+    clerk_authorized_parties: tuple[str, ...] = ()
+
+    github_client_id: str | None = None
+    github_client_secret: str | None = field(default=None, repr=False)
+    github_api_url: str = "https://api.github.com"
+    github_oauth_url: str = "https://github.com"
+
+    claude_api_key: str | None = field(default=None, repr=False)
+    anthropic_base_url: str = "https://api.anthropic.com"
+    openai_api_key: str | None = field(default=None, repr=False)
+    openai_base_url: str = "https://api.openai.com/v1"
+    gemini_api_key: str | None = field(default=None, repr=False)
+    gemini_base_url: str = "https://generativelanguage.googleapis.com"
+
+    stripe_secret_key: str | None = field(default=None, repr=False)
+    stripe_webhook_secret: str | None = field(default=None, repr=False)
+    stripe_api_base: str = "https://api.stripe.com"
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def uses_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+# name -> (settings attribute, parser). Parsers raise ValueError with a message that names no secret value.
+def _str(raw: str) -> str:
+    return raw
+
+
+def _opt_str(raw: str) -> str | None:
+    return raw or None
+
+
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("must be one of true/false/1/0/yes/no/on/off")
+
+
+def _positive_int(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError("must be a whole number") from None
+    if value <= 0:
+        raise ValueError("must be greater than zero")
+    return value
+
+
+def _environment(raw: str) -> Environment:
+    value = raw.strip().lower()
+    for env in _ENVIRONMENTS:
+        if env == value:
+            return env
+    raise ValueError(f"must be one of {', '.join(_ENVIRONMENTS)}")
+
+
+def _log_level(raw: str) -> str:
+    value = raw.strip().upper()
+    if value not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+    return value
+
+
+def _log_format(raw: str) -> Literal["json", "console"]:
+    value = raw.strip().lower()
+    if value == "json":
+        return "json"
+    if value == "console":
+        return "console"
+    raise ValueError("must be json or console")
+
+
+def _http_url(raw: str) -> str:
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError("must be an http(s) URL with a host")
+    if parts.username or parts.password:
+        raise ValueError("must not contain credentials")
+    return raw.strip().rstrip("/")
+
+
+def _opt_http_url(raw: str) -> str | None:
+    return _http_url(raw) if raw.strip() else None
+
+
+def _csv(raw: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+def _networks(raw: str) -> tuple[str, ...]:
+    items = _csv(raw)
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(f"{item!r} is not an IP address or CIDR network") from None
+    return items
+
+
+def _redis_url(raw: str) -> str | None:
+    value = raw.strip()
+    if not value:
+        return None
+    if urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
+        raise ValueError("must be a redis://, rediss:// or unix:// URL")
+    return value
+
+
+def _database_url(raw: str) -> str:
+    value = raw.strip()
+    scheme = value.split("://", 1)[0] if "://" in value else ""
+    aliases = {
+        "sqlite": "sqlite+aiosqlite",
+        "postgresql": "postgresql+psycopg",
+        "postgres": "postgresql+psycopg",
+    }
+    scheme = aliases.get(scheme, scheme)
+    if scheme not in {"sqlite+aiosqlite", "postgresql+psycopg"}:
+        raise ValueError("must be a sqlite+aiosqlite:/// or postgresql+psycopg:// URL")
+    return scheme + value[value.index("://") :]
+
+
+def _encryption_keys(raw: str) -> tuple[EncryptionKey, ...]:
+    """``id1:base64key,id0:base64key``: the first key encrypts, every key decrypts."""
+    keys: list[EncryptionKey] = []
+    for index, item in enumerate(_csv(raw)):
+        key_id, sep, encoded = item.partition(":")
+        if (
+            not sep
+            or not key_id
+            or not key_id.replace("-", "").replace("_", "").isalnum()
+            or len(key_id) > 32
+        ):
+            raise ValueError(f"entry {index + 1} must look like <key id>:<base64 32-byte key>")
+        try:
+            material = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+        except ValueError:
+            raise ValueError(f"entry {index + 1} ({key_id}) is not valid base64") from None
+        if len(material) != 32:
+            raise ValueError(f"entry {index + 1} ({key_id}) must decode to exactly 32 bytes")
+        if any(k.key_id == key_id for k in keys):
+            raise ValueError(f"key id {key_id!r} appears twice")
+        keys.append(EncryptionKey(key_id, material))
+    if not keys:
+        raise ValueError("must list at least one key")
+    return tuple(keys)
+
+
+_FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "ASYNCCODER_ENV": ("environment", _environment),
+    "ASYNCCODER_DATA_DIR": ("data_dir", lambda raw: Path(raw).expanduser()),
+    "DATABASE_URL": ("database_url", _database_url),
+    "REDIS_URL": ("redis_url", _redis_url),
+    "ASYNCCODER_AUTO_MIGRATE": ("auto_migrate", _bool),
+    "LOG_LEVEL": ("log_level", _log_level),
+    "LOG_FORMAT": ("log_format", _log_format),
+    "PUBLIC_BASE_URL": ("public_base_url", _http_url),
+    "MAX_REQUEST_BODY_BYTES": ("max_request_body_bytes", _positive_int),
+    "TRUSTED_PROXIES": ("trusted_proxies", _networks),
+    "JWT_SECRET": ("jwt_secret", _str),
+    "JWT_ISSUER": ("jwt_issuer", _str),
+    "JWT_AUDIENCE": ("jwt_audience", _str),
+    "ACCESS_TOKEN_TTL_SECONDS": ("access_token_ttl_seconds", _positive_int),
+    "REFRESH_TOKEN_IDLE_TTL_SECONDS": ("refresh_token_idle_ttl_seconds", _positive_int),
+    "REFRESH_TOKEN_ABSOLUTE_TTL_SECONDS": ("refresh_token_absolute_ttl_seconds", _positive_int),
+    "ENCRYPTION_KEYS": ("encryption_keys", _encryption_keys),
+    "CLERK_SECRET_KEY": ("clerk_secret_key", _opt_str),
+    "CLERK_JWKS_URL": ("clerk_jwks_url", _opt_http_url),
+    "CLERK_ISSUER": ("clerk_issuer", _opt_str),
+    "CLERK_AUTHORIZED_PARTIES": ("clerk_authorized_parties", _csv),
+    "GITHUB_CLIENT_ID": ("github_client_id", _opt_str),
+    "GITHUB_CLIENT_SECRET": ("github_client_secret", _opt_str),
+    "GITHUB_API_URL": ("github_api_url", _http_url),
+    "GITHUB_OAUTH_URL": ("github_oauth_url", _http_url),
+    "CLAUDE_API_KEY": ("claude_api_key", _opt_str),
+    "ANTHROPIC_BASE_URL": ("anthropic_base_url", _http_url),
+    "OPENAI_API_KEY": ("openai_api_key", _opt_str),
+    "OPENAI_BASE_URL": ("openai_base_url", _http_url),
+    "GEMINI_API_KEY": ("gemini_api_key", _opt_str),
+    "GEMINI_BASE_URL": ("gemini_base_url", _http_url),
+    "STRIPE_SECRET_KEY": ("stripe_secret_key", _opt_str),
+    "STRIPE_WEBHOOK_SECRET": ("stripe_webhook_secret", _opt_str),
+    "STRIPE_API_BASE": ("stripe_api_base", _http_url),
+}
+
+ENVIRONMENT_VARIABLES = tuple(_FIELDS)
+
+
+def _dev_secrets(data_dir: Path) -> dict[str, str]:
+    """Development secrets, generated once per data directory so tokens survive restarts."""
+    path = data_dir / "dev-secrets.json"
+    try:
+        stored = json.loads(path.read_text())
+        if isinstance(stored, dict) and {"jwt_secret", "encryption_key"} <= stored.keys():
+            return {k: str(v) for k, v in stored.items()}
+    except (OSError, ValueError):
+        pass
+    generated = {
+        "jwt_secret": secrets.token_urlsafe(48),
+        "encryption_key": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("="),
+    }
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(generated, handle)
+    return generated
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from ``environ`` (default ``os.environ``); ``SettingsError`` lists every problem."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for name, (attribute, parse) in _FIELDS.items():
+        raw = env.get(name)
+        if raw is None or (raw.strip() == "" and attribute not in {"redis_url"}):
+            continue
+        try:
+            values[attribute] = parse(raw)
+        except ValueError as exc:
+            problems.append(f"{name} {exc}")
+    if problems:
+        raise SettingsError(problems)
+
+    environment: Environment = values.get("environment", "development")
+    data_dir: Path = values.get("data_dir", Path("data"))
+    values["data_dir"] = data_dir
+    if "database_url" not in values:
+        if environment == "production":
+            problems.append("DATABASE_URL is required in production")
+        values["database_url"] = f"sqlite+aiosqlite:///{data_dir / 'asynccoder.db'}"
+    if "auto_migrate" not in values:
+        values["auto_migrate"] = environment != "production"
+    if "log_format" not in values:
+        values["log_format"] = "json" if environment == "production" else "console"
+
+    if environment == "production":
+        secret = values.get("jwt_secret", "")
+        if secret.strip().lower() in _KNOWN_WEAK:
+            problems.append("JWT_SECRET is required in production")
+        elif len(secret) < 32:
+            problems.append("JWT_SECRET must be at least 32 characters in production")
+        if "encryption_keys" not in values:
+            problems.append("ENCRYPTION_KEYS is required in production")
+        if values.get("stripe_secret_key") and not values.get("stripe_webhook_secret"):
+            problems.append("STRIPE_WEBHOOK_SECRET is required in production when STRIPE_SECRET_KEY is set")
+        if values.get("github_client_id") and not values.get("github_client_secret"):
+            problems.append("GITHUB_CLIENT_SECRET is required when GITHUB_CLIENT_ID is set")
+        if values.get("clerk_jwks_url") and not values.get("clerk_issuer"):
+            problems.append("CLERK_ISSUER is required in production when CLERK_JWKS_URL is set")
+        if problems:
+            raise SettingsError(problems)
+    else:
+        missing = "jwt_secret" not in values or "encryption_keys" not in values
+        if missing:
+            generated = _dev_secrets(data_dir)
+            values.setdefault("jwt_secret", generated["jwt_secret"])
+            values.setdefault("encryption_keys", _encryption_keys("dev:" + generated["encryption_key"]))
+        if len(values["jwt_secret"]) < 32:
+            problems.append("JWT_SECRET must be at least 32 characters")
+        if problems:
+            raise SettingsError(problems)
+    return Settings(**values)

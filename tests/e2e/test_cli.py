@@ -1,0 +1,55 @@
+"""The asynccoder command line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from asynccoder import __version__
+from asynccoder.adapters.sqlalchemy.database import create_sync_engine
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "asynccoder.entrypoints.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+        check=False,
+    )
+
+
+def test_version_prints_the_package_version() -> None:
+    result = run_cli("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"asynccoder {__version__}"
+
+
+def test_migrate_brings_an_empty_sqlite_file_to_head_and_back(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    env = {"DATABASE_URL": url, "ASYNCCODER_DATA_DIR": str(tmp_path)}
+
+    up = run_cli("migrate", env=env)
+    assert up.returncode == 0, up.stderr
+    engine = create_sync_engine(url)
+    assert "users" in sa.inspect(engine).get_table_names()
+    engine.dispose()
+
+    down = run_cli("migrate", "--downgrade-to-base", env=env)
+    assert down.returncode == 0, down.stderr
+    engine = create_sync_engine(url)
+    assert "users" not in sa.inspect(engine).get_table_names()
+    engine.dispose()
+
+
+def test_bad_configuration_exits_with_one_line_per_problem(tmp_path: Path) -> None:
+    result = run_cli("migrate", env={"DATABASE_URL": "mysql://x", "LOG_LEVEL": "LOUD"})
+    assert result.returncode == 2
+    assert "DATABASE_URL" in result.stderr
+    assert "LOG_LEVEL" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,139 @@
+"""Settings: defaults, validation messages, and production refusal."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+
+from asynccoder.ioc.settings import SettingsError, load_settings
+
+GOOD_KEY = "k1:" + base64.urlsafe_b64encode(b"k" * 32).decode()
+
+
+def test_no_configuration_runs_in_development_on_a_sqlite_file_under_the_data_dir(tmp_path: Path) -> None:
+    settings = load_settings({"ASYNCCODER_DATA_DIR": str(tmp_path)})
+
+    assert settings.environment == "development"
+    assert settings.database_url == f"sqlite+aiosqlite:///{tmp_path / 'asynccoder.db'}"
+    assert settings.auto_migrate is True
+    assert len(settings.jwt_secret) >= 32
+    assert len(settings.encryption_keys) == 1
+
+
+def test_development_secrets_are_generated_once_and_reused(tmp_path: Path) -> None:
+    first = load_settings({"ASYNCCODER_DATA_DIR": str(tmp_path)})
+    second = load_settings({"ASYNCCODER_DATA_DIR": str(tmp_path)})
+
+    assert first.jwt_secret == second.jwt_secret
+    assert first.encryption_keys == second.encryption_keys
+    assert (tmp_path / "dev-secrets.json").stat().st_mode & 0o077 == 0
+
+
+def test_production_refuses_to_start_without_secrets_and_says_each_missing_one() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"ASYNCCODER_ENV": "production"})
+
+    problems = caught.value.problems
+    assert "DATABASE_URL is required in production" in problems
+    assert "JWT_SECRET is required in production" in problems
+    assert "ENCRYPTION_KEYS is required in production" in problems
+
+
+@pytest.mark.parametrize("weak", ["changeme", "secret", "short-but-not-default"])
+def test_production_refuses_a_default_or_short_jwt_secret(weak: str) -> None:
+    env = {
+        "ASYNCCODER_ENV": "production",
+        "DATABASE_URL": "postgresql+psycopg://app@db/app",
+        "JWT_SECRET": weak,
+        "ENCRYPTION_KEYS": GOOD_KEY,
+    }
+    with pytest.raises(SettingsError) as caught:
+        load_settings(env)
+    assert any(p.startswith("JWT_SECRET") for p in caught.value.problems)
+
+
+def test_production_starts_with_real_secrets_and_logs_json() -> None:
+    settings = load_settings(
+        {
+            "ASYNCCODER_ENV": "production",
+            "DATABASE_URL": "postgresql://app@db/app",
+            "JWT_SECRET": "p" * 40,
+            "ENCRYPTION_KEYS": GOOD_KEY,
+        }
+    )
+    assert settings.database_url == "postgresql+psycopg://app@db/app"
+    assert settings.log_format == "json"
+    assert settings.auto_migrate is False
+
+
+def test_every_bad_value_gets_its_own_message() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(
+            {
+                "DATABASE_URL": "mysql://x",
+                "MAX_REQUEST_BODY_BYTES": "lots",
+                "GITHUB_API_URL": "ftp://github.example",
+                "REDIS_URL": "http://cache",
+                "ENCRYPTION_KEYS": "k1:not-base64!!",
+                "LOG_LEVEL": "LOUD",
+                "TRUSTED_PROXIES": "10.0.0.0/8,not-an-ip",
+            }
+        )
+    names = sorted(p.split()[0] for p in caught.value.problems)
+    assert names == sorted(
+        [
+            "DATABASE_URL",
+            "MAX_REQUEST_BODY_BYTES",
+            "GITHUB_API_URL",
+            "REDIS_URL",
+            "ENCRYPTION_KEYS",
+            "LOG_LEVEL",
+            "TRUSTED_PROXIES",
+        ]
+    )
+
+
+def test_service_base_urls_are_settings_for_enterprise_hosts_and_gateways(tmp_path: Path) -> None:
+    settings = load_settings(
+        {
+            "ASYNCCODER_DATA_DIR": str(tmp_path),
+            "GITHUB_API_URL": "https://github.corp.example/api/v3/",
+            "ANTHROPIC_BASE_URL": "https://llm-gateway.corp.example/anthropic",
+            "STRIPE_API_BASE": "https://stripe-proxy.corp.example",
+        }
+    )
+    assert settings.github_api_url == "https://github.corp.example/api/v3"
+    assert settings.anthropic_base_url == "https://llm-gateway.corp.example/anthropic"
+    assert settings.stripe_api_base == "https://stripe-proxy.corp.example"
+
+
+def test_a_base_url_with_credentials_is_refused() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"OPENAI_BASE_URL": "https://user:pass@proxy.example/v1"})
+    assert caught.value.problems == ["OPENAI_BASE_URL must not contain credentials"]
+
+
+def test_secrets_never_appear_in_the_settings_repr_or_in_error_messages(tmp_path: Path) -> None:
+    settings = load_settings(
+        {
+            "ASYNCCODER_DATA_DIR": str(tmp_path),
+            "STRIPE_SECRET_KEY": "sk_test_canary123",
+            "JWT_SECRET": "j" * 40,
+        }
+    )
+    assert "sk_test_canary123" not in repr(settings)
+    assert "j" * 40 not in repr(settings)
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"ENCRYPTION_KEYS": "k1:c2VjcmV0LWNhbmFyeQ"})
+    assert "c2VjcmV0LWNhbmFyeQ" not in str(caught.value)
+
+
+def test_encryption_keys_keep_their_order_and_ids(tmp_path: Path) -> None:
+    second = "k2:" + base64.urlsafe_b64encode(b"z" * 32).decode().rstrip("=")
+    settings = load_settings(
+        {"ASYNCCODER_DATA_DIR": str(tmp_path), "ENCRYPTION_KEYS": f"{second},{GOOD_KEY}"}
+    )
+    assert [k.key_id for k in settings.encryption_keys] == ["k2", "k1"]
+    assert settings.encryption_keys[0].material == b"z" * 32
