@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 
 from asynccoder.adapters.sqlalchemy import migrations_runner
 from asynccoder.adapters.sqlalchemy.database import create_sync_engine
-from asynccoder.adapters.sqlalchemy.tables import metadata
+from asynccoder.adapters.sqlalchemy.schema import metadata
 from tests.support.services import scratch_postgres_database
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from asynccoder.adapters.sqlalchemy import migrations_runner
 from asynccoder.adapters.sqlalchemy.database import create_engine
-from asynccoder.adapters.sqlalchemy.tables import metadata
+from asynccoder.adapters.sqlalchemy.schema import metadata
 from tests.support.services import scratch_postgres_database
 
 SQL_BACKENDS = ("sqlite", "postgres")

@@ -9,11 +9,14 @@ tests swap an adapter.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
+from datetime import timedelta
 
 from dishka import AsyncContainer, Provider, Scope, from_context, make_async_container, provide
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from asynccoder.adapters.crypto.jwt_tokens import JwtAccessTokenService
+from asynccoder.adapters.crypto.secret_box import AesGcmSecretBox
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
 from asynccoder.adapters.redis.health import RedisProbe
@@ -22,6 +25,9 @@ from asynccoder.adapters.sqlalchemy.health import DatabaseProbe, MigrationsProbe
 from asynccoder.adapters.sqlalchemy.uow import SqlAlchemyUnitOfWork
 from asynccoder.adapters.system.clock import SystemClock
 from asynccoder.adapters.system.ids import Uuid7Generator
+from asynccoder.application.auth.access_tokens import AccessTokenVerifier
+from asynccoder.application.auth.authenticate import AuthenticateCaller
+from asynccoder.application.auth.ports import AccessTokenService, CredentialVerifier, SecretBox
 from asynccoder.application.common.ports import Clock, IdGenerator, UnitOfWork
 from asynccoder.application.health.check_readiness import CheckReadiness, HealthProbe
 from asynccoder.ioc.settings import Settings
@@ -67,6 +73,28 @@ class CoreProvider(Provider):
         return CheckReadiness(probes)
 
 
+class IdentityProvider(Provider):
+    """Access tokens, credential verification and secrets at rest."""
+
+    @provide(scope=Scope.APP)
+    def access_tokens(self, settings: Settings) -> AccessTokenService:
+        return JwtAccessTokenService(
+            secret=settings.jwt_secret,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            ttl=timedelta(seconds=settings.access_token_ttl_seconds),
+        )
+
+    @provide(scope=Scope.APP)
+    def secret_box(self, settings: Settings) -> SecretBox:
+        return AesGcmSecretBox([(key.key_id, key.material) for key in settings.encryption_keys])
+
+    @provide(scope=Scope.REQUEST)
+    def authenticate(self, tokens: AccessTokenService, clock: Clock, uow: UnitOfWork) -> AuthenticateCaller:
+        verifiers: list[CredentialVerifier] = [AccessTokenVerifier(tokens, clock)]
+        return AuthenticateCaller(verifiers, uow)
+
+
 class InMemoryPersistenceProvider(Provider):
     """Runs every repository in process memory: for unit-level app tests and throwaway demos."""
 
@@ -84,7 +112,7 @@ class InMemoryPersistenceProvider(Provider):
 
 
 def default_providers() -> list[Provider]:
-    return [CoreProvider()]
+    return [CoreProvider(), IdentityProvider()]
 
 
 def make_container(

@@ -8,7 +8,7 @@ from typing import Any
 
 import anyio.to_thread
 import structlog
-from dishka import AsyncContainer
+from dishka import Provider
 from dishka.integrations.litestar import setup_dishka
 from litestar import Litestar, Router
 from litestar.openapi import OpenAPIConfig
@@ -17,6 +17,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ControllerRouterHandler
 
 from asynccoder import __version__
+from asynccoder.entrypoints.http.auth import HttpAuthProvider, require_user
 from asynccoder.entrypoints.http.health import HealthController
 from asynccoder.entrypoints.http.middleware import request_id_middleware
 from asynccoder.entrypoints.http.problems import ERROR_CODES_DOC, EXCEPTION_HANDLERS
@@ -58,13 +59,16 @@ def openapi_config() -> OpenAPIConfig:
 def create_app(
     settings: Settings | None = None,
     *,
-    container: AsyncContainer | None = None,
+    overrides: Sequence[Provider] = (),
     extra_route_handlers: Sequence[ControllerRouterHandler] = (),
 ) -> Litestar:
-    """Build the app. Without arguments it reads settings from the environment (used by ASGI servers)."""
+    """Build the app. Without arguments it reads settings from the environment (used by ASGI servers).
+
+    ``overrides`` replace providers of the default container (tests swap adapters this way).
+    """
     settings = settings or load_settings()
     configure_logging(level=settings.log_level, fmt=settings.log_format)
-    container = container or make_container(settings)
+    container = make_container(settings, HttpAuthProvider(), *overrides)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -76,7 +80,13 @@ def create_app(
         finally:
             await container.close()
 
-    api = Router(path=API_PREFIX, route_handlers=[*api_route_handlers(), *extra_route_handlers])
+    # Secure by default: every API route needs a user unless its handler is explicitly marked public.
+    api = Router(
+        path=API_PREFIX,
+        route_handlers=[*api_route_handlers(), *extra_route_handlers],
+        guards=[require_user],
+        security=[{"bearer": []}],
+    )
     app = Litestar(
         route_handlers=[HealthController, api],
         exception_handlers=EXCEPTION_HANDLERS,

@@ -9,7 +9,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from asynccoder.adapters.sqlalchemy.database import create_sync_engine, is_sqlite, parse_database_url
-from asynccoder.adapters.sqlalchemy.tables import metadata
+from asynccoder.adapters.sqlalchemy.schema import metadata
 
 config = context.config
 

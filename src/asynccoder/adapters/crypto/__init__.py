@@ -1,0 +1,1 @@
+"""Cryptography adapters: access tokens and encryption of secrets at rest."""
