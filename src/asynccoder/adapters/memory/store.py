@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from asynccoder.domain.github_connection import GitHubConnection
 from asynccoder.domain.users import User
 
 
@@ -16,6 +17,7 @@ class MemoryState:
     """Everything the in-memory adapters store. Add a field per aggregate."""
 
     users: dict[UUID, User] = field(default_factory=dict)
+    github_connections: dict[UUID, GitHubConnection] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
+from asynccoder.adapters.memory.github_connections import InMemoryGitHubConnectionRepository
 from asynccoder.adapters.memory.store import InMemoryStore, MemoryState
 from asynccoder.adapters.memory.users import InMemoryUserRepository
 from asynccoder.application.common.ports import UnitOfWork
@@ -18,6 +19,7 @@ class InMemoryUnitOfWork(UnitOfWork):
     """
 
     users: InMemoryUserRepository
+    github_connections: InMemoryGitHubConnectionRepository
 
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
@@ -31,6 +33,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self._active = True
         self._snapshot = self._store.snapshot()
         self.users = InMemoryUserRepository(self._store)
+        self.github_connections = InMemoryGitHubConnectionRepository(self._store)
         return self
 
     async def __aexit__(

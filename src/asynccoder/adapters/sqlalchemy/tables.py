@@ -65,3 +65,16 @@ users = sa.Table(
     sa.CheckConstraint("role IN ('user', 'admin')", name="role"),
     sa.CheckConstraint("status IN ('active', 'disabled')", name="status"),
 )
+
+
+github_connections = sa.Table(
+    "github_connections",
+    metadata,
+    sa.Column("user_id", sa.Uuid(), sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("github_user_id", sa.BigInteger(), nullable=False),
+    sa.Column("login", sa.String(100), nullable=False),
+    sa.Column("sealed_token", sa.Text(), nullable=False),
+    sa.Column("scopes", sa.String(500), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+)

@@ -7,6 +7,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from asynccoder.adapters.sqlalchemy.github_connections import SqlAlchemyGitHubConnectionRepository
 from asynccoder.adapters.sqlalchemy.users import SqlAlchemyUserRepository
 from asynccoder.application.common.ports import UnitOfWork
 
@@ -15,6 +16,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
     """Opens a connection and a transaction on enter; commits only on ``commit()``, else rolls back."""
 
     users: SqlAlchemyUserRepository
+    github_connections: SqlAlchemyGitHubConnectionRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -39,6 +41,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self._conn = conn
         self._committed = False
         self.users = SqlAlchemyUserRepository(conn)
+        self.github_connections = SqlAlchemyGitHubConnectionRepository(conn)
         return self
 
     async def __aexit__(

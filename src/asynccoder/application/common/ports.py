@@ -7,7 +7,7 @@ from types import TracebackType
 from typing import Protocol, Self
 from uuid import UUID
 
-from asynccoder.application.users.ports import UserRepository
+from asynccoder.application.users.ports import GitHubConnectionRepository, UserRepository
 
 
 class Clock(Protocol):
@@ -29,6 +29,7 @@ class UnitOfWork(Protocol):
     """
 
     users: UserRepository
+    github_connections: GitHubConnectionRepository
 
     async def __aenter__(self) -> Self: ...
 

@@ -1,0 +1,31 @@
+"""Every column that holds a ``SecretBox`` ciphertext, for key rotation.
+
+A feature that stores sealed secrets registers its column here with the function that rebuilds the
+ciphertext's context (associated data) from the row, so ``asynccoder rotate-keys`` can re-encrypt it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from asynccoder.adapters.sqlalchemy.tables import github_connections
+from asynccoder.domain.github_connection import github_connection_context
+
+
+@dataclass(frozen=True, slots=True)
+class SealedColumn:
+    table: sa.Table
+    key_column: str
+    sealed_column: str
+    context: Callable[[Any], str]
+
+
+SEALED_COLUMNS: list[SealedColumn] = [
+    SealedColumn(
+        github_connections, "user_id", "sealed_token", lambda row: github_connection_context(row.user_id)
+    ),
+]
