@@ -1,0 +1,1 @@
+"""Language models: the provider-neutral port and what uses it."""

@@ -1,0 +1,206 @@
+"""Provider-neutral language-model vocabulary: messages, tools, usage, errors, tiers and credit units.
+
+Credits: 1 credit = 1/1000 USD (0.1 cent) = 1,000 micro-USD. Model prices are integer micro-USD per million
+tokens; charges are whole credits, rounded up per call so the platform never under-charges.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from asynccoder.domain.errors import DomainError
+
+MICRO_USD_PER_CREDIT = 1_000
+
+
+class Provider(enum.StrEnum):
+    ANTHROPIC = "anthropic"
+    OPENAI = "openai"
+    GEMINI = "gemini"
+    OPENAI_COMPATIBLE = "openai_compatible"
+
+
+class ModelTier(enum.StrEnum):
+    """Plans allow tiers; every catalogued model belongs to one."""
+
+    ECONOMY = "economy"
+    STANDARD = "standard"
+    PREMIUM = "premium"
+
+
+class Role(enum.StrEnum):
+    USER = "user"
+    ASSISTANT = "assistant"
+
+
+class StopReason(enum.StrEnum):
+    END_TURN = "end_turn"
+    TOOL_USE = "tool_use"
+    MAX_TOKENS = "max_tokens"
+    STOP_SEQUENCE = "stop_sequence"
+    REFUSAL = "refusal"
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class TextBlock:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """The model asks to run tool ``name`` with ``arguments``; ``id`` pairs it with its result."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    tool_call_id: str
+    content: str
+    is_error: bool = False
+
+
+ContentBlock = TextBlock | ToolCall | ToolResult
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    role: Role
+    content: tuple[ContentBlock, ...]
+
+    @staticmethod
+    def user(text: str) -> Message:
+        return Message(Role.USER, (TextBlock(text),))
+
+    @staticmethod
+    def assistant(text: str) -> Message:
+        return Message(Role.ASSISTANT, (TextBlock(text),))
+
+
+@dataclass(frozen=True, slots=True)
+class ToolDefinition:
+    """A tool the model may call; ``input_schema`` is a JSON Schema object."""
+
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.cache_read_tokens + other.cache_read_tokens,
+            self.cache_write_tokens + other.cache_write_tokens,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    model: str
+    messages: tuple[Message, ...]
+    system: str | None = None
+    tools: tuple[ToolDefinition, ...] = ()
+    max_tokens: int = 4096
+    temperature: float | None = None
+    stop_sequences: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ChatResponse:
+    """One completed model turn; ``model`` is the model that actually answered, as the provider reports it."""
+
+    model: str
+    content: tuple[ContentBlock, ...]
+    stop_reason: StopReason
+    usage: Usage
+    provider_request_id: str | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(b.text for b in self.content if isinstance(b, TextBlock))
+
+    @property
+    def tool_calls(self) -> tuple[ToolCall, ...]:
+        return tuple(b for b in self.content if isinstance(b, ToolCall))
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """A piece of streamed text."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class StreamDone:
+    """The last event of a stream: the whole response."""
+
+    response: ChatResponse
+
+
+StreamEvent = TextDelta | StreamDone
+
+
+# Errors every provider's failures are mapped to. Messages never contain keys or raw provider bodies.
+class ProviderError(DomainError):
+    code = "provider_error"
+    retryable: bool = False
+
+    def __init__(self, message: str, *, provider: str = "", code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.provider = provider
+
+
+class ProviderAuthError(ProviderError):
+    code = "provider_auth_failed"
+
+
+class ProviderRateLimited(ProviderError):
+    code = "provider_rate_limited"
+    retryable = True
+
+    def __init__(self, message: str, *, provider: str = "", retry_after: float | None = None) -> None:
+        super().__init__(message, provider=provider)
+        self.retry_after = retry_after
+
+
+class ProviderOverloaded(ProviderError):
+    code = "provider_overloaded"
+    retryable = True
+
+
+class ContextTooLong(ProviderError):
+    code = "context_too_long"
+
+
+class ProviderInvalidRequest(ProviderError):
+    code = "provider_invalid_request"
+
+
+class ProviderUnavailable(ProviderError):
+    """Timeouts, connection failures, 5xx, malformed responses."""
+
+    code = "provider_unavailable"
+    retryable = True
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRef:
+    """Which model of which provider, and where to reach it."""
+
+    provider: Provider
+    model: str
+    base_url: str | None = field(default=None)
