@@ -11,7 +11,7 @@ import logging
 import re
 import sys
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
@@ -25,8 +25,8 @@ def _redact(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Mutabl
     return event
 
 
-def configure_logging(*, level: str = "INFO", fmt: str = "console") -> None:
-    """Route stdlib logging and structlog through one renderer on stderr."""
+def configure_logging(*, level: str = "INFO", fmt: str = "console", stream: TextIO | None = None) -> None:
+    """Route stdlib logging and structlog through one renderer on ``stream`` (stderr by default)."""
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -53,10 +53,12 @@ def configure_logging(*, level: str = "INFO", fmt: str = "console") -> None:
             renderer,
         ],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(formatter)
+    handler.set_name("asynccoder")
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    # Replace only our own handler, so that handlers others installed (test capture, APM agents) stay.
+    root.handlers[:] = [h for h in root.handlers if h.get_name() != "asynccoder"] + [handler]
     root.setLevel(level)
     # Our access log replaces the servers' own.
     for name in ("uvicorn.access", "granian.access"):

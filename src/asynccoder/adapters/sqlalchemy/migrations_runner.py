@@ -7,9 +7,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Connection
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -25,10 +23,6 @@ def alembic_config(database_url: str) -> Config:
 @cache
 def head_revisions() -> frozenset[str]:
     return frozenset(ScriptDirectory(str(MIGRATIONS_DIR)).get_heads())
-
-
-def current_revisions(connection: Connection) -> frozenset[str]:
-    return frozenset(MigrationContext.configure(connection).get_current_heads())
 
 
 def upgrade(database_url: str, revision: str = "heads") -> None:
