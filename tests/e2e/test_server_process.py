@@ -2,80 +2,39 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.support.databases import Databases
+from tests.support.live_server import LiveServer, start_server
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_ready(base_url: str, deadline_seconds: float = 30) -> httpx.Response:
-    deadline = time.monotonic() + deadline_seconds
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            response = httpx.get(f"{base_url}/health/ready", timeout=2)
-            if response.status_code == 200:
-                return response
-        except httpx.HTTPError as exc:
-            last = exc
-        time.sleep(0.1)
-    raise AssertionError(f"server not ready at {base_url}: {last}")
+Start = Callable[[dict[str, str]], LiveServer]
 
 
 @pytest.fixture
-def serve(tmp_path: Path) -> Iterator[callable]:  # type: ignore[valid-type]
-    processes: list[subprocess.Popen[bytes]] = []
+def serve(tmp_path: Path) -> Iterator[Start]:
+    servers: list[LiveServer] = []
 
-    def start(env: dict[str, str]) -> str:
-        port = free_port()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "asynccoder.entrypoints.cli", "serve", "--port", str(port)],
-            env={**os.environ, "ASYNCCODER_DATA_DIR": str(tmp_path / "data"), **env},
-            cwd=tmp_path,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        processes.append(proc)
-        return f"http://127.0.0.1:{port}"
+    def start(env: dict[str, str]) -> LiveServer:
+        server = start_server(tmp_path / "data", env)
+        servers.append(server)
+        return server
 
     yield start
-    for proc in processes:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stderr:
-            proc.stderr.close()
+    for server in servers:
+        server.stop()
 
 
 @pytest.mark.slow
-def test_serve_with_no_configuration_is_ready_on_sqlite(serve, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    base_url = serve({})
-    response = wait_ready(base_url)
-    assert response.json()["status"] == "ready"
+def test_serve_with_no_configuration_is_ready_on_sqlite(serve: Start, tmp_path: Path) -> None:
+    server = serve({})
+    assert server.wait_ready().json()["status"] == "ready"
     assert (tmp_path / "data" / "asynccoder.db").exists()
 
 
 @pytest.mark.slow
-async def test_serve_against_postgresql_is_ready(serve, databases: Databases) -> None:  # type: ignore[no-untyped-def]
-    url = databases.url("postgres")
-    base_url = serve({"DATABASE_URL": url})
-    response = wait_ready(base_url)
-    assert response.json()["status"] == "ready"
+async def test_serve_against_postgresql_is_ready(serve: Start, databases: Databases) -> None:
+    server = serve({"DATABASE_URL": databases.url("postgres")})
+    assert server.wait_ready().json()["status"] == "ready"
