@@ -12,6 +12,8 @@ from asynccoder.application.common.ports import Clock
 class InMemoryLoginThrottle(LoginThrottle):
     """Fixed windows of ``window_seconds`` per key, started by the first failure."""
 
+    MAX_KEYS = 100_000
+
     def __init__(self, clock: Clock, *, account_limit: int, client_limit: int, window_seconds: int) -> None:
         self._clock = clock
         self._limits = {"account": account_limit, "client": client_limit}
@@ -38,6 +40,10 @@ class InMemoryLoginThrottle(LoginThrottle):
 
     async def record_failure(self, *, account: str, client: str) -> None:
         now = self._clock.now()
+        if len(self._counts) >= self.MAX_KEYS:
+            # Bounded memory under a flood of distinct accounts: drop windows that have ended.
+            for key in list(self._counts):
+                self._live(key, now)
         for key in (("account", account), ("client", client)):
             entry = self._live(key, now)
             self._counts[key] = (now, 1) if entry is None else (entry[0], entry[1] + 1)
