@@ -65,6 +65,47 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+@command("create-admin")
+def _create_admin(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from asynccoder.application.auth.registration import EnsureAdminCommand
+    from asynccoder.domain.errors import DomainError
+    from asynccoder.ioc.identity_commands import ensure_admin
+    from asynccoder.ioc.migrations import migrate_to_head
+
+    password = None
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if settings.auto_migrate:
+        migrate_to_head(settings)
+    try:
+        result = asyncio.run(ensure_admin(settings, EnsureAdminCommand(email=args.email, password=password)))
+    except DomainError as exc:
+        say(f"{exc.message} ({exc.code})", error=True)
+        return 2
+    verb = "Created" if result.created else "Promoted"
+    say(f"{verb} admin {result.user_id}.")
+    return 0
+
+
+@command("rotate-keys")
+def _rotate_keys(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from asynccoder.ioc.identity_commands import rotate_keys
+
+    counts = asyncio.run(rotate_keys(settings, batch_size=args.batch_size))
+    failed = False
+    for count in counts:
+        say(
+            f"{count.column}: rotated {count.rotated}, already current {count.current}, "
+            f"changed concurrently {count.skipped}, unreadable {count.unreadable}"
+        )
+        failed = failed or count.unreadable > 0
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="asynccoder", description="Async Coder backend.")
     parser.add_argument("--version", action="version", version=f"asynccoder {__version__}")
@@ -80,6 +121,15 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument(
         "--downgrade-to-base", action="store_true", help="drop every table the migrations made"
     )
+
+    create_admin = sub.add_parser("create-admin", help="create an admin account or promote an existing one")
+    create_admin.add_argument("--email", required=True)
+    create_admin.add_argument(
+        "--password-stdin", action="store_true", help="read the password from the first line of stdin"
+    )
+
+    rotate = sub.add_parser("rotate-keys", help="re-encrypt every stored secret under the newest key")
+    rotate.add_argument("--batch-size", type=int, default=100)
 
     for extend in _PARSER_EXTENSIONS:
         extend(sub)

@@ -27,9 +27,17 @@ from asynccoder.adapters.system.clock import SystemClock
 from asynccoder.adapters.system.ids import Uuid7Generator
 from asynccoder.application.auth.access_tokens import AccessTokenVerifier
 from asynccoder.application.auth.authenticate import AuthenticateCaller
-from asynccoder.application.auth.ports import AccessTokenService, CredentialVerifier, SecretBox
+from asynccoder.application.auth.clerk import ClerkSessionVerifier
+from asynccoder.application.auth.personal_access_tokens import PersonalAccessTokenVerifier
+from asynccoder.application.auth.ports import (
+    AccessTokenService,
+    ClerkTokenVerifier,
+    CredentialVerifier,
+    SecretBox,
+)
 from asynccoder.application.common.ports import Clock, IdGenerator, UnitOfWork
 from asynccoder.application.health.check_readiness import CheckReadiness, HealthProbe
+from asynccoder.ioc.identity import AccountsProvider
 from asynccoder.ioc.settings import Settings
 
 
@@ -90,8 +98,20 @@ class IdentityProvider(Provider):
         return AesGcmSecretBox([(key.key_id, key.material) for key in settings.encryption_keys])
 
     @provide(scope=Scope.REQUEST)
-    def authenticate(self, tokens: AccessTokenService, clock: Clock, uow: UnitOfWork) -> AuthenticateCaller:
-        verifiers: list[CredentialVerifier] = [AccessTokenVerifier(tokens, clock)]
+    def authenticate(
+        self,
+        tokens: AccessTokenService,
+        clock: Clock,
+        ids: IdGenerator,
+        uow: UnitOfWork,
+        clerk: ClerkTokenVerifier | None,
+    ) -> AuthenticateCaller:
+        verifiers: list[CredentialVerifier] = [
+            AccessTokenVerifier(tokens, clock),
+            PersonalAccessTokenVerifier(uow, clock),
+        ]
+        if clerk is not None:  # provided by ioc.identity.AccountsProvider, None unless Clerk is configured
+            verifiers.append(ClerkSessionVerifier(clerk, uow, ids, clock))
         return AuthenticateCaller(verifiers, uow)
 
 
@@ -112,7 +132,7 @@ class InMemoryPersistenceProvider(Provider):
 
 
 def default_providers() -> list[Provider]:
-    return [CoreProvider(), IdentityProvider()]
+    return [CoreProvider(), IdentityProvider(), AccountsProvider()]
 
 
 def make_container(

@@ -57,16 +57,24 @@ class Settings:
     refresh_token_idle_ttl_seconds: int = 14 * 24 * 3600
     refresh_token_absolute_ttl_seconds: int = 60 * 24 * 3600
     encryption_keys: tuple[EncryptionKey, ...] = field(default=(), repr=False)
+    password_hash_memory_kib: int = 19 * 1024
+    password_hash_time_cost: int = 2
+    password_hash_parallelism: int = 1
+    login_max_failures_per_account: int = 5
+    login_max_failures_per_client: int = 20
+    login_failure_window_seconds: int = 900
 
     clerk_secret_key: str | None = field(default=None, repr=False)
     clerk_jwks_url: str | None = None
     clerk_issuer: str | None = None
     clerk_authorized_parties: tuple[str, ...] = ()
+    clerk_jwks_refetch_seconds: int = 60
 
     github_client_id: str | None = None
     github_client_secret: str | None = field(default=None, repr=False)
     github_api_url: str = "https://api.github.com"
     github_oauth_url: str = "https://github.com"
+    github_oauth_scopes: tuple[str, ...] = ("repo", "read:user")
 
     claude_api_key: str | None = field(default=None, repr=False)
     anthropic_base_url: str = "https://api.anthropic.com"
@@ -234,14 +242,22 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "REFRESH_TOKEN_IDLE_TTL_SECONDS": ("refresh_token_idle_ttl_seconds", _positive_int),
     "REFRESH_TOKEN_ABSOLUTE_TTL_SECONDS": ("refresh_token_absolute_ttl_seconds", _positive_int),
     "ENCRYPTION_KEYS": ("encryption_keys", _encryption_keys),
+    "PASSWORD_HASH_MEMORY_KIB": ("password_hash_memory_kib", _positive_int),
+    "PASSWORD_HASH_TIME_COST": ("password_hash_time_cost", _positive_int),
+    "PASSWORD_HASH_PARALLELISM": ("password_hash_parallelism", _positive_int),
+    "LOGIN_MAX_FAILURES_PER_ACCOUNT": ("login_max_failures_per_account", _positive_int),
+    "LOGIN_MAX_FAILURES_PER_CLIENT": ("login_max_failures_per_client", _positive_int),
+    "LOGIN_FAILURE_WINDOW_SECONDS": ("login_failure_window_seconds", _positive_int),
     "CLERK_SECRET_KEY": ("clerk_secret_key", _opt_str),
     "CLERK_JWKS_URL": ("clerk_jwks_url", _opt_http_url),
     "CLERK_ISSUER": ("clerk_issuer", _opt_str),
     "CLERK_AUTHORIZED_PARTIES": ("clerk_authorized_parties", _csv),
+    "CLERK_JWKS_REFETCH_SECONDS": ("clerk_jwks_refetch_seconds", _positive_int),
     "GITHUB_CLIENT_ID": ("github_client_id", _opt_str),
     "GITHUB_CLIENT_SECRET": ("github_client_secret", _opt_str),
     "GITHUB_API_URL": ("github_api_url", _http_url),
     "GITHUB_OAUTH_URL": ("github_oauth_url", _http_url),
+    "GITHUB_OAUTH_SCOPES": ("github_oauth_scopes", _csv),
     "CLAUDE_API_KEY": ("claude_api_key", _opt_str),
     "ANTHROPIC_BASE_URL": ("anthropic_base_url", _http_url),
     "OPENAI_API_KEY": ("openai_api_key", _opt_str),
@@ -318,6 +334,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             problems.append("GITHUB_CLIENT_SECRET is required when GITHUB_CLIENT_ID is set")
         if values.get("clerk_jwks_url") and not values.get("clerk_issuer"):
             problems.append("CLERK_ISSUER is required in production when CLERK_JWKS_URL is set")
+        if (
+            values.get("password_hash_memory_kib", 19 * 1024) < 19 * 1024
+            or values.get("password_hash_time_cost", 2) < 2
+        ):
+            problems.append("PASSWORD_HASH_* must be at least m=19456 KiB, t=2 in production (OWASP)")
         if problems:
             raise SettingsError(problems)
     else:

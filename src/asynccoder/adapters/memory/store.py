@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from asynccoder.domain.credentials import OAuthState, PersonalAccessToken, RefreshToken
 from asynccoder.domain.github_connection import GitHubConnection
 from asynccoder.domain.users import User
 
@@ -18,6 +19,9 @@ class MemoryState:
 
     users: dict[UUID, User] = field(default_factory=dict)
     github_connections: dict[UUID, GitHubConnection] = field(default_factory=dict)
+    refresh_tokens: dict[UUID, RefreshToken] = field(default_factory=dict)
+    personal_access_tokens: dict[UUID, PersonalAccessToken] = field(default_factory=dict)
+    oauth_states: dict[UUID, OAuthState] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

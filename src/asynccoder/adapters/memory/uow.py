@@ -5,6 +5,11 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
+from asynccoder.adapters.memory.credentials import (
+    InMemoryOAuthStateRepository,
+    InMemoryPersonalAccessTokenRepository,
+    InMemoryRefreshTokenRepository,
+)
 from asynccoder.adapters.memory.github_connections import InMemoryGitHubConnectionRepository
 from asynccoder.adapters.memory.store import InMemoryStore, MemoryState
 from asynccoder.adapters.memory.users import InMemoryUserRepository
@@ -20,6 +25,9 @@ class InMemoryUnitOfWork(UnitOfWork):
 
     users: InMemoryUserRepository
     github_connections: InMemoryGitHubConnectionRepository
+    refresh_tokens: InMemoryRefreshTokenRepository
+    personal_access_tokens: InMemoryPersonalAccessTokenRepository
+    oauth_states: InMemoryOAuthStateRepository
 
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
@@ -34,6 +42,9 @@ class InMemoryUnitOfWork(UnitOfWork):
         self._snapshot = self._store.snapshot()
         self.users = InMemoryUserRepository(self._store)
         self.github_connections = InMemoryGitHubConnectionRepository(self._store)
+        self.refresh_tokens = InMemoryRefreshTokenRepository(self._store)
+        self.personal_access_tokens = InMemoryPersonalAccessTokenRepository(self._store)
+        self.oauth_states = InMemoryOAuthStateRepository(self._store)
         return self
 
     async def __aexit__(

@@ -43,3 +43,11 @@ class InMemoryUserRepository(UserRepository):
             return
         self._check_unique(user)
         self._store.state.users[user.id] = user
+
+    async def list_page(self, *, limit: int, before: UUID | None) -> list[User]:
+        users = sorted(
+            (u for u in self._store.state.users.values() if before is None or u.id < before),
+            key=lambda u: u.id,
+            reverse=True,
+        )
+        return users[:limit]

@@ -7,6 +7,11 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from asynccoder.adapters.sqlalchemy.credentials import (
+    SqlAlchemyOAuthStateRepository,
+    SqlAlchemyPersonalAccessTokenRepository,
+    SqlAlchemyRefreshTokenRepository,
+)
 from asynccoder.adapters.sqlalchemy.github_connections import SqlAlchemyGitHubConnectionRepository
 from asynccoder.adapters.sqlalchemy.users import SqlAlchemyUserRepository
 from asynccoder.application.common.ports import UnitOfWork
@@ -17,6 +22,9 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
 
     users: SqlAlchemyUserRepository
     github_connections: SqlAlchemyGitHubConnectionRepository
+    refresh_tokens: SqlAlchemyRefreshTokenRepository
+    personal_access_tokens: SqlAlchemyPersonalAccessTokenRepository
+    oauth_states: SqlAlchemyOAuthStateRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -42,6 +50,9 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self._committed = False
         self.users = SqlAlchemyUserRepository(conn)
         self.github_connections = SqlAlchemyGitHubConnectionRepository(conn)
+        self.refresh_tokens = SqlAlchemyRefreshTokenRepository(conn)
+        self.personal_access_tokens = SqlAlchemyPersonalAccessTokenRepository(conn)
+        self.oauth_states = SqlAlchemyOAuthStateRepository(conn)
         return self
 
     async def __aexit__(

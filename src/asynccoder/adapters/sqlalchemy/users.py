@@ -83,3 +83,9 @@ class SqlAlchemyUserRepository(UserRepository):
             await self._conn.execute(users.update().where(users.c.id == user.id).values(**values))
         except IntegrityError as exc:
             raise _translate(exc) from None
+
+    async def list_page(self, *, limit: int, before: UUID | None) -> list[User]:
+        query = users.select().order_by(users.c.id.desc()).limit(limit)
+        if before is not None:
+            query = query.where(users.c.id < before)
+        return [_to_user(row) for row in await self._conn.execute(query)]

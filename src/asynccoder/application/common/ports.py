@@ -7,7 +7,13 @@ from types import TracebackType
 from typing import Protocol, Self
 from uuid import UUID
 
-from asynccoder.application.users.ports import GitHubConnectionRepository, UserRepository
+from asynccoder.application.users.ports import (
+    GitHubConnectionRepository,
+    OAuthStateRepository,
+    PersonalAccessTokenRepository,
+    RefreshTokenRepository,
+    UserRepository,
+)
 
 
 class Clock(Protocol):
@@ -30,6 +36,9 @@ class UnitOfWork(Protocol):
 
     users: UserRepository
     github_connections: GitHubConnectionRepository
+    refresh_tokens: RefreshTokenRepository
+    personal_access_tokens: PersonalAccessTokenRepository
+    oauth_states: OAuthStateRepository
 
     async def __aenter__(self) -> Self: ...
 

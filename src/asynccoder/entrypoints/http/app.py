@@ -17,10 +17,14 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ControllerRouterHandler
 
 from asynccoder import __version__
+from asynccoder.entrypoints.http.admin_users import AdminUserController
 from asynccoder.entrypoints.http.auth import HttpAuthProvider, require_user
 from asynccoder.entrypoints.http.health import HealthController
 from asynccoder.entrypoints.http.middleware import request_id_middleware
+from asynccoder.entrypoints.http.personal_access_tokens import PersonalAccessTokenController
 from asynccoder.entrypoints.http.problems import ERROR_CODES_DOC, EXCEPTION_HANDLERS
+from asynccoder.entrypoints.http.sessions import SessionController
+from asynccoder.entrypoints.http.users import GitHubConnectionController, ProfileController
 from asynccoder.entrypoints.observability import configure_logging
 from asynccoder.ioc.container import make_container
 from asynccoder.ioc.migrations import migrate_to_head
@@ -33,7 +37,13 @@ API_PREFIX = "/api/v1"
 
 def api_route_handlers() -> list[ControllerRouterHandler]:
     """Every controller mounted under ``/api/v1``."""
-    return []
+    return [
+        SessionController,
+        PersonalAccessTokenController,
+        ProfileController,
+        GitHubConnectionController,
+        AdminUserController,
+    ]
 
 
 def openapi_config() -> OpenAPIConfig:

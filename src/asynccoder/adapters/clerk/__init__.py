@@ -1,0 +1,1 @@
+"""Clerk: session-token verification against Clerk's JWKS."""

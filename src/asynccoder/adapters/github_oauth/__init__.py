@@ -1,0 +1,1 @@
+"""GitHub OAuth web flow over HTTP (httpx)."""

@@ -1,0 +1,1 @@
+"""Accounts: profile, user administration and connected GitHub accounts."""

@@ -1,0 +1,173 @@
+"""Refresh tokens, personal access tokens, OAuth states and user lists on memory, SQLite, PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import UUID
+
+import pytest
+
+from asynccoder.domain.credentials import OAuthState, PersonalAccessToken, RefreshToken
+from asynccoder.domain.errors import Conflict
+from asynccoder.domain.users import User
+from tests.contract.conftest import UowFactory
+from tests.support.builders import T0, make_user, new_id
+
+
+async def _user(uow_factory: UowFactory) -> User:
+    user = make_user()
+    async with uow_factory() as uow:
+        await uow.users.add(user)
+        await uow.commit()
+    return user
+
+
+def _refresh(user_id: UUID, family_id: UUID, digest: str) -> RefreshToken:
+    return RefreshToken(
+        id=new_id(),
+        family_id=family_id,
+        user_id=user_id,
+        token_hash=digest,
+        created_at=T0,
+        expires_at=T0 + timedelta(days=14),
+        family_expires_at=T0 + timedelta(days=60),
+    )
+
+
+async def test_refresh_tokens_are_found_by_digest(uow_factory: UowFactory) -> None:
+    user = await _user(uow_factory)
+    token = _refresh(user.id, new_id(), "a" * 64)
+    async with uow_factory() as uow:
+        await uow.refresh_tokens.add(token)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.refresh_tokens.get_by_hash("a" * 64) == token
+        assert await uow.refresh_tokens.get_by_hash("b" * 64) is None
+
+
+async def test_a_refresh_token_can_be_marked_used_once(uow_factory: UowFactory) -> None:
+    user = await _user(uow_factory)
+    token = _refresh(user.id, new_id(), "c" * 64)
+    async with uow_factory() as uow:
+        await uow.refresh_tokens.add(token)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.refresh_tokens.mark_used(token.id, now=T0) is True
+        assert await uow.refresh_tokens.mark_used(token.id, now=T0) is False
+        await uow.commit()
+    async with uow_factory() as uow:
+        stored = await uow.refresh_tokens.get_by_hash("c" * 64)
+    assert stored is not None
+    assert stored.used_at == T0
+
+
+async def test_revoking_a_family_revokes_every_member_and_only_them(uow_factory: UowFactory) -> None:
+    user = await _user(uow_factory)
+    family, other = new_id(), new_id()
+    tokens = [
+        _refresh(user.id, family, "1" * 64),
+        _refresh(user.id, family, "2" * 64),
+        _refresh(user.id, other, "3" * 64),
+    ]
+    async with uow_factory() as uow:
+        for token in tokens:
+            await uow.refresh_tokens.add(token)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.refresh_tokens.revoke_family(family, now=T0) == 2
+        assert await uow.refresh_tokens.revoke_family(family, now=T0) == 0
+        assert await uow.refresh_tokens.mark_used(tokens[0].id, now=T0) is False
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert (await uow.refresh_tokens.get_by_hash("3" * 64)).revoked_at is None  # type: ignore[union-attr]
+        assert (await uow.refresh_tokens.get_by_hash("2" * 64)).revoked_at == T0  # type: ignore[union-attr]
+
+
+async def test_a_duplicate_refresh_digest_is_a_conflict(uow_factory: UowFactory) -> None:
+    user = await _user(uow_factory)
+    async with uow_factory() as uow:
+        await uow.refresh_tokens.add(_refresh(user.id, new_id(), "d" * 64))
+        with pytest.raises(Conflict):
+            await uow.refresh_tokens.add(_refresh(user.id, new_id(), "d" * 64))
+
+
+def _pat(user_id: UUID, digest: str, **fields: object) -> PersonalAccessToken:
+    values: dict[str, object] = {
+        "id": new_id(),
+        "user_id": user_id,
+        "name": "ci",
+        "prefix": "acp_abcdefgh",
+        "token_hash": digest,
+        "created_at": T0,
+    }
+    values.update(fields)
+    return PersonalAccessToken(**values)  # type: ignore[arg-type]
+
+
+async def test_personal_access_tokens_list_newest_first_per_user_with_a_cursor(
+    uow_factory: UowFactory,
+) -> None:
+    alice, bob = await _user(uow_factory), await _user(uow_factory)
+    mine = [_pat(alice.id, f"{n}" * 64) for n in range(4)]
+    async with uow_factory() as uow:
+        for token in mine:
+            await uow.personal_access_tokens.add(token)
+        await uow.personal_access_tokens.add(_pat(bob.id, "f" * 64))
+        await uow.commit()
+    async with uow_factory() as uow:
+        first = await uow.personal_access_tokens.list_for_user(alice.id, limit=2, before=None)
+        rest = await uow.personal_access_tokens.list_for_user(alice.id, limit=10, before=first[-1].id)
+    assert [t.id for t in first + rest] == [t.id for t in reversed(mine)]
+
+
+async def test_a_personal_access_token_is_revoked_only_by_its_owner(uow_factory: UowFactory) -> None:
+    alice, bob = await _user(uow_factory), await _user(uow_factory)
+    token = _pat(alice.id, "e" * 64)
+    async with uow_factory() as uow:
+        await uow.personal_access_tokens.add(token)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.personal_access_tokens.revoke(token.id, user_id=bob.id, now=T0) is False
+        assert await uow.personal_access_tokens.revoke(new_id(), user_id=alice.id, now=T0) is False
+        assert await uow.personal_access_tokens.revoke(token.id, user_id=alice.id, now=T0) is True
+        assert await uow.personal_access_tokens.revoke(token.id, user_id=alice.id, now=T0) is True
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert (await uow.personal_access_tokens.get_by_hash("e" * 64)).revoked_at == T0  # type: ignore[union-attr]
+
+
+async def test_touch_records_the_last_use_at_most_once_per_resolution(uow_factory: UowFactory) -> None:
+    user = await _user(uow_factory)
+    token = _pat(user.id, "9" * 64)
+    later = T0 + timedelta(seconds=30)
+    async with uow_factory() as uow:
+        await uow.personal_access_tokens.add(token)
+        await uow.personal_access_tokens.touch(token.id, now=T0, not_since=T0 - timedelta(minutes=1))
+        await uow.personal_access_tokens.touch(token.id, now=later, not_since=later - timedelta(minutes=1))
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert (await uow.personal_access_tokens.get_by_hash("9" * 64)).last_used_at == T0  # type: ignore[union-attr]
+
+
+async def test_an_oauth_state_is_consumed_once_and_not_after_expiry(uow_factory: UowFactory) -> None:
+    user = await _user(uow_factory)
+    fresh = OAuthState(new_id(), user.id, "s" * 64, "v" * 64, T0, T0 + timedelta(minutes=10))
+    stale = OAuthState(new_id(), user.id, "t" * 64, "v" * 64, T0, T0 + timedelta(minutes=10))
+    async with uow_factory() as uow:
+        await uow.oauth_states.add(fresh)
+        await uow.oauth_states.add(stale)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.oauth_states.get_by_hash("s" * 64) == fresh
+        assert await uow.oauth_states.consume(fresh.id, now=T0) is True
+        assert await uow.oauth_states.consume(fresh.id, now=T0) is False
+        assert await uow.oauth_states.consume(stale.id, now=T0 + timedelta(minutes=10)) is False
+        await uow.commit()
+
+
+async def test_users_list_newest_first_with_a_cursor(uow_factory: UowFactory) -> None:
+    users = [await _user(uow_factory) for _ in range(3)]
+    async with uow_factory() as uow:
+        first = await uow.users.list_page(limit=2, before=None)
+        rest = await uow.users.list_page(limit=2, before=first[-1].id)
+    assert [u.id for u in first + rest] == [u.id for u in reversed(users)]

@@ -1,0 +1,122 @@
+"""The create-admin and rotate-keys commands."""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from asynccoder.adapters.crypto.secret_box import AesGcmSecretBox
+from asynccoder.adapters.sqlalchemy.database import create_engine, create_sync_engine
+from asynccoder.adapters.sqlalchemy.uow import SqlAlchemyUnitOfWork
+from asynccoder.domain.github_connection import GitHubConnection, github_connection_context
+from tests.support.builders import T0, make_user
+
+OLD_KEY = b"\x11" * 32
+NEW_KEY = b"\x22" * 32
+
+
+def _b64(key: bytes) -> str:
+    return base64.urlsafe_b64encode(key).decode()
+
+
+def run_cli(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "asynccoder.entrypoints.cli", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        env={**os.environ, "PASSWORD_HASH_MEMORY_KIB": "64", "PASSWORD_HASH_TIME_COST": "1", **env},
+        timeout=60,
+        check=False,
+    )
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    return {
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
+        "ASYNCCODER_DATA_DIR": str(tmp_path),
+    }
+
+
+def _users(env: dict[str, str]) -> list[tuple[str, str, bool]]:
+    engine = create_sync_engine(env["DATABASE_URL"])
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT email, role, password_hash IS NOT NULL FROM users")).all()
+    finally:
+        engine.dispose()
+    return [(r[0], r[1], bool(r[2])) for r in rows]
+
+
+def test_create_admin_creates_then_promotes(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    created = run_cli(
+        "create-admin",
+        "--email",
+        "Root@Example.com",
+        "--password-stdin",
+        env=env,
+        stdin="correct horse battery\n",
+    )
+    assert created.returncode == 0, created.stderr
+    assert "Created admin" in created.stdout
+    assert "correct horse" not in created.stdout + created.stderr
+    assert _users(env) == [("root@example.com", "admin", True)]
+
+    again = run_cli("create-admin", "--email", "root@example.com", env=env)
+    assert again.returncode == 0, again.stderr
+    assert "Promoted admin" in again.stdout
+    assert _users(env) == [("root@example.com", "admin", True)]
+
+
+def test_create_admin_refuses_a_weak_password_without_a_traceback(tmp_path: Path) -> None:
+    result = run_cli(
+        "create-admin", "--email", "root@example.com", "--password-stdin", env=_env(tmp_path), stdin="short\n"
+    )
+    assert result.returncode == 2
+    assert "weak_password" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+async def test_rotate_keys_reencrypts_under_the_newest_key(tmp_path: Path) -> None:
+    env = {**_env(tmp_path), "ENCRYPTION_KEYS": f"old:{_b64(OLD_KEY)}"}
+    assert run_cli("migrate", env=env).returncode == 0
+    user = make_user()
+    old_box = AesGcmSecretBox([("old", OLD_KEY)])
+    engine = create_engine(env["DATABASE_URL"])
+    try:
+        async with SqlAlchemyUnitOfWork(engine) as uow:
+            await uow.users.add(user)
+            await uow.github_connections.save(
+                GitHubConnection(
+                    user_id=user.id,
+                    github_user_id=1,
+                    login="octocat",
+                    sealed_token=old_box.encrypt("gho_rotate_me", context=github_connection_context(user.id)),
+                    scopes=("repo",),
+                    created_at=T0,
+                    updated_at=T0,
+                )
+            )
+            await uow.commit()
+
+        rotated = run_cli(
+            "rotate-keys", env={**env, "ENCRYPTION_KEYS": f"new:{_b64(NEW_KEY)},old:{_b64(OLD_KEY)}"}
+        )
+        assert rotated.returncode == 0, rotated.stderr
+        assert "github_connections.sealed_token: rotated 1" in rotated.stdout
+
+        async with SqlAlchemyUnitOfWork(engine) as uow:
+            stored = await uow.github_connections.get(user.id)
+    finally:
+        await engine.dispose()
+    assert stored is not None
+    only_new = AesGcmSecretBox([("new", NEW_KEY)])
+    assert (
+        only_new.decrypt(stored.sealed_token, context=github_connection_context(user.id)) == "gho_rotate_me"
+    )
