@@ -12,7 +12,7 @@ from datetime import timedelta
 from asynccoder.application.auth.ports import GitHubOAuth, SecretBox
 from asynccoder.application.common.ports import Clock, IdGenerator, UnitOfWork
 from asynccoder.domain.credentials import OAuthState, token_digest
-from asynccoder.domain.errors import InvalidInput, NotFound, Unavailable
+from asynccoder.domain.errors import InvalidInput, NotFound, Refused
 from asynccoder.domain.github_connection import GitHubConnection, github_connection_context
 from asynccoder.domain.users import Actor
 
@@ -29,8 +29,8 @@ class GitHubConnectSettings:
     redirect_uri: str
 
 
-def _not_configured() -> Unavailable:
-    return Unavailable("GitHub sign-in is not configured on this server.", code="github_not_configured")
+def _not_configured() -> Refused:
+    return Refused("GitHub sign-in is not configured on this server.", code="github_not_configured")
 
 
 @dataclass(frozen=True, slots=True)

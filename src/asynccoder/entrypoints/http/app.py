@@ -14,6 +14,7 @@ from litestar import Litestar, Router
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.routes import HTTPRoute
 from litestar.types import ControllerRouterHandler
 
 from asynccoder import __version__
@@ -21,6 +22,7 @@ from asynccoder.entrypoints.http.admin_users import AdminUserController
 from asynccoder.entrypoints.http.auth import HttpAuthProvider, require_user
 from asynccoder.entrypoints.http.health import HealthController
 from asynccoder.entrypoints.http.middleware import request_id_middleware
+from asynccoder.entrypoints.http.openapi_strict import StrictStructSchemaPlugin
 from asynccoder.entrypoints.http.personal_access_tokens import PersonalAccessTokenController
 from asynccoder.entrypoints.http.problems import ERROR_CODES_DOC, EXCEPTION_HANDLERS
 from asynccoder.entrypoints.http.sessions import SessionController
@@ -95,7 +97,6 @@ def create_app(
         path=API_PREFIX,
         route_handlers=[*api_route_handlers(), *extra_route_handlers],
         guards=[require_user],
-        security=[{"bearer": []}],
     )
     app = Litestar(
         route_handlers=[HealthController, api],
@@ -105,12 +106,24 @@ def create_app(
         request_max_body_size=settings.max_request_body_bytes,
         debug=False,
         logging_config=None,  # configure_logging owns logging
+        plugins=[StrictStructSchemaPlugin()],
     )
     app.state.settings = settings
+    _document_security(app)
     setup_dishka(container, app)
     # Outermost, so that even 404s for unknown routes carry a request id and are logged.
     app.asgi_handler = request_id_middleware(app.asgi_handler)
     return app
+
+
+def _document_security(app: Litestar) -> None:
+    """In OpenAPI, guarded operations require the bearer scheme and public ones require nothing."""
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            if route.path.startswith(API_PREFIX) and not handler.opt.get("public"):
+                handler.security = [{"bearer": []}]
 
 
 def create_app_from_env() -> Any:

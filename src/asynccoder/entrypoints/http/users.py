@@ -134,7 +134,7 @@ class GitHubConnectionController(Controller):
         operation_id="github_connect_start",
         summary="Start connecting your GitHub account",
         status_code=200,
-        responses=problem_responses(401, 503),
+        responses=problem_responses(401, 422),
     )
     @inject
     async def start(
@@ -151,7 +151,7 @@ class GitHubConnectionController(Controller):
         operation_id="github_connect_complete",
         summary="Finish connecting your GitHub account",
         status_code=200,
-        responses=problem_responses(400, 401, 503),
+        responses=problem_responses(400, 401, 422, 503),
     )
     @inject
     async def complete(
