@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from asynccoder.adapters.memory.ai_catalogue_state import AiCatalogueState
 from asynccoder.domain.github_connection import GitHubConnection
 from asynccoder.domain.users import User
 
@@ -18,6 +19,7 @@ class MemoryState:
 
     users: dict[UUID, User] = field(default_factory=dict)
     github_connections: dict[UUID, GitHubConnection] = field(default_factory=dict)
+    ai_catalogue: AiCatalogueState = field(default_factory=AiCatalogueState)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -5,6 +5,11 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
+from asynccoder.adapters.memory.ai_catalogue import (
+    InMemoryApiKeyRepository,
+    InMemoryModelCatalogueRepository,
+    InMemoryModelUsageRepository,
+)
 from asynccoder.adapters.memory.github_connections import InMemoryGitHubConnectionRepository
 from asynccoder.adapters.memory.store import InMemoryStore, MemoryState
 from asynccoder.adapters.memory.users import InMemoryUserRepository
@@ -20,6 +25,9 @@ class InMemoryUnitOfWork(UnitOfWork):
 
     users: InMemoryUserRepository
     github_connections: InMemoryGitHubConnectionRepository
+    ai_catalogue: InMemoryModelCatalogueRepository
+    api_keys: InMemoryApiKeyRepository
+    model_usage: InMemoryModelUsageRepository
 
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
@@ -34,6 +42,9 @@ class InMemoryUnitOfWork(UnitOfWork):
         self._snapshot = self._store.snapshot()
         self.users = InMemoryUserRepository(self._store)
         self.github_connections = InMemoryGitHubConnectionRepository(self._store)
+        self.ai_catalogue = InMemoryModelCatalogueRepository(self._store)
+        self.api_keys = InMemoryApiKeyRepository(self._store)
+        self.model_usage = InMemoryModelUsageRepository(self._store)
         return self
 
     async def __aexit__(

@@ -6,7 +6,7 @@ autogenerate and the drift test see all of them. Add one import per feature modu
 
 from __future__ import annotations
 
-from asynccoder.adapters.sqlalchemy import tables
+from asynccoder.adapters.sqlalchemy import ai_catalogue_tables, tables
 from asynccoder.adapters.sqlalchemy.tables import metadata
 
-__all__ = ["metadata", "tables"]
+__all__ = ["ai_catalogue_tables", "metadata", "tables"]

@@ -7,6 +7,11 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from asynccoder.adapters.sqlalchemy.ai_catalogue import (
+    SqlAlchemyApiKeyRepository,
+    SqlAlchemyModelCatalogueRepository,
+    SqlAlchemyModelUsageRepository,
+)
 from asynccoder.adapters.sqlalchemy.github_connections import SqlAlchemyGitHubConnectionRepository
 from asynccoder.adapters.sqlalchemy.users import SqlAlchemyUserRepository
 from asynccoder.application.common.ports import UnitOfWork
@@ -17,6 +22,9 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
 
     users: SqlAlchemyUserRepository
     github_connections: SqlAlchemyGitHubConnectionRepository
+    ai_catalogue: SqlAlchemyModelCatalogueRepository
+    api_keys: SqlAlchemyApiKeyRepository
+    model_usage: SqlAlchemyModelUsageRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -42,6 +50,9 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self._committed = False
         self.users = SqlAlchemyUserRepository(conn)
         self.github_connections = SqlAlchemyGitHubConnectionRepository(conn)
+        self.ai_catalogue = SqlAlchemyModelCatalogueRepository(conn)
+        self.api_keys = SqlAlchemyApiKeyRepository(conn)
+        self.model_usage = SqlAlchemyModelUsageRepository(conn)
         return self
 
     async def __aexit__(

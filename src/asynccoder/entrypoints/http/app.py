@@ -17,6 +17,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ControllerRouterHandler
 
 from asynccoder import __version__
+from asynccoder.entrypoints.http.ai_catalogue import AI_CATALOGUE_HANDLERS
 from asynccoder.entrypoints.http.auth import HttpAuthProvider, require_user
 from asynccoder.entrypoints.http.health import HealthController
 from asynccoder.entrypoints.http.middleware import request_id_middleware
@@ -33,7 +34,7 @@ API_PREFIX = "/api/v1"
 
 def api_route_handlers() -> list[ControllerRouterHandler]:
     """Every controller mounted under ``/api/v1``."""
-    return []
+    return [*AI_CATALOGUE_HANDLERS]
 
 
 def openapi_config() -> OpenAPIConfig:
