@@ -28,7 +28,7 @@ from asynccoder.application.ai_catalogue_use_cases.catalogue import (
     UpdateModel,
     UpdateProviderConfig,
 )
-from asynccoder.application.ai_catalogue_use_cases.model_test import TestModel
+from asynccoder.application.ai_catalogue_use_cases.model_trial import TryModel
 from asynccoder.application.ai_catalogue_use_cases.selection import SelectModels
 from asynccoder.application.ai_catalogue_use_cases.usage import (
     GetModelUsageStats,
@@ -68,7 +68,7 @@ class AiCatalogueProvider(Provider):
         ListModelPrices,
         ListProviderConfigs,
         UpdateProviderConfig,
-        TestModel,
+        TryModel,
         SelectModels,
         ListApiKeys,
         GetApiKey,

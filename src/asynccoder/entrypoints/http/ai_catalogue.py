@@ -46,7 +46,7 @@ from asynccoder.application.ai_catalogue_use_cases.catalogue import (
     UpdateProviderConfig,
     UpdateProviderConfigInput,
 )
-from asynccoder.application.ai_catalogue_use_cases.model_test import TestModel, TestModelInput
+from asynccoder.application.ai_catalogue_use_cases.model_trial import TryModel, TryModelInput
 from asynccoder.application.ai_catalogue_use_cases.usage import (
     GetModelUsageStats,
     GetModelUsageStatsInput,
@@ -322,13 +322,13 @@ class ModelsController(Controller):
     )
     @inject
     async def test_model(
-        self, data: JSONBody[ModelTestBody], actor: FromDishka[Actor], use_case: FromDishka[TestModel]
+        self, data: JSONBody[ModelTestBody], actor: FromDishka[Actor], use_case: FromDishka[TryModel]
     ) -> ModelTestOut:
         """One short prompt with a tiny `max_tokens`, with the caller's own key or the platform key.
 
         A provider failure is a result (`ok: false`, `error_code` such as
         `provider_auth_failed`), not an error."""
-        result = await use_case(TestModelInput(actor, data.model_id, data.use_own_key))
+        result = await use_case(TryModelInput(actor, data.model_id, data.use_own_key))
         return ModelTestOut(result.ok, result.latency_ms, result.model, result.error_code, result.message)
 
 

@@ -18,14 +18,14 @@ from asynccoder.domain.users import Actor
 
 
 @dataclass(frozen=True, slots=True)
-class TestModelInput:
+class TryModelInput:
     actor: Actor
     model_id: UUID
     use_own_key: bool
 
 
 @dataclass(frozen=True, slots=True)
-class ModelTestResult:
+class ModelTrialResult:
     ok: bool
     latency_ms: int
     model: str
@@ -33,7 +33,7 @@ class ModelTestResult:
     message: str
 
 
-class TestModel:
+class TryModel:
     """Makes one short call (tiny ``max_tokens``) to a model and reports whether it answered.
 
     Rules: a disabled model is ``NotFound`` for non-admins; ``use_own_key`` needs the caller's own key for the
@@ -41,8 +41,6 @@ class TestModel:
     ``platform_key_not_configured``); a provider failure is a result (``ok=false`` with the provider error
     code), not an error. Test calls are not billed or recorded in usage.
     """
-
-    __test__ = False  # not a pytest test class
 
     def __init__(
         self,
@@ -60,7 +58,7 @@ class TestModel:
             platform_keys,
         )
 
-    async def __call__(self, data: TestModelInput) -> ModelTestResult:
+    async def __call__(self, data: TryModelInput) -> ModelTrialResult:
         async with self._uow as uow:
             model = await uow.ai_catalogue.get_model(data.model_id)
             if model is None or (not model.enabled and not data.actor.is_admin):
@@ -91,17 +89,17 @@ class TestModel:
         try:
             response = await self._factory.create(ref, api_key=key).complete(request)
         except ProviderError as exc:
-            return ModelTestResult(False, self._elapsed_ms(started), ref.model, exc.code, exc.message)
+            return ModelTrialResult(False, self._elapsed_ms(started), ref.model, exc.code, exc.message)
         except Exception:
             # A test reports every failure as its result; the adapter's contract is ProviderError only.
-            return ModelTestResult(
+            return ModelTrialResult(
                 False,
                 self._elapsed_ms(started),
                 ref.model,
                 "provider_unavailable",
                 "The call failed unexpectedly.",
             )
-        return ModelTestResult(True, self._elapsed_ms(started), response.model, None, "The model answered.")
+        return ModelTrialResult(True, self._elapsed_ms(started), response.model, None, "The model answered.")
 
     def _elapsed_ms(self, started: datetime) -> int:
         return max(0, int((self._clock.now() - started).total_seconds() * 1000))
