@@ -33,7 +33,7 @@ def make_model(**overrides: Any) -> CatalogueModel:
     values: dict[str, Any] = {
         "id": new_id(),
         "provider": Provider.ANTHROPIC,
-        "model_name": f"model-{new_id().hex[:8]}",
+        "model_name": f"model-{new_id().hex[:12]}",
         "display_name": "A model",
         "context_window": 200_000,
         "max_output_tokens": 64_000,

@@ -60,6 +60,8 @@ api_key_providers = sa.Table(
     sa.Column("provider", sa.String(32), primary_key=True),
     sa.Column("display_name", sa.String(100), nullable=False),
     sa.Column("key_hint", sa.String(32), nullable=True),
+    # Seeded by the migration and never written by the app: test cleanup keeps it.
+    info={"reference_data": True},
 )
 
 api_keys = sa.Table(
