@@ -6,11 +6,17 @@ import pytest
 
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
-from asynccoder.application.ai_catalogue_use_cases.selection import SelectModels, SelectModelsInput
+from asynccoder.adapters.system.platform_access import ConfiguredPlatformKeys
+from asynccoder.application.ai_catalogue_use_cases.selection import (
+    SelectModels,
+    SelectModelsForUser,
+    SelectModelsForUserInput,
+    SelectModelsInput,
+)
 from asynccoder.domain.ai import ModelTier, Provider
-from asynccoder.domain.ai_catalogue import CatalogueModel, KeySource, TaskMode
+from asynccoder.domain.ai_catalogue import ApiKeyStatus, CatalogueModel, KeySource, TaskMode
 from asynccoder.domain.errors import NotFound, Refused
-from tests.support.ai_catalogue_builders import make_config, make_model
+from tests.support.ai_catalogue_builders import make_api_key, make_config, make_model
 from tests.support.builders import new_id
 
 ALL_TIERS = frozenset(ModelTier)
@@ -124,3 +130,22 @@ async def test_nothing_reachable_is_refused_with_a_clear_code() -> None:
     with pytest.raises(Refused) as caught:
         await select(store, platform_providers=frozenset())
     assert caught.value.code == "no_model_available"
+
+
+async def test_selecting_for_a_user_prefers_their_active_own_keys_and_uses_configured_platform_keys() -> None:
+    store = await catalogue(*EVERYTHING)
+    user_id = new_id()
+    async with InMemoryUnitOfWork(store) as uow:
+        await uow.api_keys.add(make_api_key(user_id, provider=P.GEMINI))
+        await uow.api_keys.add(make_api_key(user_id, provider=P.OPENAI, status=ApiKeyStatus.INVALID))
+        await uow.commit()
+    use_case = SelectModelsForUser(
+        InMemoryUnitOfWork(store),
+        SelectModels(InMemoryUnitOfWork(store)),
+        ConfiguredPlatformKeys({P.ANTHROPIC: "sk-ant-platform", P.OPENAI: None}),
+    )
+    result = await use_case(SelectModelsForUserInput(user_id, TaskMode.DEBUG, ALL_TIERS))
+    assert [(c.ref.model, c.key_source) for c in result.candidates] == [
+        ("sonnet", KeySource.PLATFORM),
+        ("gemini-2.5-flash", KeySource.BYOK),
+    ]

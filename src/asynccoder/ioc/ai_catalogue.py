@@ -29,7 +29,7 @@ from asynccoder.application.ai_catalogue_use_cases.catalogue import (
     UpdateProviderConfig,
 )
 from asynccoder.application.ai_catalogue_use_cases.model_trial import TryModel
-from asynccoder.application.ai_catalogue_use_cases.selection import SelectModels
+from asynccoder.application.ai_catalogue_use_cases.selection import SelectModels, SelectModelsForUser
 from asynccoder.application.ai_catalogue_use_cases.usage import (
     GetModelUsageStats,
     GetMyUsage,
@@ -70,6 +70,7 @@ class AiCatalogueProvider(Provider):
         UpdateProviderConfig,
         TryModel,
         SelectModels,
+        SelectModelsForUser,
         ListApiKeys,
         GetApiKey,
         CreateApiKey,

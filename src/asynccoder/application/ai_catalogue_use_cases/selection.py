@@ -5,10 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from asynccoder.application.ai_catalogue.ports import ModelFilter
+from asynccoder.application.ai_catalogue.ports import ModelFilter, PlatformKeys
 from asynccoder.application.common.ports import UnitOfWork
 from asynccoder.domain.ai import ModelRef, ModelTier, Provider
-from asynccoder.domain.ai_catalogue import PROVIDER_ORDER, TIER_RANK, CatalogueModel, KeySource, TaskMode
+from asynccoder.domain.ai_catalogue import (
+    PROVIDER_ORDER,
+    TIER_RANK,
+    ApiKeyStatus,
+    CatalogueModel,
+    KeySource,
+    TaskMode,
+)
 from asynccoder.domain.errors import NotFound, Refused
 
 
@@ -122,3 +129,38 @@ def _rank(model: CatalogueModel, mode: TaskMode) -> tuple[int, int, str]:
 
 def _fallback_rank(model: CatalogueModel, mode: TaskMode) -> tuple[int, int, str]:
     return (0 if mode in model.default_modes else 1, -TIER_RANK[model.tier], model.model_name)
+
+
+@dataclass(frozen=True, slots=True)
+class SelectModelsForUserInput:
+    user_id: UUID
+    mode: TaskMode
+    allowed_tiers: frozenset[ModelTier]
+    model_id: UUID | None = None
+
+
+class SelectModelsForUser:
+    """``SelectModels`` with the user's reachable providers filled in: providers where the user has an active
+    own key, and providers with a configured platform key.
+
+    Rules: as ``SelectModels``. An own key over its monthly cap still counts as ``byok`` here;
+    ``ResolveCallCredentials`` decides at call time and then falls back to the platform key.
+    """
+
+    def __init__(self, uow: UnitOfWork, select: SelectModels, platform_keys: PlatformKeys) -> None:
+        self._uow, self._select, self._platform = uow, select, platform_keys
+
+    async def __call__(self, data: SelectModelsForUserInput) -> SelectedModels:
+        async with self._uow as uow:
+            keys = await uow.api_keys.list_for_user(data.user_id)
+        byok = frozenset(k.provider for k in keys if k.status is ApiKeyStatus.ACTIVE)
+        platform = frozenset(p for p in Provider if self._platform.key_for(p) is not None)
+        return await self._select(
+            SelectModelsInput(
+                mode=data.mode,
+                allowed_tiers=data.allowed_tiers,
+                byok_providers=byok,
+                platform_providers=platform,
+                model_id=data.model_id,
+            )
+        )
