@@ -221,3 +221,22 @@ async def test_a_custom_endpoint_needs_an_https_base_url() -> None:
         )
     )
     assert config.base_url == "https://llm.example.com/v1"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://llm.example.com/v1",
+        "https://127.0.0.1:8000/v1",
+        "https://10.0.0.5/v1",
+        "https://169.254.169.254/latest",
+        "https://[::1]/v1",
+        "https://localhost/v1",
+    ],
+)
+async def test_custom_endpoints_on_plain_http_or_internal_addresses_are_rejected(url: str) -> None:
+    world = await World().seed()
+    with pytest.raises(InvalidInput):
+        await UpdateProviderConfig(world.uow(), world.clock)(
+            UpdateProviderConfigInput(world.admin, Provider.OPENAI_COMPATIBLE, "Custom", url, True)
+        )

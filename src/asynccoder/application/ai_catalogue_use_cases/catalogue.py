@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -402,8 +403,8 @@ class UpdateProviderConfigInput:
 class UpdateProviderConfig:
     """Admin: creates or replaces a provider's configuration.
 
-    Rules: admins only; ``base_url`` must be an https URL without credentials (http only for loopback hosts,
-    for local gateways); an ``openai_compatible`` provider needs one.
+    Rules: admins only; ``base_url`` must be an https URL without credentials whose host is not a literal
+    loopback, private or link-local address; an ``openai_compatible`` provider needs one.
     """
 
     def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
@@ -429,12 +430,25 @@ class UpdateProviderConfig:
 
 
 def _acceptable_base_url(url: str) -> bool:
+    """https, no credentials, and not a literal loopback, private or link-local address (SSRF guard)."""
     try:
         parts = urlsplit(url)
     except ValueError:
         return False
-    if parts.username or parts.password or not parts.hostname or len(url) > 500:
+    host = parts.hostname
+    if parts.scheme != "https" or parts.username or parts.password or not host or len(url) > 500:
         return False
-    if parts.scheme == "https":
+    if host == "localhost" or host.endswith(".localhost"):
+        return False
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
         return True
-    return parts.scheme == "http" and parts.hostname in {"127.0.0.1", "localhost", "::1"}
+    return not (
+        address.is_loopback
+        or address.is_private
+        or address.is_link_local
+        or address.is_unspecified
+        or address.is_reserved
+        or address.is_multicast
+    )

@@ -49,7 +49,8 @@ class RecordModelUsage:
     Rules: the cost is the usage priced at the price in force at the call time (``at``, default now), so a
     later price change never alters it; a model without a price in force costs 0 (logged, never guessed);
     calls on the user's own key charge no platform credits (``charged_credits = 0``); an ``auth_failed``
-    outcome on the user's own key marks that key invalid so later calls fall back to the platform key.
+    outcome on the user's own key marks that key invalid so later calls fall back to the platform key; an
+    ``api_key_id`` that is not the user's is not attributed (the call is logged without a key).
     """
 
     def __init__(self, uow: UnitOfWork, clock: Clock, ids: IdGenerator) -> None:
@@ -60,6 +61,9 @@ class RecordModelUsage:
         async with self._uow as uow:
             if await uow.ai_catalogue.get_model(data.model_id) is None:
                 raise NotFound("No such model.", code="model_not_found")
+            key = await uow.api_keys.get(data.api_key_id) if data.api_key_id is not None else None
+            if key is not None and key.user_id != data.user_id:
+                key = None
             price = (await uow.ai_catalogue.prices_at([data.model_id], at)).get(data.model_id)
             cost = price_usage(data.usage, price) if price is not None else 0
             charged = cost if data.key_source is KeySource.PLATFORM else 0
@@ -67,7 +71,7 @@ class RecordModelUsage:
                 id=self._ids.new_id(),
                 user_id=data.user_id,
                 model_id=data.model_id,
-                api_key_id=data.api_key_id,
+                api_key_id=key.id if key is not None else None,
                 key_source=data.key_source,
                 answered_model=data.answered_model,
                 usage=data.usage,
@@ -78,13 +82,11 @@ class RecordModelUsage:
                 at=at,
             )
             await uow.model_usage.record(entry)
-            if data.api_key_id is not None:
-                key = await uow.api_keys.get(data.api_key_id)
-                if key is not None and key.user_id == data.user_id:
-                    changes: dict[str, object] = {"last_used_at": at}
-                    if data.outcome is CallOutcome.AUTH_FAILED:
-                        changes["status"] = ApiKeyStatus.INVALID
-                    await uow.api_keys.update(dataclasses.replace(key, **changes))  # type: ignore[arg-type]
+            if key is not None:
+                changes: dict[str, object] = {"last_used_at": at}
+                if data.outcome is CallOutcome.AUTH_FAILED:
+                    changes["status"] = ApiKeyStatus.INVALID
+                await uow.api_keys.update(dataclasses.replace(key, **changes))  # type: ignore[arg-type]
             await uow.commit()
         return RecordedUsage(entry.id, cost, charged)
 
