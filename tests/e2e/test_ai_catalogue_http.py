@@ -349,3 +349,26 @@ async def test_admins_disable_models_and_users_then_no_longer_see_them(harness: 
     listed = await harness.client.get("/api/v1/models?include_disabled=true", headers=admin)
     assert [m["id"] for m in listed.json()["items"]] == [model_id]
     assert (await harness.client.delete(f"/api/v1/admin/models/{model_id}", headers=admin)).status_code == 204
+
+
+async def test_key_lists_page_newest_first_with_bounded_page_sizes(harness: Harness) -> None:
+    _, alice = await harness.user()
+    ids = []
+    for provider, key in [
+        ("anthropic", "sk-ant-aaaa-0001"),
+        ("openai", "sk-proj-bbbb-0002"),
+        ("gemini", "AIza-cccc-0003"),
+    ]:
+        response = await harness.client.post(
+            "/api/v1/api-keys", json={"provider": provider, "key": key}, headers=alice
+        )
+        ids.append(response.json()["id"])
+    first = await harness.client.get("/api/v1/api-keys?limit=2", headers=alice)
+    assert [k["id"] for k in first.json()["items"]] == [ids[2], ids[1]]
+    rest = await harness.client.get(
+        f"/api/v1/api-keys?limit=2&cursor={first.json()['next_cursor']}", headers=alice
+    )
+    assert [k["id"] for k in rest.json()["items"]] == [ids[0]]
+    assert rest.json()["next_cursor"] is None
+    for query in ("limit=0", "limit=101", "cursor=not-a-cursor"):
+        assert (await harness.client.get(f"/api/v1/api-keys?{query}", headers=alice)).status_code == 400
