@@ -231,3 +231,26 @@ async def test_fifty_concurrent_records_on_postgresql_all_land(postgres_engine: 
     async with uow_factory() as uow:
         [row] = await uow.model_usage.daily_stats(start=T0.date(), end=T0.date())
     assert (row.calls, row.input_tokens, row.cost_credits, sum(row.latency_buckets)) == (50, 5000, 350, 50)
+
+
+async def test_two_concurrent_keys_for_one_provider_on_postgresql_leave_exactly_one(
+    postgres_engine: AsyncEngine,
+) -> None:
+    user = make_user()
+
+    def uow_factory() -> SqlAlchemyUnitOfWork:
+        return SqlAlchemyUnitOfWork(postgres_engine)
+
+    await setup(uow_factory, users=(user,))
+
+    async def add_one() -> str:
+        try:
+            async with uow_factory() as uow:
+                await uow.api_keys.add(make_api_key(user.id))
+                await uow.commit()
+        except Conflict as exc:
+            return exc.code
+        return "added"
+
+    outcomes = await asyncio.gather(*(add_one() for _ in range(10)))
+    assert sorted(outcomes) == ["added"] + ["api_key_exists"] * 9
