@@ -18,8 +18,8 @@ SQL_BACKENDS = ("sqlite", "postgres")
 
 
 async def truncate_all(engine: AsyncEngine) -> None:
-    """Empty every application table (not ``alembic_version``)."""
-    tables = [t.name for t in reversed(metadata.sorted_tables)]
+    """Empty every application table except ``alembic_version`` and ``info["reference_data"]`` tables."""
+    tables = [t.name for t in reversed(metadata.sorted_tables) if not t.info.get("reference_data")]
     async with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             if tables:

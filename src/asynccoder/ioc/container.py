@@ -37,6 +37,7 @@ from asynccoder.application.auth.ports import (
 )
 from asynccoder.application.common.ports import Clock, IdGenerator, UnitOfWork
 from asynccoder.application.health.check_readiness import CheckReadiness, HealthProbe
+from asynccoder.ioc.ai_catalogue import AiCatalogueProvider, InterimChatModelFactoryProvider
 from asynccoder.ioc.identity import AccountsProvider
 from asynccoder.ioc.settings import Settings
 
@@ -132,7 +133,13 @@ class InMemoryPersistenceProvider(Provider):
 
 
 def default_providers() -> list[Provider]:
-    return [CoreProvider(), IdentityProvider(), AccountsProvider()]
+    return [
+        CoreProvider(),
+        IdentityProvider(),
+        AccountsProvider(),
+        AiCatalogueProvider(),
+        InterimChatModelFactoryProvider(),
+    ]
 
 
 def make_container(

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from asynccoder.adapters.memory.ai_catalogue_state import AiCatalogueState
 from asynccoder.domain.credentials import OAuthState, PersonalAccessToken, RefreshToken
 from asynccoder.domain.github_connection import GitHubConnection
 from asynccoder.domain.users import User
@@ -22,6 +23,7 @@ class MemoryState:
     refresh_tokens: dict[UUID, RefreshToken] = field(default_factory=dict)
     personal_access_tokens: dict[UUID, PersonalAccessToken] = field(default_factory=dict)
     oauth_states: dict[UUID, OAuthState] = field(default_factory=dict)
+    ai_catalogue: AiCatalogueState = field(default_factory=AiCatalogueState)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -5,6 +5,11 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
+from asynccoder.adapters.memory.ai_catalogue import (
+    InMemoryApiKeyRepository,
+    InMemoryModelCatalogueRepository,
+    InMemoryModelUsageRepository,
+)
 from asynccoder.adapters.memory.credentials import (
     InMemoryOAuthStateRepository,
     InMemoryPersonalAccessTokenRepository,
@@ -28,6 +33,9 @@ class InMemoryUnitOfWork(UnitOfWork):
     refresh_tokens: InMemoryRefreshTokenRepository
     personal_access_tokens: InMemoryPersonalAccessTokenRepository
     oauth_states: InMemoryOAuthStateRepository
+    ai_catalogue: InMemoryModelCatalogueRepository
+    api_keys: InMemoryApiKeyRepository
+    model_usage: InMemoryModelUsageRepository
 
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
@@ -45,6 +53,9 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.refresh_tokens = InMemoryRefreshTokenRepository(self._store)
         self.personal_access_tokens = InMemoryPersonalAccessTokenRepository(self._store)
         self.oauth_states = InMemoryOAuthStateRepository(self._store)
+        self.ai_catalogue = InMemoryModelCatalogueRepository(self._store)
+        self.api_keys = InMemoryApiKeyRepository(self._store)
+        self.model_usage = InMemoryModelUsageRepository(self._store)
         return self
 
     async def __aexit__(

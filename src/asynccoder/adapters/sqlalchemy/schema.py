@@ -7,9 +7,10 @@ autogenerate and the drift test see all of them. Add one import per feature modu
 from __future__ import annotations
 
 from asynccoder.adapters.sqlalchemy import (
-    identity_tables,  # noqa: F401
+    ai_catalogue_tables,
+    identity_tables,
     tables,
 )
 from asynccoder.adapters.sqlalchemy.tables import metadata
 
-__all__ = ["metadata", "tables"]
+__all__ = ["ai_catalogue_tables", "identity_tables", "metadata", "tables"]

@@ -12,7 +12,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from asynccoder.adapters.sqlalchemy.ai_catalogue_tables import api_keys
 from asynccoder.adapters.sqlalchemy.tables import github_connections
+from asynccoder.domain.ai_catalogue import api_key_context
 from asynccoder.domain.github_connection import github_connection_context
 
 
@@ -28,4 +30,5 @@ SEALED_COLUMNS: list[SealedColumn] = [
     SealedColumn(
         github_connections, "user_id", "sealed_token", lambda row: github_connection_context(row.user_id)
     ),
+    SealedColumn(api_keys, "id", "sealed_key", lambda row: api_key_context(row.id, row.user_id)),
 ]

@@ -7,6 +7,11 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from asynccoder.adapters.sqlalchemy.ai_catalogue import (
+    SqlAlchemyApiKeyRepository,
+    SqlAlchemyModelCatalogueRepository,
+    SqlAlchemyModelUsageRepository,
+)
 from asynccoder.adapters.sqlalchemy.credentials import (
     SqlAlchemyOAuthStateRepository,
     SqlAlchemyPersonalAccessTokenRepository,
@@ -25,6 +30,9 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
     refresh_tokens: SqlAlchemyRefreshTokenRepository
     personal_access_tokens: SqlAlchemyPersonalAccessTokenRepository
     oauth_states: SqlAlchemyOAuthStateRepository
+    ai_catalogue: SqlAlchemyModelCatalogueRepository
+    api_keys: SqlAlchemyApiKeyRepository
+    model_usage: SqlAlchemyModelUsageRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -53,6 +61,9 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.refresh_tokens = SqlAlchemyRefreshTokenRepository(conn)
         self.personal_access_tokens = SqlAlchemyPersonalAccessTokenRepository(conn)
         self.oauth_states = SqlAlchemyOAuthStateRepository(conn)
+        self.ai_catalogue = SqlAlchemyModelCatalogueRepository(conn)
+        self.api_keys = SqlAlchemyApiKeyRepository(conn)
+        self.model_usage = SqlAlchemyModelUsageRepository(conn)
         return self
 
     async def __aexit__(

@@ -7,6 +7,11 @@ from types import TracebackType
 from typing import Protocol, Self
 from uuid import UUID
 
+from asynccoder.application.ai_catalogue.ports import (
+    ApiKeyRepository,
+    ModelCatalogueRepository,
+    ModelUsageRepository,
+)
 from asynccoder.application.users.ports import (
     GitHubConnectionRepository,
     OAuthStateRepository,
@@ -39,6 +44,9 @@ class UnitOfWork(Protocol):
     refresh_tokens: RefreshTokenRepository
     personal_access_tokens: PersonalAccessTokenRepository
     oauth_states: OAuthStateRepository
+    ai_catalogue: ModelCatalogueRepository
+    api_keys: ApiKeyRepository
+    model_usage: ModelUsageRepository
 
     async def __aenter__(self) -> Self: ...
 

@@ -19,6 +19,7 @@ from litestar.types import ControllerRouterHandler
 
 from asynccoder import __version__
 from asynccoder.entrypoints.http.admin_users import AdminUserController
+from asynccoder.entrypoints.http.ai_catalogue import AI_CATALOGUE_HANDLERS
 from asynccoder.entrypoints.http.auth import HttpAuthProvider, require_user
 from asynccoder.entrypoints.http.health import HealthController
 from asynccoder.entrypoints.http.middleware import request_id_middleware
@@ -45,6 +46,7 @@ def api_route_handlers() -> list[ControllerRouterHandler]:
         ProfileController,
         GitHubConnectionController,
         AdminUserController,
+        *AI_CATALOGUE_HANDLERS,
     ]
 
 

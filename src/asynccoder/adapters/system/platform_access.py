@@ -1,0 +1,29 @@
+"""The platform's own provider keys and a plan-less tier entitlement, from configuration."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from uuid import UUID
+
+from asynccoder.application.ai_catalogue.ports import PlatformKeys, TierEntitlements
+from asynccoder.domain.ai import ModelTier, Provider
+
+
+class ConfiguredPlatformKeys(PlatformKeys):
+    """Keys given at start-up; a missing or empty key means the platform cannot call that provider."""
+
+    def __init__(self, keys: Mapping[Provider, str | None]) -> None:
+        self._keys = {provider: key for provider, key in keys.items() if key}
+
+    def key_for(self, provider: Provider) -> str | None:
+        return self._keys.get(provider)
+
+    def __repr__(self) -> str:
+        return f"ConfiguredPlatformKeys(providers={sorted(self._keys)})"
+
+
+class AllTiersEntitlements(TierEntitlements):
+    """Every user may use every tier: the stand-in until billing provides plan entitlements."""
+
+    async def allowed_tiers(self, user_id: UUID) -> frozenset[ModelTier]:
+        return frozenset(ModelTier)

@@ -1,0 +1,1 @@
+"""Use cases of the model catalogue, model selection, users' own keys and usage."""

@@ -1,0 +1,110 @@
+"""Wiring of the model catalogue, model selection, users' own keys and usage accounting."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from dishka import Provider, Scope, provide, provide_all
+
+from asynccoder.adapters.system.platform_access import AllTiersEntitlements, ConfiguredPlatformKeys
+from asynccoder.application.ai.ports import ChatModel, ChatModelFactory
+from asynccoder.application.ai_catalogue.ports import PlatformKeys, TierEntitlements
+from asynccoder.application.ai_catalogue_use_cases.api_keys import (
+    CreateApiKey,
+    DeleteApiKey,
+    GetApiKey,
+    ListApiKeys,
+    ResolveCallCredentials,
+    UpdateApiKey,
+)
+from asynccoder.application.ai_catalogue_use_cases.catalogue import (
+    CreateModel,
+    DeleteModel,
+    GetModel,
+    ListModelPrices,
+    ListModels,
+    ListProviderConfigs,
+    SetModelPrice,
+    UpdateModel,
+    UpdateProviderConfig,
+)
+from asynccoder.application.ai_catalogue_use_cases.model_trial import TryModel
+from asynccoder.application.ai_catalogue_use_cases.selection import SelectModels, SelectModelsForUser
+from asynccoder.application.ai_catalogue_use_cases.usage import (
+    GetModelUsageStats,
+    GetMyUsage,
+    RecordModelUsage,
+)
+from asynccoder.domain.ai import ChatRequest, ChatResponse, ModelRef, ProviderUnavailable, StreamEvent
+from asynccoder.domain.ai import Provider as AiProvider
+from asynccoder.ioc.settings import Settings
+
+
+class AiCatalogueProvider(Provider):
+    """Catalogue, selection, BYOK and usage use cases; the platform keys from settings."""
+
+    @provide(scope=Scope.APP)
+    def platform_keys(self, settings: Settings) -> PlatformKeys:
+        return ConfiguredPlatformKeys(
+            {
+                AiProvider.ANTHROPIC: settings.claude_api_key,
+                AiProvider.OPENAI: settings.openai_api_key,
+                AiProvider.GEMINI: settings.gemini_api_key,
+            }
+        )
+
+    # Stand-in until billing provides plan entitlements: every tier is allowed.
+    @provide(scope=Scope.APP)
+    def entitlements(self) -> TierEntitlements:
+        return AllTiersEntitlements()
+
+    use_cases = provide_all(
+        ListModels,
+        GetModel,
+        CreateModel,
+        UpdateModel,
+        DeleteModel,
+        SetModelPrice,
+        ListModelPrices,
+        ListProviderConfigs,
+        UpdateProviderConfig,
+        TryModel,
+        SelectModels,
+        SelectModelsForUser,
+        ListApiKeys,
+        GetApiKey,
+        CreateApiKey,
+        UpdateApiKey,
+        DeleteApiKey,
+        ResolveCallCredentials,
+        RecordModelUsage,
+        GetModelUsageStats,
+        GetMyUsage,
+        scope=Scope.REQUEST,
+    )
+
+
+class _NoAdapterChatModel(ChatModel):
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        raise ProviderUnavailable("no provider adapters installed")
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        raise ProviderUnavailable("no provider adapters installed")
+        yield  # pragma: no cover  (makes this an async generator)
+
+
+class _NoAdapterChatModelFactory(ChatModelFactory):
+    def create(self, ref: ModelRef, *, api_key: str) -> ChatModel:
+        return _NoAdapterChatModel()
+
+
+class InterimChatModelFactoryProvider(Provider):
+    """TEMPORARY: a ChatModelFactory whose models always fail with ``ProviderUnavailable``.
+
+    Exists only so this branch runs without the SDK adapters; the lead deletes it at merge, when the real
+    ``SdkChatModelFactory`` provider takes its place.
+    """
+
+    @provide(scope=Scope.APP)
+    def chat_model_factory(self) -> ChatModelFactory:
+        return _NoAdapterChatModelFactory()

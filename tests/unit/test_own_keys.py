@@ -1,0 +1,248 @@
+"""Users' own provider keys: sealed storage, validation, ownership, and which key a call uses."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+
+import pytest
+
+from asynccoder.adapters.crypto.secret_box import AesGcmSecretBox
+from asynccoder.adapters.memory.store import InMemoryStore
+from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
+from asynccoder.adapters.system.clock import ManualClock
+from asynccoder.adapters.system.ids import SequentialIdGenerator
+from asynccoder.adapters.system.platform_access import ConfiguredPlatformKeys
+from asynccoder.application.ai_catalogue_use_cases.api_keys import (
+    CreateApiKey,
+    CreateApiKeyInput,
+    DeleteApiKey,
+    DeleteApiKeyInput,
+    GetApiKey,
+    GetApiKeyInput,
+    ListApiKeys,
+    ListApiKeysInput,
+    ResolveCallCredentials,
+    ResolveCallCredentialsInput,
+    UpdateApiKey,
+    UpdateApiKeyInput,
+)
+from asynccoder.application.ai_catalogue_use_cases.model_trial import TryModel, TryModelInput
+from asynccoder.application.ai_catalogue_use_cases.usage import RecordModelUsage, RecordModelUsageInput
+from asynccoder.domain.ai import ModelTier, Provider, ProviderAuthError, ProviderOverloaded, Usage
+from asynccoder.domain.ai_catalogue import ApiKeyStatus, CallOutcome, KeySource, api_key_context
+from asynccoder.domain.errors import Conflict, InvalidInput, NotFound, Refused
+from asynccoder.domain.users import Actor, Role
+from tests.support.ai_catalogue_builders import make_config, make_model, make_price
+from tests.support.builders import T0, new_id
+from tests.support.fake_chat import FakeChatModelFactory
+
+CANARY = "sk-ant-CANARY-0123456789-wxyz"
+PLATFORM_KEY = "sk-ant-PLATFORM-key-9999"
+
+
+class World:
+    def __init__(self, platform: dict[Provider, str | None] | None = None) -> None:
+        self.store = InMemoryStore()
+        self.clock = ManualClock(T0)
+        self.ids = SequentialIdGenerator(start=5000)
+        self.box = AesGcmSecretBox([("k1", b"k" * 32)])
+        self.factory = FakeChatModelFactory()
+        self.platform = ConfiguredPlatformKeys(platform or {})
+        self.alice = Actor(new_id(), Role.USER)
+        self.bob = Actor(new_id(), Role.USER)
+        self.model = make_model(
+            provider=Provider.ANTHROPIC, model_name="claude-haiku-4-5", tier=ModelTier.ECONOMY
+        )
+
+    def uow(self) -> InMemoryUnitOfWork:
+        return InMemoryUnitOfWork(self.store)
+
+    async def seed(self) -> World:
+        async with self.uow() as uow:
+            await uow.ai_catalogue.save_provider_config(make_config(Provider.ANTHROPIC))
+            await uow.ai_catalogue.add_model(self.model)
+            await uow.ai_catalogue.add_price(make_price(self.model.id, input_micro_usd_per_mtok=1_000_000))
+            await uow.commit()
+        return self
+
+    def create(self) -> CreateApiKey:
+        return CreateApiKey(self.uow(), self.clock, self.ids, self.box, self.factory)
+
+    def resolve(self) -> ResolveCallCredentials:
+        return ResolveCallCredentials(self.uow(), self.clock, self.box, self.platform)
+
+    async def add_key(self, actor: Actor, **kwargs: object) -> object:
+        values: dict[str, object] = {"actor": actor, "provider": Provider.ANTHROPIC, "key": CANARY}
+        values.update(kwargs)
+        return await self.create()(CreateApiKeyInput(**values))  # type: ignore[arg-type]
+
+
+async def test_a_stored_key_is_sealed_to_its_row_and_shows_only_its_last_four_characters() -> None:
+    world = await World().seed()
+    key = await world.add_key(world.alice, label="laptop")
+    assert key.last4 == "wxyz"  # type: ignore[attr-defined]
+    assert CANARY not in repr(key)
+    async with world.uow() as uow:
+        stored = await uow.api_keys.get(key.id)  # type: ignore[attr-defined]
+    assert stored is not None
+    assert CANARY not in stored.sealed_key
+    assert world.box.decrypt(stored.sealed_key, context=api_key_context(stored.id, stored.user_id)) == CANARY
+
+
+async def test_a_second_key_for_the_same_provider_conflicts() -> None:
+    world = await World().seed()
+    await world.add_key(world.alice)
+    with pytest.raises(Conflict) as caught:
+        await world.add_key(world.alice, key=CANARY + "2")
+    assert caught.value.code == "api_key_exists"
+
+
+async def test_a_key_the_provider_rejects_is_refused_and_not_stored() -> None:
+    world = await World().seed()
+    world.factory.behaviour = lambda ref, key: ProviderAuthError("invalid x-api-key")
+    with pytest.raises(Refused) as caught:
+        await world.add_key(world.alice, validate=True)
+    assert caught.value.code == "api_key_invalid"
+    assert world.factory.calls[0].api_key == CANARY
+    assert world.factory.calls[0].request.max_tokens <= 16
+    page = await ListApiKeys(world.uow())(ListApiKeysInput(world.alice))
+    assert page.items == []
+
+
+async def test_an_unsupported_provider_is_invalid_input() -> None:
+    world = await World().seed()
+    with pytest.raises(InvalidInput):
+        await world.add_key(world.alice, provider=Provider.OPENAI_COMPATIBLE)
+
+
+async def test_someone_elses_key_is_not_found_for_read_change_and_delete() -> None:
+    world = await World().seed()
+    key = await world.add_key(world.alice)
+    key_id = key.id  # type: ignore[attr-defined]
+    with pytest.raises(NotFound):
+        await GetApiKey(world.uow())(GetApiKeyInput(world.bob, key_id))
+    with pytest.raises(NotFound):
+        await UpdateApiKey(world.uow(), world.clock, world.box, world.factory)(
+            UpdateApiKeyInput(world.bob, key_id, label="mine now")
+        )
+    with pytest.raises(NotFound):
+        await DeleteApiKey(world.uow())(DeleteApiKeyInput(world.bob, key_id))
+    assert (await GetApiKey(world.uow())(GetApiKeyInput(world.alice, key_id))).label == ""
+    assert (await ListApiKeys(world.uow())(ListApiKeysInput(world.bob))).items == []
+
+
+async def test_the_users_own_key_is_used_and_charges_no_platform_credits() -> None:
+    world = await World({Provider.ANTHROPIC: PLATFORM_KEY}).seed()
+    await world.add_key(world.alice)
+    creds = await world.resolve()(ResolveCallCredentialsInput(world.alice.user_id, Provider.ANTHROPIC))
+    assert (creds.api_key, creds.key_source, creds.charges_platform_credits) == (
+        CANARY,
+        KeySource.BYOK,
+        False,
+    )
+    assert CANARY not in repr(creds)
+
+
+async def test_without_an_own_key_the_platform_key_is_used_and_charged() -> None:
+    world = await World({Provider.ANTHROPIC: PLATFORM_KEY}).seed()
+    creds = await world.resolve()(ResolveCallCredentialsInput(world.alice.user_id, Provider.ANTHROPIC))
+    assert (creds.api_key, creds.key_source, creds.charges_platform_credits) == (
+        PLATFORM_KEY,
+        KeySource.PLATFORM,
+        True,
+    )
+
+
+async def test_no_key_at_all_is_refused() -> None:
+    world = await World().seed()
+    with pytest.raises(Refused) as caught:
+        await world.resolve()(ResolveCallCredentialsInput(world.alice.user_id, Provider.ANTHROPIC))
+    assert caught.value.code == "no_provider_key"
+
+
+async def test_a_key_over_its_monthly_cap_falls_back_to_the_platform_until_next_month() -> None:
+    world = await World({Provider.ANTHROPIC: PLATFORM_KEY}).seed()
+    key = await world.add_key(world.alice, monthly_cap_credits=5)
+    record = RecordModelUsage(world.uow(), world.clock, world.ids)
+    # 5,000 input tokens at $1/M = $0.005 = 5 credits: the cap is reached.
+    await record(
+        RecordModelUsageInput(
+            user_id=world.alice.user_id,
+            model_id=world.model.id,
+            key_source=KeySource.BYOK,
+            answered_model="claude-haiku-4-5",
+            usage=Usage(input_tokens=5_000),
+            latency_ms=300,
+            outcome=CallOutcome.OK,
+            api_key_id=key.id,  # type: ignore[attr-defined]
+        )
+    )
+    creds = await world.resolve()(ResolveCallCredentialsInput(world.alice.user_id, Provider.ANTHROPIC))
+    assert creds.key_source is KeySource.PLATFORM
+    world.clock.set(T0.replace(day=1) + timedelta(days=40))
+    creds = await world.resolve()(ResolveCallCredentialsInput(world.alice.user_id, Provider.ANTHROPIC))
+    assert creds.key_source is KeySource.BYOK
+
+
+async def test_a_key_the_provider_rejected_in_a_call_is_marked_invalid_until_replaced() -> None:
+    world = await World({Provider.ANTHROPIC: PLATFORM_KEY}).seed()
+    key = await world.add_key(world.alice)
+    key_id = key.id  # type: ignore[attr-defined]
+    await RecordModelUsage(world.uow(), world.clock, world.ids)(
+        RecordModelUsageInput(
+            user_id=world.alice.user_id,
+            model_id=world.model.id,
+            key_source=KeySource.BYOK,
+            answered_model="claude-haiku-4-5",
+            usage=Usage(),
+            latency_ms=80,
+            outcome=CallOutcome.AUTH_FAILED,
+            api_key_id=key_id,
+        )
+    )
+    stored = await GetApiKey(world.uow())(GetApiKeyInput(world.alice, key_id))
+    assert stored.status is ApiKeyStatus.INVALID
+    creds = await world.resolve()(ResolveCallCredentialsInput(world.alice.user_id, Provider.ANTHROPIC))
+    assert creds.key_source is KeySource.PLATFORM
+    updated = await UpdateApiKey(world.uow(), world.clock, world.box, world.factory)(
+        UpdateApiKeyInput(world.alice, key_id, key="sk-ant-NEW-key-000-1234", validate=True)
+    )
+    assert (updated.status, updated.last4) == (ApiKeyStatus.ACTIVE, "1234")
+
+
+async def test_a_ciphertext_copied_to_another_users_row_cannot_be_used() -> None:
+    world = await World({Provider.ANTHROPIC: PLATFORM_KEY}).seed()
+    alice_key = await world.add_key(world.alice)
+    bob_key = await world.add_key(world.bob, key="sk-ant-bob-key-5678")
+    async with world.uow() as uow:
+        stolen = await uow.api_keys.get(bob_key.id)  # type: ignore[attr-defined]
+        assert stolen is not None
+        await uow.api_keys.update(dataclasses.replace(stolen, sealed_key=alice_key.sealed_key))  # type: ignore[attr-defined]
+        await uow.commit()
+    creds = await world.resolve()(ResolveCallCredentialsInput(world.bob.user_id, Provider.ANTHROPIC))
+    assert creds.key_source is KeySource.PLATFORM
+    assert creds.api_key != CANARY
+
+
+async def test_testing_a_model_reports_a_provider_failure_as_a_result() -> None:
+    world = await World({Provider.ANTHROPIC: PLATFORM_KEY}).seed()
+    world.factory.behaviour = lambda ref, key: ProviderOverloaded("Overloaded", provider="anthropic")
+    try_model = TryModel(world.uow(), world.clock, world.box, world.factory, world.platform)
+    result = await try_model(TryModelInput(world.alice, world.model.id, use_own_key=False))
+    assert (result.ok, result.error_code) == (False, "provider_overloaded")
+    assert world.factory.calls[0].api_key == PLATFORM_KEY
+
+
+async def test_testing_with_an_own_key_needs_one_and_without_needs_a_platform_key() -> None:
+    world = await World().seed()
+    try_model = TryModel(world.uow(), world.clock, world.box, world.factory, world.platform)
+    with pytest.raises(Refused) as own:
+        await try_model(TryModelInput(world.alice, world.model.id, use_own_key=True))
+    with pytest.raises(Refused) as platform:
+        await try_model(TryModelInput(world.alice, world.model.id, use_own_key=False))
+    assert (own.value.code, platform.value.code) == ("no_own_key", "platform_key_not_configured")
+    await world.add_key(world.alice)
+    result = await try_model(TryModelInput(world.alice, world.model.id, use_own_key=True))
+    assert (result.ok, result.model) == (True, "claude-haiku-4-5")
+    assert world.factory.calls[-1].api_key == CANARY
