@@ -88,7 +88,7 @@ def message(
     text: str | None = "Hello!",
     *,
     tool_calls: Sequence[tuple[str, str, dict[str, Any]]] = (),
-    model: str = "claude-sonnet-4-5-20250929",
+    model: str = "claude-sonnet-4-6",
     stop_reason: str | None = None,
     usage: dict[str, int] | None = None,
 ) -> Reply:
@@ -115,7 +115,7 @@ def stream(
     chunks: Sequence[str] = ("Hel", "lo", "!"),
     *,
     tool_calls: Sequence[tuple[str, str, dict[str, Any]]] = (),
-    model: str = "claude-sonnet-4-5-20250929",
+    model: str = "claude-sonnet-4-6",
     usage: dict[str, int] | None = None,
     cut_after_start: bool = False,
     error_event: str | None = None,

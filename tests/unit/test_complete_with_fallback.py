@@ -37,7 +37,7 @@ from asynccoder.domain.ai import (
     Usage,
 )
 
-CLAUDE = Candidate(ModelRef(Provider.ANTHROPIC, "claude-sonnet-4-5"), "sk-ant-user", "byok")
+CLAUDE = Candidate(ModelRef(Provider.ANTHROPIC, "claude-sonnet-4-6"), "sk-ant-user", "byok")
 GPT = Candidate(ModelRef(Provider.OPENAI, "gpt-4.1"), "sk-platform", "platform")
 GEMINI = Candidate(ModelRef(Provider.GEMINI, "gemini-2.5-pro"), "gm-platform", "platform")
 REQUEST = ChatRequest(model="ignored", messages=(Message.user("hi"),))
@@ -63,16 +63,16 @@ class SlowModel(ChatModel):
 
 async def test_the_first_candidate_that_answers_is_used_and_the_request_model_is_replaced() -> None:
     models = ScriptedChatModelFactory()
-    models.model("claude-sonnet-4-5").add(text_turn("hello", Usage(3, 2)))
+    models.model("claude-sonnet-4-6").add(text_turn("hello", Usage(3, 2)))
     use_case = CompleteWithFallback(models, ManualClock())
 
     result = await use_case(command(CLAUDE, GPT))
 
     assert result.response.text == "hello"
-    assert result.response.model == "claude-sonnet-4-5"
+    assert result.response.model == "claude-sonnet-4-6"
     assert result.candidate == CLAUDE
-    assert [(a.ref.model, a.outcome) for a in result.attempts] == [("claude-sonnet-4-5", "ok")]
-    assert models.model("claude-sonnet-4-5").requests[0].model == "claude-sonnet-4-5"
+    assert [(a.ref.model, a.outcome) for a in result.attempts] == [("claude-sonnet-4-6", "ok")]
+    assert models.model("claude-sonnet-4-6").requests[0].model == "claude-sonnet-4-6"
     assert models.created == [(CLAUDE.ref, True)]
 
 
@@ -88,7 +88,7 @@ async def test_the_first_candidate_that_answers_is_used_and_the_request_model_is
 )
 async def test_provider_side_failures_move_to_the_next_candidate(failure: ProviderError) -> None:
     models = ScriptedChatModelFactory()
-    models.model("claude-sonnet-4-5").add(failure)
+    models.model("claude-sonnet-4-6").add(failure)
     models.model("gpt-4.1").add(text_turn("from gpt", Usage(7, 1)))
 
     result = await CompleteWithFallback(models, ManualClock())(command(CLAUDE, GPT))
@@ -106,7 +106,7 @@ async def test_request_problems_stop_the_chain_without_trying_other_candidates(
     failure: ProviderError,
 ) -> None:
     models = ScriptedChatModelFactory()
-    models.model("claude-sonnet-4-5").add(failure)
+    models.model("claude-sonnet-4-6").add(failure)
     models.model("gpt-4.1").add(text_turn("never"))
 
     with pytest.raises(FallbackExhausted) as caught:
@@ -120,7 +120,7 @@ async def test_request_problems_stop_the_chain_without_trying_other_candidates(
 
 async def test_when_every_candidate_fails_the_last_error_and_all_attempts_are_reported() -> None:
     models = ScriptedChatModelFactory()
-    models.model("claude-sonnet-4-5").add(ProviderOverloaded("x"))
+    models.model("claude-sonnet-4-6").add(ProviderOverloaded("x"))
     models.model("gpt-4.1").add(ProviderRateLimited("x", retry_after=9))
     models.model("gemini-2.5-pro").add(ProviderUnavailable("x"))
 
@@ -170,7 +170,7 @@ async def collect(
 
 async def test_streaming_falls_back_before_any_text_was_yielded() -> None:
     models = ScriptedChatModelFactory()
-    models.model("claude-sonnet-4-5").add(ProviderOverloaded("x"))
+    models.model("claude-sonnet-4-6").add(ProviderOverloaded("x"))
     models.model("gpt-4.1").add(text_turn("two words", Usage(4, 2)))
 
     events = await collect(StreamWithFallback(models, ManualClock())(command(CLAUDE, GPT)))

@@ -136,9 +136,9 @@ class CompleteWithFallback:
             raise _no_candidates()
         chain = _Chain(self._clock)
         for index, candidate in enumerate(command.candidates):
-            model = self._models.create(candidate.ref, api_key=candidate.api_key)
             started = chain.now()
             try:
+                model = self._models.create(candidate.ref, api_key=candidate.api_key)
                 response = await model.complete(replace(command.request, model=candidate.ref.model))
             except ProviderError as error:
                 chain.record(candidate, started, error)
@@ -170,12 +170,12 @@ class StreamWithFallback:
             raise _no_candidates()
         chain = _Chain(self._clock)
         for index, candidate in enumerate(command.candidates):
-            model = self._models.create(candidate.ref, api_key=candidate.api_key)
             started = chain.now()
             yielded = False
             done: ChatResponse | None = None
             failure: ProviderError | None = None
             try:
+                model = self._models.create(candidate.ref, api_key=candidate.api_key)
                 async for event in model.stream(replace(command.request, model=candidate.ref.model)):
                     if isinstance(event, StreamDone):
                         done = event.response
