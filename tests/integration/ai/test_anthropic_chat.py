@@ -295,3 +295,24 @@ async def test_streaming_rate_limit_is_retried_before_the_first_delta(
 
     assert isinstance(events[-1], StreamDone)
     assert sleep.delays == [1.0]
+
+
+async def test_an_error_event_after_text_was_streamed_is_final(
+    server: AnthropicServer, make_model: ModelMaker
+) -> None:
+    frames = wire.stream(["partial"]).sse
+    assert frames is not None
+    error = (
+        b'event: error\ndata: {"type": "error", "error": {"type": "overloaded_error", "message": "x"}}\n\n'
+    )
+    server.enqueue(Reply.stream([*frames[:4], error]), wire.stream(["never"]))
+    model, sleep = make_model()
+
+    seen: list[object] = []
+    with pytest.raises(ProviderOverloaded):
+        async for event in model.stream(hello_request()):
+            seen.append(event)
+
+    assert seen == [TextDelta("partial")]
+    assert sleep.delays == []
+    assert server.pending == 1

@@ -9,8 +9,23 @@ from asynccoder.adapters.ai.factory import SdkChatModelFactory
 from asynccoder.adapters.ai.gemini_chat import GeminiChatModel
 from asynccoder.adapters.ai.openai_chat import OpenAIChatModel
 from asynccoder.adapters.ai.resilience import CallOptions
+from asynccoder.adapters.ai.scripted import ScriptedChatModelFactory, text_turn
+from asynccoder.application.ai.complete_with_fallback import (
+    Candidate,
+    CompleteWithFallback,
+    CompleteWithFallbackInput,
+)
 from asynccoder.application.ai.ports import ChatModelFactory
-from asynccoder.domain.ai import ModelRef, Provider, ProviderAuthError, ProviderUnavailable
+from asynccoder.domain.ai import (
+    ChatRequest,
+    Message,
+    ModelRef,
+    Provider,
+    ProviderAuthError,
+    ProviderOverloaded,
+    ProviderUnavailable,
+)
+from asynccoder.ioc.ai import ScriptedAiProvider
 from asynccoder.ioc.container import InMemoryPersistenceProvider, make_container
 from tests.support.app import make_settings
 
@@ -102,3 +117,26 @@ async def test_the_container_provides_one_factory_and_closes_its_http_pool() -> 
     await container.close()
 
     assert pool.is_closed
+
+
+async def test_the_scripted_provider_runs_the_fallback_chain_offline() -> None:
+    scripted = ScriptedChatModelFactory()
+    scripted.model("claude-haiku-4-5").add(ProviderOverloaded("busy"))
+    scripted.model("gpt-4.1-mini").add(text_turn("offline answer"))
+    container = make_container(make_settings(), InMemoryPersistenceProvider(), ScriptedAiProvider(scripted))
+    try:
+        use_case = await container.get(CompleteWithFallback)
+        result = await use_case(
+            CompleteWithFallbackInput(
+                (
+                    Candidate(ModelRef(Provider.ANTHROPIC, "claude-haiku-4-5"), "demo", "platform"),
+                    Candidate(ModelRef(Provider.OPENAI, "gpt-4.1-mini"), "demo", "platform"),
+                ),
+                ChatRequest(model="", messages=(Message.user("hi"),)),
+            )
+        )
+    finally:
+        await container.close()
+
+    assert result.response.text == "offline answer"
+    assert result.response.model == "gpt-4.1-mini"

@@ -139,4 +139,5 @@ async def test_an_openai_compatible_model_uses_its_own_base_url(
             await container.close()
 
     assert response.text == "local answer"
+    assert local.requests[0].body["max_tokens"] == 256
     assert openai.requests == []

@@ -73,11 +73,14 @@ class OpenAIChatModel(RetryingChatModel):
             project=None,
         )
 
+    def _params(self, request: ChatRequest) -> dict[str, Any]:
+        return _params(request, legacy_max_tokens=self.provider_name != "openai")
+
     def __repr__(self) -> str:
         return f"OpenAIChatModel(provider={self.provider_name!r}, base_url={str(self._client.base_url)!r})"
 
     async def _complete_once(self, request: ChatRequest) -> ChatResponse:
-        completion = await self._client.chat.completions.create(**_params(request))
+        completion = await self._client.chat.completions.create(**self._params(request))
         if not completion.choices:
             raise malformed(self.provider_name)
         choice = completion.choices[0]
@@ -98,7 +101,7 @@ class OpenAIChatModel(RetryingChatModel):
 
     async def _stream_once(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         stream = await self._client.chat.completions.create(
-            **_params(request), stream=True, stream_options={"include_usage": True}
+            **self._params(request), stream=True, stream_options={"include_usage": True}
         )
         model = ""
         request_id = stream.response.headers.get("x-request-id")
@@ -157,7 +160,7 @@ class OpenAIChatModel(RetryingChatModel):
         return malformed(name)
 
 
-def _params(request: ChatRequest) -> dict[str, Any]:
+def _params(request: ChatRequest, *, legacy_max_tokens: bool = False) -> dict[str, Any]:
     messages: list[dict[str, Any]] = []
     if request.system:
         messages.append({"role": "system", "content": request.system})
@@ -166,8 +169,10 @@ def _params(request: ChatRequest) -> dict[str, Any]:
     params: dict[str, Any] = {
         "model": request.model,
         "messages": messages,
-        "max_completion_tokens": request.max_tokens,
     }
+    # OpenAI's reasoning models accept only ``max_completion_tokens``; many compatible servers know only
+    # the older ``max_tokens``.
+    params["max_tokens" if legacy_max_tokens else "max_completion_tokens"] = request.max_tokens
     if request.tools:
         params["tools"] = [
             {
