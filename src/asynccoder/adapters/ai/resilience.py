@@ -179,6 +179,9 @@ class RetryingChatModel(ChatModel, ABC):
     def _map(self, exc: Exception) -> ProviderError:
         if isinstance(exc, ProviderError):
             return exc
+        if isinstance(exc, Warning):
+            # Only raised when warnings are errors (tests): e.g. the SDK's notice of a deprecated model id.
+            raise exc
         try:
             return self._translate(exc)
         except Exception:  # a translation bug must not leak the original (it may carry a body)
