@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 from dishka import Provider, Scope, provide, provide_all
 
 from asynccoder.adapters.system.platform_access import AllTiersEntitlements, ConfiguredPlatformKeys
-from asynccoder.application.ai.ports import ChatModel, ChatModelFactory
 from asynccoder.application.ai_catalogue.ports import PlatformKeys, TierEntitlements
 from asynccoder.application.ai_catalogue_use_cases.api_keys import (
     CreateApiKey,
@@ -35,7 +32,6 @@ from asynccoder.application.ai_catalogue_use_cases.usage import (
     GetMyUsage,
     RecordModelUsage,
 )
-from asynccoder.domain.ai import ChatRequest, ChatResponse, ModelRef, ProviderUnavailable, StreamEvent
 from asynccoder.domain.ai import Provider as AiProvider
 from asynccoder.ioc.settings import Settings
 
@@ -82,29 +78,3 @@ class AiCatalogueProvider(Provider):
         GetMyUsage,
         scope=Scope.REQUEST,
     )
-
-
-class _NoAdapterChatModel(ChatModel):
-    async def complete(self, request: ChatRequest) -> ChatResponse:
-        raise ProviderUnavailable("no provider adapters installed")
-
-    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        raise ProviderUnavailable("no provider adapters installed")
-        yield  # pragma: no cover  (makes this an async generator)
-
-
-class _NoAdapterChatModelFactory(ChatModelFactory):
-    def create(self, ref: ModelRef, *, api_key: str) -> ChatModel:
-        return _NoAdapterChatModel()
-
-
-class InterimChatModelFactoryProvider(Provider):
-    """TEMPORARY: a ChatModelFactory whose models always fail with ``ProviderUnavailable``.
-
-    Exists only so this branch runs without the SDK adapters; the lead deletes it at merge, when the real
-    ``SdkChatModelFactory`` provider takes its place.
-    """
-
-    @provide(scope=Scope.APP)
-    def chat_model_factory(self) -> ChatModelFactory:
-        return _NoAdapterChatModelFactory()

@@ -37,7 +37,8 @@ from asynccoder.application.auth.ports import (
 )
 from asynccoder.application.common.ports import Clock, IdGenerator, UnitOfWork
 from asynccoder.application.health.check_readiness import CheckReadiness, HealthProbe
-from asynccoder.ioc.ai_catalogue import AiCatalogueProvider, InterimChatModelFactoryProvider
+from asynccoder.ioc.ai import AiProvider
+from asynccoder.ioc.ai_catalogue import AiCatalogueProvider
 from asynccoder.ioc.identity import AccountsProvider
 from asynccoder.ioc.settings import Settings
 
@@ -137,8 +138,8 @@ def default_providers() -> list[Provider]:
         CoreProvider(),
         IdentityProvider(),
         AccountsProvider(),
+        AiProvider(),
         AiCatalogueProvider(),
-        InterimChatModelFactoryProvider(),
     ]
 
 

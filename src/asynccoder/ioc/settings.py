@@ -83,6 +83,10 @@ class Settings:
     gemini_api_key: str | None = field(default=None, repr=False)
     gemini_base_url: str = "https://generativelanguage.googleapis.com"
 
+    ai_request_timeout_seconds: int = 120
+    ai_connect_timeout_seconds: int = 10
+    ai_max_attempts: int = 3
+
     stripe_secret_key: str | None = field(default=None, repr=False)
     stripe_webhook_secret: str | None = field(default=None, repr=False)
     stripe_api_base: str = "https://api.stripe.com"
@@ -264,6 +268,9 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "OPENAI_BASE_URL": ("openai_base_url", _http_url),
     "GEMINI_API_KEY": ("gemini_api_key", _opt_str),
     "GEMINI_BASE_URL": ("gemini_base_url", _http_url),
+    "AI_REQUEST_TIMEOUT_SECONDS": ("ai_request_timeout_seconds", _positive_int),
+    "AI_CONNECT_TIMEOUT_SECONDS": ("ai_connect_timeout_seconds", _positive_int),
+    "AI_MAX_ATTEMPTS": ("ai_max_attempts", _positive_int),
     "STRIPE_SECRET_KEY": ("stripe_secret_key", _opt_str),
     "STRIPE_WEBHOOK_SECRET": ("stripe_webhook_secret", _opt_str),
     "STRIPE_API_BASE": ("stripe_api_base", _http_url),

@@ -23,6 +23,7 @@ from litestar.exceptions import (
 from litestar.exceptions import TooManyRequestsException as LitestarTooManyRequests
 from litestar.plugins.problem_details import ProblemDetailsException
 
+from asynccoder.domain.ai import ContextTooLong, ProviderAuthError, ProviderError, ProviderInvalidRequest
 from asynccoder.domain.errors import (
     Conflict,
     DomainError,
@@ -50,6 +51,12 @@ DOMAIN_STATUS: Mapping[type[DomainError], int] = {
     Refused: 422,
     TooManyRequests: 429,
     Unavailable: 503,
+    # A model provider failing is a dependency problem (503); one refusing what we sent, or the key we used,
+    # is a request the platform cannot carry out as asked (422).
+    ProviderError: 503,
+    ProviderAuthError: 422,
+    ProviderInvalidRequest: 422,
+    ContextTooLong: 422,
 }
 
 # Machine codes for framework-raised errors, by status.

@@ -1,0 +1,1 @@
+"""Language-model adapters on the providers' official SDKs, and a scripted double."""

@@ -1,0 +1,237 @@
+"""``ChatModel`` on Anthropic's Messages API (the official ``anthropic`` SDK)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anthropic
+import httpx2
+
+from asynccoder.adapters.ai.resilience import (
+    CallOptions,
+    RetryingChatModel,
+    error_for_status,
+    looks_like_context_overflow,
+    malformed,
+    parse_retry_after,
+    timed_out,
+    unreachable,
+)
+from asynccoder.domain.ai import (
+    ChatRequest,
+    ChatResponse,
+    ContentBlock,
+    Message,
+    ProviderError,
+    StopReason,
+    StreamDone,
+    StreamEvent,
+    TextBlock,
+    TextDelta,
+    ToolCall,
+    Usage,
+)
+
+_STOP_REASONS = {
+    "end_turn": StopReason.END_TURN,
+    "tool_use": StopReason.TOOL_USE,
+    "max_tokens": StopReason.MAX_TOKENS,
+    "model_context_window_exceeded": StopReason.MAX_TOKENS,
+    "stop_sequence": StopReason.STOP_SEQUENCE,
+    "refusal": StopReason.REFUSAL,
+}
+
+
+class AnthropicChatModel(RetryingChatModel):
+    """Claude models through the Messages API, with tool use and SSE streaming.
+
+    Usage: ``input_tokens`` excludes cached tokens, which Anthropic reports separately as cache reads and
+    cache writes (``cache_creation_input_tokens``).
+    """
+
+    provider_name = "anthropic"
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str,
+        options: CallOptions,
+        http_client: httpx2.AsyncClient | None = None,
+    ) -> None:
+        super().__init__(options)
+        self._client = anthropic.AsyncAnthropic(
+            api_key=api_key,
+            base_url=base_url,
+            timeout=httpx2.Timeout(options.read_timeout, connect=options.connect_timeout),
+            max_retries=0,
+            http_client=http_client,
+        )
+
+    def __repr__(self) -> str:
+        return f"AnthropicChatModel(base_url={str(self._client.base_url)!r})"
+
+    async def _complete_once(self, request: ChatRequest) -> ChatResponse:
+        message = await self._client.messages.create(**_params(request))
+        return ChatResponse(
+            model=message.model,
+            content=tuple(_block(b) for b in message.content if b.type in {"text", "tool_use"}),
+            stop_reason=_stop_reason(message.stop_reason),
+            usage=_usage(message.usage),
+            provider_request_id=message._request_id,
+        )
+
+    async def _stream_once(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        stream = await self._client.messages.create(**_params(request), stream=True)
+        model = ""
+        request_id = stream.response.headers.get("request-id")
+        usage = Usage()
+        stop_reason = StopReason.OTHER
+        blocks: dict[int, dict[str, Any]] = {}
+        finished = False
+        async with stream:
+            async for event in stream:
+                if event.type == "message_start":
+                    model = event.message.model
+                    usage = _usage(event.message.usage)
+                elif event.type == "content_block_start":
+                    block = event.content_block
+                    if block.type == "text":
+                        blocks[event.index] = {"type": "text", "text": block.text}
+                        if block.text:
+                            yield TextDelta(block.text)
+                    elif block.type == "tool_use":
+                        blocks[event.index] = {
+                            "type": "tool_use",
+                            "id": block.id,
+                            "name": block.name,
+                            "json": "",
+                        }
+                elif event.type == "content_block_delta":
+                    delta = event.delta
+                    if delta.type == "text_delta":
+                        blocks[event.index]["text"] += delta.text
+                        yield TextDelta(delta.text)
+                    elif delta.type == "input_json_delta":
+                        blocks[event.index]["json"] += delta.partial_json
+                elif event.type == "message_delta":
+                    stop_reason = _stop_reason(event.delta.stop_reason)
+                    usage = Usage(
+                        input_tokens=event.usage.input_tokens or usage.input_tokens,
+                        output_tokens=event.usage.output_tokens,
+                        cache_read_tokens=event.usage.cache_read_input_tokens or usage.cache_read_tokens,
+                        cache_write_tokens=event.usage.cache_creation_input_tokens
+                        or usage.cache_write_tokens,
+                    )
+                elif event.type == "message_stop":
+                    finished = True
+        if not finished or not model:
+            raise malformed(self.provider_name)
+        content: list[ContentBlock] = []
+        for _, raw in sorted(blocks.items()):
+            if raw["type"] == "text":
+                content.append(TextBlock(raw["text"]))
+            else:
+                arguments = json.loads(raw["json"]) if raw["json"] else {}
+                if not isinstance(arguments, dict):
+                    raise malformed(self.provider_name)
+                content.append(ToolCall(raw["id"], raw["name"], arguments))
+        yield StreamDone(ChatResponse(model, tuple(content), stop_reason, usage, request_id))
+
+    def _translate(self, exc: Exception) -> ProviderError:
+        name = self.provider_name
+        if isinstance(exc, anthropic.APITimeoutError):
+            return timed_out(name)
+        if isinstance(exc, anthropic.APIConnectionError):
+            return unreachable(name)
+        if isinstance(exc, anthropic.APIStatusError):
+            error_type = _error_type(exc.body)
+            status = exc.status_code
+            if status == 200:  # an ``event: error`` inside a stream
+                status = {"overloaded_error": 529, "rate_limit_error": 429, "api_error": 500}.get(
+                    error_type, 500
+                )
+            return error_for_status(
+                name,
+                status,
+                retry_after=parse_retry_after(exc.response.headers),
+                context_overflow=looks_like_context_overflow(_error_message(exc.body)),
+                overloaded=error_type == "overloaded_error",
+            )
+        return malformed(name)
+
+
+def _params(request: ChatRequest) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "model": request.model,
+        "max_tokens": request.max_tokens,
+        "messages": [_message(m) for m in request.messages],
+    }
+    if request.system:
+        params["system"] = request.system
+    if request.tools:
+        params["tools"] = [
+            {"name": t.name, "description": t.description, "input_schema": t.input_schema}
+            for t in request.tools
+        ]
+    if request.temperature is not None:
+        params["temperature"] = request.temperature
+    if request.stop_sequences:
+        params["stop_sequences"] = list(request.stop_sequences)
+    return params
+
+
+def _message(message: Message) -> dict[str, Any]:
+    content: list[dict[str, Any]] = []
+    for block in message.content:
+        if isinstance(block, TextBlock):
+            content.append({"type": "text", "text": block.text})
+        elif isinstance(block, ToolCall):
+            content.append({"type": "tool_use", "id": block.id, "name": block.name, "input": block.arguments})
+        else:
+            content.append(
+                {
+                    "type": "tool_result",
+                    "tool_use_id": block.tool_call_id,
+                    "content": block.content,
+                    "is_error": block.is_error,
+                }
+            )
+    return {"role": message.role.value, "content": content}
+
+
+def _block(block: Any) -> ContentBlock:
+    if block.type == "text":
+        return TextBlock(block.text)
+    return ToolCall(block.id, block.name, dict(block.input))
+
+
+def _stop_reason(raw: str | None) -> StopReason:
+    return _STOP_REASONS.get(raw or "", StopReason.OTHER)
+
+
+def _usage(raw: Any) -> Usage:
+    return Usage(
+        input_tokens=raw.input_tokens or 0,
+        output_tokens=raw.output_tokens or 0,
+        cache_read_tokens=raw.cache_read_input_tokens or 0,
+        cache_write_tokens=raw.cache_creation_input_tokens or 0,
+    )
+
+
+def _error_type(body: object) -> str:
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict) and isinstance(error.get("type"), str):
+            return str(error["type"])
+    return ""
+
+
+def _error_message(body: object) -> str:
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict):
+            return str(error.get("message", ""))
+    return ""
