@@ -83,6 +83,7 @@ class SessionController(Controller):
     path = "/auth"
     tags = ["auth"]
     opt = PUBLIC
+    security = [{}]  # anonymous allowed (an empty requirement in OpenAPI)
 
     @post(
         "/register",

@@ -197,6 +197,7 @@ class GitHubConnectionController(Controller):
         operation_id="github_connect_callback",
         summary="Where GitHub sends the browser back",
         opt=PUBLIC,
+        security=[{}],
     )
     async def callback(self) -> CallbackNotice:
         """Does nothing with the query: the signed-in app reads `code` and `state` from this URL and posts
