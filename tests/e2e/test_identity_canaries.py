@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -13,6 +15,17 @@ from asynccoder.ioc.settings import Settings
 from tests.e2e.conftest import ClientFactory
 from tests.e2e.identity_support import bearer, cheap
 from tests.support.github_oauth_server import GitHubOAuthServer
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    # The app binds its log handler to the stderr it finds (capsys's, closed after this test).
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
 
 CANARY_PASSWORD = "CANARY-pw-7f3a9c1e-do-not-log"
 CANARY_CLIENT_SECRET = "CANARY-ghsecret-52be0d"

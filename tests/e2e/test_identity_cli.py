@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import logging
 import os
 import subprocess
 import sys
@@ -93,6 +94,7 @@ def _in_process(
     for name, value in {**CHEAP_HASH_ENV, **env}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])  # no handler bound to another test's stderr
     code = cli.main(list(args))
     out = capsys.readouterr()
     return code, out.out, out.err
