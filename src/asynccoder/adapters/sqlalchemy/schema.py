@@ -6,10 +6,8 @@ autogenerate and the drift test see all of them. Add one import per feature modu
 
 from __future__ import annotations
 
-from asynccoder.adapters.sqlalchemy import (
-    identity_tables,  # noqa: F401
-    tables,
-)
+import asynccoder.adapters.sqlalchemy.identity_tables  # noqa: F401
+from asynccoder.adapters.sqlalchemy import tables
 from asynccoder.adapters.sqlalchemy.tables import metadata
 
 __all__ = ["metadata", "tables"]
