@@ -54,7 +54,6 @@ class JwksClerkTokenVerifier(ClerkTokenVerifier):
         self._keys: dict[str, Any] = {}
         self._next_fetch_at: float | None = None
         self._lock = asyncio.Lock()
-        self.fetches = 0
 
     async def verify(self, token: str) -> ClerkIdentity | None:
         try:
@@ -121,7 +120,6 @@ class JwksClerkTokenVerifier(ClerkTokenVerifier):
         return self._keys[kid]
 
     async def _fetch(self) -> None:
-        self.fetches += 1
         try:
             response = await self._http.get(self._jwks_url, headers={"Accept": "application/json"})
             response.raise_for_status()

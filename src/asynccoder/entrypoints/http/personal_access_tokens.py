@@ -108,7 +108,8 @@ class PersonalAccessTokenController(Controller):
         limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
         cursor: Annotated[str | None, Parameter(max_length=64)] = None,
     ) -> TokenPage:
-        """Newest first; secrets are never shown again (only the prefix)."""
+        """Newest first; secrets are never shown again (only the prefix). 400 `invalid_cursor` for a cursor
+        that did not come from a previous page."""
         page = await list_tokens(
             ListPersonalAccessTokensQuery(actor=actor, limit=limit, cursor=parse_cursor(cursor))
         )

@@ -97,7 +97,8 @@ class SessionController(Controller):
         self, data: Annotated[Registration, Body()], register: FromDishka[RegisterUser]
     ) -> RegistrationAccepted:
         """Always 202 with the same body, whether or not the email was already registered (for an existing
-        email nothing changes). Passwords: 12 to 256 characters, at least 4 different characters."""
+        email nothing changes). Passwords: 12 to 256 characters, at least 4 different characters (400
+        `weak_password` otherwise)."""
         await register(
             RegisterUserCommand(email=data.email, password=data.password, display_name=data.display_name)
         )

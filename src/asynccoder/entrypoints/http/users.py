@@ -141,7 +141,8 @@ class GitHubConnectionController(Controller):
         self, actor: FromDishka[Actor], start: FromDishka[StartGitHubConnection]
     ) -> GitHubAuthorizeView:
         """Send the browser to `authorize_url` (single-use `state` bound to you, PKCE S256). GitHub then
-        redirects with `code` and `state`: post both to `/api/v1/users/github/complete`."""
+        redirects with `code` and `state`: post both to `/api/v1/users/github/complete`. 503
+        `github_not_configured` when the server has no GitHub OAuth app."""
         return GitHubAuthorizeView(
             authorize_url=(await start(StartGitHubConnectionCommand(actor=actor))).authorize_url
         )
