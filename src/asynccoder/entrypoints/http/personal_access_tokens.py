@@ -9,7 +9,7 @@ from uuid import UUID
 import msgspec
 from dishka.integrations.litestar import FromDishka, inject
 from litestar import Controller, Response, delete, get, post
-from litestar.params import Body, FromPath, Parameter
+from litestar.params import FromPath, JSONBody, Parameter
 
 from asynccoder.application.auth.personal_access_tokens import (
     CreatePersonalAccessToken,
@@ -75,7 +75,7 @@ class PersonalAccessTokenController(Controller):
     @inject
     async def create(
         self,
-        data: Annotated[NewToken, Body()],
+        data: JSONBody[NewToken],
         actor: FromDishka[Actor],
         create: FromDishka[CreatePersonalAccessToken],
     ) -> Response[CreatedToken]:

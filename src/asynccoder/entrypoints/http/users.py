@@ -8,7 +8,7 @@ from typing import Annotated
 import msgspec
 from dishka.integrations.litestar import FromDishka, inject
 from litestar import Controller, delete, get, post, put
-from litestar.params import Body
+from litestar.params import JSONBody
 
 from asynccoder.application.accounts.github import (
     CompleteGitHubConnection,
@@ -115,7 +115,7 @@ class ProfileController(Controller):
     @inject
     async def update_profile(
         self,
-        data: Annotated[ProfileUpdate, Body()],
+        data: JSONBody[ProfileUpdate],
         actor: FromDishka[Actor],
         update_profile: FromDishka[UpdateProfile],
     ) -> UserView:
@@ -157,7 +157,7 @@ class GitHubConnectionController(Controller):
     @inject
     async def complete(
         self,
-        data: Annotated[GitHubComplete, Body()],
+        data: JSONBody[GitHubComplete],
         actor: FromDishka[Actor],
         complete: FromDishka[CompleteGitHubConnection],
     ) -> GitHubConnectionView:
