@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from uuid import UUID
 
@@ -171,3 +172,28 @@ async def test_users_list_newest_first_with_a_cursor(uow_factory: UowFactory) ->
         first = await uow.users.list_page(limit=2, before=None)
         rest = await uow.users.list_page(limit=2, before=first[-1].id)
     assert [u.id for u in first + rest] == [u.id for u in reversed(users)]
+
+
+async def test_dead_refresh_families_and_stale_states_are_deleted(uow_factory: UowFactory) -> None:
+    user = await _user(uow_factory)
+    dead = _refresh(user.id, new_id(), "8" * 64)  # family ends at T0 + 60 days
+    alive = dataclasses.replace(
+        _refresh(user.id, new_id(), "7" * 64), family_expires_at=T0 + timedelta(days=90)
+    )
+    used = OAuthState(new_id(), user.id, "u" * 64, "v" * 64, T0, T0 + timedelta(minutes=10), used_at=T0)
+    pending = OAuthState(new_id(), user.id, "p" * 64, "v" * 64, T0, T0 + timedelta(days=90))
+    async with uow_factory() as uow:
+        for token in (dead, alive):
+            await uow.refresh_tokens.add(token)
+        for state in (used, pending):
+            await uow.oauth_states.add(state)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.refresh_tokens.delete_dead(user.id, now=T0 + timedelta(days=60)) == 1
+        assert await uow.oauth_states.delete_stale(user.id, now=T0) == 1
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.refresh_tokens.get_by_hash("7" * 64) == alive
+        assert await uow.refresh_tokens.get_by_hash("8" * 64) is None
+        assert await uow.oauth_states.get_by_hash("p" * 64) == pending
+        assert await uow.oauth_states.get_by_hash("u" * 64) is None

@@ -147,6 +147,23 @@ async def test_only_the_display_name_can_be_changed(api: AsyncTestClient[Any]) -
 # Administration
 
 
+async def test_every_admin_route_answers_403_to_a_user_token(api: AsyncTestClient[Any]) -> None:
+    ada = await signed_up(api, "ada@example.com")
+    me = (await api.get("/api/v1/users/profile", headers=ada)).json()
+    probed = 0
+    for route in api.app.routes:
+        if not isinstance(route, HTTPRoute) or "/admin" not in route.path:
+            continue
+        url = route.path.replace("{user_id:uuid}", me["id"])
+        for handler in route.route_handlers:
+            for method in handler.http_methods - {"OPTIONS", "HEAD"}:
+                response = await api.request(method, url, headers=ada, json={"role": "admin"})
+                assert response.status_code == 403, f"{method} {route.path}"
+                probed += 1
+    assert probed >= 2
+    assert (await api.get("/api/v1/users/profile", headers=ada)).json()["role"] == "user"
+
+
 async def test_admin_routes_answer_403_to_a_user(api: AsyncTestClient[Any]) -> None:
     ada = await signed_up(api, "ada@example.com")
     me = (await api.get("/api/v1/users/profile", headers=ada)).json()

@@ -177,3 +177,19 @@ async def test_a_refresh_token_is_not_an_access_token_and_vice_versa(api: AsyncT
     assert as_access.headers["www-authenticate"].startswith("Bearer")
     as_refresh = await api.post("/api/v1/auth/refresh", json={"refresh_token": tokens["access_token"]})
     assert as_refresh.status_code == 401
+
+
+async def test_concurrent_refreshes_with_one_token_never_500(api: AsyncTestClient[Any]) -> None:
+    import asyncio
+
+    await register(api, "ada@example.com")
+    tokens = await login(api, "ada@example.com")
+    responses = await asyncio.gather(
+        *(
+            api.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+            for _ in range(10)
+        )
+    )
+    statuses = sorted(r.status_code for r in responses)
+    assert set(statuses) <= {200, 401}
+    assert statuses.count(200) <= 1

@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from asynccoder.adapters.sqlalchemy.database import create_engine
+from asynccoder.adapters.sqlalchemy.schema import metadata
 from asynccoder.ioc.settings import Settings
 from tests.e2e.conftest import ClientFactory
 from tests.e2e.identity_support import bearer, cheap
 from tests.support.github_oauth_server import GitHubOAuthServer
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    # The app binds its log handler to the stderr it finds (capsys's, closed after this test).
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
 
 CANARY_PASSWORD = "CANARY-pw-7f3a9c1e-do-not-log"
 CANARY_CLIENT_SECRET = "CANARY-ghsecret-52be0d"
@@ -94,3 +109,19 @@ async def test_no_canary_appears_in_logs_or_responses(
     for canary in canaries:
         assert canary not in logs, canary[:12]
         assert not any(canary in body for body in bodies), canary[:12]
+
+    # A dump of every table holds none of them either (only digests and ciphertexts).
+    dump = await _dump(settings.database_url)
+    assert "c@example.com" in dump  # the dump did read the data
+    for canary in canaries:
+        assert canary not in dump, canary[:12]
+
+
+async def _dump(url: str) -> str:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = [repr((await conn.execute(table.select())).all()) for table in metadata.sorted_tables]
+    finally:
+        await engine.dispose()
+    return "\n".join(rows)

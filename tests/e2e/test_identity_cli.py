@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import io
+import logging
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from asynccoder.adapters.crypto.secret_box import AesGcmSecretBox
 from asynccoder.adapters.sqlalchemy.database import create_engine, create_sync_engine
 from asynccoder.adapters.sqlalchemy.uow import SqlAlchemyUnitOfWork
 from asynccoder.domain.github_connection import GitHubConnection, github_connection_context
+from asynccoder.domain.users import User
+from asynccoder.entrypoints import cli
 from tests.support.builders import T0, make_user
 
+CHEAP_HASH_ENV = {"PASSWORD_HASH_MEMORY_KIB": "64", "PASSWORD_HASH_TIME_COST": "1"}
 OLD_KEY = b"\x11" * 32
 NEW_KEY = b"\x22" * 32
 
@@ -30,7 +37,7 @@ def run_cli(*args: str, env: dict[str, str], stdin: str | None = None) -> subpro
         capture_output=True,
         text=True,
         input=stdin,
-        env={**os.environ, "PASSWORD_HASH_MEMORY_KIB": "64", "PASSWORD_HASH_TIME_COST": "1", **env},
+        env={**os.environ, **CHEAP_HASH_ENV, **env},
         timeout=60,
         check=False,
     )
@@ -53,7 +60,9 @@ def _users(env: dict[str, str]) -> list[tuple[str, str, bool]]:
     return [(r[0], r[1], bool(r[2])) for r in rows]
 
 
-def test_create_admin_creates_then_promotes(tmp_path: Path) -> None:
+def test_create_admin_creates_then_promotes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     env = _env(tmp_path)
     created = run_cli(
         "create-admin",
@@ -68,27 +77,84 @@ def test_create_admin_creates_then_promotes(tmp_path: Path) -> None:
     assert "correct horse" not in created.stdout + created.stderr
     assert _users(env) == [("root@example.com", "admin", True)]
 
-    again = run_cli("create-admin", "--email", "root@example.com", env=env)
-    assert again.returncode == 0, again.stderr
-    assert "Promoted admin" in again.stdout
+    code, out, err = _in_process(monkeypatch, capsys, env, "create-admin", "--email", "root@example.com")
+    assert code == 0, err
+    assert "Promoted admin" in out
     assert _users(env) == [("root@example.com", "admin", True)]
 
 
-def test_create_admin_refuses_a_weak_password_without_a_traceback(tmp_path: Path) -> None:
-    result = run_cli(
-        "create-admin", "--email", "root@example.com", "--password-stdin", env=_env(tmp_path), stdin="short\n"
+def _in_process(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    env: dict[str, str],
+    *args: str,
+    stdin: str = "",
+) -> tuple[int, str, str]:
+    """The same ``main`` the console script runs, without paying for a new interpreter."""
+    for name, value in {**CHEAP_HASH_ENV, **env}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])  # no handler bound to another test's stderr
+    code = cli.main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_create_admin_refuses_a_weak_password_without_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = _in_process(
+        monkeypatch,
+        capsys,
+        _env(tmp_path),
+        "create-admin",
+        "--email",
+        "root@example.com",
+        "--password-stdin",
+        stdin="short\n",
     )
-    assert result.returncode == 2
-    assert "weak_password" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert code == 2
+    assert "weak_password" in err
+    assert "Traceback" not in err
 
 
-async def test_rotate_keys_reencrypts_under_the_newest_key(tmp_path: Path) -> None:
+def test_rotate_keys_reencrypts_under_the_newest_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     env = {**_env(tmp_path), "ENCRYPTION_KEYS": f"old:{_b64(OLD_KEY)}"}
-    assert run_cli("migrate", env=env).returncode == 0
+    assert _in_process(monkeypatch, capsys, env, "migrate")[0] == 0
     user = make_user()
+    asyncio.run(_seal_connection(env["DATABASE_URL"], user))
+
+    code, out, err = _in_process(
+        monkeypatch,
+        capsys,
+        {**env, "ENCRYPTION_KEYS": f"new:{_b64(NEW_KEY)},old:{_b64(OLD_KEY)}"},
+        "rotate-keys",
+    )
+    assert code == 0, err
+    assert "github_connections.sealed_token: rotated 1" in out
+
+    stored = asyncio.run(_read_connection(env["DATABASE_URL"], user))
+    assert stored is not None
+    only_new = AesGcmSecretBox([("new", NEW_KEY)])
+    assert (
+        only_new.decrypt(stored.sealed_token, context=github_connection_context(user.id)) == "gho_rotate_me"
+    )
+
+
+async def _read_connection(url: str, user: User) -> GitHubConnection | None:
+    engine = create_engine(url)
+    try:
+        async with SqlAlchemyUnitOfWork(engine) as uow:
+            return await uow.github_connections.get(user.id)
+    finally:
+        await engine.dispose()
+
+
+async def _seal_connection(url: str, user: User) -> None:
     old_box = AesGcmSecretBox([("old", OLD_KEY)])
-    engine = create_engine(env["DATABASE_URL"])
+    engine = create_engine(url)
     try:
         async with SqlAlchemyUnitOfWork(engine) as uow:
             await uow.users.add(user)
@@ -104,19 +170,5 @@ async def test_rotate_keys_reencrypts_under_the_newest_key(tmp_path: Path) -> No
                 )
             )
             await uow.commit()
-
-        rotated = run_cli(
-            "rotate-keys", env={**env, "ENCRYPTION_KEYS": f"new:{_b64(NEW_KEY)},old:{_b64(OLD_KEY)}"}
-        )
-        assert rotated.returncode == 0, rotated.stderr
-        assert "github_connections.sealed_token: rotated 1" in rotated.stdout
-
-        async with SqlAlchemyUnitOfWork(engine) as uow:
-            stored = await uow.github_connections.get(user.id)
     finally:
         await engine.dispose()
-    assert stored is not None
-    only_new = AesGcmSecretBox([("new", NEW_KEY)])
-    assert (
-        only_new.decrypt(stored.sealed_token, context=github_connection_context(user.id)) == "gho_rotate_me"
-    )

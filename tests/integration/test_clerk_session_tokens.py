@@ -180,3 +180,17 @@ async def test_an_unreachable_jwks_fails_closed(key: SigningKey, clock: ManualCl
         )
         with pytest.raises(Unauthenticated):
             await verifier.verify(clerk_token(key, issuer=ISSUER))
+
+
+async def test_after_an_outage_the_jwks_is_retried_soon_but_rate_limited(
+    verifier: JwksClerkTokenVerifier, key: SigningKey, server: JwksServer, clock: ManualClock
+) -> None:
+    server.down = True
+    for _ in range(3):
+        with pytest.raises(Unauthenticated):
+            await verifier.verify(clerk_token(key, issuer=ISSUER, now=clock.now().timestamp()))
+    assert server.fetches == 1
+    server.down = False
+    clock.advance(timedelta(seconds=6))
+    assert await verifier.verify(clerk_token(key, issuer=ISSUER, now=clock.now().timestamp())) is not None
+    assert server.fetches == 2

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from asynccoder.adapters.crypto.secret_box import AesGcmSecretBox
 from asynccoder.adapters.sqlalchemy.key_rotation import rotate_sealed_columns
+from asynccoder.adapters.sqlalchemy.tables import github_connections
 from asynccoder.adapters.sqlalchemy.uow import SqlAlchemyUnitOfWork
+from asynccoder.application.auth.ports import SecretUnreadable
 from asynccoder.domain.github_connection import GitHubConnection, github_connection_context
 from tests.support.builders import T0, make_user
 
@@ -73,3 +76,21 @@ async def test_a_value_that_cannot_be_opened_is_counted_and_left_alone(engine: A
         stored = await uow.github_connections.get(connection.user_id)
     assert stored is not None
     assert stored.sealed_token == connection.sealed_token
+
+
+async def test_a_ciphertext_copied_to_another_users_row_does_not_open(engine: AsyncEngine) -> None:
+    box = AesGcmSecretBox([NEW, OLD])
+    alice = await _connect(engine, AesGcmSecretBox([OLD]), "gho_alice")
+    bob = await _connect(engine, AesGcmSecretBox([OLD]), "gho_bob")
+    async with engine.begin() as conn:
+        await conn.execute(
+            github_connections.update()
+            .where(github_connections.c.user_id == bob.user_id)
+            .values(sealed_token=alice.sealed_token)
+        )
+    with pytest.raises(SecretUnreadable):
+        box.decrypt(alice.sealed_token, context=github_connection_context(bob.user_id))
+    [count] = [
+        c for c in await rotate_sealed_columns(engine, box) if c.column == "github_connections.sealed_token"
+    ]
+    assert (count.rotated, count.unreadable) == (1, 1)

@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from asynccoder.adapters.redis.login_throttle import RedisLoginThrottle
+from asynccoder.domain.errors import Unavailable
 from tests.support.services import redis_url, unavailable
 
 
@@ -65,3 +66,15 @@ async def test_redis_holds_no_email_address(throttle: RedisLoginThrottle, redis_
     keys = [k.decode() async for k in redis_client.scan_iter(match=f"{throttle._prefix}:*")]
     assert keys
     assert not any("secret.person" in k for k in keys)
+
+
+async def test_an_unreachable_redis_fails_closed_with_unavailable() -> None:
+    client = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
+    throttle = RedisLoginThrottle(client, account_limit=3, client_limit=5, window_seconds=600, prefix="x")
+    try:
+        with pytest.raises(Unavailable):
+            await throttle.retry_after(account="a@example.com", client="203.0.113.1")
+        with pytest.raises(Unavailable):
+            await throttle.record_failure(account="a@example.com", client="203.0.113.1")
+    finally:
+        await client.aclose()

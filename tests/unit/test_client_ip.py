@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from asynccoder.entrypoints.http.client_ip import client_ip, parse_networks
 
 PROXIES = parse_networks(("10.0.0.0/8", "fd00::/8"))
@@ -39,3 +42,20 @@ def test_a_trusted_peer_without_the_header_is_itself_the_client() -> None:
 def test_ipv6_works_and_a_missing_peer_is_unknown() -> None:
     assert client_ip("fd00::1", ["2001:db8::5"], PROXIES) == "2001:db8::5"
     assert client_ip(None, ["1.2.3.4"], PROXIES) == "unknown"
+
+
+@given(
+    peer=st.ip_addresses(v=4).filter(lambda a: not a.is_private),
+    header=st.lists(st.text(max_size=40), max_size=4),
+)
+def test_an_untrusted_peer_is_always_the_client_whatever_it_sends(peer: object, header: list[str]) -> None:
+    assert client_ip(str(peer), header, PROXIES) == str(peer)
+
+
+@given(
+    client=st.ip_addresses(v=4).filter(lambda a: not a.is_private),
+    spoofed=st.lists(st.ip_addresses(v=4), max_size=3),
+)
+def test_behind_one_trusted_proxy_spoofed_entries_never_win(client: object, spoofed: list[object]) -> None:
+    header = ", ".join([*(str(s) for s in spoofed), str(client)])
+    assert client_ip("10.0.0.1", [header], PROXIES) == str(client)

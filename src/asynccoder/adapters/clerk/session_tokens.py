@@ -29,8 +29,11 @@ class JwksClerkTokenVerifier(ClerkTokenVerifier):
     """RS256 only; keys come from ``jwks_url`` and are cached by ``kid``.
 
     An unknown ``kid`` refetches the JWKS at most once per ``refetch_interval_seconds`` (a flood of forged
-    kids cannot hammer Clerk); a JWKS that cannot be fetched fails closed (401). Times come from the Clock.
+    kids cannot hammer Clerk); a JWKS that cannot be fetched fails closed (401) and is retried after at most
+    ``OUTAGE_RETRY_SECONDS``. Times come from the Clock.
     """
+
+    OUTAGE_RETRY_SECONDS = 5.0
 
     def __init__(
         self,
@@ -49,9 +52,8 @@ class JwksClerkTokenVerifier(ClerkTokenVerifier):
         self._clock = clock
         self._refetch_interval = refetch_interval_seconds
         self._keys: dict[str, Any] = {}
-        self._last_fetch: float | None = None
+        self._next_fetch_at: float | None = None
         self._lock = asyncio.Lock()
-        self.fetches = 0
 
     async def verify(self, token: str) -> ClerkIdentity | None:
         try:
@@ -105,15 +107,19 @@ class JwksClerkTokenVerifier(ClerkTokenVerifier):
             if kid in self._keys:
                 return self._keys[kid]
             now = self._clock.now().timestamp()
-            if self._last_fetch is None or now - self._last_fetch >= self._refetch_interval:
-                self._last_fetch = now
-                await self._fetch()
+            if self._next_fetch_at is None or now >= self._next_fetch_at:
+                try:
+                    await self._fetch()
+                    self._next_fetch_at = now + self._refetch_interval
+                except Unauthenticated:
+                    # After an outage, try again sooner than the normal interval, but still rate limited.
+                    self._next_fetch_at = now + min(self.OUTAGE_RETRY_SECONDS, self._refetch_interval)
+                    raise
         if kid not in self._keys:
             raise _invalid()
         return self._keys[kid]
 
     async def _fetch(self) -> None:
-        self.fetches += 1
         try:
             response = await self._http.get(self._jwks_url, headers={"Accept": "application/json"})
             response.raise_for_status()

@@ -47,6 +47,12 @@ class InMemoryRefreshTokenRepository(RefreshTokenRepository):
                 count += 1
         return count
 
+    async def delete_dead(self, user_id: UUID, *, now: datetime) -> int:
+        dead = [t.id for t in self._rows.values() if t.user_id == user_id and now >= t.family_expires_at]
+        for token_id in dead:
+            del self._rows[token_id]
+        return len(dead)
+
 
 class InMemoryPersonalAccessTokenRepository(PersonalAccessTokenRepository):
     def __init__(self, store: InMemoryStore) -> None:
@@ -110,3 +116,13 @@ class InMemoryOAuthStateRepository(OAuthStateRepository):
             return False
         self._rows[state_id] = dataclasses.replace(state, used_at=now)
         return True
+
+    async def delete_stale(self, user_id: UUID, *, now: datetime) -> int:
+        stale = [
+            s.id
+            for s in self._rows.values()
+            if s.user_id == user_id and (s.used_at is not None or now >= s.expires_at)
+        ]
+        for state_id in stale:
+            del self._rows[state_id]
+        return len(stale)

@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from asynccoder.application.auth.ports import LoginThrottle
+from asynccoder.domain.errors import Unavailable
+
+
+@asynccontextmanager
+async def _redis_errors() -> AsyncIterator[None]:
+    # Fail closed: without the shared counters no login is attempted (503, not 500 and not unthrottled).
+    try:
+        yield
+    except (RedisError, OSError):
+        raise Unavailable("Signing in is temporarily unavailable.", code="dependency_unavailable") from None
 
 
 class RedisLoginThrottle(LoginThrottle):
@@ -29,6 +42,10 @@ class RedisLoginThrottle(LoginThrottle):
         return f"{self._prefix}:login:client:{client}"
 
     async def retry_after(self, *, account: str, client: str) -> int:
+        async with _redis_errors():
+            return await self._retry_after(account=account, client=client)
+
+    async def _retry_after(self, *, account: str, client: str) -> int:
         keys = [
             (self._account_key(account), self._account_limit),
             (self._client_key(client), self._client_limit),
@@ -42,11 +59,12 @@ class RedisLoginThrottle(LoginThrottle):
         return max(waits)
 
     async def record_failure(self, *, account: str, client: str) -> None:
-        async with self._redis.pipeline(transaction=True) as pipe:
+        async with _redis_errors(), self._redis.pipeline(transaction=True) as pipe:
             for key in (self._account_key(account), self._client_key(client)):
                 pipe.incr(key)
                 pipe.expire(key, self._window, nx=True)
             await pipe.execute()
 
     async def record_success(self, *, account: str) -> None:
-        await self._redis.delete(self._account_key(account))
+        async with _redis_errors():
+            await self._redis.delete(self._account_key(account))

@@ -88,6 +88,14 @@ class SqlAlchemyRefreshTokenRepository(RefreshTokenRepository):
         )
         return int(result.rowcount)
 
+    async def delete_dead(self, user_id: UUID, *, now: datetime) -> int:
+        result = await self._conn.execute(
+            refresh_tokens.delete().where(
+                refresh_tokens.c.user_id == user_id, refresh_tokens.c.family_expires_at <= now
+            )
+        )
+        return int(result.rowcount)
+
 
 def _to_pat(row: Any) -> PersonalAccessToken:
     return PersonalAccessToken(
@@ -223,3 +231,12 @@ class SqlAlchemyOAuthStateRepository(OAuthStateRepository):
             .values(used_at=now)
         )
         return result.rowcount == 1
+
+    async def delete_stale(self, user_id: UUID, *, now: datetime) -> int:
+        result = await self._conn.execute(
+            oauth_states.delete().where(
+                oauth_states.c.user_id == user_id,
+                sa.or_(oauth_states.c.used_at.is_not(None), oauth_states.c.expires_at <= now),
+            )
+        )
+        return int(result.rowcount)

@@ -45,7 +45,8 @@ class GitHubAuthorization:
 
 class StartGitHubConnection:
     """Begin connecting GitHub: a fresh ``state`` bound to the caller (stored hashed, single use, 10 minutes)
-    and a PKCE verifier kept server-side; returns the URL to send the browser to."""
+    and a PKCE verifier kept server-side; returns the URL to send the browser to. The caller's used or
+    expired states are deleted."""
 
     def __init__(
         self,
@@ -68,6 +69,7 @@ class StartGitHubConnection:
         verifier = secrets.token_urlsafe(48)  # 64 characters, within RFC 7636's 43..128
         now = self._clock.now()
         async with self._uow as uow:
+            await uow.oauth_states.delete_stale(command.actor.user_id, now=now)
             await uow.oauth_states.add(
                 OAuthState(
                     id=self._ids.new_id(),

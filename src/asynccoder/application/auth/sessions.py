@@ -83,7 +83,8 @@ class LogIn:
     get the same ``invalid_credentials`` answer after the same amount of hashing work (a dummy verify for
     unknown accounts); an over-long password is refused without hashing; failures are counted per account
     and per client, and over the limit every attempt gets ``too_many_attempts`` (429) until the window
-    ends, even with the right password; a hash made with older parameters is upgraded on success.
+    ends, even with the right password; a hash made with older parameters is upgraded on success; the
+    user's refresh tokens whose family outlived its absolute lifetime are deleted.
     """
 
     def __init__(
@@ -128,6 +129,7 @@ class LogIn:
                 fresh = await uow.users.get(user.id)
                 if fresh is not None:
                     await uow.users.update(dataclasses.replace(fresh, password_hash=new_hash, updated_at=now))
+            await uow.refresh_tokens.delete_dead(user.id, now=now)
             pair = await self._issuer.issue(uow, user, now=now)
             await uow.commit()
         await self._throttle.record_success(account=account)

@@ -54,6 +54,10 @@ class RefreshTokenRepository(Protocol):
 
     async def revoke_family(self, family_id: UUID, *, now: datetime) -> int: ...
 
+    async def delete_dead(self, user_id: UUID, *, now: datetime) -> int:
+        """Delete the user's tokens whose family passed its absolute lifetime (nothing can use them)."""
+        ...
+
 
 class PersonalAccessTokenRepository(Protocol):
     """Stores personal access tokens by digest; lists are newest first, ``before`` is an id cursor."""
@@ -81,3 +85,7 @@ class OAuthStateRepository(Protocol):
     async def get_by_hash(self, state_hash: str) -> OAuthState | None: ...
 
     async def consume(self, state_id: UUID, *, now: datetime) -> bool: ...
+
+    async def delete_stale(self, user_id: UUID, *, now: datetime) -> int:
+        """Delete the user's used or expired states."""
+        ...

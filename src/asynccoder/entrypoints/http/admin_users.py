@@ -8,7 +8,7 @@ from uuid import UUID
 import msgspec
 from dishka.integrations.litestar import FromDishka, inject
 from litestar import Controller, get, put
-from litestar.params import Body, FromPath, Parameter
+from litestar.params import FromPath, JSONBody, Parameter
 
 from asynccoder.application.accounts.admin import ListUsers, ListUsersQuery, UpdateUser, UpdateUserCommand
 from asynccoder.domain.users import Actor, Role, UserStatus
@@ -60,7 +60,7 @@ class AdminUserController(Controller):
     async def update_user(
         self,
         user_id: FromPath[UUID],
-        data: Annotated[UserChange, Body()],
+        data: JSONBody[UserChange],
         actor: FromDishka[Actor],
         update_user: FromDishka[UpdateUser],
     ) -> UserView:

@@ -9,7 +9,7 @@ from uuid import UUID
 import msgspec
 from dishka.integrations.litestar import FromDishka, inject
 from litestar import Controller, Response, delete, get, post
-from litestar.params import Body, FromPath, Parameter
+from litestar.params import FromPath, JSONBody, Parameter
 
 from asynccoder.application.auth.personal_access_tokens import (
     CreatePersonalAccessToken,
@@ -75,7 +75,7 @@ class PersonalAccessTokenController(Controller):
     @inject
     async def create(
         self,
-        data: Annotated[NewToken, Body()],
+        data: JSONBody[NewToken],
         actor: FromDishka[Actor],
         create: FromDishka[CreatePersonalAccessToken],
     ) -> Response[CreatedToken]:
@@ -108,7 +108,8 @@ class PersonalAccessTokenController(Controller):
         limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
         cursor: Annotated[str | None, Parameter(max_length=64)] = None,
     ) -> TokenPage:
-        """Newest first; secrets are never shown again (only the prefix)."""
+        """Newest first; secrets are never shown again (only the prefix). 400 `invalid_cursor` for a cursor
+        that did not come from a previous page."""
         page = await list_tokens(
             ListPersonalAccessTokensQuery(actor=actor, limit=limit, cursor=parse_cursor(cursor))
         )

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import msgspec
 from dishka.integrations.litestar import FromDishka, inject
 from litestar import Controller, Request, Response, post
-from litestar.params import Body
+from litestar.params import JSONBody
 
 from asynccoder.application.auth.registration import RegisterUser, RegisterUserCommand
 from asynccoder.application.auth.sessions import (
@@ -83,6 +83,7 @@ class SessionController(Controller):
     path = "/auth"
     tags = ["auth"]
     opt = PUBLIC
+    security = [{}]  # anonymous allowed (an empty requirement in OpenAPI)
 
     @post(
         "/register",
@@ -93,10 +94,11 @@ class SessionController(Controller):
     )
     @inject
     async def register(
-        self, data: Annotated[Registration, Body()], register: FromDishka[RegisterUser]
+        self, data: JSONBody[Registration], register: FromDishka[RegisterUser]
     ) -> RegistrationAccepted:
         """Always 202 with the same body, whether or not the email was already registered (for an existing
-        email nothing changes). Passwords: 12 to 256 characters, at least 4 different characters."""
+        email nothing changes). Passwords: 12 to 256 characters, at least 4 different characters (400
+        `weak_password` otherwise)."""
         await register(
             RegisterUserCommand(email=data.email, password=data.password, display_name=data.display_name)
         )
@@ -113,7 +115,7 @@ class SessionController(Controller):
     async def login(
         self,
         request: Request[Any, Any, Any],
-        data: Annotated[Credentials, Body()],
+        data: JSONBody[Credentials],
         log_in: FromDishka[LogIn],
         settings: FromDishka[Settings],
     ) -> Response[Tokens]:
@@ -136,7 +138,7 @@ class SessionController(Controller):
     )
     @inject
     async def refresh(
-        self, data: Annotated[RefreshRequest, Body()], refresh_session: FromDishka[RefreshSession]
+        self, data: JSONBody[RefreshRequest], refresh_session: FromDishka[RefreshSession]
     ) -> Response[Tokens]:
         """The presented refresh token stops working and a new pair is returned. Presenting a used refresh
         token revokes its whole family (401 `invalid_refresh_token`)."""
@@ -150,6 +152,6 @@ class SessionController(Controller):
         responses=problem_responses(400),
     )
     @inject
-    async def logout(self, data: Annotated[RefreshRequest, Body()], log_out: FromDishka[LogOut]) -> None:
+    async def logout(self, data: JSONBody[RefreshRequest], log_out: FromDishka[LogOut]) -> None:
         """Idempotent: an unknown or already revoked token also gets 204."""
         await log_out(LogOutCommand(refresh_token=data.refresh_token))

@@ -8,7 +8,7 @@ from typing import Annotated
 import msgspec
 from dishka.integrations.litestar import FromDishka, inject
 from litestar import Controller, delete, get, post, put
-from litestar.params import Body
+from litestar.params import JSONBody
 
 from asynccoder.application.accounts.github import (
     CompleteGitHubConnection,
@@ -115,7 +115,7 @@ class ProfileController(Controller):
     @inject
     async def update_profile(
         self,
-        data: Annotated[ProfileUpdate, Body()],
+        data: JSONBody[ProfileUpdate],
         actor: FromDishka[Actor],
         update_profile: FromDishka[UpdateProfile],
     ) -> UserView:
@@ -141,7 +141,8 @@ class GitHubConnectionController(Controller):
         self, actor: FromDishka[Actor], start: FromDishka[StartGitHubConnection]
     ) -> GitHubAuthorizeView:
         """Send the browser to `authorize_url` (single-use `state` bound to you, PKCE S256). GitHub then
-        redirects with `code` and `state`: post both to `/api/v1/users/github/complete`."""
+        redirects with `code` and `state`: post both to `/api/v1/users/github/complete`. 503
+        `github_not_configured` when the server has no GitHub OAuth app."""
         return GitHubAuthorizeView(
             authorize_url=(await start(StartGitHubConnectionCommand(actor=actor))).authorize_url
         )
@@ -156,7 +157,7 @@ class GitHubConnectionController(Controller):
     @inject
     async def complete(
         self,
-        data: Annotated[GitHubComplete, Body()],
+        data: JSONBody[GitHubComplete],
         actor: FromDishka[Actor],
         complete: FromDishka[CompleteGitHubConnection],
     ) -> GitHubConnectionView:
@@ -197,6 +198,7 @@ class GitHubConnectionController(Controller):
         operation_id="github_connect_callback",
         summary="Where GitHub sends the browser back",
         opt=PUBLIC,
+        security=[{}],
     )
     async def callback(self) -> CallbackNotice:
         """Does nothing with the query: the signed-in app reads `code` and `state` from this URL and posts
