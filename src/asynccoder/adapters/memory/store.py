@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from asynccoder.adapters.memory.billing_state import BillingState
 from asynccoder.domain.github_connection import GitHubConnection
 from asynccoder.domain.users import User
 
@@ -18,6 +19,7 @@ class MemoryState:
 
     users: dict[UUID, User] = field(default_factory=dict)
     github_connections: dict[UUID, GitHubConnection] = field(default_factory=dict)
+    billing: BillingState = field(default_factory=BillingState)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -5,6 +5,12 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
+from asynccoder.adapters.memory.billing import (
+    InMemoryBillingCatalogRepository,
+    InMemoryCreditLedgerRepository,
+    InMemoryProcessedEventRepository,
+    InMemorySubscriptionRepository,
+)
 from asynccoder.adapters.memory.github_connections import InMemoryGitHubConnectionRepository
 from asynccoder.adapters.memory.store import InMemoryStore, MemoryState
 from asynccoder.adapters.memory.users import InMemoryUserRepository
@@ -20,6 +26,10 @@ class InMemoryUnitOfWork(UnitOfWork):
 
     users: InMemoryUserRepository
     github_connections: InMemoryGitHubConnectionRepository
+    credits: InMemoryCreditLedgerRepository
+    billing_catalog: InMemoryBillingCatalogRepository
+    subscriptions: InMemorySubscriptionRepository
+    stripe_events: InMemoryProcessedEventRepository
 
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
@@ -34,6 +44,10 @@ class InMemoryUnitOfWork(UnitOfWork):
         self._snapshot = self._store.snapshot()
         self.users = InMemoryUserRepository(self._store)
         self.github_connections = InMemoryGitHubConnectionRepository(self._store)
+        self.credits = InMemoryCreditLedgerRepository(self._store)
+        self.billing_catalog = InMemoryBillingCatalogRepository(self._store)
+        self.subscriptions = InMemorySubscriptionRepository(self._store)
+        self.stripe_events = InMemoryProcessedEventRepository(self._store)
         return self
 
     async def __aexit__(

@@ -7,6 +7,12 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from asynccoder.adapters.sqlalchemy.billing import (
+    SqlAlchemyBillingCatalogRepository,
+    SqlAlchemyCreditLedgerRepository,
+    SqlAlchemyProcessedEventRepository,
+    SqlAlchemySubscriptionRepository,
+)
 from asynccoder.adapters.sqlalchemy.github_connections import SqlAlchemyGitHubConnectionRepository
 from asynccoder.adapters.sqlalchemy.users import SqlAlchemyUserRepository
 from asynccoder.application.common.ports import UnitOfWork
@@ -17,6 +23,10 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
 
     users: SqlAlchemyUserRepository
     github_connections: SqlAlchemyGitHubConnectionRepository
+    credits: SqlAlchemyCreditLedgerRepository
+    billing_catalog: SqlAlchemyBillingCatalogRepository
+    subscriptions: SqlAlchemySubscriptionRepository
+    stripe_events: SqlAlchemyProcessedEventRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -42,6 +52,10 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self._committed = False
         self.users = SqlAlchemyUserRepository(conn)
         self.github_connections = SqlAlchemyGitHubConnectionRepository(conn)
+        self.credits = SqlAlchemyCreditLedgerRepository(conn)
+        self.billing_catalog = SqlAlchemyBillingCatalogRepository(conn)
+        self.subscriptions = SqlAlchemySubscriptionRepository(conn)
+        self.stripe_events = SqlAlchemyProcessedEventRepository(conn)
         return self
 
     async def __aexit__(

@@ -7,6 +7,12 @@ from types import TracebackType
 from typing import Protocol, Self
 from uuid import UUID
 
+from asynccoder.application.common.billing_repositories import (
+    BillingCatalogRepository,
+    CreditLedgerRepository,
+    ProcessedEventRepository,
+    SubscriptionRepository,
+)
 from asynccoder.application.users.ports import GitHubConnectionRepository, UserRepository
 
 
@@ -30,6 +36,10 @@ class UnitOfWork(Protocol):
 
     users: UserRepository
     github_connections: GitHubConnectionRepository
+    credits: CreditLedgerRepository
+    billing_catalog: BillingCatalogRepository
+    subscriptions: SubscriptionRepository
+    stripe_events: ProcessedEventRepository
 
     async def __aenter__(self) -> Self: ...
 
