@@ -18,6 +18,12 @@ from litestar.types import ControllerRouterHandler
 
 from asynccoder import __version__
 from asynccoder.entrypoints.http.auth import HttpAuthProvider, require_user
+from asynccoder.entrypoints.http.billing import (
+    AdminBillingController,
+    BillingController,
+    CreditsController,
+    StripeWebhookController,
+)
 from asynccoder.entrypoints.http.health import HealthController
 from asynccoder.entrypoints.http.middleware import request_id_middleware
 from asynccoder.entrypoints.http.problems import ERROR_CODES_DOC, EXCEPTION_HANDLERS
@@ -33,7 +39,7 @@ API_PREFIX = "/api/v1"
 
 def api_route_handlers() -> list[ControllerRouterHandler]:
     """Every controller mounted under ``/api/v1``."""
-    return []
+    return [CreditsController, BillingController, AdminBillingController, StripeWebhookController]
 
 
 def openapi_config() -> OpenAPIConfig:
