@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import stripe
 from dishka import Provider, Scope, provide, provide_all
 
 from asynccoder.adapters.billing.memory_gateway import InMemoryPaymentGateway
-from asynccoder.adapters.billing.stripe_gateway import StripePaymentGateway, make_stripe_client
+from asynccoder.adapters.billing.stripe_gateway import (
+    AsyncHttpxStripeClient,
+    StripePaymentGateway,
+    make_stripe_client,
+)
 from asynccoder.application.billing.catalog import (
     CreatePackage,
     CreatePlan,
@@ -50,7 +53,7 @@ class BillingProvider(Provider):
         if not settings.stripe_secret_key:
             yield InMemoryPaymentGateway(clock, settings.stripe_webhook_secret)
             return
-        http_client = stripe.HTTPXClient(timeout=20)
+        http_client = AsyncHttpxStripeClient(timeout=20)
         client = make_stripe_client(settings.stripe_secret_key, settings.stripe_api_base, http_client)
         try:
             yield StripePaymentGateway(client, settings.stripe_webhook_secret)

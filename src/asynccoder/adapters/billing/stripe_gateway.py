@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -20,6 +21,22 @@ from asynccoder.application.billing.ports import (
 from asynccoder.domain.errors import Conflict, InvalidInput, Unavailable
 
 WEBHOOK_TOLERANCE_SECONDS = 300
+
+
+class AsyncHttpxStripeClient(stripe.HTTPXClient):
+    """The SDK's httpx transport, sending the already form-encoded body as ``content=``: the SDK passes it as
+    ``data=``, which current httpx deprecates for raw bytes (a warning on every call)."""
+
+    def _get_request_args_kwargs(
+        self, method: str, url: str, headers: Mapping[str, str], post_data: Any
+    ) -> list[Any]:
+        args, kwargs = super()._get_request_args_kwargs(method, url, headers, post_data)
+        if isinstance(post_data, str | bytes):
+            kwargs.pop("data", None)
+            kwargs["content"] = post_data
+        elif not post_data:
+            kwargs.pop("data", None)
+        return [args, kwargs]
 
 
 def make_stripe_client(secret_key: str, api_base: str, http_client: stripe.HTTPClient) -> stripe.StripeClient:
@@ -132,19 +149,21 @@ class StripePaymentGateway(PaymentGateway):
             page = await self._client.v1.invoices.list_async(params=params)  # type: ignore[arg-type]
         except stripe.StripeError as exc:
             raise _translate(exc) from None
-        items = [
-            ProviderInvoice(
-                id=str(inv.id),
-                status=str(inv.status or "draft"),
-                amount_due_cents=int(inv.amount_due or 0),
-                amount_paid_cents=int(inv.amount_paid or 0),
-                currency=str(inv.currency or "usd"),
-                created=datetime.fromtimestamp(int(inv.created), UTC),
-                hosted_invoice_url=inv.get("hosted_invoice_url"),
-                number=inv.get("number"),
+        items = []
+        for invoice in page.data:
+            inv = invoice.to_dict()
+            items.append(
+                ProviderInvoice(
+                    id=str(inv["id"]),
+                    status=str(inv.get("status") or "draft"),
+                    amount_due_cents=int(inv.get("amount_due") or 0),
+                    amount_paid_cents=int(inv.get("amount_paid") or 0),
+                    currency=str(inv.get("currency") or "usd"),
+                    created=datetime.fromtimestamp(int(inv["created"]), UTC),
+                    hosted_invoice_url=inv.get("hosted_invoice_url"),
+                    number=inv.get("number"),
+                )
             )
-            for inv in page.data
-        ]
         return InvoicePage(items=items, has_more=bool(page.has_more))
 
     def parse_event(self, payload: bytes, signature_header: str | None) -> PaymentEvent:
