@@ -1,8 +1,8 @@
 """A local HTTP server speaking the part of Stripe's API that the gateway uses.
 
 Form-encoded requests in, JSON objects in Stripe's shapes out. It checks ``Authorization: Bearer
-sk_test_...``, requires an ``Idempotency-Key`` on every POST and replays the first response for a repeated key (a different
-body under the same key gets Stripe's 400 ``idempotency_error``). Errors use Stripe's ``{"error": {...}}``.
+sk_test_...``, requires an ``Idempotency-Key`` on every POST and replays the first response for a repeated
+key (a different body under the same key gets Stripe's 400 ``idempotency_error``). Errors use Stripe's ``{"error": {...}}``.
 """
 
 from __future__ import annotations
