@@ -2,7 +2,8 @@
 
 Form-encoded requests in, JSON objects in Stripe's shapes out. It checks ``Authorization: Bearer
 sk_test_...``, requires an ``Idempotency-Key`` on every POST and replays the first response for a repeated
-key (a different body under the same key gets Stripe's 400 ``idempotency_error``). Errors use Stripe's ``{"error": {...}}``.
+key (a different body under the same key gets Stripe's 400 ``idempotency_error``).
+Errors use Stripe's ``{"error": {...}}`` shape.
 """
 
 from __future__ import annotations
