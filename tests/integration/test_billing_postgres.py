@@ -1,4 +1,4 @@
-"""Money under real concurrency on PostgreSQL: no overdraft, one grant per event, rollback with the dedupe row."""
+"""Money under real concurrency on PostgreSQL: no overdraft, one grant per event, atomic dedupe."""
 
 from __future__ import annotations
 
