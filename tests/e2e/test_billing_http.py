@@ -29,6 +29,7 @@ from asynccoder.application.billing.credits import (
 from asynccoder.domain.users import Role, User
 from asynccoder.ioc.settings import Settings
 from tests.e2e.conftest import ClientFactory
+from tests.support.app import make_settings
 from tests.support.billing import (
     PRO,
     STARTER,
@@ -42,6 +43,7 @@ from tests.support.billing import (
     subscription_object,
 )
 from tests.support.builders import make_user
+from tests.support.databases import Databases
 from tests.support.stripe_server import API_KEY, StripeState, running_stripe_server
 
 WEBHOOK = "/api/v1/webhooks/stripe"
@@ -95,12 +97,22 @@ def stripe_server() -> Iterator[tuple[str, StripeState]]:
         yield server
 
 
+@pytest.fixture(params=["sqlite"])
+async def billing_settings(request: pytest.FixtureRequest, databases: Databases) -> Settings:
+    """SQLite by default (fast); tests that matter on both databases parametrize it with ``BOTH``."""
+    await databases.clean_engine(request.param)
+    return make_settings(database_url=databases.url(request.param))
+
+
+BOTH = pytest.mark.parametrize("billing_settings", ["sqlite", "postgres"], indirect=True)
+
+
 @pytest.fixture
 async def billing(
-    client_factory: ClientFactory, backend_settings: Settings, stripe_server: tuple[str, StripeState]
+    client_factory: ClientFactory, billing_settings: Settings, stripe_server: tuple[str, StripeState]
 ) -> AsyncIterator[Billing]:
     settings = dataclasses.replace(
-        backend_settings,
+        billing_settings,
         stripe_secret_key=API_KEY,
         stripe_webhook_secret=WEBHOOK_SECRET,
         stripe_api_base=stripe_server[0],
@@ -125,6 +137,7 @@ async def test_plans_and_packages_are_public(billing: Billing) -> None:
     assert [p["credits"] for p in packages] == [5_000, 22_000, 60_000]
 
 
+@BOTH
 async def test_credits_show_available_held_and_recent_entries(billing: Billing) -> None:
     user, auth = await billing.user(credits=300)
     await ReserveCredits(billing.uow(), clock, ids)(ReserveCreditsInput(user.id, 100, "task:1"))
@@ -136,6 +149,7 @@ async def test_credits_show_available_held_and_recent_entries(billing: Billing) 
 # --- checkout ----------------------------------------------------------------------------------------
 
 
+@BOTH
 async def test_a_package_checkout_returns_a_stripe_url_and_grants_nothing_yet(billing: Billing) -> None:
     user, auth = await billing.user()
     response = await billing.client.post(
@@ -236,6 +250,7 @@ async def test_an_unpaid_checkout_grants_nothing(billing: Billing) -> None:
     assert await billing.balance(user) == (0, 0)
 
 
+@BOTH
 async def test_ten_concurrent_deliveries_all_get_2xx_and_have_one_effect(billing: Billing) -> None:
     user, _ = await billing.user()
     payload = event(
@@ -287,6 +302,7 @@ async def test_unknown_event_types_are_acknowledged_and_ignored(billing: Billing
     assert response.status_code == 200
 
 
+@BOTH
 async def test_subscription_events_out_of_order_never_revive_a_deleted_subscription(billing: Billing) -> None:
     user, auth = await billing.user()
     uid, plan = str(user.id), str(PRO.id)
@@ -350,6 +366,7 @@ async def test_an_older_subscription_update_does_not_overwrite_a_newer_one(billi
     ] == "past_due"
 
 
+@BOTH
 async def test_each_paid_invoice_grants_the_monthly_allowance_once(billing: Billing) -> None:
     user, auth = await billing.user()
     uid, plan = str(user.id), str(PRO.id)
@@ -361,6 +378,8 @@ async def test_each_paid_invoice_grants_the_monthly_allowance_once(billing: Bill
     await billing.deliver(event("evt_i1_again_with_new_id", "invoice.paid", invoice))
     await billing.deliver(event("evt_i2", "invoice.paid", invoice_object("in_2", "sub_3", uid, plan)))
     assert await billing.balance(user) == (2 * PRO.monthly_credits, 0)
+    usage = (await billing.client.get("/api/v1/billing/subscription", headers=auth)).json()["usage"]
+    assert usage["credits_granted"] == 2 * PRO.monthly_credits
 
 
 async def test_an_invoice_paid_before_the_subscription_event_still_grants(billing: Billing) -> None:
@@ -390,6 +409,7 @@ async def test_a_failed_invoice_marks_the_subscription_past_due(billing: Billing
     ] == "past_due"
 
 
+@BOTH
 async def test_a_refunded_charge_takes_back_only_what_is_left(billing: Billing) -> None:
     user, _ = await billing.user()
     obj = checkout_completed("cs_r", str(user.id), str(STARTER.id), payment_intent="pi_r")
@@ -414,6 +434,7 @@ async def test_a_partial_refund_takes_back_its_share(billing: Billing) -> None:
 # --- ledger ------------------------------------------------------------------------------------------
 
 
+@BOTH
 async def test_transactions_are_paginated_filtered_and_private(billing: Billing) -> None:
     user, auth = await billing.user()
     _, other_auth = await billing.user(credits=7)
@@ -458,6 +479,7 @@ async def test_a_bad_cursor_or_kind_is_a_400(billing: Billing) -> None:
 # --- admin -------------------------------------------------------------------------------------------
 
 
+@BOTH
 async def test_admins_grant_and_adjust_with_a_reason(billing: Billing) -> None:
     _, admin = await billing.user(role=Role.ADMIN)
     user, auth = await billing.user()
@@ -487,6 +509,7 @@ async def test_admins_grant_and_adjust_with_a_reason(billing: Billing) -> None:
     assert await billing.balance(user) == (70, 0)
 
 
+@BOTH
 async def test_admins_manage_plans_and_packages(billing: Billing) -> None:
     _, admin = await billing.user(role=Role.ADMIN)
     _, auth = await billing.user()

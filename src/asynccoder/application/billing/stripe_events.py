@@ -239,8 +239,9 @@ class HandleStripeEvent:
             plan = await self._plan_for(uow, metadata, _str(price))
         if plan is None:
             return False
+        granted_now = False
         if plan.monthly_credits > 0:
-            await grant_in(
+            granted = await grant_in(
                 uow,
                 self._clock,
                 self._ids,
@@ -253,13 +254,14 @@ class HandleStripeEvent:
                     reference=invoice_id,
                 ),
             )
+            granted_now = not granted.replayed
         if subscription is not None:
             await uow.subscriptions.set_status_if_newer(
                 stripe_sub, SubscriptionStatus.ACTIVE, event.created, self._clock.now()
             )
             period = _dict(line.get("period"))
             start = _ts(period.get("start")) or subscription.current_period_start
-            if start is not None:
+            if start is not None and granted_now:
                 await uow.subscriptions.add_usage(
                     subscription.id, start, _ts(period.get("end")), granted=plan.monthly_credits, used=0
                 )
