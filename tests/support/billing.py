@@ -55,7 +55,7 @@ def checkout_completed(
         "mode": "payment",
         "payment_status": "paid" if paid else "unpaid",
         "status": "complete",
-        "customer": f"cus_{user_id[:8]}",
+        "customer": f"cus_{user_id[-12:]}",
         "client_reference_id": user_id,
         "payment_intent": payment_intent,
         "metadata": {"user_id": user_id, "package_id": package_id},
@@ -70,7 +70,7 @@ def subscription_object(
     return {
         "id": sub_id,
         "object": "subscription",
-        "customer": f"cus_{user_id[:8]}",
+        "customer": f"cus_{user_id[-12:]}",
         "status": status,
         "cancel_at_period_end": cancel,
         "metadata": {"user_id": user_id, "plan_id": plan_id},
@@ -95,7 +95,7 @@ def invoice_object(
     return {
         "id": invoice_id,
         "object": "invoice",
-        "customer": f"cus_{user_id[:8]}",
+        "customer": f"cus_{user_id[-12:]}",
         "amount_paid": amount,
         "currency": "usd",
         "status": "paid",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -14,14 +15,17 @@ from asynccoder.application.billing.ports import (
 )
 from asynccoder.application.common.ports import Clock, IdGenerator, UnitOfWork
 from asynccoder.domain.billing import (
+    SEED_PLANS,
     Entitlements,
     Subscription,
     SubscriptionPlan,
     SubscriptionUsage,
     validate_idempotency_key,
 )
-from asynccoder.domain.errors import Conflict, InvalidInput, NotFound
+from asynccoder.domain.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from asynccoder.domain.users import Actor
+
+_STRIPE_ID = re.compile(r"^in_[A-Za-z0-9]{1,250}$")
 
 
 async def _customer_for(uow: UnitOfWork, gateway: PaymentGateway, clock: Clock, actor: Actor) -> str:
@@ -165,8 +169,6 @@ class GetSubscription:
             if subscription is not None and subscription.current_period_start is not None:
                 usage = await uow.subscriptions.get_usage(subscription.id, subscription.current_period_start)
         if plan is None:
-            from asynccoder.domain.billing import SEED_PLANS
-
             plan = SEED_PLANS[0]
         return SubscriptionView(subscription, plan, entitlements, usage)
 
@@ -188,6 +190,10 @@ class ListInvoices:
             customer_id = await uow.subscriptions.get_customer_id(actor.user_id)
         if customer_id is None:
             return InvoicesPage([], None)
+        if cursor is not None and not _STRIPE_ID.match(cursor):
+            raise InvalidInput(
+                "The cursor is not valid.", problems=[FieldProblem("cursor", "must come from next_cursor")]
+            )
         page = await self._gateway.list_invoices(
             customer_id=customer_id, limit=max(1, min(100, limit)), starting_after=cursor
         )
