@@ -147,7 +147,10 @@ async def test_portal_and_invoices(
     customer = await gateway.create_customer(user_id=new_id(), email="a@example.com", idempotency_key="c4")
     for _ in range(3):
         stripe_server[1].add_invoice(customer)
-    url = await gateway.create_portal_session(customer_id=customer, return_url="https://app.example/billing")
+    url = await gateway.create_portal_session(
+        customer_id=customer, return_url="https://app.example/billing", idempotency_key="portal:1"
+    )
+    assert stripe_server[1].requests[-1].headers["idempotency-key"] == "portal:1"
     first = await gateway.list_invoices(customer_id=customer, limit=2, starting_after=None)
     rest = await gateway.list_invoices(customer_id=customer, limit=2, starting_after=first.items[-1].id)
     assert url.startswith("https://billing.stripe.com/")

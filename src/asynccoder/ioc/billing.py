@@ -92,6 +92,6 @@ class BillingProvider(Provider):
 
     @provide(scope=Scope.REQUEST)
     def billing_portal(
-        self, uow: UnitOfWork, gateway: PaymentGateway, clock: Clock, settings: Settings
+        self, uow: UnitOfWork, gateway: PaymentGateway, clock: Clock, ids: IdGenerator, settings: Settings
     ) -> OpenBillingPortal:
-        return OpenBillingPortal(uow, gateway, clock, settings.public_base_url)
+        return OpenBillingPortal(uow, gateway, clock, ids, settings.public_base_url)

@@ -73,7 +73,7 @@ class InMemoryPaymentGateway(PaymentGateway):
         self._idempotent[request.idempotency_key] = (params, session)
         return session
 
-    async def create_portal_session(self, *, customer_id: str, return_url: str) -> str:
+    async def create_portal_session(self, *, customer_id: str, return_url: str, idempotency_key: str) -> str:
         if customer_id not in self.customers:
             raise NotFound("No such customer.")
         return f"https://billing.example.test/p/session/bps_mem{next(self._counter):08d}"

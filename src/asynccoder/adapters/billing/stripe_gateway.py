@@ -132,10 +132,11 @@ class StripePaymentGateway(PaymentGateway):
             raise _translate(exc) from None
         return CheckoutSession(id=str(session.id), url=str(session.url))
 
-    async def create_portal_session(self, *, customer_id: str, return_url: str) -> str:
+    async def create_portal_session(self, *, customer_id: str, return_url: str, idempotency_key: str) -> str:
         try:
             session = await self._client.v1.billing_portal.sessions.create_async(
                 params={"customer": customer_id, "return_url": return_url},
+                options={"idempotency_key": idempotency_key},
             )
         except stripe.StripeError as exc:
             raise _translate(exc) from None

@@ -135,14 +135,18 @@ class StartCheckout:
 class OpenBillingPortal:
     """A Stripe Customer Portal link for the caller (manage payment methods, cancel the subscription)."""
 
-    def __init__(self, uow: UnitOfWork, gateway: PaymentGateway, clock: Clock, public_base_url: str) -> None:
-        self._uow, self._gateway, self._clock = uow, gateway, clock
+    def __init__(
+        self, uow: UnitOfWork, gateway: PaymentGateway, clock: Clock, ids: IdGenerator, public_base_url: str
+    ) -> None:
+        self._uow, self._gateway, self._clock, self._ids = uow, gateway, clock, ids
         self._base = public_base_url.rstrip("/")
 
     async def __call__(self, actor: Actor) -> str:
         customer_id = await _customer_for(self._uow, self._gateway, self._clock, actor)
         return await self._gateway.create_portal_session(
-            customer_id=customer_id, return_url=f"{self._base}/billing"
+            customer_id=customer_id,
+            return_url=f"{self._base}/billing",
+            idempotency_key=f"portal:{self._ids.new_id()}",
         )
 
 

@@ -75,7 +75,9 @@ class PaymentGateway(Protocol):
 
     async def create_checkout_session(self, request: CheckoutRequest) -> CheckoutSession: ...
 
-    async def create_portal_session(self, *, customer_id: str, return_url: str) -> str: ...
+    async def create_portal_session(
+        self, *, customer_id: str, return_url: str, idempotency_key: str
+    ) -> str: ...
 
     async def list_invoices(
         self, *, customer_id: str, limit: int, starting_after: str | None
