@@ -547,3 +547,18 @@ async def test_admins_manage_plans_and_packages(billing: Billing) -> None:
     assert hidden.json()["active"] is False
     assert "team" not in [p["code"] for p in public_plans]
     assert repriced.json()["price_cents"] == 14_000
+
+
+async def test_an_admin_grant_repeated_with_the_same_idempotency_key_happens_once(billing: Billing) -> None:
+    _, admin = await billing.user(role=Role.ADMIN)
+    user, _ = await billing.user()
+    url = f"/api/v1/admin/users/{user.id}/credits"
+    headers = {**admin, "Idempotency-Key": "support-ticket-42"}
+    body = {"amount_credits": 250, "kind": "grant", "reason": "outage credit"}
+    first = await billing.client.post(url, json=body, headers=headers)
+    again = await billing.client.post(url, json=body, headers=headers)
+    changed = await billing.client.post(url, json={**body, "amount_credits": 999}, headers=headers)
+    assert (first.json()["replayed"], again.json()["replayed"]) == (False, True)
+    assert again.json()["entry"]["id"] == first.json()["entry"]["id"]
+    assert changed.status_code == 409
+    assert await billing.balance(user) == (250, 0)

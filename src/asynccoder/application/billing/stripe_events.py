@@ -19,6 +19,7 @@ from asynccoder.domain.billing import (
     SubscriptionStatus,
     subscription_status_from_stripe,
 )
+from asynccoder.domain.errors import Conflict
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,19 +121,22 @@ class HandleStripeEvent:
         session_id = _str(obj.get("id"))
         if package is None or session_id is None:
             return False
-        await grant_in(
-            uow,
-            self._clock,
-            self._ids,
-            GrantCreditsInput(
-                user_id=user_id,
-                amount=package.credits,
-                idempotency_key=f"checkout:{session_id}",
-                kind=EntryKind.PURCHASE,
-                reason=f"Credit package {package.code}",
-                reference=_str(obj.get("payment_intent")) or session_id,
-            ),
-        )
+        try:
+            await grant_in(
+                uow,
+                self._clock,
+                self._ids,
+                GrantCreditsInput(
+                    user_id=user_id,
+                    amount=package.credits,
+                    idempotency_key=f"checkout:{session_id}",
+                    kind=EntryKind.PURCHASE,
+                    reason=f"Credit package {package.code}",
+                    reference=_str(obj.get("payment_intent")) or session_id,
+                ),
+            )
+        except Conflict:  # the session was granted before, under other terms: never twice
+            return False
         return True
 
     # --- subscriptions ----------------------------------------------------------------------------------
@@ -241,19 +245,22 @@ class HandleStripeEvent:
             return False
         granted_now = False
         if plan.monthly_credits > 0:
-            granted = await grant_in(
-                uow,
-                self._clock,
-                self._ids,
-                GrantCreditsInput(
-                    user_id=user_id,
-                    amount=plan.monthly_credits,
-                    idempotency_key=f"invoice:{invoice_id}",
-                    kind=EntryKind.GRANT,
-                    reason=f"Monthly allowance of the {plan.name} plan",
-                    reference=invoice_id,
-                ),
-            )
+            try:
+                granted = await grant_in(
+                    uow,
+                    self._clock,
+                    self._ids,
+                    GrantCreditsInput(
+                        user_id=user_id,
+                        amount=plan.monthly_credits,
+                        idempotency_key=f"invoice:{invoice_id}",
+                        kind=EntryKind.GRANT,
+                        reason=f"Monthly allowance of the {plan.name} plan",
+                        reference=invoice_id,
+                    ),
+                )
+            except Conflict:  # this invoice was granted before: never twice
+                return False
             granted_now = not granted.replayed
         if subscription is not None:
             await uow.subscriptions.set_status_if_newer(

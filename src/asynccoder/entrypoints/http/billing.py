@@ -570,14 +570,15 @@ class AdminBillingController(Controller):
         data: JSONBody[AdjustCreditsBody],
         actor: FromDishka[Actor],
         use_case: FromDishka[AdjustCredits],
+        idempotency_key: IdempotencyKey = None,
     ) -> AdjustmentBody:
         """A ``grant`` (positive) or ``adjustment`` (either sign) with a mandatory ``reason``, recorded as a
         new ledger entry. An adjustment never takes the balance below zero (422
-        ``balance_would_go_negative``)."""
+        ``balance_would_go_negative``). A repeat with the same ``Idempotency-Key`` (header or body) returns
+        the original entry (``replayed: true``); the same key with another amount -> 409."""
+        key = data.idempotency_key or idempotency_key
         result = await use_case(
-            AdjustCreditsInput(
-                actor, user_id, data.amount_credits, data.reason, EntryKind(data.kind), data.idempotency_key
-            )
+            AdjustCreditsInput(actor, user_id, data.amount_credits, data.reason, EntryKind(data.kind), key)
         )
         return AdjustmentBody(
             _entry(result.entry), result.account.available, result.account.held, result.replayed
