@@ -139,9 +139,11 @@ async def test_users_see_models_with_prices_and_whether_they_can_use_them(harnes
     listed = await harness.client.get("/api/v1/models?provider=anthropic&capability=tools", headers=alice)
     assert listed.status_code == 200
     [item] = listed.json()["items"]
-    assert (item["id"], item["usable"], item["price"]["input_micro_usd_per_mtok"]) == (
+    # Alice has no subscription: the Free plan allows the economy tier only, and this model is standard.
+    assert (item["id"], item["usable"], item["unusable_reason"], item["price"]["input_micro_usd_per_mtok"]) == (
         model_id,
-        True,
+        False,
+        "tier_not_allowed",
         3_000_000,
     )
     assert listed.json()["next_cursor"] is None

@@ -106,6 +106,29 @@ def _rotate_keys(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if failed else 0
 
 
+@command("expire-holds")
+def _expire_holds(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from dishka import Scope
+
+    from asynccoder.application.billing.credits import ExpireHolds, ExpireHoldsInput
+    from asynccoder.ioc.container import make_container
+
+    async def run() -> int:
+        container = make_container(settings)
+        try:
+            async with container(scope=Scope.REQUEST) as request:
+                use_case = await request.get(ExpireHolds)
+                return await use_case(ExpireHoldsInput(limit=args.limit))
+        finally:
+            await container.close()
+
+    expired = asyncio.run(run())
+    say(f"Expired {expired} stale credit hold(s).")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="asynccoder", description="Async Coder backend.")
     parser.add_argument("--version", action="version", version=f"asynccoder {__version__}")
@@ -130,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     rotate = sub.add_parser("rotate-keys", help="re-encrypt every stored secret under the newest key")
     rotate.add_argument("--batch-size", type=int, default=100)
+    expire = sub.add_parser("expire-holds", help="return the credits of holds past their expiry")
+    expire.add_argument("--limit", type=int, default=500, help="at most this many holds per run")
 
     for extend in _PARSER_EXTENSIONS:
         extend(sub)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dishka import Provider, Scope, provide, provide_all
 
-from asynccoder.adapters.system.platform_access import AllTiersEntitlements, ConfiguredPlatformKeys
+from asynccoder.adapters.system.platform_access import ConfiguredPlatformKeys
 from asynccoder.application.ai_catalogue.ports import PlatformKeys, TierEntitlements
 from asynccoder.application.ai_catalogue_use_cases.api_keys import (
     CreateApiKey,
@@ -32,6 +32,8 @@ from asynccoder.application.ai_catalogue_use_cases.usage import (
     GetMyUsage,
     RecordModelUsage,
 )
+from asynccoder.application.billing.catalog import GetEntitlements
+from asynccoder.application.billing.plan_entitlements import PlanTierEntitlements
 from asynccoder.domain.ai import Provider as AiProvider
 from asynccoder.ioc.settings import Settings
 
@@ -49,10 +51,9 @@ class AiCatalogueProvider(Provider):
             }
         )
 
-    # Stand-in until billing provides plan entitlements: every tier is allowed.
-    @provide(scope=Scope.APP)
-    def entitlements(self) -> TierEntitlements:
-        return AllTiersEntitlements()
+    @provide(scope=Scope.REQUEST)
+    def entitlements(self, get_entitlements: GetEntitlements) -> TierEntitlements:
+        return PlanTierEntitlements(get_entitlements)
 
     use_cases = provide_all(
         ListModels,

@@ -39,6 +39,7 @@ from asynccoder.application.common.ports import Clock, IdGenerator, UnitOfWork
 from asynccoder.application.health.check_readiness import CheckReadiness, HealthProbe
 from asynccoder.ioc.ai import AiProvider
 from asynccoder.ioc.ai_catalogue import AiCatalogueProvider
+from asynccoder.ioc.billing import BillingProvider
 from asynccoder.ioc.identity import AccountsProvider
 from asynccoder.ioc.settings import Settings
 
@@ -140,6 +141,7 @@ def default_providers() -> list[Provider]:
         AccountsProvider(),
         AiProvider(),
         AiCatalogueProvider(),
+        BillingProvider(),
     ]
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from asynccoder.adapters.memory.ai_catalogue_state import AiCatalogueState
+from asynccoder.adapters.memory.billing_state import BillingState
 from asynccoder.domain.credentials import OAuthState, PersonalAccessToken, RefreshToken
 from asynccoder.domain.github_connection import GitHubConnection
 from asynccoder.domain.users import User
@@ -24,6 +25,7 @@ class MemoryState:
     personal_access_tokens: dict[UUID, PersonalAccessToken] = field(default_factory=dict)
     oauth_states: dict[UUID, OAuthState] = field(default_factory=dict)
     ai_catalogue: AiCatalogueState = field(default_factory=AiCatalogueState)
+    billing: BillingState = field(default_factory=BillingState)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

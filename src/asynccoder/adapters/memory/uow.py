@@ -10,6 +10,12 @@ from asynccoder.adapters.memory.ai_catalogue import (
     InMemoryModelCatalogueRepository,
     InMemoryModelUsageRepository,
 )
+from asynccoder.adapters.memory.billing import (
+    InMemoryBillingCatalogRepository,
+    InMemoryCreditLedgerRepository,
+    InMemoryProcessedEventRepository,
+    InMemorySubscriptionRepository,
+)
 from asynccoder.adapters.memory.credentials import (
     InMemoryOAuthStateRepository,
     InMemoryPersonalAccessTokenRepository,
@@ -36,6 +42,10 @@ class InMemoryUnitOfWork(UnitOfWork):
     ai_catalogue: InMemoryModelCatalogueRepository
     api_keys: InMemoryApiKeyRepository
     model_usage: InMemoryModelUsageRepository
+    credits: InMemoryCreditLedgerRepository
+    billing_catalog: InMemoryBillingCatalogRepository
+    subscriptions: InMemorySubscriptionRepository
+    stripe_events: InMemoryProcessedEventRepository
 
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
@@ -56,6 +66,10 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.ai_catalogue = InMemoryModelCatalogueRepository(self._store)
         self.api_keys = InMemoryApiKeyRepository(self._store)
         self.model_usage = InMemoryModelUsageRepository(self._store)
+        self.credits = InMemoryCreditLedgerRepository(self._store)
+        self.billing_catalog = InMemoryBillingCatalogRepository(self._store)
+        self.subscriptions = InMemorySubscriptionRepository(self._store)
+        self.stripe_events = InMemoryProcessedEventRepository(self._store)
         return self
 
     async def __aexit__(

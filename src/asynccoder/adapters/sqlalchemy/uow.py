@@ -12,6 +12,12 @@ from asynccoder.adapters.sqlalchemy.ai_catalogue import (
     SqlAlchemyModelCatalogueRepository,
     SqlAlchemyModelUsageRepository,
 )
+from asynccoder.adapters.sqlalchemy.billing import (
+    SqlAlchemyBillingCatalogRepository,
+    SqlAlchemyCreditLedgerRepository,
+    SqlAlchemyProcessedEventRepository,
+    SqlAlchemySubscriptionRepository,
+)
 from asynccoder.adapters.sqlalchemy.credentials import (
     SqlAlchemyOAuthStateRepository,
     SqlAlchemyPersonalAccessTokenRepository,
@@ -33,6 +39,10 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
     ai_catalogue: SqlAlchemyModelCatalogueRepository
     api_keys: SqlAlchemyApiKeyRepository
     model_usage: SqlAlchemyModelUsageRepository
+    credits: SqlAlchemyCreditLedgerRepository
+    billing_catalog: SqlAlchemyBillingCatalogRepository
+    subscriptions: SqlAlchemySubscriptionRepository
+    stripe_events: SqlAlchemyProcessedEventRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -64,6 +74,10 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.ai_catalogue = SqlAlchemyModelCatalogueRepository(conn)
         self.api_keys = SqlAlchemyApiKeyRepository(conn)
         self.model_usage = SqlAlchemyModelUsageRepository(conn)
+        self.credits = SqlAlchemyCreditLedgerRepository(conn)
+        self.billing_catalog = SqlAlchemyBillingCatalogRepository(conn)
+        self.subscriptions = SqlAlchemySubscriptionRepository(conn)
+        self.stripe_events = SqlAlchemyProcessedEventRepository(conn)
         return self
 
     async def __aexit__(

@@ -40,12 +40,11 @@ class ModelView:
 async def _usability(
     uow: UnitOfWork,
     platform_keys: PlatformKeys,
-    entitlements: TierEntitlements,
+    tiers: frozenset[ModelTier],
     actor: Actor,
     models: list[CatalogueModel],
 ) -> dict[UUID, str | None]:
     """Why each model is unusable for the actor (``None`` = usable)."""
-    tiers = await entitlements.allowed_tiers(actor.user_id)
     configs = {c.provider: c for c in await uow.ai_catalogue.list_provider_configs()}
     reasons: dict[UUID, str | None] = {}
     own: dict[Provider, bool] = {}
@@ -101,13 +100,15 @@ class ListModels:
             capability=data.capability,
             enabled_only=not (data.include_disabled and data.actor.is_admin),
         )
+        # Asked before the unit of work opens: entitlements read through a unit of work of their own.
+        tiers = await self._entitlements.allowed_tiers(data.actor.user_id)
         async with self._uow as uow:
             models = await uow.ai_catalogue.list_models(
                 model_filter, limit=data.limit + 1, before=data.cursor
             )
             page, more = models[: data.limit], len(models) > data.limit
             prices = await uow.ai_catalogue.prices_at([m.id for m in page], self._clock.now())
-            reasons = await _usability(uow, self._keys, self._entitlements, data.actor, page)
+            reasons = await _usability(uow, self._keys, tiers, data.actor, page)
         items = [ModelView(m, prices.get(m.id), reasons[m.id] is None, reasons[m.id]) for m in page]
         return ModelPage(items, page[-1].id if more and page else None)
 
@@ -130,12 +131,13 @@ class GetModel:
         self._uow, self._clock, self._keys, self._entitlements = uow, clock, platform_keys, entitlements
 
     async def __call__(self, data: GetModelInput) -> ModelView:
+        tiers = await self._entitlements.allowed_tiers(data.actor.user_id)
         async with self._uow as uow:
             model = await uow.ai_catalogue.get_model(data.model_id)
             if model is None or (not model.enabled and not data.actor.is_admin):
                 raise NotFound("No such model.", code="model_not_found")
             prices = await uow.ai_catalogue.list_prices(model.id)
-            reasons = await _usability(uow, self._keys, self._entitlements, data.actor, [model])
+            reasons = await _usability(uow, self._keys, tiers, data.actor, [model])
         return ModelView(
             model, price_at(prices, self._clock.now()), reasons[model.id] is None, reasons[model.id]
         )

@@ -12,6 +12,12 @@ from asynccoder.application.ai_catalogue.ports import (
     ModelCatalogueRepository,
     ModelUsageRepository,
 )
+from asynccoder.application.common.billing_repositories import (
+    BillingCatalogRepository,
+    CreditLedgerRepository,
+    ProcessedEventRepository,
+    SubscriptionRepository,
+)
 from asynccoder.application.users.ports import (
     GitHubConnectionRepository,
     OAuthStateRepository,
@@ -47,6 +53,10 @@ class UnitOfWork(Protocol):
     ai_catalogue: ModelCatalogueRepository
     api_keys: ApiKeyRepository
     model_usage: ModelUsageRepository
+    credits: CreditLedgerRepository
+    billing_catalog: BillingCatalogRepository
+    subscriptions: SubscriptionRepository
+    stripe_events: ProcessedEventRepository
 
     async def __aenter__(self) -> Self: ...
 

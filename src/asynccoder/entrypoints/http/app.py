@@ -21,6 +21,12 @@ from asynccoder import __version__
 from asynccoder.entrypoints.http.admin_users import AdminUserController
 from asynccoder.entrypoints.http.ai_catalogue import AI_CATALOGUE_HANDLERS
 from asynccoder.entrypoints.http.auth import HttpAuthProvider, require_user
+from asynccoder.entrypoints.http.billing import (
+    AdminBillingController,
+    BillingController,
+    CreditsController,
+    StripeWebhookController,
+)
 from asynccoder.entrypoints.http.health import HealthController
 from asynccoder.entrypoints.http.middleware import request_id_middleware
 from asynccoder.entrypoints.http.openapi_strict import StrictStructSchemaPlugin
@@ -47,6 +53,10 @@ def api_route_handlers() -> list[ControllerRouterHandler]:
         GitHubConnectionController,
         AdminUserController,
         *AI_CATALOGUE_HANDLERS,
+        CreditsController,
+        BillingController,
+        AdminBillingController,
+        StripeWebhookController,
     ]
 
 

@@ -1,0 +1,1 @@
+"""Payment-provider adapters: Stripe on the official SDK and an in-memory twin."""

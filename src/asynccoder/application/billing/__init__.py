@@ -1,0 +1,1 @@
+"""Credits, plans, subscriptions and the payment-provider port."""

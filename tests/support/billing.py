@@ -1,0 +1,126 @@
+"""Billing test helpers: the seeded catalogue, Stripe-shaped events and their signatures."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from asynccoder.adapters.billing.memory_gateway import sign_payload
+from asynccoder.application.common.ports import UnitOfWork
+from asynccoder.domain.billing import SEED_PACKAGES, SEED_PLANS
+
+WEBHOOK_SECRET = "whsec_test_0123456789abcdef"
+STARTER = SEED_PACKAGES[0]
+FREE, PRO, ENTERPRISE = SEED_PLANS
+
+
+async def seed_catalogue(new_uow: Callable[[], UnitOfWork]) -> None:
+    """Put the migration's catalogue back (the test databases are emptied between tests)."""
+    async with new_uow() as uow:
+        for plan in SEED_PLANS:
+            await uow.billing_catalog.save_plan(plan)
+        for package in SEED_PACKAGES:
+            await uow.billing_catalog.save_package(package)
+        await uow.commit()
+
+
+def event(event_id: str, type_: str, obj: dict[str, Any], *, created: int | None = None) -> bytes:
+    """A Stripe event body as Stripe sends it."""
+    return json.dumps(
+        {
+            "id": event_id,
+            "object": "event",
+            "api_version": "2026-10-28.endive",
+            "created": created if created is not None else int(time.time()),
+            "livemode": False,
+            "pending_webhooks": 1,
+            "type": type_,
+            "data": {"object": obj},
+        }
+    ).encode()
+
+
+def signature(payload: bytes, *, secret: str = WEBHOOK_SECRET, timestamp: int | None = None) -> str:
+    return sign_payload(payload, secret, timestamp if timestamp is not None else int(time.time()))
+
+
+def checkout_completed(
+    session_id: str, user_id: str, package_id: str, *, paid: bool = True, payment_intent: str = "pi_1"
+) -> dict[str, Any]:
+    return {
+        "id": session_id,
+        "object": "checkout.session",
+        "mode": "payment",
+        "payment_status": "paid" if paid else "unpaid",
+        "status": "complete",
+        "customer": f"cus_{user_id[-12:]}",
+        "client_reference_id": user_id,
+        "payment_intent": payment_intent,
+        "metadata": {"user_id": user_id, "package_id": package_id},
+        "amount_total": 500,
+        "currency": "usd",
+    }
+
+
+def subscription_object(
+    sub_id: str, user_id: str, plan_id: str, status: str, *, start: int = 1_790_000_000, cancel: bool = False
+) -> dict[str, Any]:
+    return {
+        "id": sub_id,
+        "object": "subscription",
+        "customer": f"cus_{user_id[-12:]}",
+        "status": status,
+        "cancel_at_period_end": cancel,
+        "metadata": {"user_id": user_id, "plan_id": plan_id},
+        "items": {
+            "object": "list",
+            "data": [
+                {
+                    "id": "si_1",
+                    "object": "subscription_item",
+                    "price": {"id": "price_pro", "object": "price"},
+                    "current_period_start": start,
+                    "current_period_end": start + 30 * 86400,
+                }
+            ],
+        },
+    }
+
+
+def invoice_object(
+    invoice_id: str, sub_id: str, user_id: str, plan_id: str, *, amount: int = 2000
+) -> dict[str, Any]:
+    return {
+        "id": invoice_id,
+        "object": "invoice",
+        "customer": f"cus_{user_id[-12:]}",
+        "amount_paid": amount,
+        "currency": "usd",
+        "status": "paid",
+        "billing_reason": "subscription_cycle",
+        "parent": {
+            "type": "subscription_details",
+            "subscription_details": {
+                "subscription": sub_id,
+                "metadata": {"user_id": user_id, "plan_id": plan_id},
+            },
+        },
+        "lines": {
+            "object": "list",
+            "data": [{"id": "il_1", "period": {"start": 1_790_000_000, "end": 1_792_592_000}}],
+        },
+    }
+
+
+def charge_refunded(charge_id: str, payment_intent: str, amount: int, refunded: int) -> dict[str, Any]:
+    return {
+        "id": charge_id,
+        "object": "charge",
+        "payment_intent": payment_intent,
+        "amount": amount,
+        "amount_refunded": refunded,
+        "refunded": refunded >= amount,
+        "currency": "usd",
+    }
