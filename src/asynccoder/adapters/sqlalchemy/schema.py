@@ -6,7 +6,7 @@ autogenerate and the drift test see all of them. Add one import per feature modu
 
 from __future__ import annotations
 
-from asynccoder.adapters.sqlalchemy import tables
+from asynccoder.adapters.sqlalchemy import github_tables, tables
 from asynccoder.adapters.sqlalchemy.tables import metadata
 
-__all__ = ["metadata", "tables"]
+__all__ = ["github_tables", "metadata", "tables"]
