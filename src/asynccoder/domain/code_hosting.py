@@ -1,4 +1,4 @@
-"""Repositories on a code host (GitHub or, in development, local git), users' access to them, and pull requests.
+"""Repositories on a code host (GitHub, or local git in development), access to them, and pull requests.
 
 Pure rules: identifier and URL validation, permission levels, and the "newer wins" rule that keeps state from
 regressing when deliveries arrive out of order.

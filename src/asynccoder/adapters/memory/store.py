@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from asynccoder.adapters.memory.code_hosting_state import CodeHostingState
 from asynccoder.domain.github_connection import GitHubConnection
 from asynccoder.domain.users import User
 
@@ -18,6 +19,7 @@ class MemoryState:
 
     users: dict[UUID, User] = field(default_factory=dict)
     github_connections: dict[UUID, GitHubConnection] = field(default_factory=dict)
+    code_hosting: CodeHostingState = field(default_factory=CodeHostingState)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

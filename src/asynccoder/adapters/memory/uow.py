@@ -5,6 +5,12 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
+from asynccoder.adapters.memory.code_hosting import (
+    InMemoryGitHubDeliveryRepository,
+    InMemoryPullRequestRepository,
+    InMemoryRepositoryEventRepository,
+    InMemoryRepositoryRepository,
+)
 from asynccoder.adapters.memory.github_connections import InMemoryGitHubConnectionRepository
 from asynccoder.adapters.memory.store import InMemoryStore, MemoryState
 from asynccoder.adapters.memory.users import InMemoryUserRepository
@@ -20,6 +26,10 @@ class InMemoryUnitOfWork(UnitOfWork):
 
     users: InMemoryUserRepository
     github_connections: InMemoryGitHubConnectionRepository
+    repositories: InMemoryRepositoryRepository
+    pull_requests: InMemoryPullRequestRepository
+    github_deliveries: InMemoryGitHubDeliveryRepository
+    repository_events: InMemoryRepositoryEventRepository
 
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
@@ -34,6 +44,10 @@ class InMemoryUnitOfWork(UnitOfWork):
         self._snapshot = self._store.snapshot()
         self.users = InMemoryUserRepository(self._store)
         self.github_connections = InMemoryGitHubConnectionRepository(self._store)
+        self.repositories = InMemoryRepositoryRepository(self._store)
+        self.pull_requests = InMemoryPullRequestRepository(self._store)
+        self.github_deliveries = InMemoryGitHubDeliveryRepository(self._store)
+        self.repository_events = InMemoryRepositoryEventRepository(self._store)
         return self
 
     async def __aexit__(

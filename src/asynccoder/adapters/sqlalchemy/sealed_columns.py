@@ -12,7 +12,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from asynccoder.adapters.sqlalchemy.github_tables import repository_webhooks
 from asynccoder.adapters.sqlalchemy.tables import github_connections
+from asynccoder.domain.code_hosting import webhook_secret_context
 from asynccoder.domain.github_connection import github_connection_context
 
 
@@ -27,5 +29,11 @@ class SealedColumn:
 SEALED_COLUMNS: list[SealedColumn] = [
     SealedColumn(
         github_connections, "user_id", "sealed_token", lambda row: github_connection_context(row.user_id)
+    ),
+    SealedColumn(
+        repository_webhooks,
+        "id",
+        "sealed_secret",
+        lambda row: webhook_secret_context(row.id, row.repository_id),
     ),
 ]

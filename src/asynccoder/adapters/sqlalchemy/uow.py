@@ -7,6 +7,12 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from asynccoder.adapters.sqlalchemy.code_hosting import (
+    SqlAlchemyGitHubDeliveryRepository,
+    SqlAlchemyPullRequestRepository,
+    SqlAlchemyRepositoryEventRepository,
+    SqlAlchemyRepositoryRepository,
+)
 from asynccoder.adapters.sqlalchemy.github_connections import SqlAlchemyGitHubConnectionRepository
 from asynccoder.adapters.sqlalchemy.users import SqlAlchemyUserRepository
 from asynccoder.application.common.ports import UnitOfWork
@@ -17,6 +23,10 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
 
     users: SqlAlchemyUserRepository
     github_connections: SqlAlchemyGitHubConnectionRepository
+    repositories: SqlAlchemyRepositoryRepository
+    pull_requests: SqlAlchemyPullRequestRepository
+    github_deliveries: SqlAlchemyGitHubDeliveryRepository
+    repository_events: SqlAlchemyRepositoryEventRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -42,6 +52,10 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self._committed = False
         self.users = SqlAlchemyUserRepository(conn)
         self.github_connections = SqlAlchemyGitHubConnectionRepository(conn)
+        self.repositories = SqlAlchemyRepositoryRepository(conn)
+        self.pull_requests = SqlAlchemyPullRequestRepository(conn)
+        self.github_deliveries = SqlAlchemyGitHubDeliveryRepository(conn)
+        self.repository_events = SqlAlchemyRepositoryEventRepository(conn)
         return self
 
     async def __aexit__(

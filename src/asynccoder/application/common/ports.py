@@ -7,6 +7,12 @@ from types import TracebackType
 from typing import Protocol, Self
 from uuid import UUID
 
+from asynccoder.application.github.ports import (
+    GitHubDeliveryRepository,
+    PullRequestRepository,
+    RepositoryEventRepository,
+    RepositoryRepository,
+)
 from asynccoder.application.users.ports import GitHubConnectionRepository, UserRepository
 
 
@@ -30,6 +36,10 @@ class UnitOfWork(Protocol):
 
     users: UserRepository
     github_connections: GitHubConnectionRepository
+    repositories: RepositoryRepository
+    pull_requests: PullRequestRepository
+    github_deliveries: GitHubDeliveryRepository
+    repository_events: RepositoryEventRepository
 
     async def __aenter__(self) -> Self: ...
 

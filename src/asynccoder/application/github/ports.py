@@ -125,7 +125,9 @@ class CodeHost(Protocol):
     rate-limited; ``Unavailable`` when the host cannot be reached or fails.
     """
 
-    name: str  # "github" or "local"
+    name: str  # "github" or "local": stored as ``Repository.host``
+    requires_token: bool  # False for the local development host
+    supports_webhooks: bool
 
     async def list_repositories(self, token: str, *, page: int, per_page: int) -> RepositoryPage: ...
 
