@@ -98,8 +98,8 @@ def validate_repository_url(raw: str, *, allowed_hosts: frozenset[str], allow_lo
     """Return a clone URL that is safe to hand to git, else raise ``InvalidInput``.
 
     Rules: https only, no userinfo, no query or fragment, host in ``allowed_hosts`` (github.com or the
-    configured Enterprise host), the default port; an absolute local path only when ``allow_local_paths``
-    (development mode), without ``..`` segments.
+    configured Enterprise host; an entry ``host:port`` allows that port, otherwise only 443); an absolute
+    local path only when ``allow_local_paths`` (development mode), without ``..`` segments.
     """
     value = raw.strip()
     problem = InvalidInput(
@@ -118,6 +118,9 @@ def validate_repository_url(raw: str, *, allowed_hosts: frozenset[str], allow_lo
         port = parts.port
     except ValueError:
         raise problem from None
+    allowed = {h.lower() for h in allowed_hosts}
+    host = (parts.hostname or "").lower()
+    host_allowed = (port in (None, 443) and host in allowed) or f"{host}:{port}" in allowed
     if (
         parts.scheme != "https"
         or parts.username is not None
@@ -125,9 +128,8 @@ def validate_repository_url(raw: str, *, allowed_hosts: frozenset[str], allow_lo
         or "@" in parts.netloc
         or parts.query
         or parts.fragment
-        or port not in (None, 443)
-        or not parts.hostname
-        or parts.hostname.lower() not in {h.lower() for h in allowed_hosts}
+        or not host
+        or not host_allowed
     ):
         raise problem
     if ".." in PurePosixPath(parts.path).parts:
