@@ -30,6 +30,7 @@ from asynccoder.application.auth.authenticate import AuthenticateCaller
 from asynccoder.application.auth.ports import AccessTokenService, CredentialVerifier, SecretBox
 from asynccoder.application.common.ports import Clock, IdGenerator, UnitOfWork
 from asynccoder.application.health.check_readiness import CheckReadiness, HealthProbe
+from asynccoder.ioc.github import GitHubProvider
 from asynccoder.ioc.settings import Settings
 
 
@@ -112,7 +113,7 @@ class InMemoryPersistenceProvider(Provider):
 
 
 def default_providers() -> list[Provider]:
-    return [CoreProvider(), IdentityProvider()]
+    return [CoreProvider(), IdentityProvider(), GitHubProvider()]
 
 
 def make_container(

@@ -69,7 +69,7 @@ class GitCliTransport(GitTransport):
         self._ca_bundle = ca_bundle
         self._git = git_binary
 
-    def _environment(self, token: str | None, extra: Mapping[str, str]) -> dict[str, str]:
+    def environment(self, token: str | None, extra: Mapping[str, str]) -> dict[str, str]:
         config = list(_SAFE_CONFIG)
         if self._allow_local:
             config.append(("protocol.file.allow", "always"))
@@ -111,7 +111,7 @@ class GitCliTransport(GitTransport):
                 result = await anyio.run_process(
                     command,
                     cwd=cwd,
-                    env=self._environment(token, env or {}),
+                    env=self.environment(token, env or {}),
                     check=False,
                     stdin=subprocess.DEVNULL,
                 )
