@@ -18,9 +18,11 @@ from litestar.types import ControllerRouterHandler
 
 from asynccoder import __version__
 from asynccoder.entrypoints.http.auth import HttpAuthProvider, require_user
+from asynccoder.entrypoints.http.github_webhooks import receive_github_webhook
 from asynccoder.entrypoints.http.health import HealthController
 from asynccoder.entrypoints.http.middleware import request_id_middleware
 from asynccoder.entrypoints.http.problems import ERROR_CODES_DOC, EXCEPTION_HANDLERS
+from asynccoder.entrypoints.http.repositories import PullRequestController, RepositoryController
 from asynccoder.entrypoints.observability import configure_logging
 from asynccoder.ioc.container import make_container
 from asynccoder.ioc.migrations import migrate_to_head
@@ -33,7 +35,7 @@ API_PREFIX = "/api/v1"
 
 def api_route_handlers() -> list[ControllerRouterHandler]:
     """Every controller mounted under ``/api/v1``."""
-    return []
+    return [RepositoryController, PullRequestController, receive_github_webhook]
 
 
 def openapi_config() -> OpenAPIConfig:
