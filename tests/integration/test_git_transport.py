@@ -65,11 +65,15 @@ async def test_clone_branch_commit_and_push_reach_the_remote(remote: Path, tmp_p
     await t.clone(str(remote), work, branch="main", token=TOKEN)
     await t.create_branch(work, "asynccoder/task-1")
     (work / "feature.txt").write_text("new\n")
-    sha = await t.commit_all(work, "Add feature", author_name="Async Coder", author_email="bot@asynccoder.dev")
+    sha = await t.commit_all(
+        work, "Add feature", author_name="Async Coder", author_email="bot@asynccoder.dev"
+    )
     await t.push(work, "asynccoder/task-1", token=TOKEN)
 
     assert git("rev-parse", "refs/heads/asynccoder/task-1", cwd=remote).strip() == sha
-    assert git("log", "-1", "--format=%an <%ae>", sha, cwd=remote).strip() == "Async Coder <bot@asynccoder.dev>"
+    assert (
+        git("log", "-1", "--format=%an <%ae>", sha, cwd=remote).strip() == "Async Coder <bot@asynccoder.dev>"
+    )
     assert git("rev-parse", "--is-shallow-repository", cwd=work).strip() == "true"
 
 
@@ -84,9 +88,11 @@ async def test_the_token_is_never_written_into_the_clone(remote: Path, tmp_path:
 
     config = (work / ".git" / "config").read_text()
     header = basic_auth_header(TOKEN).split(" ", 2)[2]
-    assert TOKEN not in config and header not in config
+    assert TOKEN not in config
+    assert header not in config
     everything = all_text_under(work / ".git")
-    assert TOKEN not in everything and header not in everything
+    assert TOKEN not in everything
+    assert header not in everything
 
 
 async def test_hooks_in_the_repository_never_run(remote: Path, tmp_path: Path) -> None:
@@ -96,7 +102,14 @@ async def test_hooks_in_the_repository_never_run(remote: Path, tmp_path: Path) -
     await t.clone(str(remote), work, branch="main", token=None)
     hooks = work / ".git" / "hooks"
     hooks.mkdir(exist_ok=True)
-    for name in ("pre-commit", "commit-msg", "post-commit", "pre-push", "post-checkout", "reference-transaction"):
+    for name in (
+        "pre-commit",
+        "commit-msg",
+        "post-commit",
+        "pre-push",
+        "post-checkout",
+        "reference-transaction",
+    ):
         hook = hooks / name
         hook.write_text(f"#!/bin/sh\necho {name} >> {marker}\n")
         hook.chmod(0o755)
@@ -114,7 +127,8 @@ async def test_a_failed_push_reports_no_token(tmp_path: Path, remote: Path) -> N
     git("remote", "set-url", "origin", str(tmp_path / "missing.git"), cwd=work)
     with pytest.raises(Unavailable) as caught:
         await t.push(work, "main", token=TOKEN)
-    assert TOKEN not in str(caught.value) and caught.value.code == "git_failed"
+    assert TOKEN not in str(caught.value)
+    assert caught.value.code == "git_failed"
 
 
 async def test_committing_nothing_is_a_conflict(remote: Path, tmp_path: Path) -> None:

@@ -160,7 +160,7 @@ class PyGithubCodeHost(CodeHost):
         self._timeout = timeout
 
     @contextmanager
-    def _client(self, token: str, per_page: int = 30) -> Iterator[Github]:
+    def _client(self, token: str, per_page: int = 30, *, lazy: bool = False) -> Iterator[Github]:
         client = Github(
             auth=Auth.Token(token),
             base_url=self._base_url,
@@ -170,6 +170,7 @@ class PyGithubCodeHost(CodeHost):
             seconds_between_requests=None,
             seconds_between_writes=None,
             user_agent="asynccoder",
+            lazy=lazy,
         )
         try:
             yield client
@@ -203,8 +204,8 @@ class PyGithubCodeHost(CodeHost):
 
     async def register_webhook(self, token: str, full_name: str, hook: WebhookRegistration) -> int | None:
         def call() -> int | None:
-            with self._client(token) as gh:
-                created = gh.get_repo(full_name, lazy=True).create_hook(
+            with self._client(token, lazy=True) as gh:
+                created = gh.get_repo(full_name).create_hook(
                     "web",
                     {"url": hook.url, "content_type": "json", "secret": hook.secret, "insecure_ssl": "0"},
                     events=list(hook.events),
@@ -216,15 +217,15 @@ class PyGithubCodeHost(CodeHost):
 
     async def remove_webhook(self, token: str, full_name: str, hook_id: int) -> None:
         def call() -> None:
-            with self._client(token) as gh:
-                gh.get_repo(full_name, lazy=True).get_hook(hook_id).delete()
+            with self._client(token, lazy=True) as gh:
+                gh.get_repo(full_name).get_hook(hook_id).delete()
 
         await self._run(call)
 
     async def read_pull_request(self, token: str, full_name: str, number: int) -> PullRequestDetails:
         def call() -> PullRequestDetails:
-            with self._client(token, per_page=100) as gh:
-                pr = gh.get_repo(full_name, lazy=True).get_pull(number)
+            with self._client(token, per_page=100, lazy=True) as gh:
+                pr = gh.get_repo(full_name).get_pull(number)
                 files = [
                     ChangedFile(
                         filename=f.filename,
@@ -246,11 +247,9 @@ class PyGithubCodeHost(CodeHost):
         self, token: str, full_name: str, head_branch: str
     ) -> HostedPullRequest | None:
         def call() -> HostedPullRequest | None:
-            with self._client(token) as gh:
+            with self._client(token, lazy=True) as gh:
                 owner = full_name.split("/", 1)[0]
-                pulls = gh.get_repo(full_name, lazy=True).get_pulls(
-                    state="open", head=f"{owner}:{head_branch}"
-                )
+                pulls = gh.get_repo(full_name).get_pulls(state="open", head=f"{owner}:{head_branch}")
                 for pr in pulls.get_page(0):
                     return _hosted_pull(pr)
                 return None
@@ -261,8 +260,8 @@ class PyGithubCodeHost(CodeHost):
         self, token: str, full_name: str, *, head: str, base: str, title: str, body: str, draft: bool = False
     ) -> HostedPullRequest:
         def call() -> HostedPullRequest:
-            with self._client(token) as gh:
-                pr = gh.get_repo(full_name, lazy=True).create_pull(
+            with self._client(token, lazy=True) as gh:
+                pr = gh.get_repo(full_name).create_pull(
                     base=base, head=head, title=title, body=body, draft=draft
                 )
                 return _hosted_pull(pr)
@@ -281,8 +280,8 @@ class PyGithubCodeHost(CodeHost):
         commit_sha: str | None = None,
     ) -> PostedReview:
         def call() -> PostedReview:
-            with self._client(token) as gh:
-                pr = gh.get_repo(full_name, lazy=True).get_pull(number)
+            with self._client(token, lazy=True) as gh:
+                pr = gh.get_repo(full_name).get_pull(number)
                 drafts: list[Any] = [
                     {"path": c.path, "line": c.line, "side": "RIGHT", "body": c.body} for c in comments
                 ]
@@ -296,8 +295,8 @@ class PyGithubCodeHost(CodeHost):
 
     async def post_issue_comment(self, token: str, full_name: str, number: int, body: str) -> PostedComment:
         def call() -> PostedComment:
-            with self._client(token) as gh:
-                comment = gh.get_repo(full_name, lazy=True).get_issue(number).create_comment(body)
+            with self._client(token, lazy=True) as gh:
+                comment = gh.get_repo(full_name).get_issue(number).create_comment(body)
                 return PostedComment(comment.id, _aware(comment.created_at))
 
         return await self._run(call)
