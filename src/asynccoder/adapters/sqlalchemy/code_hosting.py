@@ -247,9 +247,10 @@ class SqlAlchemyRepositoryRepository(RepositoryRepository):
                 created_at=webhook.created_at,
             )
             .on_conflict_do_nothing(index_elements=["repository_id"])
+            .returning(repository_webhooks.c.id)
         )
-        result = await self._conn.execute(stmt)
-        return bool(result.rowcount)
+        # RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT DO NOTHING.
+        return (await self._conn.execute(stmt)).first() is not None
 
     async def get_webhook(self, repository_id: UUID) -> RepositoryWebhook | None:
         row = (
@@ -514,9 +515,9 @@ class SqlAlchemyGitHubDeliveryRepository(GitHubDeliveryRepository):
             _insert(self._conn, github_deliveries)
             .values(delivery_id=delivery_id, event=event, received_at=received_at)
             .on_conflict_do_nothing(index_elements=["delivery_id"])
+            .returning(github_deliveries.c.delivery_id)
         )
-        result = await self._conn.execute(stmt)
-        return bool(result.rowcount)
+        return (await self._conn.execute(stmt)).first() is not None
 
 
 def _event(row: Any) -> RepositoryEvent:
