@@ -147,3 +147,48 @@ class WebhookWorld:
 
     async def seed(self, users: list[tuple[User, Permission]] | None = None, **kw: Any) -> Repository:
         return await seed_repository(self.uow(), users=users or [(make_user(), Permission.ADMIN)], **kw)
+
+
+def access_token(settings: Any, user: User) -> str:
+    """A platform access JWT for ``user`` under ``settings``."""
+    from datetime import timedelta
+
+    from asynccoder.adapters.crypto.jwt_tokens import JwtAccessTokenService
+    from asynccoder.adapters.system.clock import SystemClock
+
+    service = JwtAccessTokenService(
+        secret=settings.jwt_secret,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        ttl=timedelta(minutes=15),
+    )
+    return service.issue(user, now=SystemClock().now()).token
+
+
+async def in_database(settings: Any, work: Any) -> Any:
+    """Run ``await work(uow)`` against the database of ``settings`` (a fresh engine, disposed afterwards)."""
+    from asynccoder.adapters.sqlalchemy.database import create_engine
+    from asynccoder.adapters.sqlalchemy.uow import SqlAlchemyUnitOfWork
+
+    engine = create_engine(settings.database_url)
+    try:
+        return await work(SqlAlchemyUnitOfWork(engine))
+    finally:
+        await engine.dispose()
+
+
+async def add_user_with_github(uow: UnitOfWork, user: User, token: str, login: str) -> None:
+    async with uow:
+        await uow.users.add(user)
+        await uow.github_connections.save(
+            GitHubConnection(
+                user_id=user.id,
+                github_user_id=abs(hash(login)) % 10_000_000,
+                login=login,
+                sealed_token=BOX.encrypt(token, context=github_connection_context(user.id)),
+                scopes=("repo", "admin:repo_hook"),
+                created_at=T0,
+                updated_at=T0,
+            )
+        )
+        await uow.commit()
