@@ -175,3 +175,34 @@ async def test_a_submodule_is_not_fetched(tmp_path: Path, remote: Path) -> None:
     await transport().clone(str(remote), work, branch="main", token=None)
     assert (work / ".gitmodules").exists()
     assert not (work / "vendored" / "s.txt").exists()
+
+
+async def test_over_https_the_token_travels_only_as_the_authorization_header(
+    remote: Path, tmp_path: Path
+) -> None:
+    from tests.support.git_https_server import git_https_server
+
+    tls = tmp_path / "tls"
+    tls.mkdir()
+    with git_https_server(tmp_path, TOKEN, tls) as server:
+        t = GitCliTransport(
+            allowed_hosts=frozenset({server.host}),
+            allow_local_paths=False,
+            timeout_seconds=60,
+            ca_bundle=server.ca_file,
+        )
+        work = tmp_path / "work"
+        await t.clone(server.url("remote.git"), work, branch="main", token=TOKEN)
+        await t.create_branch(work, "over-https")
+        (work / "h.txt").write_text("h\n")
+        sha = await t.commit_all(work, "h", author_name="A", author_email="a@example.com")
+        await t.push(work, "over-https", token=TOKEN)
+
+        assert git("rev-parse", "refs/heads/over-https", cwd=remote).strip() == sha
+        assert server.seen_authorization
+        assert set(server.seen_authorization) == {basic_auth_header(TOKEN).split(": ", 1)[1]}
+        assert TOKEN not in (work / ".git" / "config").read_text()
+
+        with pytest.raises(Unavailable) as caught:
+            await t.clone(server.url("remote.git"), tmp_path / "denied", branch="main", token="gho_wrong")
+        assert "gho_wrong" not in str(caught.value)
