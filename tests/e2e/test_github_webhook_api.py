@@ -281,6 +281,11 @@ def hostile_pull_requests(draw: st.DrawFn) -> bytes:
         payload["pull_request"][field] = draw(json_values | st.just("\x00\ud800" + "x" * 3000))
     if draw(st.booleans()):
         payload[draw(st.sampled_from(["action", "number", "sender"]))] = draw(json_values)
+    if draw(st.integers(0, 4)) == 0:
+        # No id: the repository is looked up by a hostile name (NUL, lone surrogate, overlong).
+        payload["repository"] = {
+            "full_name": draw(st.text(max_size=20)) + draw(st.sampled_from(["\x00", "\ud800", "x" * 500]))
+        }
     return json.dumps(payload).encode()
 
 

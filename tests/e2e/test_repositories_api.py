@@ -240,3 +240,12 @@ async def test_a_failed_webhook_registration_leaves_the_repository_connected_wit
     world.github.fail_hooks = False
     retried = await connect(world, "ada")
     assert retried.json()["webhook_active"] is True
+
+
+async def test_two_users_connecting_a_new_repository_at_once_share_one_row(world: World) -> None:
+    import asyncio
+
+    ada, bob = await asyncio.gather(connect(world, "ada"), connect(world, "bob"))
+    assert ada.status_code == 201
+    assert bob.status_code == 201
+    assert ada.json()["id"] == bob.json()["id"]

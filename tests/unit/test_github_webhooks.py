@@ -358,3 +358,22 @@ async def test_time_moves_only_through_the_clock(world: WebhookWorld) -> None:
     await world.deliver("pull_request", pull_request_event("opened"))
     [pr] = await pulls(world)
     assert pr.created_at == T0 + timedelta(hours=1)
+
+
+async def test_a_renamed_repository_follows_its_new_name_unless_it_is_taken(world: WebhookWorld) -> None:
+    from tests.support.code_hosting import make_repository
+
+    repo = await world.seed()
+    renamed = repository_event("renamed")
+    renamed["repository"]["full_name"] = "octo-org/hello-universe"
+    await world.deliver("repository", renamed)
+    assert world.store.state.code_hosting.repositories[repo.id].full_name == "octo-org/hello-universe"
+
+    other = make_repository(host_id=5, full_name="octo-org/taken")
+    async with world.uow() as uow:
+        await uow.repositories.add(other)
+        await uow.commit()
+    clash = repository_event("renamed")
+    clash["repository"]["full_name"] = "octo-org/taken"
+    assert (await world.deliver("repository", clash)).detail == "ignored"
+    assert world.store.state.code_hosting.repositories[repo.id].full_name == "octo-org/hello-universe"

@@ -69,8 +69,15 @@ class InMemoryRepositoryRepository(_Base, RepositoryRepository):
         return next((r for r in repos if r.full_name.lower() == full_name.lower()), None)
 
     async def update(self, repository: Repository) -> None:
-        if repository.id in self._s.repositories:
-            self._s.repositories[repository.id] = repository
+        if repository.id not in self._s.repositories:
+            return
+        for other in self._s.repositories.values():
+            if other.id != repository.id and (other.host, other.full_name.lower()) == (
+                repository.host,
+                repository.full_name.lower(),
+            ):
+                raise Conflict("Another repository already has this name.", code="repository_exists")
+        self._s.repositories[repository.id] = repository
 
     async def record_push(self, repository_id: UUID, head_sha: str, pushed_at: datetime) -> bool:
         repo = self._s.repositories.get(repository_id)

@@ -158,9 +158,17 @@ class SqlAlchemyRepositoryRepository(RepositoryRepository):
     async def update(self, repository: Repository) -> None:
         values = _repository_row(repository)
         del values["id"], values["created_at"]
-        await self._conn.execute(
-            repositories.update().where(repositories.c.id == repository.id).values(**values)
-        )
+        try:
+            async with self._conn.begin_nested():
+                await self._conn.execute(
+                    repositories.update().where(repositories.c.id == repository.id).values(**values)
+                )
+        except IntegrityError as exc:
+            if (constraint_name(exc) or "").startswith("uq_repositories"):
+                raise Conflict(
+                    "Another repository already has this name.", code="repository_exists"
+                ) from None
+            raise
 
     async def record_push(self, repository_id: UUID, head_sha: str, pushed_at: datetime) -> bool:
         result = await self._conn.execute(

@@ -27,7 +27,15 @@ from asynccoder.domain.code_hosting import (
     validate_full_name,
     webhook_secret_context,
 )
-from asynccoder.domain.errors import DomainError, FieldProblem, Forbidden, InvalidInput, NotFound, Refused
+from asynccoder.domain.errors import (
+    Conflict,
+    DomainError,
+    FieldProblem,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Refused,
+)
 from asynccoder.domain.github_connection import github_connection_context
 from asynccoder.domain.users import Actor
 
@@ -147,7 +155,14 @@ class ConnectRepository:
             created = repository is None
             if repository is None:
                 repository = _new_repository(self._ids.new_id(), self._host.name, hosted, now)
-                await uow.repositories.add(repository)
+                try:
+                    await uow.repositories.add(repository)
+                except Conflict:
+                    # Another user connected it concurrently: join that row instead.
+                    existing = await uow.repositories.find(self._host.name, hosted.host_id, hosted.full_name)
+                    if existing is None:
+                        raise
+                    repository, created = existing, False
             else:
                 repository = _refreshed(repository, hosted, now)
                 await uow.repositories.update(repository)

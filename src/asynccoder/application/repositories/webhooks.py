@@ -38,9 +38,10 @@ from asynccoder.domain.code_hosting import (
     PullRequestState,
     Repository,
     RepositoryEvent,
+    validate_full_name,
     webhook_secret_context,
 )
-from asynccoder.domain.errors import InvalidInput
+from asynccoder.domain.errors import Conflict, InvalidInput
 
 HOST = "github"
 MAX_DELIVERY_ID = 100
@@ -161,7 +162,7 @@ class IngestGitHubWebhook:
         ref = envelope.repository
         if ref is not None and (ref.id is not None or ref.full_name):
             async with self._uow as uow:
-                repository = await uow.repositories.find(HOST, ref.id, ref.full_name or "")
+                repository = await self._find(uow, ref)
                 webhook = await uow.repositories.get_webhook(repository.id) if repository else None
             if webhook is not None:
                 with contextlib.suppress(SecretUnreadable):
@@ -406,9 +407,11 @@ class IngestGitHubWebhook:
             return f"repository {payload.action}: disconnected"
         ref = payload.repository
         if payload.action == "renamed" and ref is not None and ref.full_name:
-            await uow.repositories.update(
-                replace(repo, full_name=clean_text(ref.full_name, 140) or repo.full_name)
-            )
+            try:
+                new_name = validate_full_name(clean_text(ref.full_name, 140) or "")
+                await uow.repositories.update(replace(repo, full_name=new_name))
+            except (InvalidInput, Conflict):
+                return "ignored"
             return "repository renamed"
         return "ignored"
 
@@ -440,9 +443,10 @@ class IngestGitHubWebhook:
         return "member removed"
 
     async def _find(self, uow: UnitOfWork, ref: RepositoryRef) -> Repository | None:
-        if ref.id is None and not ref.full_name:
+        full_name = clean_text(ref.full_name, 140) or ""
+        if ref.id is None and not full_name:
             return None
-        return await uow.repositories.find(HOST, ref.id, ref.full_name or "")
+        return await uow.repositories.find(HOST, ref.id, full_name)
 
     async def _disconnect(self, uow: UnitOfWork, repository_id: UUID) -> None:
         await uow.repositories.delete_all_access(repository_id)
