@@ -315,3 +315,13 @@ def test_fuzzed_signed_payloads_never_get_a_5xx(fuzz_settings: Settings) -> None
             assert response.status_code < 500, response.text
 
         probe()
+
+
+async def test_a_non_ascii_signature_header_is_400(world: World) -> None:
+    body, _ = signed(pull_request_event())
+    raw_headers = headers("pull_request", None)
+    raw_headers["X-Hub-Signature-256"] = "sha256=" + "é" * 64
+    response = await world.client.post(
+        URL, content=body, headers={k: v.encode("latin-1") for k, v in raw_headers.items()}
+    )
+    assert response.status_code == 400

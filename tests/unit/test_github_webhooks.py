@@ -377,3 +377,15 @@ async def test_a_renamed_repository_follows_its_new_name_unless_it_is_taken(worl
     clash["repository"]["full_name"] = "octo-org/taken"
     assert (await world.deliver("repository", clash)).detail == "ignored"
     assert world.store.state.code_hosting.repositories[repo.id].full_name == "octo-org/hello-universe"
+
+
+@pytest.mark.parametrize(
+    "signature", ["sha256=é" + "0" * 63, "sha256=\udcff", "sha256=\U0001f600", "sha256="]
+)
+async def test_a_signature_with_odd_characters_is_a_400_not_a_crash(
+    world: WebhookWorld, signature: str
+) -> None:
+    await world.seed()
+    with pytest.raises(InvalidInput) as caught:
+        await world.deliver("pull_request", pull_request_event(), signature=signature)
+    assert caught.value.code == "webhook_signature_invalid"

@@ -136,8 +136,10 @@ class IngestGitHubWebhook:
         repository, secrets = await self._candidates(envelope)
         if not secrets:
             return WebhookOutcome("ignored", "unknown repository")
+        # Bytes, not str: compare_digest refuses non-ASCII str, and a header may carry anything.
+        presented = delivery.signature.encode("utf-8", "replace")
         if not any(
-            hmac.compare_digest(sign(secret, delivery.body), delivery.signature) for secret in secrets
+            hmac.compare_digest(sign(secret, delivery.body).encode(), presented) for secret in secrets
         ):
             raise _bad("The signature does not match the payload.", "webhook_signature_invalid")
         if event == "ping":
