@@ -389,3 +389,16 @@ async def test_a_signature_with_odd_characters_is_a_400_not_a_crash(
     with pytest.raises(InvalidInput) as caught:
         await world.deliver("pull_request", pull_request_event(), signature=signature)
     assert caught.value.code == "webhook_signature_invalid"
+
+
+async def test_a_changed_collaborator_permission_is_mirrored(world: WebhookWorld) -> None:
+    ada = make_user()
+    repo = await world.seed([(ada, Permission.ADMIN)], logins={ada.id: "octocat"})
+    edited = member_event("edited", login="octocat")
+    edited["changes"] = {"permission": {"from": "admin", "to": "triage"}}
+    await world.deliver("member", edited)
+    [access] = [a for a in world.store.state.code_hosting.access.values() if a.repository_id == repo.id]
+    assert access.permission is Permission.READ
+    unknown = member_event("edited", login="octocat")
+    unknown["changes"] = {"permission": {"from": "read", "to": "custom-role"}}
+    assert (await world.deliver("member", unknown)).detail == "ignored"

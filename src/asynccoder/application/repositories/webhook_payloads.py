@@ -149,9 +149,18 @@ class RepositoryEventPayload(msgspec.Struct, kw_only=True):
     repository: RepositoryRef | None = None
 
 
+class PermissionChange(msgspec.Struct, kw_only=True):
+    to: str | None = None
+
+
+class MemberChanges(msgspec.Struct, kw_only=True):
+    permission: PermissionChange | None = None
+
+
 class MemberEvent(msgspec.Struct, kw_only=True):
     action: str | None = None
     member: Account | None = None
+    changes: MemberChanges | None = None
     repository: RepositoryRef | None = None
 
 

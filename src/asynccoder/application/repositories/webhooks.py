@@ -32,6 +32,7 @@ from asynccoder.application.repositories.webhook_payloads import (
 )
 from asynccoder.domain.code_hosting import (
     CommentKind,
+    Permission,
     PullRequest,
     PullRequestComment,
     PullRequestReview,
@@ -55,6 +56,16 @@ _PR_ACTIONS = {
     "reopened",
     "ready_for_review",
     "converted_to_draft",
+}
+# GitHub's collaborator roles -> the platform's three levels.
+_GITHUB_PERMISSIONS = {
+    "admin": Permission.ADMIN,
+    "maintain": Permission.WRITE,
+    "write": Permission.WRITE,
+    "push": Permission.WRITE,
+    "triage": Permission.READ,
+    "read": Permission.READ,
+    "pull": Permission.READ,
 }
 _AUTO_REVIEW_ACTIONS = {"opened", "reopened", "synchronize", "ready_for_review"}
 
@@ -109,9 +120,9 @@ class IngestGitHubWebhook:
     commit in one transaction, so a failure rolls both back and the redelivery applies it. ``ping`` answers
     pong. Recorded: pull_request (opened, synchronize, edited, closed incl. merged, reopened, ready/draft),
     pull_request_review, pull_request_review_comment, issue_comment on pull requests, push to tracked
-    branches;
-    repository deleted/transferred, installation_repositories removed and member removed disconnect. Older
-    snapshots never replace newer ones. Slow follow-ups (auto-review) are written to the repository_events
+    branches; repository deleted/transferred, installation_repositories removed and member removed
+    disconnect; member edited mirrors the new permission level (matched by GitHub login). Older snapshots
+    never replace newer ones. Slow follow-ups (auto-review) are written to the repository_events
     outbox. Every other event or action is acknowledged and ignored.
     """
 
@@ -434,15 +445,25 @@ class IngestGitHubWebhook:
         self, uow: UnitOfWork, repo: Repository | None, _env: Envelope, payload: MemberEvent, now: datetime
     ) -> str:
         login = (payload.member.login if payload.member else None) or ""
-        if repo is None or payload.action != "removed" or not login:
+        if repo is None or not login or payload.action not in {"removed", "edited"}:
             return "ignored"
+        level = None
+        if payload.action == "edited":
+            change = payload.changes.permission if payload.changes else None
+            level = _GITHUB_PERMISSIONS.get((change.to if change else None) or "")
+            if level is None:
+                return "ignored"
         for access in await uow.repositories.list_access(repo.id):
             connection = await uow.github_connections.get(access.user_id)
-            if connection is not None and connection.login.lower() == login.lower():
+            if connection is None or connection.login.lower() != login.lower():
+                continue
+            if level is None:
                 await uow.repositories.delete_access(access.user_id, repo.id)
-        if not await uow.repositories.list_access(repo.id):
+            else:
+                await uow.repositories.save_access(replace(access, permission=level, updated_at=now))
+        if level is None and not await uow.repositories.list_access(repo.id):
             await uow.repositories.delete_webhook(repo.id)
-        return "member removed"
+        return f"member {payload.action}"
 
     async def _find(self, uow: UnitOfWork, ref: RepositoryRef) -> Repository | None:
         full_name = clean_text(ref.full_name, 140) or ""
