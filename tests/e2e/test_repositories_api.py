@@ -146,6 +146,7 @@ async def test_listing_shows_only_the_callers_repositories(world: World) -> None
     bob = (await world.client.get("/api/v1/repositories", headers=world.headers["bob"])).json()
 
     assert [r["full_name"] for r in ada["items"]] == ["acme/widgets"]
+    assert ada["items"][0]["webhook_active"] is True
     assert ada["next_cursor"] is None
     assert bob["items"] == []
 

@@ -116,7 +116,9 @@ class InMemoryRepositoryRepository(_Base, RepositoryRepository):
         self, user_id: UUID, *, limit: int, before: UUID | None
     ) -> list[AccessibleRepository]:
         rows = [
-            AccessibleRepository(self._s.repositories[a.repository_id], a.permission)
+            AccessibleRepository(
+                self._s.repositories[a.repository_id], a.permission, a.repository_id in self._s.webhooks
+            )
             for a in self._s.access.values()
             if a.user_id == user_id and (before is None or a.repository_id < before)
         ]

@@ -233,7 +233,13 @@ class SqlAlchemyRepositoryRepository(RepositoryRepository):
         self, user_id: UUID, *, limit: int, before: UUID | None
     ) -> list[AccessibleRepository]:
         query = (
-            sa.select(repositories, user_repository_access.c.permission.label("access_permission"))
+            sa.select(
+                repositories,
+                user_repository_access.c.permission.label("access_permission"),
+                sa.exists()
+                .where(repository_webhooks.c.repository_id == repositories.c.id)
+                .label("has_webhook"),
+            )
             .join(user_repository_access, user_repository_access.c.repository_id == repositories.c.id)
             .where(user_repository_access.c.user_id == user_id)
             .order_by(repositories.c.id.desc())
@@ -242,7 +248,10 @@ class SqlAlchemyRepositoryRepository(RepositoryRepository):
         if before is not None:
             query = query.where(repositories.c.id < before)
         rows = await self._conn.execute(query)
-        return [AccessibleRepository(_repository(row), Permission(row.access_permission)) for row in rows]
+        return [
+            AccessibleRepository(_repository(row), Permission(row.access_permission), bool(row.has_webhook))
+            for row in rows
+        ]
 
     async def add_webhook_if_absent(self, webhook: RepositoryWebhook) -> bool:
         stmt = (

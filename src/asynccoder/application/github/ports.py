@@ -192,6 +192,7 @@ class GitTransport(Protocol):
 class AccessibleRepository:
     repository: Repository
     permission: Permission
+    webhook_active: bool = False
 
 
 class RepositoryRepository(Protocol):

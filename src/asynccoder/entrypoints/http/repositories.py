@@ -307,7 +307,10 @@ class RepositoryController(Controller):
             )
         result = await list_connected(ListRepositoriesInput(actor, limit=limit, before=_uuid_cursor(cursor)))
         return RepositoryListOut(
-            [repository_out(RepositoryView(r.repository, r.permission, False)) for r in result.items],
+            [
+                repository_out(RepositoryView(r.repository, r.permission, r.webhook_active))
+                for r in result.items
+            ],
             str(result.next_cursor) if result.next_cursor else None,
         )
 
