@@ -13,7 +13,6 @@ from asynccoder.adapters.sqlalchemy.uow import SqlAlchemyUnitOfWork
 from asynccoder.domain.code_hosting import (
     CommentKind,
     Permission,
-    PullRequest,
     PullRequestComment,
     PullRequestReview,
     PullRequestState,
@@ -24,27 +23,7 @@ from asynccoder.domain.code_hosting import (
 from asynccoder.domain.errors import Conflict
 from tests.contract.conftest import UowFactory
 from tests.support.builders import T0, make_user, new_id
-from tests.support.code_hosting import make_repository, seed_repository
-
-
-def make_pull(repository_id, number: int = 1, **overrides) -> PullRequest:  # type: ignore[no-untyped-def]
-    values = {
-        "id": new_id(),
-        "repository_id": repository_id,
-        "number": number,
-        "title": "Title",
-        "state": PullRequestState.OPEN,
-        "author_login": "octocat",
-        "head_ref": "topic",
-        "head_sha": "abc",
-        "base_ref": "main",
-        "html_url": None,
-        "created_at": T0,
-        "updated_at": T0,
-        "source_updated_at": T0,
-    }
-    values.update(overrides)
-    return PullRequest(**values)
+from tests.support.code_hosting import make_pull, make_repository, seed_repository
 
 
 async def test_a_repository_is_found_by_host_id_or_full_name_case_insensitively(

@@ -11,9 +11,9 @@ from asynccoder.application.repositories.pull_requests import OpenPullRequest, O
 from asynccoder.ioc.container import make_container
 from asynccoder.ioc.settings import Settings
 from tests.e2e.conftest import ClientFactory
-from tests.integration.test_local_git_code_host import make_repo
 from tests.support.builders import make_user
 from tests.support.code_hosting import access_token, in_database
+from tests.support.git_repos import make_repo
 
 
 async def test_a_local_repository_is_connected_and_gets_a_platform_pull_request(

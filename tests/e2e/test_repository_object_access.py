@@ -10,10 +10,9 @@ from litestar.routes import HTTPRoute
 
 from asynccoder.domain.code_hosting import Permission
 from asynccoder.ioc.settings import Settings
-from tests.contract.test_code_hosting_repositories import make_pull
 from tests.e2e.conftest import ClientFactory
 from tests.support.builders import make_user
-from tests.support.code_hosting import access_token, in_database, seed_repository
+from tests.support.code_hosting import access_token, in_database, make_pull, seed_repository
 
 BODIES = {"PUT": {"auto_review": True, "default_model_id": None, "default_base_branch": "main"}}
 

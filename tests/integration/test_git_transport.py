@@ -2,35 +2,16 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from asynccoder.adapters.github.git_cli_transport import GitCliTransport, basic_auth_header
 from asynccoder.domain.errors import Conflict, InvalidInput, Unavailable
+from tests.support.git_repos import git
 
 TOKEN = "gho_CanaryToken1234567890abcdef"
 GITHUB = frozenset({"github.com"})
-
-
-def git(*args: str, cwd: Path) -> str:
-    return subprocess.run(
-        ["git", *args],
-        cwd=cwd,
-        check=True,
-        capture_output=True,
-        text=True,
-        env={
-            "PATH": "/usr/bin:/bin:/usr/local/bin",
-            "HOME": str(cwd),
-            "GIT_CONFIG_NOSYSTEM": "1",
-            "GIT_AUTHOR_NAME": "Seed",
-            "GIT_AUTHOR_EMAIL": "seed@example.com",
-            "GIT_COMMITTER_NAME": "Seed",
-            "GIT_COMMITTER_EMAIL": "seed@example.com",
-        },
-    ).stdout
 
 
 @pytest.fixture

@@ -11,25 +11,8 @@ from asynccoder.adapters.system.clock import ManualClock
 from asynccoder.application.github.ports import InlineComment
 from asynccoder.domain.code_hosting import Permission, PullRequestState
 from asynccoder.domain.errors import InvalidInput, NotFound, Refused
-from tests.integration.test_git_transport import git
 from tests.support.builders import T0
-
-
-def make_repo(root: Path, full_name: str, *, feature: bool = True) -> Path:
-    path = root / full_name
-    path.mkdir(parents=True)
-    git("init", "--initial-branch=main", str(path), cwd=root)
-    (path / "app.py").write_text("print('hi')\n")
-    git("add", ".", cwd=path)
-    git("commit", "-m", "init", cwd=path)
-    if feature:
-        git("checkout", "-b", "feature", cwd=path)
-        (path / "app.py").write_text("print('hello')\n")
-        (path / "new.txt").write_text("new\n")
-        git("add", ".", cwd=path)
-        git("commit", "-m", "feature", cwd=path)
-        git("checkout", "main", cwd=path)
-    return path
+from tests.support.git_repos import make_repo
 
 
 @pytest.fixture

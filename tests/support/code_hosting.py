@@ -22,6 +22,8 @@ from asynccoder.application.repositories.webhooks import (
 )
 from asynccoder.domain.code_hosting import (
     Permission,
+    PullRequest,
+    PullRequestState,
     Repository,
     RepositoryAccess,
     RepositoryWebhook,
@@ -53,6 +55,26 @@ def make_repository(**overrides: Any) -> Repository:
     }
     values.update(overrides)
     return Repository(**values)
+
+
+def make_pull(repository_id: uuid.UUID, number: int = 1, **overrides: Any) -> PullRequest:
+    values: dict[str, Any] = {
+        "id": new_id(),
+        "repository_id": repository_id,
+        "number": number,
+        "title": "Title",
+        "state": PullRequestState.OPEN,
+        "author_login": "octocat",
+        "head_ref": "topic",
+        "head_sha": "abc",
+        "base_ref": "main",
+        "html_url": None,
+        "created_at": T0,
+        "updated_at": T0,
+        "source_updated_at": T0,
+    }
+    values.update(overrides)
+    return PullRequest(**values)
 
 
 async def seed_repository(
