@@ -140,7 +140,12 @@ async def test_users_see_models_with_prices_and_whether_they_can_use_them(harnes
     assert listed.status_code == 200
     [item] = listed.json()["items"]
     # Alice has no subscription: the Free plan allows the economy tier only, and this model is standard.
-    assert (item["id"], item["usable"], item["unusable_reason"], item["price"]["input_micro_usd_per_mtok"]) == (
+    assert (
+        item["id"],
+        item["usable"],
+        item["unusable_reason"],
+        item["price"]["input_micro_usd_per_mtok"],
+    ) == (
         model_id,
         False,
         "tier_not_allowed",

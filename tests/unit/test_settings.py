@@ -137,3 +137,27 @@ def test_encryption_keys_keep_their_order_and_ids(tmp_path: Path) -> None:
     )
     assert [k.key_id for k in settings.encryption_keys] == ["k2", "k1"]
     assert settings.encryption_keys[0].material == b"z" * 32
+
+
+def test_development_without_a_github_app_uses_local_repositories(tmp_path: Path) -> None:
+    settings = load_settings({"ASYNCCODER_DATA_DIR": str(tmp_path)})
+    assert settings.uses_local_code_host
+    assert settings.repositories_root == tmp_path / "repositories"
+
+
+def test_a_github_app_or_an_explicit_choice_selects_github(tmp_path: Path) -> None:
+    with_app = load_settings({"ASYNCCODER_DATA_DIR": str(tmp_path), "GITHUB_CLIENT_ID": "Iv1.abc"})
+    explicit = load_settings({"ASYNCCODER_DATA_DIR": str(tmp_path), "CODE_HOST": "github"})
+    assert not with_app.uses_local_code_host
+    assert not explicit.uses_local_code_host
+
+
+def test_production_refuses_the_local_code_host() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"ASYNCCODER_ENV": "production", "CODE_HOST": "local"})
+    assert "CODE_HOST=local (local git repositories) is for development only" in caught.value.problems
+
+
+def test_an_unknown_code_host_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError):
+        load_settings({"ASYNCCODER_DATA_DIR": str(tmp_path), "CODE_HOST": "gitlab"})

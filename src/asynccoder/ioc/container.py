@@ -40,6 +40,7 @@ from asynccoder.application.health.check_readiness import CheckReadiness, Health
 from asynccoder.ioc.ai import AiProvider
 from asynccoder.ioc.ai_catalogue import AiCatalogueProvider
 from asynccoder.ioc.billing import BillingProvider
+from asynccoder.ioc.github import GitHubProvider
 from asynccoder.ioc.identity import AccountsProvider
 from asynccoder.ioc.settings import Settings
 
@@ -142,6 +143,7 @@ def default_providers() -> list[Provider]:
         AiProvider(),
         AiCatalogueProvider(),
         BillingProvider(),
+        GitHubProvider(),
     ]
 
 

@@ -75,6 +75,10 @@ class Settings:
     github_api_url: str = "https://api.github.com"
     github_oauth_url: str = "https://github.com"
     github_oauth_scopes: tuple[str, ...] = ("repo", "read:user")
+    github_webhook_secret: str | None = field(default=None, repr=False)
+    code_host: Literal["auto", "github", "local"] = "auto"
+    local_repositories_root: Path | None = None
+    git_timeout_seconds: int = 300
 
     claude_api_key: str | None = field(default=None, repr=False)
     anthropic_base_url: str = "https://api.anthropic.com"
@@ -94,6 +98,18 @@ class Settings:
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def uses_local_code_host(self) -> bool:
+        """Local git repositories instead of GitHub: ``CODE_HOST=local``, or by default in development and
+        test when no GitHub OAuth app is configured (``GITHUB_CLIENT_ID`` unset)."""
+        if self.code_host != "auto":
+            return self.code_host == "local"
+        return not self.is_production and self.github_client_id is None
+
+    @property
+    def repositories_root(self) -> Path:
+        return self.local_repositories_root or self.data_dir / "repositories"
 
     @property
     def uses_sqlite(self) -> bool:
@@ -163,6 +179,17 @@ def _http_url(raw: str) -> str:
 
 def _opt_http_url(raw: str) -> str | None:
     return _http_url(raw) if raw.strip() else None
+
+
+def _code_host(raw: str) -> Literal["auto", "github", "local"]:
+    value = raw.strip().lower()
+    if value == "auto":
+        return "auto"
+    if value == "github":
+        return "github"
+    if value == "local":
+        return "local"
+    raise ValueError("must be auto, github or local")
 
 
 def _csv(raw: str) -> tuple[str, ...]:
@@ -262,6 +289,10 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "GITHUB_API_URL": ("github_api_url", _http_url),
     "GITHUB_OAUTH_URL": ("github_oauth_url", _http_url),
     "GITHUB_OAUTH_SCOPES": ("github_oauth_scopes", _csv),
+    "GITHUB_WEBHOOK_SECRET": ("github_webhook_secret", _opt_str),
+    "CODE_HOST": ("code_host", _code_host),
+    "LOCAL_REPOSITORIES_ROOT": ("local_repositories_root", lambda raw: Path(raw).expanduser()),
+    "GIT_TIMEOUT_SECONDS": ("git_timeout_seconds", _positive_int),
     "CLAUDE_API_KEY": ("claude_api_key", _opt_str),
     "ANTHROPIC_BASE_URL": ("anthropic_base_url", _http_url),
     "OPENAI_API_KEY": ("openai_api_key", _opt_str),
@@ -339,6 +370,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             problems.append("STRIPE_WEBHOOK_SECRET is required in production when STRIPE_SECRET_KEY is set")
         if values.get("github_client_id") and not values.get("github_client_secret"):
             problems.append("GITHUB_CLIENT_SECRET is required when GITHUB_CLIENT_ID is set")
+        if values.get("code_host") == "local":
+            problems.append("CODE_HOST=local (local git repositories) is for development only")
         if values.get("clerk_jwks_url") and not values.get("clerk_issuer"):
             problems.append("CLERK_ISSUER is required in production when CLERK_JWKS_URL is set")
         if (

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from asynccoder.adapters.memory.ai_catalogue_state import AiCatalogueState
 from asynccoder.adapters.memory.billing_state import BillingState
+from asynccoder.adapters.memory.code_hosting_state import CodeHostingState
 from asynccoder.domain.credentials import OAuthState, PersonalAccessToken, RefreshToken
 from asynccoder.domain.github_connection import GitHubConnection
 from asynccoder.domain.users import User
@@ -26,6 +27,7 @@ class MemoryState:
     oauth_states: dict[UUID, OAuthState] = field(default_factory=dict)
     ai_catalogue: AiCatalogueState = field(default_factory=AiCatalogueState)
     billing: BillingState = field(default_factory=BillingState)
+    code_hosting: CodeHostingState = field(default_factory=CodeHostingState)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

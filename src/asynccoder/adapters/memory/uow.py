@@ -16,6 +16,12 @@ from asynccoder.adapters.memory.billing import (
     InMemoryProcessedEventRepository,
     InMemorySubscriptionRepository,
 )
+from asynccoder.adapters.memory.code_hosting import (
+    InMemoryGitHubDeliveryRepository,
+    InMemoryPullRequestRepository,
+    InMemoryRepositoryEventRepository,
+    InMemoryRepositoryRepository,
+)
 from asynccoder.adapters.memory.credentials import (
     InMemoryOAuthStateRepository,
     InMemoryPersonalAccessTokenRepository,
@@ -46,6 +52,10 @@ class InMemoryUnitOfWork(UnitOfWork):
     billing_catalog: InMemoryBillingCatalogRepository
     subscriptions: InMemorySubscriptionRepository
     stripe_events: InMemoryProcessedEventRepository
+    repositories: InMemoryRepositoryRepository
+    pull_requests: InMemoryPullRequestRepository
+    github_deliveries: InMemoryGitHubDeliveryRepository
+    repository_events: InMemoryRepositoryEventRepository
 
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
@@ -70,6 +80,10 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.billing_catalog = InMemoryBillingCatalogRepository(self._store)
         self.subscriptions = InMemorySubscriptionRepository(self._store)
         self.stripe_events = InMemoryProcessedEventRepository(self._store)
+        self.repositories = InMemoryRepositoryRepository(self._store)
+        self.pull_requests = InMemoryPullRequestRepository(self._store)
+        self.github_deliveries = InMemoryGitHubDeliveryRepository(self._store)
+        self.repository_events = InMemoryRepositoryEventRepository(self._store)
         return self
 
     async def __aexit__(

@@ -9,9 +9,10 @@ from __future__ import annotations
 from asynccoder.adapters.sqlalchemy import (
     ai_catalogue_tables,
     billing_tables,
+    github_tables,
     identity_tables,
     tables,
 )
 from asynccoder.adapters.sqlalchemy.tables import metadata
 
-__all__ = ["ai_catalogue_tables", "billing_tables", "identity_tables", "metadata", "tables"]
+__all__ = ["ai_catalogue_tables", "billing_tables", "github_tables", "identity_tables", "metadata", "tables"]

@@ -13,8 +13,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from asynccoder.adapters.sqlalchemy.ai_catalogue_tables import api_keys
+from asynccoder.adapters.sqlalchemy.github_tables import repository_webhooks
 from asynccoder.adapters.sqlalchemy.tables import github_connections
 from asynccoder.domain.ai_catalogue import api_key_context
+from asynccoder.domain.code_hosting import webhook_secret_context
 from asynccoder.domain.github_connection import github_connection_context
 
 
@@ -31,4 +33,10 @@ SEALED_COLUMNS: list[SealedColumn] = [
         github_connections, "user_id", "sealed_token", lambda row: github_connection_context(row.user_id)
     ),
     SealedColumn(api_keys, "id", "sealed_key", lambda row: api_key_context(row.id, row.user_id)),
+    SealedColumn(
+        repository_webhooks,
+        "id",
+        "sealed_secret",
+        lambda row: webhook_secret_context(row.id, row.repository_id),
+    ),
 ]

@@ -18,6 +18,12 @@ from asynccoder.adapters.sqlalchemy.billing import (
     SqlAlchemyProcessedEventRepository,
     SqlAlchemySubscriptionRepository,
 )
+from asynccoder.adapters.sqlalchemy.code_hosting import (
+    SqlAlchemyGitHubDeliveryRepository,
+    SqlAlchemyPullRequestRepository,
+    SqlAlchemyRepositoryEventRepository,
+    SqlAlchemyRepositoryRepository,
+)
 from asynccoder.adapters.sqlalchemy.credentials import (
     SqlAlchemyOAuthStateRepository,
     SqlAlchemyPersonalAccessTokenRepository,
@@ -43,6 +49,10 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
     billing_catalog: SqlAlchemyBillingCatalogRepository
     subscriptions: SqlAlchemySubscriptionRepository
     stripe_events: SqlAlchemyProcessedEventRepository
+    repositories: SqlAlchemyRepositoryRepository
+    pull_requests: SqlAlchemyPullRequestRepository
+    github_deliveries: SqlAlchemyGitHubDeliveryRepository
+    repository_events: SqlAlchemyRepositoryEventRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -78,6 +88,10 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.billing_catalog = SqlAlchemyBillingCatalogRepository(conn)
         self.subscriptions = SqlAlchemySubscriptionRepository(conn)
         self.stripe_events = SqlAlchemyProcessedEventRepository(conn)
+        self.repositories = SqlAlchemyRepositoryRepository(conn)
+        self.pull_requests = SqlAlchemyPullRequestRepository(conn)
+        self.github_deliveries = SqlAlchemyGitHubDeliveryRepository(conn)
+        self.repository_events = SqlAlchemyRepositoryEventRepository(conn)
         return self
 
     async def __aexit__(

@@ -18,6 +18,12 @@ from asynccoder.application.common.billing_repositories import (
     ProcessedEventRepository,
     SubscriptionRepository,
 )
+from asynccoder.application.github.ports import (
+    GitHubDeliveryRepository,
+    PullRequestRepository,
+    RepositoryEventRepository,
+    RepositoryRepository,
+)
 from asynccoder.application.users.ports import (
     GitHubConnectionRepository,
     OAuthStateRepository,
@@ -57,6 +63,10 @@ class UnitOfWork(Protocol):
     billing_catalog: BillingCatalogRepository
     subscriptions: SubscriptionRepository
     stripe_events: ProcessedEventRepository
+    repositories: RepositoryRepository
+    pull_requests: PullRequestRepository
+    github_deliveries: GitHubDeliveryRepository
+    repository_events: RepositoryEventRepository
 
     async def __aenter__(self) -> Self: ...
 

@@ -27,11 +27,13 @@ from asynccoder.entrypoints.http.billing import (
     CreditsController,
     StripeWebhookController,
 )
+from asynccoder.entrypoints.http.github_webhooks import receive_github_webhook
 from asynccoder.entrypoints.http.health import HealthController
 from asynccoder.entrypoints.http.middleware import request_id_middleware
 from asynccoder.entrypoints.http.openapi_strict import StrictStructSchemaPlugin
 from asynccoder.entrypoints.http.personal_access_tokens import PersonalAccessTokenController
 from asynccoder.entrypoints.http.problems import ERROR_CODES_DOC, EXCEPTION_HANDLERS
+from asynccoder.entrypoints.http.repositories import PullRequestController, RepositoryController
 from asynccoder.entrypoints.http.sessions import SessionController
 from asynccoder.entrypoints.http.users import GitHubConnectionController, ProfileController
 from asynccoder.entrypoints.observability import configure_logging
@@ -57,6 +59,9 @@ def api_route_handlers() -> list[ControllerRouterHandler]:
         BillingController,
         AdminBillingController,
         StripeWebhookController,
+        RepositoryController,
+        PullRequestController,
+        receive_github_webhook,
     ]
 
 
