@@ -123,6 +123,8 @@ async def test_repeated_failures_for_one_account_get_429_with_retry_after(api: A
     assert blocked.status_code == 429
     assert blocked.json()["code"] == "too_many_attempts"
     assert 0 < int(blocked.headers["retry-after"]) <= 900
+    assert blocked.headers["ratelimit-remaining"] == "0"
+    assert blocked.headers["ratelimit-reset"] == blocked.headers["retry-after"]
 
 
 async def test_x_forwarded_for_from_an_untrusted_peer_does_not_escape_the_client_limit(

@@ -72,3 +72,9 @@ def test_each_migration_downgrades_and_upgrades_again(empty_database: str) -> No
             migrations_runner.upgrade(empty_database, revision.revision)
     migrations_runner.upgrade(empty_database, "heads")
     assert set(metadata.tables) <= _tables(empty_database)
+
+
+def test_the_migrations_have_a_single_head() -> None:
+    """Parallel branches are merged, so the next migration has one parent."""
+    script = ScriptDirectory(str(migrations_runner.MIGRATIONS_DIR))
+    assert len(script.get_heads()) == 1

@@ -82,9 +82,12 @@ class TooManyRequests(DomainError):
 
     code = "rate_limited"
 
-    def __init__(self, message: str, *, retry_after: int = 1, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, retry_after: int = 1, limit: int | None = None, code: str | None = None
+    ) -> None:
         super().__init__(message, code=code)
         self.retry_after = max(1, retry_after)
+        self.limit = limit
 
 
 class Unavailable(DomainError):

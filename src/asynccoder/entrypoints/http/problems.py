@@ -125,6 +125,10 @@ def handle_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Re
         headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
     if isinstance(exc, TooManyRequests):
         headers["Retry-After"] = str(exc.retry_after)
+        headers["RateLimit-Remaining"] = "0"
+        headers["RateLimit-Reset"] = str(exc.retry_after)
+        if exc.limit is not None:
+            headers["RateLimit-Limit"] = str(exc.limit)
     return problem(request, status=status, code=exc.code, detail=exc.message, headers=headers, extra=extra)
 
 
