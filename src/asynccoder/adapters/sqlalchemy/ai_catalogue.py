@@ -8,7 +8,6 @@ from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -22,6 +21,7 @@ from asynccoder.adapters.sqlalchemy.ai_catalogue_tables import (
     api_keys,
     model_usage_stats,
 )
+from asynccoder.adapters.sqlalchemy.dialect import insert_on_conflict
 from asynccoder.adapters.sqlalchemy.errors import constraint_name
 from asynccoder.application.ai_catalogue.ports import (
     ApiKeyRepository,
@@ -352,9 +352,7 @@ class SqlAlchemyModelUsageRepository(ModelUsageRepository):
             "cost_credits": entry.cost_credits,
             **{name: int(i == bucket) for i, name in enumerate(LATENCY_COLUMNS)},
         }
-        insert: Any = (postgresql.insert if self._conn.dialect.name == "postgresql" else sqlite.insert)(
-            model_usage_stats
-        )
+        insert = insert_on_conflict(self._conn, model_usage_stats)
         # One statement: concurrent records of the same (model, day) add up instead of overwriting each other.
         statement = insert.values(
             model_id=entry.model_id, day=entry.at.date(), **increments

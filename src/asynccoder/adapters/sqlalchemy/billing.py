@@ -7,7 +7,6 @@ from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -23,6 +22,7 @@ from asynccoder.adapters.sqlalchemy.billing_tables import (
     subscription_usage,
     subscriptions,
 )
+from asynccoder.adapters.sqlalchemy.dialect import insert_on_conflict
 from asynccoder.adapters.sqlalchemy.errors import constraint_name
 from asynccoder.application.common.billing_repositories import (
     BillingCatalogRepository,
@@ -48,13 +48,6 @@ from asynccoder.domain.billing import (
     SubscriptionUsage,
 )
 from asynccoder.domain.errors import Conflict
-
-
-def _insert(conn: AsyncConnection, table: sa.Table) -> Any:
-    """A dialect-specific INSERT that supports ``ON CONFLICT``."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
 
 
 class _Repo:
@@ -107,7 +100,7 @@ class SqlAlchemyCreditLedgerRepository(_Repo, CreditLedgerRepository):
 
     async def post(self, entry: LedgerEntry) -> tuple[LedgerEntry, bool]:
         await self._conn.execute(
-            _insert(self._conn, credit_accounts)
+            insert_on_conflict(self._conn, credit_accounts)
             .values(user_id=entry.user_id, available=0, held=0, created_at=entry.created_at)
             .on_conflict_do_nothing(index_elements=["user_id"])
         )
@@ -115,7 +108,7 @@ class SqlAlchemyCreditLedgerRepository(_Repo, CreditLedgerRepository):
         # transaction ends, then does nothing.
         inserted = (
             await self._conn.execute(
-                _insert(self._conn, credit_ledger)
+                insert_on_conflict(self._conn, credit_ledger)
                 .values(
                     id=entry.id,
                     user_id=entry.user_id,
@@ -334,7 +327,7 @@ class SqlAlchemyBillingCatalogRepository(_Repo, BillingCatalogRepository):
         }
         try:
             await self._conn.execute(
-                _insert(self._conn, subscription_plans)
+                insert_on_conflict(self._conn, subscription_plans)
                 .values(id=plan.id, **values)
                 .on_conflict_do_update(index_elements=["id"], set_=values)
             )
@@ -365,7 +358,7 @@ class SqlAlchemyBillingCatalogRepository(_Repo, BillingCatalogRepository):
         }
         try:
             await self._conn.execute(
-                _insert(self._conn, credit_packages)
+                insert_on_conflict(self._conn, credit_packages)
                 .values(id=package.id, **values)
                 .on_conflict_do_update(index_elements=["id"], set_=values)
             )
@@ -426,7 +419,7 @@ class SqlAlchemySubscriptionRepository(_Repo, SubscriptionRepository):
 
     async def link_customer(self, user_id: UUID, stripe_customer_id: str, now: datetime) -> str:
         await self._conn.execute(
-            _insert(self._conn, billing_customers)
+            insert_on_conflict(self._conn, billing_customers)
             .values(user_id=user_id, stripe_customer_id=stripe_customer_id, created_at=now)
             .on_conflict_do_nothing()
         )
@@ -476,7 +469,7 @@ class SqlAlchemySubscriptionRepository(_Repo, SubscriptionRepository):
     async def insert_if_absent(self, subscription: Subscription) -> bool:
         row = (
             await self._conn.execute(
-                _insert(self._conn, subscriptions)
+                insert_on_conflict(self._conn, subscriptions)
                 .values(
                     id=subscription.id,
                     user_id=subscription.user_id,
@@ -525,7 +518,7 @@ class SqlAlchemySubscriptionRepository(_Repo, SubscriptionRepository):
         used: int,
     ) -> None:
         await self._conn.execute(
-            _insert(self._conn, subscription_usage)
+            insert_on_conflict(self._conn, subscription_usage)
             .values(
                 subscription_id=subscription_id,
                 period_start=period_start,
@@ -565,7 +558,7 @@ class SqlAlchemySubscriptionRepository(_Repo, SubscriptionRepository):
     async def record_invoice(self, invoice: InvoiceRecord) -> bool:
         row = (
             await self._conn.execute(
-                _insert(self._conn, invoices)
+                insert_on_conflict(self._conn, invoices)
                 .values(
                     id=invoice.id,
                     user_id=invoice.user_id,
@@ -602,7 +595,7 @@ class SqlAlchemyProcessedEventRepository(_Repo, ProcessedEventRepository):
     async def add(self, event_id: str, event_type: str, created: datetime, received_at: datetime) -> bool:
         row = (
             await self._conn.execute(
-                _insert(self._conn, stripe_events)
+                insert_on_conflict(self._conn, stripe_events)
                 .values(id=event_id, type=event_type[:100], created=created, received_at=received_at)
                 .on_conflict_do_nothing(index_elements=["id"])
                 .returning(stripe_events.c.id)

@@ -11,10 +11,10 @@ from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from asynccoder.adapters.sqlalchemy.dialect import insert_on_conflict
 from asynccoder.adapters.sqlalchemy.errors import constraint_name
 from asynccoder.adapters.sqlalchemy.github_tables import (
     github_deliveries,
@@ -47,13 +47,6 @@ from asynccoder.domain.code_hosting import (
     Visibility,
 )
 from asynccoder.domain.errors import Conflict
-
-
-def _insert(conn: AsyncConnection, table: sa.Table) -> Any:
-    """A dialect-specific INSERT that supports ``on_conflict_do_nothing/update``."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
 
 
 def _repository(row: Any) -> Repository:
@@ -182,7 +175,7 @@ class SqlAlchemyRepositoryRepository(RepositoryRepository):
         return bool(result.rowcount)
 
     async def save_access(self, access: RepositoryAccess) -> None:
-        stmt = _insert(self._conn, user_repository_access).values(
+        stmt = insert_on_conflict(self._conn, user_repository_access).values(
             user_id=access.user_id,
             repository_id=access.repository_id,
             permission=access.permission.value,
@@ -255,7 +248,7 @@ class SqlAlchemyRepositoryRepository(RepositoryRepository):
 
     async def add_webhook_if_absent(self, webhook: RepositoryWebhook) -> bool:
         stmt = (
-            _insert(self._conn, repository_webhooks)
+            insert_on_conflict(self._conn, repository_webhooks)
             .values(
                 id=webhook.id,
                 repository_id=webhook.repository_id,
@@ -378,7 +371,7 @@ class SqlAlchemyPullRequestRepository(PullRequestRepository):
             "created_at": pull_request.created_at,
             "updated_at": pull_request.updated_at,
         }
-        stmt = _insert(self._conn, pull_requests).values(**values)
+        stmt = insert_on_conflict(self._conn, pull_requests).values(**values)
         excluded = stmt.excluded
         update = {
             k: excluded[k]
@@ -447,7 +440,7 @@ class SqlAlchemyPullRequestRepository(PullRequestRepository):
             "created_at": review.created_at,
             "updated_at": review.updated_at,
         }
-        stmt = _insert(self._conn, pull_request_reviews).values(**values)
+        stmt = insert_on_conflict(self._conn, pull_request_reviews).values(**values)
         excluded = stmt.excluded
         stmt = stmt.on_conflict_do_update(
             index_elements=["pull_request_id", "host_review_id"],
@@ -485,7 +478,7 @@ class SqlAlchemyPullRequestRepository(PullRequestRepository):
             "created_at": comment.created_at,
             "updated_at": comment.updated_at,
         }
-        stmt = _insert(self._conn, pull_request_comments).values(**values)
+        stmt = insert_on_conflict(self._conn, pull_request_comments).values(**values)
         excluded = stmt.excluded
         table = pull_request_comments.c
         stmt = stmt.on_conflict_do_update(
@@ -529,7 +522,7 @@ class SqlAlchemyGitHubDeliveryRepository(GitHubDeliveryRepository):
 
     async def record(self, delivery_id: str, event: str, received_at: datetime) -> bool:
         stmt = (
-            _insert(self._conn, github_deliveries)
+            insert_on_conflict(self._conn, github_deliveries)
             .values(delivery_id=delivery_id, event=event, received_at=received_at)
             .on_conflict_do_nothing(index_elements=["delivery_id"])
             .returning(github_deliveries.c.delivery_id)
