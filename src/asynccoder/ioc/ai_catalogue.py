@@ -14,6 +14,7 @@ from asynccoder.application.ai_catalogue_use_cases.api_keys import (
     ResolveCallCredentials,
     UpdateApiKey,
 )
+from asynccoder.application.ai_catalogue_use_cases.call_model import CallModelForUser
 from asynccoder.application.ai_catalogue_use_cases.catalogue import (
     CreateModel,
     DeleteModel,
@@ -75,6 +76,7 @@ class AiCatalogueProvider(Provider):
         DeleteApiKey,
         ResolveCallCredentials,
         RecordModelUsage,
+        CallModelForUser,
         GetModelUsageStats,
         GetMyUsage,
         scope=Scope.REQUEST,
