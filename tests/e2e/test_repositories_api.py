@@ -187,11 +187,7 @@ async def test_a_user_without_access_gets_404_for_the_repository_and_its_pull_re
 async def test_settings_need_write_access(world: World) -> None:
     repo_id = (await connect(world, "ada")).json()["id"]
     await connect(world, "bob")
-    body = {
-        "auto_review": True,
-        "default_model_id": "01890000-0000-7000-8000-000000000001",
-        "default_base_branch": "develop",
-    }
+    body = {"auto_review": True, "default_model_id": None, "default_base_branch": "develop"}
 
     refused = await world.client.put(
         f"/api/v1/repositories/{repo_id}/settings", json=body, headers=world.headers["bob"]
@@ -204,6 +200,20 @@ async def test_settings_need_write_access(world: World) -> None:
     assert refused.json()["code"] == "insufficient_repository_access"
     assert allowed.status_code == 200
     assert allowed.json()["settings"] == body
+
+
+async def test_a_default_model_outside_the_catalogue_is_400(world: World) -> None:
+    repo_id = (await connect(world, "ada")).json()["id"]
+    body = {
+        "auto_review": False,
+        "default_model_id": "01890000-0000-7000-8000-000000000001",
+        "default_base_branch": None,
+    }
+    response = await world.client.put(
+        f"/api/v1/repositories/{repo_id}/settings", json=body, headers=world.headers["ada"]
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "unknown_model"
 
 
 async def test_an_invalid_base_branch_is_400(world: World) -> None:

@@ -42,7 +42,8 @@ from asynccoder.application.repositories.pull_requests import (
 from asynccoder.domain.code_hosting import Permission, PullRequestState
 from asynccoder.domain.errors import Forbidden, InvalidInput, NotFound, Refused, TooManyRequests
 from asynccoder.domain.users import Actor, User
-from tests.support.builders import T0, make_user
+from tests.support.ai_catalogue_builders import make_model
+from tests.support.builders import T0, make_user, new_id
 from tests.support.code_hosting import BOX, add_user_with_github
 
 WEBHOOK_URL = "https://coder.example.com/api/v1/webhooks/github"
@@ -216,6 +217,21 @@ async def test_settings_need_write_access(app: App) -> None:
     assert view.repository.base_branch == "develop"
     with pytest.raises(InvalidInput):
         await update(UpdateRepositorySettingsInput(ada, repo_id, True, None, "-x"))
+
+
+async def test_the_default_model_must_be_an_enabled_catalogue_model(app: App) -> None:
+    repo_id, (ada,) = await connected(app, "t-ada")
+    enabled, disabled = make_model(), make_model(enabled=False)
+    app.store.state.ai_catalogue.models[enabled.id] = enabled
+    app.store.state.ai_catalogue.models[disabled.id] = disabled
+    update = UpdateRepositorySettings(app.uow(), app.clock)
+
+    view = await update(UpdateRepositorySettingsInput(ada, repo_id, False, enabled.id, None))
+    assert view.repository.default_model_id == enabled.id
+    for unusable in (disabled.id, new_id()):
+        with pytest.raises(InvalidInput) as caught:
+            await update(UpdateRepositorySettingsInput(ada, repo_id, False, unusable, None))
+        assert caught.value.code == "unknown_model"
 
 
 async def test_the_last_user_leaving_removes_the_webhook_best_effort(app: App) -> None:

@@ -364,7 +364,8 @@ class UpdateRepositorySettings:
 
     Rules: 404 without access; write (or admin) access on the code host is required, otherwise 403
     ``insufficient_repository_access`` (the caller can see the repository, so hiding it would be pointless);
-    the base branch must be a valid git branch name.
+    the base branch must be a valid git branch name; the default model must be an enabled catalogue model
+    (400 ``unknown_model`` otherwise).
     """
 
     def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
@@ -379,6 +380,14 @@ class UpdateRepositorySettings:
                     "Changing repository settings needs write access to the repository.",
                     code="insufficient_repository_access",
                 )
+            if command.default_model_id is not None:
+                model = await uow.ai_catalogue.get_model(command.default_model_id)
+                if model is None or not model.enabled:
+                    raise InvalidInput(
+                        "The default model is not a model of the catalogue.",
+                        problems=[FieldProblem("default_model_id", "must be the id of an enabled model")],
+                        code="unknown_model",
+                    )
             updated = found.repository.with_settings(
                 auto_review=command.auto_review,
                 default_model_id=command.default_model_id,
