@@ -73,6 +73,7 @@ async def test_unknown_fields_are_rejected(client_factory: ClientFactory) -> Non
     async with await _client(client_factory) as client:
         response = await client.post("/api/v1/widgets", json={"name": "a", "size": 1, "role": "admin"})
     body = _assert_problem(response, 400, "validation_failed")
+    assert body["errors"][0]["field"] == "role"
     assert "role" in body["errors"][0]["message"]
 
 

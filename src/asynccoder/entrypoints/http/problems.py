@@ -6,6 +6,7 @@ add ``errors: [{field, message}]``. Nothing internal (tracebacks, SQL, paths) is
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
@@ -105,13 +106,20 @@ def problem(
     ).to_response(request)
 
 
+_UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
+
+
 def _field_errors(extra: Any) -> list[dict[str, str]]:
     errors: list[dict[str, str]] = []
     if isinstance(extra, list):
         for item in extra:
             if isinstance(item, dict):
+                message = str(item.get("message", "is invalid"))
                 key = str(item.get("key") or item.get("source") or "body")
-                errors.append({"field": key, "message": str(item.get("message", "is invalid"))})
+                # msgspec reports an unknown field on the object that holds it; name the field itself.
+                if (unknown := _UNKNOWN_FIELD.search(message)) and key in {"data", "body"}:
+                    key = unknown.group(1)
+                errors.append({"field": key, "message": message})
     return errors
 
 
