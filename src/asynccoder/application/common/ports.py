@@ -48,7 +48,9 @@ class IdGenerator(Protocol):
 class UnitOfWork(Protocol):
     """One business transaction: repositories as attributes; rolls back on exit unless ``commit()`` ran.
 
-    A unit of work is used once: ``async with uow: ...; await uow.commit()``.
+    ``async with uow: ...; await uow.commit()``. A unit of work may be entered again after it exited (each
+    block is its own transaction, so no transaction stays open across slow calls such as GitHub or a model),
+    but never while it is active: blocks are sequential, not nested.
     """
 
     users: UserRepository
