@@ -95,3 +95,25 @@ async def test_timestamps_come_back_timezone_aware_in_utc(uow_factory: UowFactor
     assert stored is not None
     assert stored.created_at.utcoffset() is not None
     assert stored.created_at == T0
+
+
+async def test_a_unit_of_work_can_be_entered_again_after_it_exited(uow_factory: UowFactory) -> None:
+    first, second = make_user(), make_user()
+    uow = uow_factory()
+    async with uow:
+        await uow.users.add(first)
+        await uow.commit()
+    async with uow:
+        await uow.users.add(second)
+        await uow.commit()
+
+    async with uow_factory() as check:
+        assert await check.users.get(first.id) == first
+        assert await check.users.get(second.id) == second
+
+
+async def test_entering_an_active_unit_of_work_again_is_refused(uow_factory: UowFactory) -> None:
+    uow = uow_factory()
+    async with uow:
+        with pytest.raises(RuntimeError):
+            await uow.__aenter__()
