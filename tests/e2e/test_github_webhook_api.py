@@ -325,3 +325,17 @@ async def test_a_non_ascii_signature_header_is_400(world: World) -> None:
         URL, content=body, headers={k: v.encode("latin-1") for k, v in raw_headers.items()}
     )
     assert response.status_code == 400
+
+
+async def test_a_delivery_larger_than_the_api_body_limit_is_still_accepted(world: World) -> None:
+    """GitHub sends up to 25 MB; the API-wide limit (1 MiB by default) must not cut a large delivery off."""
+    payload = pull_request_event("opened")
+    payload["pull_request"]["body"] = "x" * (2 * 1024 * 1024)
+    response = await post(world, "pull_request", payload)
+    assert response.status_code == 200, response.text
+    other = await world.client.post(
+        "/api/v1/auth/login",
+        content=b'{"email": "' + b"a" * (2 * 1024 * 1024) + b'@example.com", "password": "x"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert other.status_code == 413

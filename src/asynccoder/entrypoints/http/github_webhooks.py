@@ -18,6 +18,9 @@ class WebhookAck(msgspec.Struct):
     detail: str
 
 
+GITHUB_MAX_DELIVERY_BYTES = 25 * 1024 * 1024
+
+
 @post(
     "/webhooks/github",
     operation_id="webhooks_github",
@@ -26,6 +29,8 @@ class WebhookAck(msgspec.Struct):
     opt=PUBLIC,
     security=[],
     status_code=200,
+    # GitHub caps deliveries at 25 MB; a large push or pull request must not be cut off by the API-wide limit.
+    request_max_body_size=GITHUB_MAX_DELIVERY_BYTES,
     responses={
         202: ResponseSpec(data_container=WebhookAck, description="Accepted and ignored (unknown repository)"),
         400: ResponseSpec(
