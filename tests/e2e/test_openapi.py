@@ -34,3 +34,58 @@ async def test_every_operation_has_an_id_a_summary_and_tags(client: AsyncTestCli
             seen.add(operation["operationId"])
             assert operation.get("summary"), where
             assert operation.get("tags"), where
+
+
+FORBIDDEN_PROPERTIES = {
+    "password",
+    "password_hash",
+    "token_hash",
+    "refresh_token_hash",
+    "code_verifier",
+    "sealed_key",
+    "sealed_token",
+    "sealed_secret",
+    "api_key",
+    "github_token",
+    "access_token_encrypted",
+    "webhook_secret",
+}
+
+
+def _response_schema_properties(document: dict[str, object]) -> set[str]:
+    """Every property name reachable from any response schema of any operation."""
+    components = document.get("components", {}).get("schemas", {})  # type: ignore[union-attr]
+    seen: set[str] = set()
+    names: set[str] = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+                name = ref.rsplit("/", 1)[1]
+                if name not in seen:
+                    seen.add(name)
+                    walk(components.get(name, {}))
+            for key, value in node.items():
+                if key == "properties" and isinstance(value, dict):
+                    names.update(value)
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    for item in document["paths"].values():  # type: ignore[union-attr]
+        for method, operation in item.items():
+            if method in HTTP_METHODS:
+                walk(operation.get("responses", {}))
+    return names
+
+
+async def test_no_response_schema_exposes_hashes_ciphertexts_or_stored_secrets(
+    client: AsyncTestClient[Any],
+) -> None:
+    document = (await client.get("/schema/openapi.json")).json()
+    properties = _response_schema_properties(document)
+    # The walk reaches real response bodies (so an empty result cannot pass by accident).
+    assert {"display_name", "available_credits", "last4", "full_name"} <= properties
+    assert properties & FORBIDDEN_PROPERTIES == set()
