@@ -9,12 +9,12 @@ from asynccoder.application.common.ports import Clock, IdGenerator, UnitOfWork
 from asynccoder.domain.errors import Conflict, InvalidInput
 from asynccoder.domain.users import Role, User, UserStatus, normalize_email, validate_display_name
 
-PLACEHOLDER_EMAIL_DOMAIN = "clerk.invalid"
+UNDELIVERABLE_EMAIL_DOMAIN = "clerk.invalid"
 
 
-def placeholder_email(user_id: UUID) -> str:
+def undeliverable_email(user_id: UUID) -> str:
     """For Clerk users whose token carries no (usable) email: reserved ``.invalid`` TLD, never deliverable."""
-    return f"clerk-{user_id.hex}@{PLACEHOLDER_EMAIL_DOMAIN}"
+    return f"clerk-{user_id.hex}@{UNDELIVERABLE_EMAIL_DOMAIN}"
 
 
 class ClerkSessionVerifier(CredentialVerifier):
@@ -22,7 +22,7 @@ class ClerkSessionVerifier(CredentialVerifier):
 
     Rules: the local user is found by Clerk user id, never by email (an email claim from another identity
     provider must not take over an existing local account); a new user gets the token's email if present
-    and not already used locally, else a placeholder address; role ``user``.
+    and not already used locally, else an undeliverable address on the reserved `.invalid` TLD; role ``user``.
     """
 
     def __init__(self, tokens: ClerkTokenVerifier, uow: UnitOfWork, ids: IdGenerator, clock: Clock) -> None:
@@ -53,7 +53,7 @@ class ClerkSessionVerifier(CredentialVerifier):
 
     async def _new_user(self, uow: UnitOfWork, identity: ClerkIdentity) -> User:
         user_id = self._ids.new_id()
-        email = placeholder_email(user_id)
+        email = undeliverable_email(user_id)
         if identity.email:
             try:
                 candidate = normalize_email(identity.email)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 import msgspec
 from dishka.integrations.litestar import FromDishka, inject
 from litestar import Controller, Response, delete, get, patch, post, put
-from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
@@ -65,33 +64,17 @@ from asynccoder.domain.ai_catalogue import (
 from asynccoder.domain.errors import FieldProblem, InvalidInput
 from asynccoder.domain.users import Actor
 from asynccoder.entrypoints.http.auth import require_admin
+from asynccoder.entrypoints.http.responses import parse_cursor, problem_response
 
 API_PREFIX = "/api/v1"
 
 
-def _problem(description: str) -> ResponseSpec:
-    return ResponseSpec(
-        data_container=dict[str, Any], description=description, media_type="application/problem+json"
-    )
-
-
-BAD_REQUEST = {400: _problem("Invalid input (`validation_failed`)")}
-NOT_FOUND = {404: _problem("No such object, or not the caller's (`not_found` and specific codes)")}
-ADMIN_ONLY = {403: _problem("The caller is not an admin (`forbidden`)")}
+BAD_REQUEST = {400: problem_response("Invalid input (`validation_failed`)")}
+NOT_FOUND = {404: problem_response("No such object, or not the caller's (`not_found` and specific codes)")}
+ADMIN_ONLY = {403: problem_response("The caller is not an admin (`forbidden`)")}
 
 Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size (default 20, max 100)")]
 Cursor = Annotated[str | None, QueryParameter(description="`next_cursor` of the previous page")]
-
-
-def _cursor(raw: str | None) -> UUID | None:
-    if raw is None:
-        return None
-    try:
-        return UUID(raw)
-    except ValueError:
-        raise InvalidInput(
-            "The cursor is not valid.", problems=[FieldProblem("cursor", "must be a next_cursor value")]
-        ) from None
 
 
 # ---- wire structs
@@ -293,7 +276,7 @@ class ModelsController(Controller):
                 capability=capability,
                 include_disabled=include_disabled,
                 limit=limit,
-                cursor=_cursor(cursor),
+                cursor=parse_cursor(cursor),
             )
         )
         return ModelPageOut(
@@ -317,7 +300,7 @@ class ModelsController(Controller):
         responses={
             **BAD_REQUEST,
             **NOT_FOUND,
-            422: _problem("`no_own_key`, `api_key_unreadable` or `platform_key_not_configured`"),
+            422: problem_response("`no_own_key`, `api_key_unreadable` or `platform_key_not_configured`"),
         },
     )
     @inject
@@ -342,7 +325,7 @@ class AdminModelsController(Controller):
         operation_id="admin_create_model",
         summary="Add a model to the catalogue",
         status_code=HTTP_201_CREATED,
-        responses={**BAD_REQUEST, **ADMIN_ONLY, 409: _problem("`model_exists`")},
+        responses={**BAD_REQUEST, **ADMIN_ONLY, 409: problem_response("`model_exists`")},
     )
     @inject
     async def create(
@@ -406,7 +389,7 @@ class AdminModelsController(Controller):
         operation_id="admin_delete_model",
         summary="Delete a never-used model",
         status_code=HTTP_204_NO_CONTENT,
-        responses={**ADMIN_ONLY, **NOT_FOUND, 409: _problem("`model_in_use`: disable it instead")},
+        responses={**ADMIN_ONLY, **NOT_FOUND, 409: problem_response("`model_in_use`: disable it instead")},
     )
     @inject
     async def delete_model(
@@ -438,8 +421,8 @@ class AdminModelsController(Controller):
             **BAD_REQUEST,
             **ADMIN_ONLY,
             **NOT_FOUND,
-            409: _problem("`price_exists`"),
-            422: _problem("`price_backdated`"),
+            409: problem_response("`price_exists`"),
+            422: problem_response("`price_backdated`"),
         },
     )
     @inject
@@ -572,7 +555,7 @@ class ApiKeysController(Controller):
         cursor: Cursor = None,
     ) -> ApiKeyPageOut:
         """The caller's own keys, newest first (provider, label, last 4 characters)."""
-        page = await use_case(ListApiKeysInput(actor, limit, _cursor(cursor)))
+        page = await use_case(ListApiKeysInput(actor, limit, parse_cursor(cursor)))
         return ApiKeyPageOut(
             [_key_out(k) for k in page.items], str(page.next_cursor) if page.next_cursor else None
         )
@@ -584,8 +567,8 @@ class ApiKeysController(Controller):
         status_code=HTTP_201_CREATED,
         responses={
             **BAD_REQUEST,
-            409: _problem("`api_key_exists`: one key per provider; replace it with PUT"),
-            422: _problem("`api_key_invalid`: the validation call failed; nothing was stored"),
+            409: problem_response("`api_key_exists`: one key per provider; replace it with PUT"),
+            422: problem_response("`api_key_invalid`: the validation call failed; nothing was stored"),
         },
     )
     @inject
@@ -624,7 +607,7 @@ class ApiKeysController(Controller):
         "/{key_id:uuid}",
         operation_id="update_api_key",
         summary="Change one of your keys",
-        responses={**BAD_REQUEST, **NOT_FOUND, 422: _problem("`api_key_invalid`")},
+        responses={**BAD_REQUEST, **NOT_FOUND, 422: problem_response("`api_key_invalid`")},
     )
     @inject
     async def update_key(

@@ -9,7 +9,6 @@ from uuid import UUID
 import msgspec
 from dishka.integrations.litestar import FromDishka, inject
 from litestar import Controller, Request, Response, get, patch, post
-from litestar.openapi import ResponseSpec
 from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
@@ -49,17 +48,7 @@ from asynccoder.domain.billing import (
 from asynccoder.domain.errors import FieldProblem, InvalidInput
 from asynccoder.domain.users import Actor
 from asynccoder.entrypoints.http.auth import PUBLIC, require_admin
-
-
-def _errors(*statuses: int) -> dict[int, ResponseSpec]:
-    return {
-        status: ResponseSpec(
-            data_container=dict[str, Any],
-            media_type="application/problem+json",
-            description="Problem details",
-        )
-        for status in statuses
-    }
+from asynccoder.entrypoints.http.responses import parse_cursor, problem_responses
 
 
 def _rfc3339(moment: datetime) -> str:
@@ -293,17 +282,6 @@ def _changes(body: msgspec.Struct) -> dict[str, Any]:
     return changes
 
 
-def _cursor(raw: str | None) -> UUID | None:
-    if raw is None:
-        return None
-    try:
-        return UUID(raw)
-    except ValueError:
-        raise InvalidInput(
-            "The cursor is not valid.", problems=[FieldProblem("cursor", "must come from next_cursor")]
-        ) from None
-
-
 IdempotencyKey = Annotated[
     str | None,
     HeaderParameter(
@@ -319,7 +297,7 @@ class CreditsController(Controller):
     path = "/users/credits"
     tags = ["billing"]
 
-    @get(operation_id="get_credits", summary="Your credit balance", responses=_errors(401))
+    @get(operation_id="get_credits", summary="Your credit balance", responses=problem_responses(401))
     @inject
     async def get_credits(self, actor: FromDishka[Actor], use_case: FromDishka[GetCredits]) -> CreditsBody:
         """Available and held credits (1 credit = 1/1000 USD) and the 10 most recent ledger entries."""
@@ -350,7 +328,7 @@ class BillingController(Controller):
         operation_id="start_checkout",
         summary="Start a Stripe Checkout",
         status_code=HTTP_200_OK,
-        responses=_errors(400, 401, 404, 409, 503),
+        responses=problem_responses(400, 401, 404, 409, 503),
     )
     @inject
     async def checkout(
@@ -371,7 +349,7 @@ class BillingController(Controller):
         operation_id="open_billing_portal",
         summary="Open the Stripe Customer Portal",
         status_code=HTTP_200_OK,
-        responses=_errors(401, 503),
+        responses=problem_responses(401, 503),
     )
     @inject
     async def portal(self, actor: FromDishka[Actor], use_case: FromDishka[OpenBillingPortal]) -> PortalBody:
@@ -379,7 +357,10 @@ class BillingController(Controller):
         return PortalBody(await use_case(actor))
 
     @get(
-        "/subscription", operation_id="get_subscription", summary="Your subscription", responses=_errors(401)
+        "/subscription",
+        operation_id="get_subscription",
+        summary="Your subscription",
+        responses=problem_responses(401),
     )
     @inject
     async def subscription(
@@ -411,7 +392,12 @@ class BillingController(Controller):
             )
         return body
 
-    @get("/invoices", operation_id="list_invoices", summary="Your invoices", responses=_errors(400, 401, 503))
+    @get(
+        "/invoices",
+        operation_id="list_invoices",
+        summary="Your invoices",
+        responses=problem_responses(400, 401, 503),
+    )
     @inject
     async def invoices(
         self,
@@ -443,7 +429,7 @@ class BillingController(Controller):
         "/transactions",
         operation_id="list_transactions",
         summary="Your credit ledger",
-        responses=_errors(400, 401),
+        responses=problem_responses(400, 401),
     )
     @inject
     async def transactions(
@@ -464,7 +450,7 @@ class BillingController(Controller):
                     problems=[FieldProblem(name, "must be RFC 3339 with offset")],
                 )
         page = await use_case(
-            ListTransactionsInput(actor, limit, kind, created_after, created_before, _cursor(cursor))
+            ListTransactionsInput(actor, limit, kind, created_after, created_before, parse_cursor(cursor))
         )
         return TransactionsBody(
             [_entry(e) for e in page.items], str(page.next_cursor) if page.next_cursor else None
@@ -476,7 +462,9 @@ class AdminBillingController(Controller):
     tags = ["admin", "billing"]
     guards = [require_admin]
 
-    @get("/plans", operation_id="admin_list_plans", summary="All plans", responses=_errors(401, 403))
+    @get(
+        "/plans", operation_id="admin_list_plans", summary="All plans", responses=problem_responses(401, 403)
+    )
     @inject
     async def list_plans(self, use_case: FromDishka[ListPlans]) -> PlansBody:
         """Every plan, including inactive ones."""
@@ -487,7 +475,7 @@ class AdminBillingController(Controller):
         operation_id="admin_create_plan",
         summary="Add a plan",
         status_code=HTTP_201_CREATED,
-        responses=_errors(400, 401, 403, 409),
+        responses=problem_responses(400, 401, 403, 409),
     )
     @inject
     async def create_plan(
@@ -503,7 +491,7 @@ class AdminBillingController(Controller):
         "/plans/{plan_id:uuid}",
         operation_id="admin_update_plan",
         summary="Change a plan",
-        responses=_errors(400, 401, 403, 404, 409),
+        responses=problem_responses(400, 401, 403, 404, 409),
     )
     @inject
     async def update_plan(
@@ -516,7 +504,12 @@ class AdminBillingController(Controller):
         """Change the given fields; ``active: false`` withdraws the plan from sale."""
         return _plan(await use_case(actor, plan_id, _changes(data)))
 
-    @get("/packages", operation_id="admin_list_packages", summary="All packages", responses=_errors(401, 403))
+    @get(
+        "/packages",
+        operation_id="admin_list_packages",
+        summary="All packages",
+        responses=problem_responses(401, 403),
+    )
     @inject
     async def list_packages(self, use_case: FromDishka[ListPackages]) -> PackagesBody:
         """Every credit package, including inactive ones."""
@@ -527,7 +520,7 @@ class AdminBillingController(Controller):
         operation_id="admin_create_package",
         summary="Add a credit package",
         status_code=HTTP_201_CREATED,
-        responses=_errors(400, 401, 403, 409),
+        responses=problem_responses(400, 401, 403, 409),
     )
     @inject
     async def create_package(
@@ -543,7 +536,7 @@ class AdminBillingController(Controller):
         "/packages/{package_id:uuid}",
         operation_id="admin_update_package",
         summary="Change a credit package",
-        responses=_errors(400, 401, 403, 404, 409),
+        responses=problem_responses(400, 401, 403, 404, 409),
     )
     @inject
     async def update_package(
@@ -561,7 +554,7 @@ class AdminBillingController(Controller):
         operation_id="admin_adjust_credits",
         summary="Grant or correct a user's credits",
         status_code=HTTP_201_CREATED,
-        responses=_errors(400, 401, 403, 404, 409, 422),
+        responses=problem_responses(400, 401, 403, 404, 409, 422),
     )
     @inject
     async def adjust_credits(
@@ -594,7 +587,7 @@ class StripeWebhookController(Controller):
         operation_id="stripe_webhook",
         summary="Stripe events",
         status_code=HTTP_200_OK,
-        responses=_errors(400, 422, 503),
+        responses=problem_responses(400, 422, 503),
     )
     @inject
     async def receive(

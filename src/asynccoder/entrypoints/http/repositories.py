@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
 from dishka.integrations.litestar import FromDishka, inject
 from litestar import Controller, Response, delete, get, post, put
-from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from asynccoder.application.github.ports import HostedRepository
@@ -43,25 +42,21 @@ from asynccoder.domain.code_hosting import (
 )
 from asynccoder.domain.errors import FieldProblem, InvalidInput
 from asynccoder.domain.users import Actor
-
-
-def _problem(description: str) -> ResponseSpec:
-    return ResponseSpec(
-        data_container=dict[str, Any], description=description, media_type="application/problem+json"
-    )
-
+from asynccoder.entrypoints.http.responses import parse_cursor, problem_response
 
 ERRORS = {
-    400: _problem("Invalid input (`validation_failed`)"),
-    404: _problem("No such repository, or the caller has no access (`repository_not_found`)"),
+    400: problem_response("Invalid input (`validation_failed`)"),
+    404: problem_response("No such repository, or the caller has no access (`repository_not_found`)"),
 }
 CODE_HOST_ERRORS = {
-    422: _problem(
+    422: problem_response(
         "The code host refused (`github_not_connected`, `code_host_forbidden`, `code_host_rejected`, "
         "`code_host_reauthorization_required`)"
     ),
-    429: _problem("The code host's rate limit is exhausted (`code_host_rate_limited`); see Retry-After"),
-    503: _problem("The code host is unreachable (`code_host_unavailable`)"),
+    429: problem_response(
+        "The code host's rate limit is exhausted (`code_host_rate_limited`); see Retry-After"
+    ),
+    503: problem_response("The code host is unreachable (`code_host_unavailable`)"),
 }
 
 
@@ -250,17 +245,6 @@ def _comment_out(c: PullRequestComment) -> CommentOut:
     )
 
 
-def _uuid_cursor(cursor: str | None) -> UUID | None:
-    if cursor is None:
-        return None
-    try:
-        return UUID(cursor)
-    except ValueError:
-        raise InvalidInput(
-            "The cursor is not valid.", problems=[FieldProblem("cursor", "is not valid")]
-        ) from None
-
-
 def _page_cursor(cursor: str | None) -> int:
     if cursor is None:
         return 1
@@ -309,7 +293,7 @@ class RepositoryController(Controller):
             return ConnectableRepositoryListOut(
                 [_connectable(r) for r in page.items], str(page.next_page) if page.next_page else None
             )
-        result = await list_connected(ListRepositoriesInput(actor, limit=limit, before=_uuid_cursor(cursor)))
+        result = await list_connected(ListRepositoriesInput(actor, limit=limit, before=parse_cursor(cursor)))
         return RepositoryListOut(
             [
                 repository_out(RepositoryView(r.repository, r.permission, r.webhook_active))
@@ -375,7 +359,7 @@ class RepositoryController(Controller):
         summary="Change a repository's settings",
         responses={
             **ERRORS,
-            403: _problem(
+            403: problem_response(
                 "The caller can see the repository but lacks write access (`insufficient_repository_access`)"
             ),
         },
@@ -424,7 +408,7 @@ class RepositoryController(Controller):
                 repository_id,
                 state=None if pr_state == "all" else PullRequestState(pr_state),
                 limit=limit,
-                before=_uuid_cursor(cursor),
+                before=parse_cursor(cursor),
             )
         )
         return PullRequestListOut(
@@ -442,7 +426,9 @@ class PullRequestController(Controller):
         operation_id="pull_requests_get",
         summary="Get a pull request with its reviews and comments",
         responses={
-            404: _problem("No such pull request, or no access to its repository (`pull_request_not_found`)")
+            404: problem_response(
+                "No such pull request, or no access to its repository (`pull_request_not_found`)"
+            )
         },
     )
     @inject

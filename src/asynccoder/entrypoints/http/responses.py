@@ -38,6 +38,13 @@ def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
     }
 
 
+def problem_response(description: str) -> ResponseSpec:
+    """One problem+json response with a description listing the codes it may carry."""
+    return ResponseSpec(
+        data_container=Problem, description=description, media_type="application/problem+json"
+    )
+
+
 def parse_cursor(cursor: str | None) -> UUID | None:
     if cursor is None:
         return None
