@@ -1,0 +1,53 @@
+"""Ports of the coding agent: the tools a model may call, the sandbox commands run in, the task's workspace."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from asynccoder.domain.ai import ToolDefinition
+
+
+@dataclass(frozen=True, slots=True)
+class ToolOutput:
+    """What a tool hands back to the model: deterministic text (same input, same bytes) and whether it failed.
+
+    Error texts say what to do next ("0 matches; the nearest lines are ..."), never a traceback or a host path.
+    """
+
+    text: str
+    is_error: bool = False
+
+
+class AgentTool(Protocol):
+    """One tool offered to the model. ``definition`` is stable (name, description, JSON schema) so the
+    provider's prompt cache keeps hitting; ``run`` validates its own arguments and never raises for bad ones."""
+
+    @property
+    def definition(self) -> ToolDefinition: ...
+
+    async def run(self, arguments: dict[str, Any]) -> ToolOutput: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    exit_code: int | None  # None when it was killed (timeout, cancel, limit)
+    output: str  # stdout and stderr interleaved, already truncated deterministically
+    timed_out: bool = False
+    truncated: bool = False
+
+
+class SandboxUnavailable(Exception):
+    """No sandbox can be had on this host (bubblewrap missing, user namespaces blocked): commands are refused,
+    never run on the host."""
+
+
+class Sandbox(Protocol):
+    """Runs one shell command in isolation: no network, read-only system, only ``workdir`` writable (its
+    ``.git`` read-only), resource limits, a minimal environment with no secret; the whole process tree is
+    killed on timeout. Raises ``SandboxUnavailable`` when isolation cannot be had."""
+
+    async def available(self) -> bool: ...
+
+    async def run(self, command: str, *, workdir: Path, timeout_seconds: float) -> CommandResult: ...
