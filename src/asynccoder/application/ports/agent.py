@@ -51,3 +51,40 @@ class Sandbox(Protocol):
     async def available(self) -> bool: ...
 
     async def run(self, command: str, *, workdir: Path, timeout_seconds: float) -> CommandResult: ...
+
+
+class Workspace(Protocol):
+    """A task's fresh checkout on branch ``asynccoder/<task-id>`` (writing modes) or the base (read-only).
+
+    Paths given to tools are relative to ``root``; nothing may resolve outside it.
+    """
+
+    @property
+    def root(self) -> Path: ...
+
+    @property
+    def branch(self) -> str: ...
+
+    @property
+    def base_ref(self) -> str:
+        """The commit the task started from (``git diff <base_ref>`` shows the task's changes)."""
+        ...
+
+    async def diff(self, *, against: str | None = None) -> str:
+        """Unified diff of the working tree (untracked files included) against ``against`` or ``base_ref``."""
+        ...
+
+    async def changed_files(self) -> tuple[str, ...]: ...
+
+    async def commit_and_push(self, message: str) -> str:
+        """Commits everything as the platform identity, pushes the branch with lease (credentials fetched now),
+        returns the commit sha."""
+        ...
+
+
+class AgentToolbox(Protocol):
+    """Builds the task's tools over its workspace: file viewer/editor and search always; edits only when not
+    ``read_only``; the shell only when ``shell`` and the sandbox is available. Order and definitions are
+    deterministic (prompt caching depends on it)."""
+
+    def tools_for(self, workspace: Workspace, *, read_only: bool, shell: bool) -> tuple[AgentTool, ...]: ...
