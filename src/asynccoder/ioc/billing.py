@@ -58,7 +58,7 @@ class BillingProvider(Provider):
         try:
             yield StripePaymentGateway(client, settings.stripe_webhook_secret)
         finally:
-            await http_client.close_async()
+            await http_client.close_async()  # type: ignore[no-untyped-call]  # stripe leaves it untyped
 
     use_cases = provide_all(
         GrantCredits,
