@@ -38,10 +38,10 @@ class TryModel:
     """Makes one short call (tiny ``max_tokens``) to a model and reports whether it answered.
 
     Rules: a disabled model is ``NotFound`` for non-admins; a model retired at the clock's now is refused
-    (``ModelRetired`` ``model_retired``, with the suggested replacement); ``use_own_key`` needs the caller's own key for the
-    provider (``Refused`` ``no_own_key``), otherwise the platform key must be configured (``Refused``
-    ``platform_key_not_configured``); a provider failure is a result (``ok=false`` with the provider error
-    code), not an error. Test calls are not billed or recorded in usage.
+    (``ModelRetired`` ``model_retired``, with the suggested replacement); ``use_own_key`` needs the caller's
+    own key for the provider (``Refused`` ``no_own_key``), otherwise the platform key must be configured
+    (``Refused`` ``platform_key_not_configured``); a provider failure is a result (``ok=false`` with the
+    provider error code), not an error. Test calls are not billed or recorded in usage.
     """
 
     def __init__(

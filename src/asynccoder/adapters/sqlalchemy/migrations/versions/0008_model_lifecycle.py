@@ -5,8 +5,8 @@ Revises: 0007_merge_feature_branches
 Create Date: 2026-12-01
 
 Adds ``ai_models.deprecated_on``, ``retires_on`` (UTC days) and ``replacement_model_id`` (another catalogue
-model; deleting that one clears the reference first), with CHECKs that retirement is not before deprecation and that a
-model does not replace itself.
+model; deleting that one clears the reference first), with CHECKs that retirement is not before deprecation
+and that a model does not replace itself.
 
 Seeds dates only for seeded models (0005) whose provider has published them, as read on 2026-12-01:
 
@@ -64,8 +64,9 @@ def _is_sqlite() -> bool:
 
 def upgrade() -> None:
     if _is_sqlite():
-        # SQLite cannot add constraints to a table, and rebuilding ai_models (batch mode) would run its
-        # foreign keys' ON DELETE actions (the connection enforces them): add each column with its constraints.
+        # SQLite cannot add constraints to a table, and rebuilding ai_models (batch mode) would run the ON
+        # DELETE actions of the keys pointing at it (the connection enforces them): add each column with its
+        # own constraints instead.
         op.execute("ALTER TABLE ai_models ADD COLUMN deprecated_on DATE")
         op.execute(
             "ALTER TABLE ai_models ADD COLUMN retires_on DATE "
