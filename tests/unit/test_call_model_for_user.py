@@ -39,7 +39,7 @@ class World:
         uow = InMemoryUnitOfWork(self.store)
         self.call = CallModelForUser(
             AllTiersEntitlements(),
-            SelectModelsForUser(uow, SelectModels(uow), platform),
+            SelectModelsForUser(uow, SelectModels(uow, self.clock), platform),
             ResolveCallCredentials(uow, self.clock, self.box, platform),
             CompleteWithFallback(self.factory, self.clock),
             RecordModelUsage(uow, self.clock, self.ids),

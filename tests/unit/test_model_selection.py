@@ -6,6 +6,7 @@ import pytest
 
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
+from asynccoder.adapters.system.clock import ManualClock
 from asynccoder.adapters.system.platform_access import ConfiguredPlatformKeys
 from asynccoder.application.ai_catalogue_use_cases.selection import (
     SelectModels,
@@ -17,7 +18,7 @@ from asynccoder.domain.ai import ModelTier, Provider
 from asynccoder.domain.ai_catalogue import ApiKeyStatus, CatalogueModel, KeySource, TaskMode
 from asynccoder.domain.errors import NotFound, Refused
 from tests.support.ai_catalogue_builders import make_api_key, make_config, make_model
-from tests.support.builders import new_id
+from tests.support.builders import T0, new_id
 
 ALL_TIERS = frozenset(ModelTier)
 P = Provider
@@ -68,7 +69,8 @@ async def select(store: InMemoryStore, **kwargs: object) -> object:
         "platform_providers": frozenset({P.ANTHROPIC, P.OPENAI, P.GEMINI}),
     }
     values.update(kwargs)
-    return await SelectModels(InMemoryUnitOfWork(store))(SelectModelsInput(**values))  # type: ignore[arg-type]
+    use_case = SelectModels(InMemoryUnitOfWork(store), ManualClock(T0))
+    return await use_case(SelectModelsInput(**values))  # type: ignore[arg-type]
 
 
 async def test_the_mode_default_of_the_highest_allowed_tier_comes_first_then_one_fallback_per_provider() -> (
@@ -141,7 +143,7 @@ async def test_selecting_for_a_user_prefers_their_active_own_keys_and_uses_confi
         await uow.commit()
     use_case = SelectModelsForUser(
         InMemoryUnitOfWork(store),
-        SelectModels(InMemoryUnitOfWork(store)),
+        SelectModels(InMemoryUnitOfWork(store), ManualClock(T0)),
         ConfiguredPlatformKeys({P.ANTHROPIC: "sk-ant-platform", P.OPENAI: None}),
     )
     result = await use_case(SelectModelsForUserInput(user_id, TaskMode.DEBUG, ALL_TIERS))

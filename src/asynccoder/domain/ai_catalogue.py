@@ -67,7 +67,8 @@ class CatalogueModel:
     """One model the platform offers.
 
     ``model_name`` is the id as the provider names it (``claude-sonnet-4-5``); ``default_modes`` are the task
-    modes for which this model is a default choice within its tier.
+    modes for which this model is a default choice within its tier. ``deprecated_on``, ``retires_on`` and
+    ``replacement_model_id`` are its lifecycle (rules in ``asynccoder.domain.model_lifecycle``).
     """
 
     id: UUID
@@ -82,6 +83,9 @@ class CatalogueModel:
     default_modes: frozenset[TaskMode]
     created_at: datetime
     updated_at: datetime
+    deprecated_on: date | None = None
+    retires_on: date | None = None
+    replacement_model_id: UUID | None = None
 
     def ref(self, base_url: str | None = None) -> ModelRef:
         return ModelRef(provider=self.provider, model=self.model_name, base_url=base_url)

@@ -28,6 +28,10 @@ class DomainError(Exception):
         if code is not None:
             self.code = code
 
+    def public_details(self) -> dict[str, object]:
+        """Extra fields safe to show the caller next to ``code`` (e.g. a suggested replacement)."""
+        return {}
+
 
 class InvalidInput(DomainError):
     """The request is well-formed but a value breaks a rule."""

@@ -66,6 +66,10 @@ class InMemoryModelCatalogueRepository(_Base, ModelCatalogueRepository):
 
     async def delete_model(self, model_id: UUID) -> bool:
         self._state.prices = {k: p for k, p in self._state.prices.items() if p.model_id != model_id}
+        # Models that named this one as their replacement name none (as the SQL repository does).
+        for other in list(self._state.models.values()):
+            if other.replacement_model_id == model_id:
+                self._state.models[other.id] = dataclasses.replace(other, replacement_model_id=None)
         return self._state.models.pop(model_id, None) is not None
 
     async def get_model(self, model_id: UUID) -> CatalogueModel | None:

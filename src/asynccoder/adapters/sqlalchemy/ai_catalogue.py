@@ -72,6 +72,9 @@ def _to_model(row: Any) -> CatalogueModel:
         default_modes=frozenset(TaskMode(m) for m in row.default_modes.split(",") if m),
         created_at=row.created_at,
         updated_at=row.updated_at,
+        deprecated_on=row.deprecated_on,
+        retires_on=row.retires_on,
+        replacement_model_id=row.replacement_model_id,
     )
 
 
@@ -89,6 +92,9 @@ def _model_row(model: CatalogueModel) -> dict[str, Any]:
         "default_modes": ",".join(sorted(m.value for m in model.default_modes)),
         "created_at": model.created_at,
         "updated_at": model.updated_at,
+        "deprecated_on": model.deprecated_on,
+        "retires_on": model.retires_on,
+        "replacement_model_id": model.replacement_model_id,
     }
 
 
@@ -154,6 +160,11 @@ class SqlAlchemyModelCatalogueRepository(ModelCatalogueRepository):
 
     async def delete_model(self, model_id: UUID) -> bool:
         await self._conn.execute(ai_model_prices.delete().where(ai_model_prices.c.model_id == model_id))
+        await self._conn.execute(
+            ai_models.update()
+            .where(ai_models.c.replacement_model_id == model_id)
+            .values(replacement_model_id=None)
+        )
         result = await self._conn.execute(ai_models.delete().where(ai_models.c.id == model_id))
         return bool(result.rowcount)
 

@@ -36,8 +36,20 @@ ai_models = sa.Table(
     sa.Column("default_modes", sa.String(200), nullable=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
+    # Lifecycle (migration 0008): UTC days; the replacement is another catalogue model.
+    sa.Column("deprecated_on", sa.Date(), nullable=True),
+    sa.Column("retires_on", sa.Date(), nullable=True),
+    # No ON DELETE action: SQLite's reflection cannot see one on a column added later, and the repository
+    # clears references itself before deleting a model.
+    sa.Column("replacement_model_id", sa.Uuid(), sa.ForeignKey("ai_models.id"), nullable=True),
     sa.UniqueConstraint("provider", "model_name"),
     sa.CheckConstraint("tier IN ('economy', 'standard', 'premium')", name="tier"),
+    sa.CheckConstraint(
+        "retires_on IS NULL OR deprecated_on IS NULL OR retires_on >= deprecated_on", name="lifecycle_order"
+    ),
+    sa.CheckConstraint(
+        "replacement_model_id IS NULL OR replacement_model_id <> id", name="replacement_not_self"
+    ),
 )
 
 ai_model_prices = sa.Table(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 import ipaddress
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from typing import Literal
 from urllib.parse import urlsplit
 from uuid import UUID
 
@@ -24,6 +26,7 @@ from asynccoder.domain.ai_catalogue import (
     validate_price_values,
 )
 from asynccoder.domain.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, Refused
+from asynccoder.domain.model_lifecycle import is_retired, validate_lifecycle
 from asynccoder.domain.users import Actor
 
 
@@ -43,8 +46,9 @@ async def _usability(
     tiers: frozenset[ModelTier],
     actor: Actor,
     models: list[CatalogueModel],
+    now: datetime,
 ) -> dict[UUID, str | None]:
-    """Why each model is unusable for the actor (``None`` = usable)."""
+    """Why each model is unusable for the actor at ``now`` (``None`` = usable)."""
     configs = {c.provider: c for c in await uow.ai_catalogue.list_provider_configs()}
     reasons: dict[UUID, str | None] = {}
     own: dict[Provider, bool] = {}
@@ -53,7 +57,9 @@ async def _usability(
             key = await uow.api_keys.get_for_provider(actor.user_id, model.provider)
             own[model.provider] = key is not None and key.status is ApiKeyStatus.ACTIVE
         config = configs.get(model.provider)
-        if not model.enabled or (config is not None and not config.enabled):
+        if is_retired(model, now):
+            reasons[model.id] = "model_retired"
+        elif not model.enabled or (config is not None and not config.enabled):
             reasons[model.id] = "model_disabled"
         elif model.tier not in tiers:
             reasons[model.id] = "tier_not_allowed"
@@ -85,7 +91,8 @@ class ListModels:
     """Lists catalogued models, newest first, with cursor pagination.
 
     Rules: only admins may see disabled models (``include_disabled`` is ignored for others); each item says
-    whether the caller can use it (enabled, tier allowed by the plan, a key available for its provider).
+    whether the caller can use it (not retired, enabled, tier allowed by the plan, a key available for its
+    provider).
     """
 
     def __init__(
@@ -107,8 +114,9 @@ class ListModels:
                 model_filter, limit=data.limit + 1, before=data.cursor
             )
             page, more = models[: data.limit], len(models) > data.limit
-            prices = await uow.ai_catalogue.prices_at([m.id for m in page], self._clock.now())
-            reasons = await _usability(uow, self._keys, tiers, data.actor, page)
+            now = self._clock.now()
+            prices = await uow.ai_catalogue.prices_at([m.id for m in page], now)
+            reasons = await _usability(uow, self._keys, tiers, data.actor, page, now)
         items = [ModelView(m, prices.get(m.id), reasons[m.id] is None, reasons[m.id]) for m in page]
         return ModelPage(items, page[-1].id if more and page else None)
 
@@ -137,10 +145,9 @@ class GetModel:
             if model is None or (not model.enabled and not data.actor.is_admin):
                 raise NotFound("No such model.", code="model_not_found")
             prices = await uow.ai_catalogue.list_prices(model.id)
-            reasons = await _usability(uow, self._keys, tiers, data.actor, [model])
-        return ModelView(
-            model, price_at(prices, self._clock.now()), reasons[model.id] is None, reasons[model.id]
-        )
+            now = self._clock.now()
+            reasons = await _usability(uow, self._keys, tiers, data.actor, [model], now)
+        return ModelView(model, price_at(prices, now), reasons[model.id] is None, reasons[model.id])
 
 
 def _require_admin(actor: Actor) -> None:
@@ -172,13 +179,17 @@ class CreateModelInput:
     price: PriceValues
     enabled: bool = True
     default_modes: frozenset[TaskMode] = frozenset()
+    deprecated_on: date | None = None
+    retires_on: date | None = None
+    replacement_model_id: UUID | None = None
 
 
 class CreateModel:
     """Admin: adds a model to the catalogue with its first price, effective now.
 
     Rules: admins only; one model per (provider, model_name) (``Conflict`` ``model_exists``); the provider
-    must have a provider config; fields and prices are range-checked.
+    must have a provider config; fields and prices are range-checked; the lifecycle is valid (retirement not
+    before deprecation; the replacement is another catalogued model, not retired now).
     """
 
     def __init__(self, uow: UnitOfWork, clock: Clock, ids: IdGenerator) -> None:
@@ -207,6 +218,9 @@ class CreateModel:
             default_modes=data.default_modes,
             created_at=now,
             updated_at=now,
+            deprecated_on=data.deprecated_on,
+            retires_on=data.retires_on,
+            replacement_model_id=data.replacement_model_id,
         )
         price = ModelPrice(
             id=self._ids.new_id(),
@@ -221,19 +235,48 @@ class CreateModel:
                     "This provider is not configured.",
                     problems=[FieldProblem("provider", "has no provider configuration")],
                 )
+            await _check_lifecycle(uow, model, now, replacement_changed=True)
             await uow.ai_catalogue.add_model(model)
             await uow.ai_catalogue.add_price(price)
             await uow.commit()
+        if is_retired(model, now):
+            return ModelView(model, price, usable=False, unusable_reason="model_retired")
         return ModelView(model, price, usable=model.enabled, unusable_reason=None)
+
+
+async def _check_lifecycle(
+    uow: UnitOfWork, model: CatalogueModel, now: datetime, *, replacement_changed: bool
+) -> None:
+    """The model's lifecycle rules; the replacement is checked only when it is being set."""
+    replacement_id = model.replacement_model_id if replacement_changed else None
+    replacement = await uow.ai_catalogue.get_model(replacement_id) if replacement_id is not None else None
+    validate_lifecycle(
+        model_id=model.id,
+        deprecated_on=model.deprecated_on,
+        retires_on=model.retires_on,
+        replacement=replacement,
+        replacement_model_id=replacement_id,
+        moment=now,
+    )
 
 
 def _price_kwargs(values: PriceValues) -> dict[str, int]:
     return dataclasses.asdict(values)
 
 
+class Unchanged(enum.Enum):
+    """Marks a nullable field an update leaves as it is (``None`` there means: clear it)."""
+
+    UNCHANGED = "unchanged"
+
+
+UNCHANGED: Literal[Unchanged.UNCHANGED] = Unchanged.UNCHANGED
+
+
 @dataclass(frozen=True, slots=True)
 class UpdateModelInput:
-    """Fields left ``None`` keep their value."""
+    """Fields left ``None`` keep their value; the nullable lifecycle fields keep theirs when ``UNCHANGED``
+    and are cleared by ``None``."""
 
     actor: Actor
     model_id: UUID
@@ -244,13 +287,17 @@ class UpdateModelInput:
     tier: ModelTier | None = None
     enabled: bool | None = None
     default_modes: frozenset[TaskMode] | None = None
+    deprecated_on: date | Literal[Unchanged.UNCHANGED] | None = UNCHANGED
+    retires_on: date | Literal[Unchanged.UNCHANGED] | None = UNCHANGED
+    replacement_model_id: UUID | Literal[Unchanged.UNCHANGED] | None = UNCHANGED
 
 
 class UpdateModel:
-    """Admin: changes a model's descriptive fields, tier, capabilities, defaults or enabled flag.
+    """Admin: changes a model's descriptive fields, tier, capabilities, defaults, enabled flag or lifecycle.
 
     Rules: admins only; the provider and model name never change (add a new model instead); prices change
-    only through ``SetModelPrice``.
+    only through ``SetModelPrice``; the resulting lifecycle is valid (retirement not before deprecation; a
+    newly set replacement is another catalogued model, not retired now).
     """
 
     def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
@@ -275,12 +322,26 @@ class UpdateModel:
                 )
                 if (value := getattr(data, name)) is not None
             }
-            updated = dataclasses.replace(model, **changes, updated_at=self._clock.now())
+            changes.update(
+                {
+                    name: value
+                    for name in ("deprecated_on", "retires_on", "replacement_model_id")
+                    if (value := getattr(data, name)) is not UNCHANGED
+                }
+            )
+            now = self._clock.now()
+            updated = dataclasses.replace(model, **changes, updated_at=now)
             validate_model_fields(
                 model_name=updated.model_name,
                 display_name=updated.display_name,
                 context_window=updated.context_window,
                 max_output_tokens=updated.max_output_tokens,
+            )
+            await _check_lifecycle(
+                uow,
+                updated,
+                now,
+                replacement_changed=updated.replacement_model_id != model.replacement_model_id,
             )
             await uow.ai_catalogue.update_model(updated)
             await uow.commit()

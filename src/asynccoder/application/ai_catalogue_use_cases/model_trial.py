@@ -7,13 +7,14 @@ from datetime import datetime
 from uuid import UUID
 
 from asynccoder.application.ai.ports import ChatModelFactory
-from asynccoder.application.ai_catalogue.ports import PlatformKeys
+from asynccoder.application.ai_catalogue.ports import ModelFilter, PlatformKeys
 from asynccoder.application.ai_catalogue_use_cases.api_keys import PROBE_MAX_TOKENS, PROBE_PROMPT
 from asynccoder.application.auth.ports import SecretBox, SecretUnreadable
 from asynccoder.application.common.ports import Clock, UnitOfWork
 from asynccoder.domain.ai import ChatRequest, Message, ProviderError
 from asynccoder.domain.ai_catalogue import api_key_context
 from asynccoder.domain.errors import NotFound, Refused
+from asynccoder.domain.model_lifecycle import is_retired, retired_error
 from asynccoder.domain.users import Actor
 
 
@@ -36,10 +37,11 @@ class ModelTrialResult:
 class TryModel:
     """Makes one short call (tiny ``max_tokens``) to a model and reports whether it answered.
 
-    Rules: a disabled model is ``NotFound`` for non-admins; ``use_own_key`` needs the caller's own key for the
-    provider (``Refused`` ``no_own_key``), otherwise the platform key must be configured (``Refused``
-    ``platform_key_not_configured``); a provider failure is a result (``ok=false`` with the provider error
-    code), not an error. Test calls are not billed or recorded in usage.
+    Rules: a disabled model is ``NotFound`` for non-admins; a model retired at the clock's now is refused
+    (``ModelRetired`` ``model_retired``, with the suggested replacement); ``use_own_key`` needs the caller's
+    own key for the provider (``Refused`` ``no_own_key``), otherwise the platform key must be configured
+    (``Refused`` ``platform_key_not_configured``); a provider failure is a result (``ok=false`` with the
+    provider error code), not an error. Test calls are not billed or recorded in usage.
     """
 
     def __init__(
@@ -63,6 +65,9 @@ class TryModel:
             model = await uow.ai_catalogue.get_model(data.model_id)
             if model is None or (not model.enabled and not data.actor.is_admin):
                 raise NotFound("No such model.", code="model_not_found")
+            if is_retired(model, now := self._clock.now()):
+                catalogue = await uow.ai_catalogue.list_models(ModelFilter(enabled_only=False))
+                raise retired_error(model, {m.id: m for m in catalogue}, now)
             config = await uow.ai_catalogue.get_provider_config(model.provider)
             own = await uow.api_keys.get_for_provider(data.actor.user_id, model.provider)
         if data.use_own_key:

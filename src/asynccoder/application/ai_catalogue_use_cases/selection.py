@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 from asynccoder.application.ai_catalogue.ports import ModelFilter, PlatformKeys
-from asynccoder.application.common.ports import UnitOfWork
+from asynccoder.application.common.ports import Clock, UnitOfWork
 from asynccoder.domain.ai import ModelRef, ModelTier, Provider
 from asynccoder.domain.ai_catalogue import (
     PROVIDER_ORDER,
@@ -17,6 +18,7 @@ from asynccoder.domain.ai_catalogue import (
     TaskMode,
 )
 from asynccoder.domain.errors import NotFound, Refused
+from asynccoder.domain.model_lifecycle import is_deprecated, is_retired, retired_error
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,25 +54,33 @@ class SelectModels:
 
     Rules:
     - only enabled models of enabled providers, in a tier the plan allows, of a provider the user can reach
-      (own key preferred, else a platform key) are candidates;
-    - an explicit model comes first; it must exist (``NotFound`` ``model_not_found``), be enabled and in an
-      allowed tier (``Refused`` ``model_not_allowed``) and reachable (``Refused`` ``no_provider_key``);
+      (own key preferred, else a platform key), and not retired at the clock's now, are candidates;
+    - an explicit model comes first; it must exist (``NotFound`` ``model_not_found``), not be retired
+      (``ModelRetired`` ``model_retired``, with the suggested replacement), be enabled and in an allowed tier
+      (``Refused`` ``model_not_allowed``) and reachable (``Refused`` ``no_provider_key``); a deprecated
+      explicit model is honoured;
     - otherwise the primary is the highest-tier default for the mode (``default_modes``) within the allowed
-      tiers; if the mode has no usable default, the highest-tier usable model;
-    - then at most one fallback per other provider, of the primary's tier or lower: per-mode defaults first,
-      then higher tier, then name; providers ordered by their fallback's tier, then anthropic, openai, gemini,
-      openai_compatible;
+      tiers; if the mode has no usable default, the highest-tier usable model; models that are not deprecated
+      always come before deprecated ones (a deprecated model only when nothing else fits);
+    - then at most one fallback per other provider, of the primary's tier or lower: not deprecated first, then
+      per-mode defaults, then higher tier, then name; providers ordered by whether their fallback is
+      deprecated, its tier, then anthropic, openai, gemini, openai_compatible;
     - nothing usable -> ``Refused`` ``no_model_available``.
     """
 
-    def __init__(self, uow: UnitOfWork) -> None:
-        self._uow = uow
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self._uow, self._clock = uow, clock
 
     async def __call__(self, data: SelectModelsInput) -> SelectedModels:
+        now = self._clock.now()
         async with self._uow as uow:
             configs = {c.provider: c for c in await uow.ai_catalogue.list_provider_configs()}
             models = await uow.ai_catalogue.list_models(ModelFilter(enabled_only=True))
             explicit = await uow.ai_catalogue.get_model(data.model_id) if data.model_id else None
+            if explicit is not None and is_retired(explicit, now):
+                # The replacement chain may pass through disabled models: read them all.
+                catalogue = await uow.ai_catalogue.list_models(ModelFilter(enabled_only=False))
+                raise retired_error(explicit, {m.id: m for m in catalogue}, now)
         enabled_providers = {p for p, c in configs.items() if c.enabled}
 
         def source(provider: Provider) -> KeySource | None:
@@ -89,7 +99,10 @@ class SelectModels:
         usable = [
             m
             for m in models
-            if m.provider in enabled_providers and m.tier in data.allowed_tiers and source(m.provider)
+            if m.provider in enabled_providers
+            and m.tier in data.allowed_tiers
+            and source(m.provider)
+            and not is_retired(m, now)
         ]
         if data.model_id is not None:
             if explicit is None:
@@ -104,7 +117,8 @@ class SelectModels:
                 raise Refused("No key is available for this model's provider.", code="no_provider_key")
             primary = explicit
         else:
-            defaults = [m for m in usable if data.mode in m.default_modes] or usable
+            current = [m for m in usable if not is_deprecated(m, now)] or usable
+            defaults = [m for m in current if data.mode in m.default_modes] or current
             if not defaults:
                 raise Refused("No model is available for this task.", code="no_model_available")
             primary = min(defaults, key=lambda m: _rank(m, data.mode))
@@ -113,11 +127,12 @@ class SelectModels:
         for model in usable:
             if model.provider == primary.provider or TIER_RANK[model.tier] > TIER_RANK[primary.tier]:
                 continue
-            current = best_per_provider.get(model.provider)
-            if current is None or _fallback_rank(model, data.mode) < _fallback_rank(current, data.mode):
+            best = best_per_provider.get(model.provider)
+            if best is None or _fallback_rank(model, data.mode, now) < _fallback_rank(best, data.mode, now):
                 best_per_provider[model.provider] = model
         fallbacks = sorted(
-            best_per_provider.values(), key=lambda m: (-TIER_RANK[m.tier], PROVIDER_ORDER[m.provider])
+            best_per_provider.values(),
+            key=lambda m: (is_deprecated(m, now), -TIER_RANK[m.tier], PROVIDER_ORDER[m.provider]),
         )
         chain.extend(candidate(m) for m in fallbacks)
         return SelectedModels(tuple(chain))
@@ -127,8 +142,13 @@ def _rank(model: CatalogueModel, mode: TaskMode) -> tuple[int, int, str]:
     return (-TIER_RANK[model.tier], PROVIDER_ORDER[model.provider], model.model_name)
 
 
-def _fallback_rank(model: CatalogueModel, mode: TaskMode) -> tuple[int, int, str]:
-    return (0 if mode in model.default_modes else 1, -TIER_RANK[model.tier], model.model_name)
+def _fallback_rank(model: CatalogueModel, mode: TaskMode, now: datetime) -> tuple[bool, int, int, str]:
+    return (
+        is_deprecated(model, now),
+        0 if mode in model.default_modes else 1,
+        -TIER_RANK[model.tier],
+        model.model_name,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
@@ -25,6 +25,7 @@ from asynccoder.application.ai_catalogue_use_cases.api_keys import (
     UpdateApiKeyInput,
 )
 from asynccoder.application.ai_catalogue_use_cases.catalogue import (
+    UNCHANGED,
     CreateModel,
     CreateModelInput,
     DeleteModel,
@@ -64,7 +65,7 @@ from asynccoder.domain.ai_catalogue import (
 from asynccoder.domain.errors import FieldProblem, InvalidInput
 from asynccoder.domain.users import Actor
 from asynccoder.entrypoints.http.auth import require_admin
-from asynccoder.entrypoints.http.responses import parse_cursor, problem_response
+from asynccoder.entrypoints.http.responses import ModelRetiredProblem, parse_cursor, problem_response
 
 API_PREFIX = "/api/v1"
 
@@ -106,6 +107,9 @@ class ModelOut(msgspec.Struct):
     unusable_reason: str | None
     created_at: datetime
     updated_at: datetime
+    deprecated_on: date | None
+    retires_on: date | None
+    replacement_model_id: UUID | None
 
 
 class ModelPageOut(msgspec.Struct):
@@ -144,6 +148,9 @@ def _model_out(
         unusable_reason=reason,
         created_at=model.created_at,
         updated_at=model.updated_at,
+        deprecated_on=model.deprecated_on,
+        retires_on=model.retires_on,
+        replacement_model_id=model.replacement_model_id,
     )
 
 
@@ -199,9 +206,14 @@ class ModelCreateBody(msgspec.Struct, forbid_unknown_fields=True):
     capabilities: list[Capability] = msgspec.field(default_factory=list)
     enabled: bool = True
     default_modes: list[TaskMode] = msgspec.field(default_factory=list)
+    deprecated_on: date | None = None
+    retires_on: date | None = None
+    replacement_model_id: UUID | None = None
 
 
 class ModelUpdateBody(msgspec.Struct, forbid_unknown_fields=True):
+    """Only the fields sent change; `null` clears `deprecated_on`, `retires_on` or `replacement_model_id`."""
+
     display_name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
     context_window: Tokens | None = None
     max_output_tokens: Tokens | None = None
@@ -209,6 +221,14 @@ class ModelUpdateBody(msgspec.Struct, forbid_unknown_fields=True):
     tier: ModelTier | None = None
     enabled: bool | None = None
     default_modes: list[TaskMode] | None = None
+    deprecated_on: date | msgspec.UnsetType | None = msgspec.UNSET
+    retires_on: date | msgspec.UnsetType | None = msgspec.UNSET
+    replacement_model_id: UUID | msgspec.UnsetType | None = msgspec.UNSET
+
+
+def _kept(value: Any) -> Any:
+    """An unsent lifecycle field keeps its value."""
+    return UNCHANGED if value is msgspec.UNSET else value
 
 
 class PriceHistoryOut(msgspec.Struct):
@@ -266,8 +286,9 @@ class ModelsController(Controller):
         limit: Limit = 20,
         cursor: Cursor = None,
     ) -> ModelPageOut:
-        """Enabled models (admins may add disabled ones), newest first, each with its current price and
-        whether the caller can use it."""
+        """Enabled models (admins may add disabled ones), newest first, each with its current price, its
+        lifecycle (`deprecated_on`, `retires_on`, `replacement_model_id`) and whether the caller can use it
+        (a retired model is not: `unusable_reason` `model_retired`)."""
         page = await use_case(
             ListModelsInput(
                 actor=actor,
@@ -288,7 +309,8 @@ class ModelsController(Controller):
     async def get_model(
         self, model_id: FromPath[UUID], actor: FromDishka[Actor], use_case: FromDishka[GetModel]
     ) -> ModelOut:
-        """The model with its current price and whether the caller may use it (`unusable_reason`:
+        """The model with its current price, its lifecycle (`deprecated_on`, `retires_on`: UTC days;
+        `replacement_model_id`) and whether the caller may use it (`unusable_reason`: `model_retired`,
         `model_disabled`, `tier_not_allowed`, `no_provider_key`)."""
         return _view_out(await use_case(GetModelInput(actor, model_id)))
 
@@ -300,7 +322,12 @@ class ModelsController(Controller):
         responses={
             **BAD_REQUEST,
             **NOT_FOUND,
-            422: problem_response("`no_own_key`, `api_key_unreadable` or `platform_key_not_configured`"),
+            422: problem_response(
+                "`model_retired` (the model is past its retirement date; `replacement_model_id` is the "
+                "suggested model, or `null`), `no_own_key`, `api_key_unreadable` or "
+                "`platform_key_not_configured`",
+                ModelRetiredProblem,
+            ),
         },
     )
     @inject
@@ -331,7 +358,8 @@ class AdminModelsController(Controller):
     async def create(
         self, data: JSONBody[ModelCreateBody], actor: FromDishka[Actor], use_case: FromDishka[CreateModel]
     ) -> Response[ModelOut]:
-        """Adds a model with its first price, effective now."""
+        """Adds a model with its first price, effective now. `retires_on` may not be before `deprecated_on`;
+        `replacement_model_id` must be another catalogued model that is not retired."""
         view = await use_case(
             CreateModelInput(
                 actor=actor,
@@ -345,6 +373,9 @@ class AdminModelsController(Controller):
                 price=data.price.values(),
                 enabled=data.enabled,
                 default_modes=frozenset(data.default_modes),
+                deprecated_on=data.deprecated_on,
+                retires_on=data.retires_on,
+                replacement_model_id=data.replacement_model_id,
             )
         )
         return Response(
@@ -368,7 +399,10 @@ class AdminModelsController(Controller):
         use_case: FromDishka[UpdateModel],
         get_model: FromDishka[GetModel],
     ) -> ModelOut:
-        """Changes the given fields; provider and model name are fixed; prices change via `/prices`."""
+        """Changes the given fields; provider and model name are fixed; prices change via `/prices`.
+
+        `deprecated_on`, `retires_on` and `replacement_model_id` are cleared with `null`; retirement may not
+        be before deprecation, and a new replacement must be another catalogued model that is not retired."""
         await use_case(
             UpdateModelInput(
                 actor=actor,
@@ -380,6 +414,9 @@ class AdminModelsController(Controller):
                 tier=data.tier,
                 enabled=data.enabled,
                 default_modes=frozenset(data.default_modes) if data.default_modes is not None else None,
+                deprecated_on=_kept(data.deprecated_on),
+                retires_on=_kept(data.retires_on),
+                replacement_model_id=_kept(data.replacement_model_id),
             )
         )
         return _view_out(await get_model(GetModelInput(actor, model_id)))

@@ -127,7 +127,7 @@ def _field_errors(extra: Any) -> list[dict[str, str]]:
 def handle_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
     status = next((DOMAIN_STATUS[cls] for cls in type(exc).__mro__ if cls in DOMAIN_STATUS), 400)
     headers: dict[str, str] = {}
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = dict(exc.public_details())
     if isinstance(exc, InvalidInput) and exc.problems:
         extra["errors"] = [{"field": p.field, "message": p.message} for p in exc.problems]
     if isinstance(exc, Unauthenticated):

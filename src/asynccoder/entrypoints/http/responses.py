@@ -27,6 +27,13 @@ class Problem(msgspec.Struct):
     errors: list[FieldError] | None = None
 
 
+class ModelRetiredProblem(Problem):
+    """A problem that may be ``model_retired``: then ``replacement_model_id`` is the catalogue model to use
+    instead (``null`` when there is none)."""
+
+    replacement_model_id: UUID | None = None
+
+
 def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
     return {
         status: ResponseSpec(
@@ -38,10 +45,10 @@ def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
     }
 
 
-def problem_response(description: str) -> ResponseSpec:
+def problem_response(description: str, container: type[Problem] = Problem) -> ResponseSpec:
     """One problem+json response with a description listing the codes it may carry."""
     return ResponseSpec(
-        data_container=Problem, description=description, media_type="application/problem+json"
+        data_container=container, description=description, media_type="application/problem+json"
     )
 
 
