@@ -129,7 +129,9 @@ def test_findings_are_validated_against_the_diff() -> None:
     assert validate_finding(files, path="app.py", line=2, start_line=1).ok
     assert validate_finding(files, path="app.py", line=21, side="LEFT").ok
     assert not validate_finding(files, path="app.py", line=10).ok
-    assert "not inside one hunk" in (validate_finding(files, path="app.py", line=21, start_line=5).reason or "")
+    assert "not inside one hunk" in (
+        validate_finding(files, path="app.py", line=21, start_line=5).reason or ""
+    )
     assert not validate_finding(files, path="app.py", line=2, side="LEFT", start_line=3).ok
     assert "not part of the diff" in (validate_finding(files, path="other.py", line=1).reason or "")
     assert not validate_finding(files, path="logo.png", line=1).ok

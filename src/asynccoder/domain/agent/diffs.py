@@ -1,7 +1,7 @@
 """Unified diffs as a reviewer sees them: files, hunks numbered on the new side, commentable lines.
 
-The rendering follows PR-Agent: each file as ``## File: '<path>'``, each hunk as a ``__new hunk__`` block whose
-lines carry their new-side line numbers (context and added lines) and, when lines were removed, an
+The rendering follows PR-Agent: each file as ``## File: '<path>'``, each hunk as a ``__new hunk__`` block with
+its lines' new-side numbers (context and added lines) and, when lines were removed, an
 ``__old hunk__`` block with the removed lines. A finding from a model is checked against the lines the diff
 actually has before it is posted: RIGHT = added or context lines by new number, LEFT = removed or context
 lines by old number; a multi-line finding must stay inside one hunk (GitHub refuses anything else).
@@ -239,7 +239,9 @@ def parse_unified_diff(text: str) -> tuple[FileDiff, ...]:
                 i += 1
             while i < len(lines) and lines[i].startswith("\\"):
                 i += 1
-            current.hunks.append(Hunk(old_start, old_count, new_start, new_count, header.group(5), tuple(body)))
+            current.hunks.append(
+                Hunk(old_start, old_count, new_start, new_count, header.group(5), tuple(body))
+            )
             continue
         i += 1
     finish()
@@ -271,7 +273,12 @@ def _hunk_lines(hunk: Hunk, side: Side) -> frozenset[int]:
 
 
 def validate_finding(
-    files: Iterable[FileDiff], *, path: str, line: int, side: Side | str = Side.RIGHT, start_line: int | None = None
+    files: Iterable[FileDiff],
+    *,
+    path: str,
+    line: int,
+    side: Side | str = Side.RIGHT,
+    start_line: int | None = None,
 ) -> FindingCheck:
     """Whether an inline comment on ``path`` at ``line`` (from ``start_line``) on ``side`` fits the diff.
 
@@ -319,7 +326,9 @@ def render_file(file: FileDiff) -> str:
             out.extend(f"{line.new_line} {'+' if line.kind == '+' else ' '}{line.text}" for line in new_side)
         if hunk.removed:
             out.append("__old hunk__")
-            out.extend(f"{'-' if line.kind == '-' else ' '}{line.text}" for line in hunk.lines if line.kind != "+")
+            out.extend(
+                f"{'-' if line.kind == '-' else ' '}{line.text}" for line in hunk.lines if line.kind != "+"
+            )
     return "\n".join(out) + "\n"
 
 
@@ -339,9 +348,7 @@ def _priority(file: FileDiff) -> tuple[int, int, str]:
     return (weight, file.additions + file.deletions, file.path)
 
 
-def pack_files(
-    files: Iterable[FileDiff], budget: int, *, measure: Callable[[str], int] = len
-) -> PackedDiff:
+def pack_files(files: Iterable[FileDiff], budget: int, *, measure: Callable[[str], int] = len) -> PackedDiff:
     """The rendered files that fit ``budget`` (``measure`` counts characters, or tokens), the rest listed.
 
     The listing of omitted files is counted against the budget too; included files keep diff order.

@@ -76,5 +76,5 @@ class HeadTailBuffer:
 
     def result(self) -> Truncated:
         head = "".join(self._head)
-        # Characters that went to ``head`` never reach ``tail``: with a short text the tail holds only the rest.
+        # Characters that went to ``head`` never reach ``tail``: a short text's tail holds only the rest.
         return _render(head, self._tail, self._total)
