@@ -223,3 +223,12 @@ async def test_a_missing_bwrap_means_no_sandbox_and_commands_are_refused(workspa
     with pytest.raises(SandboxUnavailable):
         await box.run("touch ran-on-host", workdir=workspace, timeout_seconds=5)
     assert not (workspace / "ran-on-host").exists()
+
+
+async def test_a_gitfile_is_read_only_too(sandbox: BubblewrapSandbox, tmp_path: Path) -> None:
+    root = tmp_path / "linked"
+    root.mkdir()
+    (root / ".git").write_text("gitdir: /somewhere/else\n")
+    result = await sandbox.run("echo 'gitdir: /tmp/evil' > .git; cat .git", workdir=root, timeout_seconds=30)
+    assert "gitdir: /somewhere/else" in result.output
+    assert (root / ".git").read_text() == "gitdir: /somewhere/else\n"

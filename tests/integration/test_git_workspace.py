@@ -45,6 +45,11 @@ def seed_remote(tmp_path: Path, files: dict[str, str], *, extra: list[tuple[str,
     return bare
 
 
+def marks(marker: Path, what: str) -> str:
+    """A git config value (quoted: ``;`` would start a comment) running a command that leaves a mark."""
+    return f"\"sh -c 'echo {what} >> {marker}; cat' --\""
+
+
 def checkout_of(remote: Path) -> RepositoryCheckout:
     return RepositoryCheckout(
         repository_id=uuid.uuid4(), full_name="o/r", clone_url=str(remote), base_branch="main"
@@ -174,9 +179,9 @@ async def test_hostile_repositories_run_no_hook_no_filter_and_fetch_no_submodule
     evil_config = tmp_path / "evil.gitconfig"
     evil_config.write_text(
         f"[core]\n\thooksPath = {hooks}\n"
-        f"[filter \"evil\"]\n\tsmudge = sh -c 'echo smudge >> {marker}; cat'\n"
-        f"\tclean = sh -c 'echo clean >> {marker}; cat'\n\trequired = true\n"
-        f"[diff \"evil\"]\n\ttextconv = sh -c 'echo textconv >> {marker}; cat'\n"
+        '[filter "evil"]\n'
+        f"\tsmudge = {marks(marker, 'smudge')}\n\tclean = {marks(marker, 'clean')}\n\trequired = true\n"
+        f'[diff "evil"]\n\ttextconv = {marks(marker, "textconv")}\n'
     )
     sub = tmp_path / "sub"
     git("init", "--initial-branch=main", str(sub), cwd=tmp_path)
@@ -215,4 +220,53 @@ async def test_hostile_repositories_run_no_hook_no_filter_and_fetch_no_submodule
         (ws.root / "app.py").write_text("x = 2\n")
         assert "x = 2" in await ws.diff()
         await ws.commit_and_push("Change x")
+    assert not marker.exists(), marker.read_text() if marker.exists() else ""
+
+
+async def test_a_review_workspace_checks_out_the_pull_request_head_even_from_a_fork(tmp_path: Path) -> None:
+    remote = seed_remote(tmp_path, {"a.txt": "base\n"})
+    fork = tmp_path / "fork"
+    git("clone", str(remote), str(fork), cwd=tmp_path)
+    (fork / "a.txt").write_text("from the fork\n")
+    git("commit", "-am", "fork change", cwd=fork)
+    head = git("rev-parse", "HEAD", cwd=fork).strip()
+    git("push", str(remote), "HEAD:refs/pull/7/head", cwd=fork)  # what GitHub keeps for every PR
+    checkout = RepositoryCheckout(
+        repository_id=uuid.uuid4(),
+        full_name="o/r",
+        clone_url=str(remote),
+        base_branch="main",
+        pull_request_number=7,
+    )
+    async with factory(tmp_path).open(
+        task_id=TASK, repository=checkout, credentials=CountingCredentials(), writable=False
+    ) as ws:
+        assert (ws.root / "a.txt").read_text() == "from the fork\n"
+        assert ws.base_ref == head
+        assert ws.branch == "pull/7"
+
+
+async def test_a_nested_repository_planted_in_the_workspace_runs_nothing_on_the_host(tmp_path: Path) -> None:
+    remote = seed_remote(tmp_path, {"a.txt": "a\n"})
+    marker = tmp_path / "pwned"
+    async with factory(tmp_path).open(
+        task_id=TASK, repository=checkout_of(remote), credentials=CountingCredentials(), writable=True
+    ) as ws:
+        # What a command in the sandbox could leave behind: a repository whose own config runs commands.
+        nested = ws.root / "nested"
+        git("init", "--initial-branch=main", str(nested), cwd=tmp_path)
+        (nested / ".gitattributes").write_text("* filter=evil\n")
+        (nested / "f.txt").write_text("f\n")
+        git("add", ".", cwd=nested)
+        git("commit", "-m", "n", cwd=nested)
+        (nested / "f.txt").write_text("changed\n")
+        with (nested / ".git" / "config").open("a") as config:
+            config.write(
+                f"[core]\n\tfsmonitor = {marks(marker, 'fsmonitor')}\n"
+                f'[filter "evil"]\n\tclean = {marks(marker, "clean")}\n'
+            )
+        (ws.root / "a.txt").write_text("b\n")
+        await ws.diff()
+        await ws.changed_files()
+        await ws.commit_and_push("Change a")
     assert not marker.exists(), marker.read_text() if marker.exists() else ""

@@ -143,8 +143,12 @@ class GitWorkspaceFactory(WorkspaceFactory):
             token = await credentials.token()
             branch_to_clone = repository.base_branch if writable else (ref or repository.base_branch)
             await self._transport.clone(repository.clone_url, checkout, branch=branch_to_clone, token=token)
-            base = await self._transport.rev_parse(checkout, "HEAD")
             branch = task_branch(task_id) if writable else branch_to_clone
+            number = repository.pull_request_number
+            if not writable and ref is None and number is not None:
+                await self._transport.checkout_pull_request(checkout, number, token=token)
+                branch = f"pull/{number}"
+            base = await self._transport.rev_parse(checkout, "HEAD")
             remote_sha: str | None = None
             if writable:
                 await self._transport.create_branch(checkout, branch)

@@ -42,6 +42,10 @@ _SAFE_CONFIG: tuple[tuple[str, str], ...] = (
     # No attributes from outside the repository; clean/smudge/process filters and textconv drivers exist only
     # in configuration, which comes from nowhere but here (system and global files are ignored).
     ("core.attributesFile", "/dev/null"),
+    # A repository nested in the work tree (a submodule, or one a sandboxed command created) brings its own
+    # config; git would run ``git status`` inside it, and with it that config's filters and fsmonitor.
+    ("diff.ignoreSubmodules", "all"),
+    ("status.submoduleSummary", "false"),
 )
 
 
@@ -149,7 +153,7 @@ class GitCliTransport(GitTransport):
 
     async def commit_all(self, workdir: Path, message: str, *, author_name: str, author_email: str) -> str:
         await self._run("add", ["add", "--all"], cwd=workdir)
-        status = await self._run("status", ["status", "--porcelain"], cwd=workdir)
+        status = await self._run("status", ["status", "--porcelain", "--ignore-submodules=all"], cwd=workdir)
         if not status.strip():
             raise Conflict("There is nothing to commit.", code="nothing_to_commit")
         identity = {
@@ -191,6 +195,19 @@ class GitCliTransport(GitTransport):
             token=token,
         )
 
+    async def checkout_pull_request(self, workdir: Path, number: int, *, token: str | None) -> None:
+        if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+            raise Unavailable("git fetch failed (bad pull request number).", code="git_failed")
+        local = f"refs/remotes/origin/pull/{number}"
+        await self._run(
+            "fetch",
+            ["fetch", "--depth", "1", "--no-tags", "--no-recurse-submodules", "origin",
+             f"+refs/pull/{number}/head:{local}"],
+            cwd=workdir,
+            token=token,
+        )  # fmt: skip
+        await self._run("checkout", ["checkout", "--quiet", "--detach", local], cwd=workdir)
+
     async def _with_scratch_index(self, workdir: Path, args: Sequence[str], verb: str) -> str:
         """Runs ``args`` against a throw-away index holding the whole working tree (untracked files too)."""
         with tempfile.TemporaryDirectory(prefix="asynccoder-index-") as scratch:
@@ -206,13 +223,24 @@ class GitCliTransport(GitTransport):
         base = await self.rev_parse(workdir, against)
         return await self._with_scratch_index(
             workdir,
-            ["diff", "--cached", "--no-color", "--no-ext-diff", "--no-textconv", "-M", base],
+            [
+                "diff",
+                "--cached",
+                "--no-color",
+                "--no-ext-diff",
+                "--no-textconv",
+                "--ignore-submodules=all",
+                "-M",
+                base,
+            ],
             "diff",
         )
 
     async def changed_files(self, workdir: Path, against: str) -> tuple[str, ...]:
         base = await self.rev_parse(workdir, against)
-        out = await self._with_scratch_index(workdir, ["diff", "--cached", "--name-only", "-z", base], "diff")
+        out = await self._with_scratch_index(
+            workdir, ["diff", "--cached", "--name-only", "--ignore-submodules=all", "-z", base], "diff"
+        )
         return tuple(sorted(name for name in out.split("\0") if name))
 
     async def push(self, workdir: Path, branch: str, *, token: str | None) -> None:

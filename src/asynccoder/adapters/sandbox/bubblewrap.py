@@ -195,7 +195,10 @@ class BubblewrapSandbox(Sandbox):
         args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", _TMP]
         args += ["--bind", str(workdir), MOUNT_POINT]
         git_dir = workdir / ".git"
-        if git_dir.is_dir() and not git_dir.is_symlink():
+        if git_dir.is_symlink():
+            # The host's git would follow it wherever a command pointed it; never hand such a tree over.
+            raise ValueError("the workdir's .git must not be a symbolic link")
+        if git_dir.exists():  # a directory, or a gitfile of a linked worktree: read-only either way
             args += ["--ro-bind", str(git_dir), f"{MOUNT_POINT}/.git"]
         # The root itself (where bwrap made /etc and the mount points) is read-only too.
         args += ["--remount-ro", "/", "--chdir", MOUNT_POINT]

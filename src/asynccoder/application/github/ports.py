@@ -203,6 +203,10 @@ class GitTransport(Protocol):
 
     async def changed_files(self, workdir: Path, against: str) -> tuple[str, ...]: ...
 
+    async def checkout_pull_request(self, workdir: Path, number: int, *, token: str | None) -> None:
+        """Fetches ``refs/pull/<number>/head`` (forks included) shallowly and checks it out detached."""
+        ...
+
 
 # ---------------------------------------------------------------------------------------------------------
 # Persistence

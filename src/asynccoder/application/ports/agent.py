@@ -90,7 +90,8 @@ class WorkspaceFactory(Protocol):
     """Opens a task's fresh workspace (a new directory, a hardened shallow clone) and removes it on exit.
 
     ``writable`` checks out branch ``asynccoder/<task_id>`` from the base branch; otherwise ``ref`` (default:
-    the base branch) is checked out read-only. ``known_secrets`` (the user's stored keys, the platform's
+    the base branch) is checked out read-only, or, when ``ref`` is None and the checkout names a pull request,
+    that pull request's head (``refs/pull/<n>/head``, forks included). ``known_secrets`` (the user's stored keys, the platform's
     secrets) are scanned for, with common secret patterns and the git token, before every push: a hit raises
     ``Refused`` (code ``secret_detected``) with redacted excerpts and nothing is pushed.
     """
