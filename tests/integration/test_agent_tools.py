@@ -156,6 +156,20 @@ async def test_an_edit_that_breaks_python_is_refused_with_the_syntax_error(repo:
     assert not (repo / "broken.py").exists()
 
 
+async def test_code_that_parses_but_cannot_compile_is_refused(repo: Path) -> None:
+    text, error = await edit(repo, command="insert", path="app.py", insert_line=6, insert_text="return 2")
+    assert error
+    assert "'return' outside function" in text
+    assert "return 2" not in (repo / "app.py").read_text()
+
+
+async def test_syntax_warnings_in_the_file_are_not_errors_of_the_edit(repo: Path) -> None:
+    source = 'import re\nPATTERN = re.compile("\\d+")\nSAME = 1 is 1\n'
+    text, error = await edit(repo, command="create", path="regex.py", file_text=source)
+    assert not error, text
+    assert (repo / "regex.py").read_text() == source
+
+
 async def test_an_edit_that_breaks_json_is_refused(repo: Path) -> None:
     text, error = await edit(
         repo, command="str_replace", path="config.json", old_str='"a": 1', new_str='"a": '

@@ -28,10 +28,14 @@ class WorkspaceToolbox(AgentToolbox):
         self._shell_timeout = shell_timeout_seconds
 
     @classmethod
-    async def probing(cls, sandbox: Sandbox, **options: object) -> WorkspaceToolbox:
+    async def probing(
+        cls, sandbox: Sandbox, *, ripgrep: str = "rg", shell_timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
+    ) -> WorkspaceToolbox:
         """A toolbox that offers the shell only if ``sandbox`` is really available on this host."""
         available = await sandbox.available()
-        return cls(sandbox if available else None, **options)  # type: ignore[arg-type]
+        return cls(
+            sandbox if available else None, ripgrep=ripgrep, shell_timeout_seconds=shell_timeout_seconds
+        )
 
     @property
     def shell_available(self) -> bool:
