@@ -8,8 +8,11 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from asynccoder.adapters.agent_tools.editor import FileEditorTool
+from asynccoder.adapters.agent_tools.paths import PathRefused, confine
 from asynccoder.adapters.agent_tools.search import RipgrepSearchTool
 from asynccoder.adapters.agent_tools.shell import SandboxShellTool
 from asynccoder.adapters.agent_tools.toolbox import WorkspaceToolbox
@@ -356,3 +359,27 @@ def test_tool_schemas_are_canonically_ordered(repo: Path) -> None:
         for tool in toolbox.tools_for(workspace_at(repo), read_only=read_only, shell=False):
             schema = tool.definition.input_schema
             assert json.dumps(schema) == json.dumps(schema, sort_keys=True)
+
+
+path_parts = st.sampled_from(
+    ["a", "src", "..", ".", ".git", "out", "in", "/", "//", "~", "/workspace", "x.py"]
+)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(path_parts, min_size=1, max_size=6))
+def test_no_path_whatever_its_shape_resolves_outside_the_workspace_or_into_git(
+    repo: Path, parts: list[str]
+) -> None:
+    if not (repo / "out").is_symlink():
+        (repo / "out").symlink_to(repo.parent)
+        (repo / "in").symlink_to(repo / "src")
+    raw = "/".join(parts)
+    try:
+        confined = confine(repo, raw)
+    except PathRefused:
+        return
+    base = repo.resolve()
+    assert confined.absolute == base or base in confined.absolute.parents
+    assert base / ".git" != confined.absolute
+    assert base / ".git" not in confined.absolute.parents
