@@ -232,3 +232,10 @@ async def test_a_gitfile_is_read_only_too(sandbox: BubblewrapSandbox, tmp_path: 
     result = await sandbox.run("echo 'gitdir: /tmp/evil' > .git; cat .git", workdir=root, timeout_seconds=30)
     assert "gitdir: /somewhere/else" in result.output
     assert (root / ".git").read_text() == "gitdir: /somewhere/else\n"
+
+
+async def test_as_root_without_a_pids_cgroup_there_is_no_sandbox(workspace: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("RLIMIT_NPROC binds non-root workers; the cgroup is only needed for root")
+    box = BubblewrapSandbox(use_pids_cgroup=False)
+    assert await box.available() is False

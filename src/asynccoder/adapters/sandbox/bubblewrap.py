@@ -122,7 +122,11 @@ class _PidsCgroup:
 
 
 class BubblewrapSandbox(Sandbox):
-    """Runs commands under ``bwrap``; ``available()`` probes once whether a full sandbox can be had."""
+    """Runs commands under ``bwrap``; ``available()`` probes once whether a full sandbox can be had.
+
+    A root worker without a usable pids cgroup has no process limit, so it has no sandbox either, unless
+    ``require_process_limit`` is turned off.
+    """
 
     def __init__(
         self,
@@ -131,11 +135,13 @@ class BubblewrapSandbox(Sandbox):
         prlimit: str = "prlimit",
         limits: SandboxLimits | None = None,
         use_pids_cgroup: bool = True,
+        require_process_limit: bool = True,
     ) -> None:
         self._bwrap = shutil.which(bwrap)
         self._prlimit = shutil.which(prlimit)
         self._limits = limits or SandboxLimits()
         self._cgroup_root = _PidsCgroup.find_root() if use_pids_cgroup else None
+        self._require_process_limit = require_process_limit
         self._available: bool | None = None
         self._probe_lock = asyncio.Lock()
 
@@ -149,6 +155,8 @@ class BubblewrapSandbox(Sandbox):
     async def _probe(self) -> bool:
         if self._bwrap is None or self._prlimit is None:
             return False
+        if self._require_process_limit and os.geteuid() == 0 and self._cgroup_root is None:
+            return False  # RLIMIT_NPROC does not bind root: without a pids cgroup a fork bomb is unchecked
         with tempfile.TemporaryDirectory(prefix="asynccoder-probe-") as scratch:
             try:
                 result = await self._execute("exit 0", Path(scratch), 30.0)
