@@ -244,6 +244,20 @@ async def test_a_symlink_pointing_outside_is_refused_for_reading_and_writing(rep
     assert not (repo.parent / "new.txt").exists()
 
 
+async def test_symlink_loops_and_unreadable_paths_are_errors_not_exceptions(repo: Path) -> None:
+    (repo / "loop_a").symlink_to(repo / "loop_b")
+    (repo / "loop_b").symlink_to(repo / "loop_a")
+    text, error = await edit(repo, command="view", path="loop_a/x")
+    assert error
+    assert str(repo) not in text
+    text, error = await edit(repo, command="create", path="app.py/child.py", file_text="x = 1\n")
+    assert error
+    assert str(repo) not in text
+    text, error = await edit(repo, command="create", path="n" * 300 + ".py", file_text="x = 1\n")
+    assert error
+    assert str(repo) not in text
+
+
 async def test_the_sandbox_path_of_a_file_is_accepted(repo: Path) -> None:
     text, error = await edit(repo, command="view", path="/workspace/app.py")
     assert not error

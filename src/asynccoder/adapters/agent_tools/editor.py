@@ -178,6 +178,9 @@ class FileEditorTool(AgentTool):
                 raise _Refused("`command` must be one of view, create, str_replace, insert.")
         except (PathRefused, _Refused) as refused:
             return ToolOutput(truncate_middle(str(refused)).text, is_error=True)
+        except OSError as error:  # the message names no host path, only what went wrong
+            reason = error.strerror or type(error).__name__
+            return ToolOutput(f"The file operation failed: {reason}.", is_error=True)
         return ToolOutput(truncate_middle(text).text)
 
     def _path(self, arguments: dict[str, Any], *, allow_root: bool) -> WorkspacePath:

@@ -47,7 +47,10 @@ def confine(root: Path, raw: object, *, allow_root: bool = True) -> WorkspacePat
     if relative == "." and not allow_root:
         raise PathRefused("A file path is required, not the repository root.")
     base = root.resolve()
-    candidate = (base / relative).resolve(strict=False)
+    try:
+        candidate = (base / relative).resolve(strict=False)
+    except (RuntimeError, OSError):  # a symlink loop (Python < 3.13 raises RuntimeError)
+        raise PathRefused(f"{raw!r} cannot be resolved (a loop of symbolic links).") from None
     if candidate != base and base not in candidate.parents:
         raise PathRefused(
             f"{raw!r} leads outside the repository (through a symbolic link); it is not allowed."
