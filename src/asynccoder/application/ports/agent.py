@@ -91,9 +91,9 @@ class WorkspaceFactory(Protocol):
 
     ``writable`` checks out branch ``asynccoder/<task_id>`` from the base branch; otherwise ``ref`` (default:
     the base branch) is checked out read-only, or, when ``ref`` is None and the checkout names a pull request,
-    that pull request's head (``refs/pull/<n>/head``, forks included). ``known_secrets`` (the user's stored keys, the platform's
-    secrets) are scanned for, with common secret patterns and the git token, before every push: a hit raises
-    ``Refused`` (code ``secret_detected``) with redacted excerpts and nothing is pushed.
+    that pull request's head (``refs/pull/<n>/head``, forks included). ``known_secrets`` (the user's stored
+    keys, the platform's secrets) are scanned for, with common secret patterns and the git token, before every
+    push: a hit raises ``Refused`` (code ``secret_detected``) with redacted excerpts and nothing is pushed.
     """
 
     def open(
