@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import base64
 import os
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -37,6 +39,13 @@ _SAFE_CONFIG: tuple[tuple[str, str], ...] = (
     ("advice.detachedHead", "false"),
     ("init.defaultBranch", "main"),
     ("http.followRedirects", "false"),
+    # No attributes from outside the repository; clean/smudge/process filters and textconv drivers exist only
+    # in configuration, which comes from nowhere but here (system and global files are ignored).
+    ("core.attributesFile", "/dev/null"),
+    # A repository nested in the work tree (a submodule, or one a sandboxed command created) brings its own
+    # config; git would run ``git status`` inside it, and with it that config's filters and fsmonitor.
+    ("diff.ignoreSubmodules", "all"),
+    ("status.submoduleSummary", "false"),
 )
 
 
@@ -86,6 +95,8 @@ class GitCliTransport(GitTransport):
             "GIT_ASKPASS": "",
             "SSH_ASKPASS": "",
             "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_ATTR_NOSYSTEM": "1",
+            "GIT_LFS_SKIP_SMUDGE": "1",
             "GIT_CONFIG_GLOBAL": "/dev/null",
             "GIT_PROTOCOL_FROM_USER": "0",
             "GIT_CONFIG_COUNT": str(len(config)),
@@ -142,7 +153,7 @@ class GitCliTransport(GitTransport):
 
     async def commit_all(self, workdir: Path, message: str, *, author_name: str, author_email: str) -> str:
         await self._run("add", ["add", "--all"], cwd=workdir)
-        status = await self._run("status", ["status", "--porcelain"], cwd=workdir)
+        status = await self._run("status", ["status", "--porcelain", "--ignore-submodules=all"], cwd=workdir)
         if not status.strip():
             raise Conflict("There is nothing to commit.", code="nothing_to_commit")
         identity = {
@@ -155,6 +166,82 @@ class GitCliTransport(GitTransport):
             "commit", ["commit", "--no-verify", "--quiet", "-m", message], cwd=workdir, env=identity
         )
         return (await self._run("rev-parse", ["rev-parse", "HEAD"], cwd=workdir)).strip()
+
+    async def rev_parse(self, workdir: Path, ref: str) -> str:
+        if ref.startswith("-"):
+            raise Unavailable("git rev-parse failed (bad revision).", code="git_failed")
+        return (await self._run("rev-parse", ["rev-parse", "--verify", "--quiet", ref], cwd=workdir)).strip()
+
+    async def remote_branch_head(self, workdir: Path, branch: str, *, token: str | None) -> str | None:
+        name = validate_branch_name(branch)
+        out = await self._run(
+            "ls-remote", ["ls-remote", "--heads", "origin", f"refs/heads/{name}"], cwd=workdir, token=token
+        )
+        for line in out.splitlines():
+            sha, _, ref = line.partition("\t")
+            if ref == f"refs/heads/{name}":
+                return sha
+        return None
+
+    async def push_with_lease(
+        self, workdir: Path, branch: str, *, token: str | None, expected_remote_sha: str | None
+    ) -> None:
+        name = validate_branch_name(branch)
+        lease = f"--force-with-lease=refs/heads/{name}:{expected_remote_sha or ''}"
+        await self._run(
+            "push",
+            ["push", "--no-verify", "--porcelain", lease, "origin", f"HEAD:refs/heads/{name}"],
+            cwd=workdir,
+            token=token,
+        )
+
+    async def checkout_pull_request(self, workdir: Path, number: int, *, token: str | None) -> None:
+        if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+            raise Unavailable("git fetch failed (bad pull request number).", code="git_failed")
+        local = f"refs/remotes/origin/pull/{number}"
+        await self._run(
+            "fetch",
+            ["fetch", "--depth", "1", "--no-tags", "--no-recurse-submodules", "origin",
+             f"+refs/pull/{number}/head:{local}"],
+            cwd=workdir,
+            token=token,
+        )  # fmt: skip
+        await self._run("checkout", ["checkout", "--quiet", "--detach", local], cwd=workdir)
+
+    async def _with_scratch_index(self, workdir: Path, args: Sequence[str], verb: str) -> str:
+        """Runs ``args`` against a throw-away index holding the whole working tree (untracked files too)."""
+        with tempfile.TemporaryDirectory(prefix="asynccoder-index-") as scratch:
+            index = Path(scratch) / "index"
+            real = workdir / ".git" / "index"
+            if real.is_file():
+                shutil.copyfile(real, index)
+            env = {"GIT_INDEX_FILE": str(index)}
+            await self._run("add", ["add", "--all"], cwd=workdir, env=env)
+            return await self._run(verb, list(args), cwd=workdir, env=env)
+
+    async def diff(self, workdir: Path, against: str) -> str:
+        base = await self.rev_parse(workdir, against)
+        return await self._with_scratch_index(
+            workdir,
+            [
+                "diff",
+                "--cached",
+                "--no-color",
+                "--no-ext-diff",
+                "--no-textconv",
+                "--ignore-submodules=all",
+                "-M",
+                base,
+            ],
+            "diff",
+        )
+
+    async def changed_files(self, workdir: Path, against: str) -> tuple[str, ...]:
+        base = await self.rev_parse(workdir, against)
+        out = await self._with_scratch_index(
+            workdir, ["diff", "--cached", "--name-only", "--ignore-submodules=all", "-z", base], "diff"
+        )
+        return tuple(sorted(name for name in out.split("\0") if name))
 
     async def push(self, workdir: Path, branch: str, *, token: str | None) -> None:
         name = validate_branch_name(branch)

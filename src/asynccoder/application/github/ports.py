@@ -183,6 +183,30 @@ class GitTransport(Protocol):
 
     async def push(self, workdir: Path, branch: str, *, token: str | None) -> None: ...
 
+    async def rev_parse(self, workdir: Path, ref: str) -> str: ...
+
+    async def remote_branch_head(self, workdir: Path, branch: str, *, token: str | None) -> str | None:
+        """The sha of ``branch`` on the remote, or None when it does not exist there."""
+        ...
+
+    async def push_with_lease(
+        self, workdir: Path, branch: str, *, token: str | None, expected_remote_sha: str | None
+    ) -> None:
+        """Pushes HEAD to ``branch`` only if the remote branch is still at ``expected_remote_sha`` (None =
+        must not exist): a retry replaces its own earlier push, never someone else's newer commits."""
+        ...
+
+    async def diff(self, workdir: Path, against: str) -> str:
+        """The working tree, untracked files included (not ignored ones), as a unified diff against
+        ``against``; the real index is left alone, external diff and textconv drivers are not run."""
+        ...
+
+    async def changed_files(self, workdir: Path, against: str) -> tuple[str, ...]: ...
+
+    async def checkout_pull_request(self, workdir: Path, number: int, *, token: str | None) -> None:
+        """Fetches ``refs/pull/<number>/head`` (forks included) shallowly and checks it out detached."""
+        ...
+
 
 # ---------------------------------------------------------------------------------------------------------
 # Persistence

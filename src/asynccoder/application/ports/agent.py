@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+from uuid import UUID
 
+from asynccoder.application.ports.task_execution import GitCredentials, RepositoryCheckout
 from asynccoder.domain.ai import ToolDefinition
 
 
@@ -81,6 +85,28 @@ class Workspace(Protocol):
         """Commits everything as the platform identity, pushes the branch with lease
         (credentials fetched now), returns the commit sha."""
         ...
+
+
+class WorkspaceFactory(Protocol):
+    """Opens a task's fresh workspace (a new directory, a hardened shallow clone) and removes it on exit.
+
+    ``writable`` checks out branch ``asynccoder/<task_id>`` from the base branch; otherwise ``ref`` (default:
+    the base branch) is checked out read-only, or, when ``ref`` is None and the checkout names a pull request,
+    that pull request's head (``refs/pull/<n>/head``, forks included). ``known_secrets`` (the user's stored
+    keys, the platform's secrets) are scanned for, with common secret patterns and the git token, before every
+    push: a hit raises ``Refused`` (code ``secret_detected``) with redacted excerpts and nothing is pushed.
+    """
+
+    def open(
+        self,
+        *,
+        task_id: UUID,
+        repository: RepositoryCheckout,
+        credentials: GitCredentials,
+        writable: bool,
+        ref: str | None = None,
+        known_secrets: Sequence[str] = (),
+    ) -> AbstractAsyncContextManager[Workspace]: ...
 
 
 class AgentToolbox(Protocol):

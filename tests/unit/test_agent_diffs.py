@@ -1,0 +1,185 @@
+"""Unified diffs: hunks numbered on the new side (PR-Agent style), commentable lines, findings, packing."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from asynccoder.domain.agent.diffs import (
+    FileStatus,
+    Side,
+    commentable_lines,
+    pack_files,
+    parse_unified_diff,
+    render_file,
+    validate_finding,
+)
+
+DIFF = """\
+diff --git a/app.py b/app.py
+index 1111111..2222222 100644
+--- a/app.py
++++ b/app.py
+@@ -1,5 +1,6 @@ def main():
+ import os
+-print('hi')
++print('hello')
++print('world')
+ x = 1
+ y = 2
+ z = 3
+@@ -20,3 +21,2 @@ class A:
+ a = 1
+-b = 2
+ c = 3
+diff --git a/new.txt b/new.txt
+new file mode 100644
+index 0000000..3333333
+--- /dev/null
++++ b/new.txt
+@@ -0,0 +1,2 @@
++first
++second
+diff --git a/gone.txt b/gone.txt
+deleted file mode 100644
+index 4444444..0000000
+--- a/gone.txt
++++ /dev/null
+@@ -1 +0,0 @@
+-bye
+diff --git a/old_name.py b/new_name.py
+similarity index 90%
+rename from old_name.py
+rename to new_name.py
+index 5555555..6666666 100644
+--- a/old_name.py
++++ b/new_name.py
+@@ -1 +1 @@
+-a = 1
++a = 2
+\\ No newline at end of file
+diff --git a/logo.png b/logo.png
+index 7777777..8888888 100644
+Binary files a/logo.png and b/logo.png differ
+"""
+
+
+def test_files_are_parsed_with_status_and_paths() -> None:
+    files = parse_unified_diff(DIFF)
+    assert [(f.path, f.status, f.old_path) for f in files] == [
+        ("app.py", FileStatus.MODIFIED, "app.py"),
+        ("new.txt", FileStatus.ADDED, None),
+        ("gone.txt", FileStatus.DELETED, "gone.txt"),
+        ("new_name.py", FileStatus.RENAMED, "old_name.py"),
+        ("logo.png", FileStatus.MODIFIED, "logo.png"),
+    ]
+    assert files[-1].binary
+    assert (files[0].additions, files[0].deletions) == (2, 2)
+
+
+def test_hunk_lines_are_numbered_on_both_sides() -> None:
+    app = parse_unified_diff(DIFF)[0]
+    first, second = app.hunks
+    assert [(ln.kind, ln.old_line, ln.new_line) for ln in first.lines] == [
+        (" ", 1, 1),
+        ("-", 2, None),
+        ("+", None, 2),
+        ("+", None, 3),
+        (" ", 3, 4),
+        (" ", 4, 5),
+        (" ", 5, 6),
+    ]
+    assert second.section == "class A:"
+    assert [(ln.kind, ln.old_line, ln.new_line) for ln in second.lines] == [
+        (" ", 20, 21),
+        ("-", 21, None),
+        (" ", 22, 22),
+    ]
+
+
+def test_commentable_lines_are_added_and_context_on_the_right_removed_and_context_on_the_left() -> None:
+    app = parse_unified_diff(DIFF)[0]
+    lines = commentable_lines(app)
+    assert lines.right == frozenset({1, 2, 3, 4, 5, 6, 21, 22})
+    assert lines.left == frozenset({1, 2, 3, 4, 5, 20, 21, 22})
+
+
+def test_rendering_numbers_the_new_hunk_and_lists_removed_lines_in_the_old_hunk() -> None:
+    rendered = render_file(parse_unified_diff(DIFF)[0])
+    assert rendered.splitlines()[:12] == [
+        "## File: 'app.py'",
+        "",
+        "@@ -1,5 +1,6 @@ def main():",
+        "__new hunk__",
+        "1  import os",
+        "2 +print('hello')",
+        "3 +print('world')",
+        "4  x = 1",
+        "5  y = 2",
+        "6  z = 3",
+        "__old hunk__",
+        " import os",
+    ]
+    assert "-print('hi')" in rendered
+
+
+def test_findings_are_validated_against_the_diff() -> None:
+    files = parse_unified_diff(DIFF)
+    assert validate_finding(files, path="app.py", line=3).ok
+    assert validate_finding(files, path="app.py", line=2, start_line=1).ok
+    assert validate_finding(files, path="app.py", line=21, side="LEFT").ok
+    assert not validate_finding(files, path="app.py", line=10).ok
+    assert "not inside one hunk" in (
+        validate_finding(files, path="app.py", line=21, start_line=5).reason or ""
+    )
+    assert not validate_finding(files, path="app.py", line=2, side="LEFT", start_line=3).ok
+    assert "not part of the diff" in (validate_finding(files, path="other.py", line=1).reason or "")
+    assert not validate_finding(files, path="logo.png", line=1).ok
+    assert not validate_finding(files, path="app.py", line=2, side="MIDDLE").ok
+    assert validate_finding(files, path="gone.txt", line=1, side=Side.LEFT).ok
+    assert not validate_finding(files, path="gone.txt", line=1, side=Side.RIGHT).ok
+
+
+def test_packing_keeps_what_fits_and_lists_the_rest() -> None:
+    files = parse_unified_diff(DIFF)
+    everything = pack_files(files, 100_000)
+    assert everything.omitted == ()
+    assert "Other modified files" not in everything.text
+    small = pack_files(files, 260)
+    assert small.included
+    assert small.omitted
+    assert len(small.text) <= 260
+    assert set(small.included) | set(small.omitted) == {f.path for f in files}
+    for path in small.omitted:
+        assert f"- {path}\n" in small.text
+    assert pack_files(files, 260) == small
+
+
+# ---- property: the numbering of any generated diff follows its lines ----------------------------------
+
+hunk_lines = st.lists(st.sampled_from([" ", "+", "-"]), min_size=1, max_size=30)
+
+
+@given(st.integers(1, 500), st.integers(1, 500), hunk_lines)
+def test_generated_hunks_are_numbered_consecutively_on_each_side(
+    old_start: int, new_start: int, kinds: list[str]
+) -> None:
+    old_count = sum(1 for k in kinds if k != "+")
+    new_count = sum(1 for k in kinds if k != "-")
+    body = "\n".join(f"{k}line {i}" for i, k in enumerate(kinds))
+    diff = f"--- a/f.py\n+++ b/f.py\n@@ -{old_start},{old_count} +{new_start},{new_count} @@\n{body}\n"
+    (file,) = parse_unified_diff(diff)
+    (hunk,) = file.hunks
+    assert [ln.kind for ln in hunk.lines] == kinds
+    new_numbers = [ln.new_line for ln in hunk.lines if ln.kind != "-"]
+    old_numbers = [ln.old_line for ln in hunk.lines if ln.kind != "+"]
+    assert new_numbers == list(range(new_start, new_start + new_count))
+    assert old_numbers == list(range(old_start, old_start + old_count))
+    rendered = render_file(file)
+    for line in hunk.lines:
+        if line.kind != "-":
+            assert f"\n{line.new_line} {'+' if line.kind == '+' else ' '}{line.text}\n" in rendered
+    right = commentable_lines(file).right
+    for number in right:
+        assert validate_finding([file], path="f.py", line=number).ok
+    assert not validate_finding([file], path="f.py", line=new_start + new_count).ok
