@@ -1,7 +1,7 @@
 """Live task events over Server-Sent Events, against real uvicorn processes.
 
-The task engine is stood in for by test-only routes (create a task, append an event and notify) over test
-tables in the app's own database; the SSE route, the use case, the notifier and the stream cap are the real ones.
+Test-only routes (create a task, append an event and notify) over test tables in the app's own database
+stand in for the task engine; the SSE route, the use case, the notifier and the stream cap are the real ones.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,8 +20,9 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from asynccoder.adapters.channels.backends import postgres_backend, redis_backend
+from asynccoder.adapters.channels.backends import redis_backend
 from asynccoder.adapters.channels.notifier import ChannelsTaskEventNotifier
+from asynccoder.adapters.sqlalchemy import migrations_runner
 from asynccoder.adapters.sqlalchemy.database import create_engine
 from asynccoder.application.ports.events import TaskEventType
 from tests.support.events_app import start_events_server
@@ -38,21 +39,20 @@ SHARED_SECRETS = {
     "ENCRYPTION_KEYS": "k1:" + base64.urlsafe_b64encode(b"k" * 32).decode().rstrip("="),
 }
 TIMEOUT = httpx.Timeout(20.0)
-Start = Callable[[dict[str, str]], LiveServer]
 
 
-@pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Start]:
-    servers: list[LiveServer] = []
-
-    def start(env: dict[str, str]) -> LiveServer:
-        server = start_events_server(tmp_path / f"data{len(servers)}", {**SHARED_SECRETS, **env})
-        servers.append(server)
-        server.wait_ready()
-        return server
-
-    yield start
-    for server in servers:
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One API process (SQLite, in-process notifier) for the single-process tests: each test has its own
+    users, so they do not meet. A 1 s heartbeat and a cap of 2 streams per user keep the tests short."""
+    server = start_events_server(
+        tmp_path_factory.mktemp("sse") / "data",
+        {**SHARED_SECRETS, "EVENT_STREAM_HEARTBEAT_SECONDS": "1", "EVENT_STREAMS_PER_USER": "2"},
+    )
+    try:
+        server.wait_ready(deadline_seconds=180)
+        yield server
+    finally:
         server.stop()
 
 
@@ -139,9 +139,8 @@ async def read_to_the_end(stream: AsyncIterator[SseMessage]) -> list[SseMessage]
 
 
 async def test_a_client_that_reconnects_with_last_event_id_gets_every_event_exactly_once(
-    serve: Start, http: httpx.AsyncClient
+    server: LiveServer, http: httpx.AsyncClient
 ) -> None:
-    server = serve({})
     ada = await sign_up(http, server)
     task = await new_task(http, server, ada)
     for n in range(3):
@@ -180,8 +179,7 @@ async def test_a_client_that_reconnects_with_last_event_id_gets_every_event_exac
     assert done.status_code == 204
 
 
-async def test_an_idle_stream_carries_heartbeat_comments(serve: Start, http: httpx.AsyncClient) -> None:
-    server = serve({"EVENT_STREAM_HEARTBEAT_SECONDS": "1"})
+async def test_an_idle_stream_carries_heartbeat_comments(server: LiveServer, http: httpx.AsyncClient) -> None:
     ada = await sign_up(http, server)
     task = await new_task(http, server, ada)
 
@@ -201,8 +199,9 @@ async def test_an_idle_stream_carries_heartbeat_comments(serve: Start, http: htt
     assert heartbeats == 2
 
 
-async def test_too_many_open_streams_get_429_until_one_closes(serve: Start, http: httpx.AsyncClient) -> None:
-    server = serve({"EVENT_STREAMS_PER_USER": "2"})
+async def test_too_many_open_streams_get_429_until_one_closes(
+    server: LiveServer, http: httpx.AsyncClient
+) -> None:
     ada = await sign_up(http, server)
     bob = await sign_up(http, server)
     task = await new_task(http, server, ada)
@@ -232,9 +231,8 @@ async def test_too_many_open_streams_get_429_until_one_closes(serve: Start, http
 
 
 async def test_another_users_stream_is_404_and_a_bad_last_event_id_is_400(
-    serve: Start, http: httpx.AsyncClient
+    server: LiveServer, http: httpx.AsyncClient
 ) -> None:
-    server = serve({})
     ada = await sign_up(http, server)
     bob = await sign_up(http, server)
     task = await new_task(http, server, ada)
@@ -255,22 +253,33 @@ async def test_another_users_stream_is_404_and_a_bad_last_event_id_is_400(
 
 
 @pytest.fixture
-def shared_postgres() -> Iterator[str]:
-    with scratch_postgres_database("asynccoder_sse") as url:
-        yield url
+def api_pair(tmp_path: Path) -> Iterator[tuple[LiveServer, LiveServer, str]]:
+    """Two API processes on one PostgreSQL database and one Redis (notifications and the stream cap)."""
+    with scratch_postgres_database("asynccoder_sse") as database_url:
+        migrations_runner.upgrade(database_url)  # once, so that both processes can start at the same time
+        env = {
+            **SHARED_SECRETS,
+            "DATABASE_URL": database_url,
+            "ASYNCCODER_AUTO_MIGRATE": "false",
+            "REDIS_URL": redis_url(),
+            "EVENT_STREAMS_PER_USER": "1",
+        }
+        servers = [start_events_server(tmp_path / f"data{n}", env) for n in range(2)]
+        try:
+            for server in servers:
+                server.wait_ready(deadline_seconds=180)
+            yield servers[0], servers[1], database_url
+        finally:
+            for server in servers:
+                server.stop()
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("transport", ["redis", "postgres"])
+@pytest.mark.redis
 async def test_a_stream_on_one_api_process_sees_events_notified_by_another_and_by_a_worker(
-    serve: Start, http: httpx.AsyncClient, shared_postgres: str, transport: str
+    api_pair: tuple[LiveServer, LiveServer, str], http: httpx.AsyncClient
 ) -> None:
-    channel_env = {"DATABASE_URL": shared_postgres, "TASK_EVENTS_BACKEND": transport}
-    if transport == "redis":
-        channel_env["REDIS_URL"] = redis_url()
-        channel_env["EVENT_STREAMS_PER_USER"] = "1"
-    first = serve(channel_env)  # migrates the shared database first
-    second = serve(channel_env)
+    first, second, database_url = api_pair
     ada = await sign_up(http, first)
     task = await new_task(http, first, ada)
 
@@ -280,13 +289,12 @@ async def test_a_stream_on_one_api_process_sees_events_notified_by_another_and_b
         await emit(http, second, ada, task, line="from the other API process")
         seen = await read_events(stream, 1)
 
-        if transport == "redis":
-            # The cap is shared too: Ada's one slot is taken on the first process.
-            refused = await http.get(events_url(second, task), headers=ada)
-            assert refused.status_code == 429
+        # The cap is shared too: Ada's one slot is taken on the first process.
+        refused = await http.get(events_url(second, task), headers=ada)
+        assert (refused.status_code, refused.json()["code"]) == (429, "too_many_streams")
 
         # A worker process has no HTTP app: it appends and notifies with its own notifier.
-        await worker_appends_and_notifies(shared_postgres, uuid.UUID(task), transport)
+        await worker_appends_and_notifies(database_url, uuid.UUID(task))
         seen += await read_events(stream, 1)
 
         await emit(http, second, ada, task, "status", status="failed", reason="internal")
@@ -298,20 +306,18 @@ async def test_a_stream_on_one_api_process_sees_events_notified_by_another_and_b
         {"line": "from a worker"},
         {"status": "failed", "reason": "internal"},
     ]
-    await until_open_streams(http, first, ada, 0)
+    await until_open_streams(http, second, ada, 0)
 
 
-async def worker_appends_and_notifies(database_url: str, task_id: uuid.UUID, transport: str) -> None:
+async def worker_appends_and_notifies(database_url: str, task_id: uuid.UUID) -> None:
     engine: AsyncEngine = create_engine(database_url)
-    client = Redis.from_url(redis_url()) if transport == "redis" else None
+    client = Redis.from_url(redis_url())
     try:
-        backend = redis_backend(client) if client is not None else postgres_backend(database_url)
-        async with ChannelsTaskEventNotifier(backend) as notifier:
+        async with ChannelsTaskEventNotifier(redis_backend(client)) as notifier:
             event = await SqlTaskEvents(engine).append(
                 task_id, TaskEventType.LOG, {"line": "from a worker"}, datetime.now(UTC)
             )
             await notifier.notify(task_id, event.seq)
     finally:
         await engine.dispose()
-        if client is not None:
-            await client.aclose()
+        await client.aclose()

@@ -256,7 +256,9 @@ async def test_a_thousand_notifications_cost_one_redis_publish(
 
 async def test_the_memory_backend_fans_out_within_the_process(channel: str) -> None:
     task = uuid.uuid4()
-    async with ChannelsTaskEventNotifier(memory_backend(), channel=channel, coalesce_seconds=0.01) as notifier:
+    async with ChannelsTaskEventNotifier(
+        memory_backend(), channel=channel, coalesce_seconds=0.01
+    ) as notifier:
         listener = notifier.listen(task)
         await first_value(listener)
 

@@ -149,7 +149,7 @@ class SqlTaskEvents(TaskEventRepository, TaskEventAccess):
 
 
 class SqlTaskEventsProvider(Provider):
-    """Serves ``TaskEventReader`` and ``TaskEventAccess`` (what the engine will provide) from the test tables."""
+    """``TaskEventReader`` and ``TaskEventAccess`` (the engine's to provide) from the test tables."""
 
     @provide(scope=Scope.APP)
     async def store(self, engine: AsyncEngine) -> AsyncIterator[SqlTaskEvents]:
