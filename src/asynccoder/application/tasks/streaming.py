@@ -140,7 +140,8 @@ class TaskEventStream:
 
     async def aclose(self) -> None:
         try:
-            await self._generator.aclose()
+            with contextlib.suppress(RuntimeError):  # still running in another task: that task ends it
+                await self._generator.aclose()
         finally:
             await self._release()
 
