@@ -290,3 +290,88 @@ async def test_stopping_the_notifier_ends_its_listeners(channel: str) -> None:
 
     with pytest.raises(StopAsyncIteration):
         await asyncio.wait_for(waiting, 5)
+
+
+async def notify_until_heard(
+    worker: ChannelsTaskEventNotifier, listener: AsyncIterator[int], task: uuid.UUID
+) -> int:
+    """Notifications sent while a subscriber reconnects are lost (pub/sub): keep notifying until one lands."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    seq = 100
+    while loop.time() < deadline:
+        seq += 1
+        await worker.notify(task, seq)
+        try:
+            value = await asyncio.wait_for(anext(listener), 0.5)
+        except TimeoutError:
+            continue
+        if value >= 100:
+            return value
+    raise AssertionError("the listener never heard a notification again")
+
+
+async def test_a_subscriber_whose_redis_connection_is_killed_resubscribes(
+    redis_clients: Callable[[], Redis], channel: str
+) -> None:
+    name = f"evtest-{uuid.uuid4().hex[:10]}"
+    task = uuid.uuid4()
+    admin = redis_clients()
+    listening_client = Redis.from_url(redis_url(), socket_connect_timeout=2, client_name=name)
+    try:
+        async with AsyncExitStack() as stack:
+            worker = await stack.enter_async_context(
+                ChannelsTaskEventNotifier(
+                    redis_backend(redis_clients()), channel=channel, coalesce_seconds=0.01
+                )
+            )
+            api = await stack.enter_async_context(
+                ChannelsTaskEventNotifier(
+                    redis_backend(listening_client), channel=channel, coalesce_seconds=0.01
+                )
+            )
+            listener = api.listen(task)
+            await first_value(listener)
+            await worker.notify(task, 1)
+            assert await next_at_least(listener, 1) == 1
+
+            clients = await admin.client_list()
+            ids = [c["id"] for c in clients if c.get("name") == name]
+            assert ids, "the subscriber's connection is not visible"
+            for client_id in ids:
+                await admin.execute_command("CLIENT", "KILL", "ID", client_id)
+
+            assert await notify_until_heard(worker, listener, task) > 100
+            await listener.aclose()  # type: ignore[attr-defined]
+    finally:
+        await listening_client.aclose()
+
+
+async def test_a_subscriber_whose_postgres_connection_is_terminated_listens_again(
+    postgres_url: str, channel: str
+) -> None:
+    name = f"evtest_{uuid.uuid4().hex[:10]}"
+    task = uuid.uuid4()
+    listening = postgres_backend(f"{postgres_url}?application_name={name}")  # to find its connection
+    async with AsyncExitStack() as stack:
+        worker = await stack.enter_async_context(
+            ChannelsTaskEventNotifier(postgres_backend(postgres_url), channel=channel, coalesce_seconds=0.01)
+        )
+        api = await stack.enter_async_context(
+            ChannelsTaskEventNotifier(listening, channel=channel, coalesce_seconds=0.01)
+        )
+        listener = api.listen(task)
+        await first_value(listener)
+        await worker.notify(task, 1)
+        assert await next_at_least(listener, 1) == 1
+
+        async with await psycopg.AsyncConnection.connect(
+            postgres_dsn(postgres_url), autocommit=True
+        ) as admin:
+            killed = await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s", (name,)
+            )
+            assert [row[0] for row in await killed.fetchall()] == [True]
+
+        assert await notify_until_heard(worker, listener, task) > 100
+        await listener.aclose()  # type: ignore[attr-defined]
