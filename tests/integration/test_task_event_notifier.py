@@ -135,8 +135,8 @@ async def test_many_notifications_in_a_window_become_one_message_with_the_highes
             await worker.notify(task, seq)
 
         assert await next_at_least(listener, 1) == 1000
-        assert worker.messages_published == 1
         await listener.aclose()  # type: ignore[attr-defined]
+    assert worker.messages_published == 1  # counted once stopped: the publish that delivered it has returned
 
 
 async def test_listeners_only_hear_their_own_task(shared_backend: BackendFactory, channel: str) -> None:
@@ -198,8 +198,8 @@ async def test_hundreds_of_tasks_share_a_few_messages(shared_backend: BackendFac
             await worker.notify(task, n + 1)
 
         assert await next_at_least(last, 1) == 250
-        assert worker.messages_published == 3  # at most 100 tasks per message (NOTIFY payloads < 8000 bytes)
         await last.aclose()  # type: ignore[attr-defined]
+    assert worker.messages_published == 3  # at most 100 tasks per message (NOTIFY payloads < 8000 bytes)
 
 
 async def test_what_is_pending_at_shutdown_is_still_published(
@@ -374,4 +374,41 @@ async def test_a_subscriber_whose_postgres_connection_is_terminated_listens_agai
             assert [row[0] for row in await killed.fetchall()] == [True]
 
         assert await notify_until_heard(worker, listener, task) > 100
+        await listener.aclose()  # type: ignore[attr-defined]
+
+
+async def test_a_publisher_whose_postgres_connection_is_terminated_reconnects_for_the_next_message(
+    postgres_url: str, channel: str
+) -> None:
+    name = f"evtest_{uuid.uuid4().hex[:10]}"
+    task = uuid.uuid4()
+    async with AsyncExitStack() as stack:
+        worker = await stack.enter_async_context(
+            ChannelsTaskEventNotifier(
+                postgres_backend(f"{postgres_url}?application_name={name}"),
+                channel=channel,
+                coalesce_seconds=0.01,
+            )
+        )
+        api = await stack.enter_async_context(
+            ChannelsTaskEventNotifier(postgres_backend(postgres_url), channel=channel, coalesce_seconds=0.01)
+        )
+        listener = api.listen(task)
+        await first_value(listener)
+        await worker.notify(task, 1)
+        assert await next_at_least(listener, 1) == 1
+        published = worker.messages_published
+
+        async with await psycopg.AsyncConnection.connect(
+            postgres_dsn(postgres_url), autocommit=True
+        ) as admin:
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s", (name,)
+            )
+
+        await worker.notify(task, 2)  # one message, on a fresh connection
+
+        assert await next_at_least(listener, 2) == 2
+        await stack.aclose()  # the publish that delivered it has returned by now
+        assert worker.messages_published == published + 1
         await listener.aclose()  # type: ignore[attr-defined]
