@@ -95,6 +95,19 @@ class Settings:
     stripe_webhook_secret: str | None = field(default=None, repr=False)
     stripe_api_base: str = "https://api.stripe.com"
 
+    # Live task events: the notification backend (None: redis when REDIS_URL is set, else memory), the
+    # per-user cap on open event streams, the idle heartbeat and the publish coalescing window.
+    task_events_backend: Literal["memory", "redis", "postgres"] | None = None
+    event_streams_per_user: int = 5
+    event_stream_heartbeat_seconds: int = 15
+    task_events_coalesce_ms: int = 50
+
+    @property
+    def task_events_transport(self) -> Literal["memory", "redis", "postgres"]:
+        if self.task_events_backend is not None:
+            return self.task_events_backend
+        return "redis" if self.redis_url else "memory"
+
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
@@ -190,6 +203,17 @@ def _code_host(raw: str) -> Literal["auto", "github", "local"]:
     if value == "local":
         return "local"
     raise ValueError("must be auto, github or local")
+
+
+def _task_events_backend(raw: str) -> Literal["memory", "redis", "postgres"]:
+    value = raw.strip().lower()
+    if value == "memory":
+        return "memory"
+    if value == "redis":
+        return "redis"
+    if value == "postgres":
+        return "postgres"
+    raise ValueError("must be memory, redis or postgres")
 
 
 def _csv(raw: str) -> tuple[str, ...]:
@@ -305,6 +329,10 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "STRIPE_SECRET_KEY": ("stripe_secret_key", _opt_str),
     "STRIPE_WEBHOOK_SECRET": ("stripe_webhook_secret", _opt_str),
     "STRIPE_API_BASE": ("stripe_api_base", _http_url),
+    "TASK_EVENTS_BACKEND": ("task_events_backend", _task_events_backend),
+    "EVENT_STREAMS_PER_USER": ("event_streams_per_user", _positive_int),
+    "EVENT_STREAM_HEARTBEAT_SECONDS": ("event_stream_heartbeat_seconds", _positive_int),
+    "TASK_EVENTS_COALESCE_MS": ("task_events_coalesce_ms", _positive_int),
 }
 
 ENVIRONMENT_VARIABLES = tuple(_FIELDS)
@@ -343,6 +371,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             values[attribute] = parse(raw)
         except ValueError as exc:
             problems.append(f"{name} {exc}")
+    if values.get("task_events_backend") == "redis" and not values.get("redis_url"):
+        problems.append("TASK_EVENTS_BACKEND=redis needs REDIS_URL")
+    if values.get("task_events_backend") == "postgres" and not str(values.get("database_url", "")).startswith(
+        "postgresql"
+    ):
+        problems.append("TASK_EVENTS_BACKEND=postgres needs a PostgreSQL DATABASE_URL")
     if problems:
         raise SettingsError(problems)
 
