@@ -46,7 +46,7 @@ from asynccoder.application.billing.credits import (
     SettleHold,
     SettleHoldInput,
 )
-from asynccoder.application.common.ports import UnitOfWork
+from asynccoder.application.ports.uow import UnitOfWork
 from asynccoder.domain.billing import EntryKind, InsufficientCredits
 from asynccoder.domain.errors import Conflict, Refused
 from tests.support.builders import T0, make_user

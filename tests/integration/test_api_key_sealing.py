@@ -10,7 +10,10 @@ from asynccoder.adapters.sqlalchemy.sealed_columns import SEALED_COLUMNS
 from asynccoder.adapters.sqlalchemy.uow import SqlAlchemyUnitOfWork
 from asynccoder.adapters.system.clock import ManualClock
 from asynccoder.adapters.system.ids import SequentialIdGenerator
-from asynccoder.application.ai_catalogue_use_cases.api_keys import CreateApiKey, CreateApiKeyInput
+from asynccoder.application.ai.api_keys import (
+    CreateApiKey,
+    CreateApiKeyInput,
+)
 from asynccoder.domain.ai import Provider
 from tests.support.builders import T0, make_user
 from tests.support.fake_chat import FakeChatModelFactory

@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from asynccoder.adapters.billing.memory_gateway import sign_payload
-from asynccoder.application.common.ports import UnitOfWork
+from asynccoder.adapters.stripe.memory_gateway import sign_payload
+from asynccoder.application.ports.uow import UnitOfWork
 from asynccoder.domain.billing import SEED_PACKAGES, SEED_PLANS
 
 WEBHOOK_SECRET = "whsec_test_0123456789abcdef"

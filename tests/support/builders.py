@@ -7,7 +7,11 @@ from typing import Any
 from uuid import UUID
 
 from asynccoder.adapters.system.ids import SequentialIdGenerator
-from asynccoder.domain.users import Role, User, UserStatus
+from asynccoder.domain.identity import (
+    Role,
+    User,
+    UserStatus,
+)
 
 _ids = SequentialIdGenerator(start=1_000_000)
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)

@@ -7,13 +7,19 @@ from datetime import timedelta
 
 from asynccoder.adapters.crypto.jwt_tokens import JwtAccessTokenService
 from asynccoder.adapters.crypto.passwords import Argon2PasswordHasher
-from asynccoder.adapters.memory.login_throttle import InMemoryLoginThrottle
+from asynccoder.adapters.memory.identity import InMemoryLoginThrottle
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
 from asynccoder.adapters.system.clock import ManualClock
 from asynccoder.adapters.system.ids import SequentialIdGenerator
-from asynccoder.application.auth.registration import RegisterUser
-from asynccoder.application.auth.sessions import LogIn, LogOut, RefreshSession, SessionIssuer, SessionPolicy
+from asynccoder.application.identity.registration import RegisterUser
+from asynccoder.application.identity.sessions import (
+    LogIn,
+    LogOut,
+    RefreshSession,
+    SessionIssuer,
+    SessionPolicy,
+)
 from tests.support.builders import T0
 
 # Cheap argon2id parameters for tests; production uses OWASP's (see test_passwords).

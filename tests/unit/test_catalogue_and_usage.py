@@ -11,7 +11,7 @@ from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
 from asynccoder.adapters.system.clock import ManualClock
 from asynccoder.adapters.system.ids import SequentialIdGenerator
 from asynccoder.adapters.system.platform_access import AllTiersEntitlements, ConfiguredPlatformKeys
-from asynccoder.application.ai_catalogue_use_cases.catalogue import (
+from asynccoder.application.ai.catalogue import (
     CreateModel,
     CreateModelInput,
     DeleteModel,
@@ -28,7 +28,7 @@ from asynccoder.application.ai_catalogue_use_cases.catalogue import (
     UpdateProviderConfig,
     UpdateProviderConfigInput,
 )
-from asynccoder.application.ai_catalogue_use_cases.usage import (
+from asynccoder.application.ai.usage import (
     GetModelUsageStats,
     GetModelUsageStatsInput,
     GetMyUsage,
@@ -39,7 +39,10 @@ from asynccoder.application.ai_catalogue_use_cases.usage import (
 from asynccoder.domain.ai import ModelTier, Provider, Usage
 from asynccoder.domain.ai_catalogue import CallOutcome, KeySource
 from asynccoder.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, Refused
-from asynccoder.domain.users import Actor, Role
+from asynccoder.domain.identity import (
+    Actor,
+    Role,
+)
 from tests.support.ai_catalogue_builders import make_config
 from tests.support.builders import T0, new_id
 

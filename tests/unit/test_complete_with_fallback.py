@@ -17,7 +17,7 @@ from asynccoder.application.ai.complete_with_fallback import (
     FallbackStreamDone,
     StreamWithFallback,
 )
-from asynccoder.application.ai.ports import ChatModel
+from asynccoder.application.ports.ai import ChatModel
 from asynccoder.domain.ai import (
     ChatRequest,
     ChatResponse,

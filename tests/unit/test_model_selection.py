@@ -7,7 +7,7 @@ import pytest
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
 from asynccoder.adapters.system.platform_access import ConfiguredPlatformKeys
-from asynccoder.application.ai_catalogue_use_cases.selection import (
+from asynccoder.application.ai.selection import (
     SelectModels,
     SelectModelsForUser,
     SelectModelsForUserInput,

@@ -7,13 +7,22 @@ from uuid import UUID
 
 import pytest
 
-from asynccoder.adapters.memory.code_host import InMemoryCodeHost
+from asynccoder.adapters.memory.code_hosting import InMemoryCodeHost
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
 from asynccoder.adapters.system.clock import ManualClock
 from asynccoder.adapters.system.ids import SequentialIdGenerator
-from asynccoder.application.github.ports import InlineComment
-from asynccoder.application.repositories.manage import (
+from asynccoder.application.code_hosting.pull_requests import (
+    GetPullRequest,
+    GetPullRequestInput,
+    ListPullRequests,
+    ListPullRequestsInput,
+    OpenPullRequest,
+    OpenPullRequestInput,
+    PostPullRequestReview,
+    PostReviewInput,
+)
+from asynccoder.application.code_hosting.repositories import (
     CodeHostingConfig,
     ConnectRepository,
     ConnectRepositoryInput,
@@ -29,19 +38,13 @@ from asynccoder.application.repositories.manage import (
     UpdateRepositorySettingsInput,
     UserTokens,
 )
-from asynccoder.application.repositories.pull_requests import (
-    GetPullRequest,
-    GetPullRequestInput,
-    ListPullRequests,
-    ListPullRequestsInput,
-    OpenPullRequest,
-    OpenPullRequestInput,
-    PostPullRequestReview,
-    PostReviewInput,
-)
+from asynccoder.application.ports.code_hosting import InlineComment
 from asynccoder.domain.code_hosting import Permission, PullRequestState
 from asynccoder.domain.errors import Forbidden, InvalidInput, NotFound, Refused, TooManyRequests
-from asynccoder.domain.users import Actor, User
+from asynccoder.domain.identity import (
+    Actor,
+    User,
+)
 from tests.support.ai_catalogue_builders import make_model
 from tests.support.builders import T0, make_user, new_id
 from tests.support.code_hosting import BOX, add_user_with_github

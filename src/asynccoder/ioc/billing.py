@@ -6,13 +6,13 @@ from collections.abc import AsyncIterator
 
 from dishka import Provider, Scope, provide, provide_all
 
-from asynccoder.adapters.billing.memory_gateway import InMemoryPaymentGateway
-from asynccoder.adapters.billing.stripe_gateway import (
+from asynccoder.adapters.stripe.memory_gateway import InMemoryPaymentGateway
+from asynccoder.adapters.stripe.payment_gateway import (
     AsyncHttpxStripeClient,
     StripePaymentGateway,
     make_stripe_client,
 )
-from asynccoder.application.billing.catalog import (
+from asynccoder.application.billing.catalogue import (
     CreatePackage,
     CreatePlan,
     GetEntitlements,
@@ -39,9 +39,13 @@ from asynccoder.application.billing.credits import (
     ReserveCredits,
     SettleHold,
 )
-from asynccoder.application.billing.ports import PaymentGateway
 from asynccoder.application.billing.stripe_events import HandleStripeEvent
-from asynccoder.application.common.ports import Clock, IdGenerator, UnitOfWork
+from asynccoder.application.ports.billing import PaymentGateway
+from asynccoder.application.ports.system import (
+    Clock,
+    IdGenerator,
+)
+from asynccoder.application.ports.uow import UnitOfWork
 from asynccoder.ioc.settings import Settings
 
 

@@ -15,7 +15,7 @@ from asynccoder.application.ai.complete_with_fallback import (
     CompleteWithFallback,
     CompleteWithFallbackInput,
 )
-from asynccoder.application.ai.ports import ChatModelFactory
+from asynccoder.application.ports.ai import ChatModelFactory
 from asynccoder.domain.ai import (
     ChatRequest,
     Message,
@@ -26,7 +26,10 @@ from asynccoder.domain.ai import (
     ProviderUnavailable,
 )
 from asynccoder.ioc.ai import ScriptedAiProvider
-from asynccoder.ioc.container import InMemoryPersistenceProvider, make_container
+from asynccoder.ioc.core import (
+    InMemoryPersistenceProvider,
+    make_container,
+)
 from tests.support.app import make_settings
 
 BASE_URLS = {

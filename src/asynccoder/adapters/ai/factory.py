@@ -10,7 +10,10 @@ from asynccoder.adapters.ai.anthropic_chat import AnthropicChatModel
 from asynccoder.adapters.ai.gemini_chat import GeminiChatModel
 from asynccoder.adapters.ai.openai_chat import OpenAIChatModel
 from asynccoder.adapters.ai.resilience import CallOptions
-from asynccoder.application.ai.ports import ChatModel, ChatModelFactory
+from asynccoder.application.ports.ai import (
+    ChatModel,
+    ChatModelFactory,
+)
 from asynccoder.domain.ai import ModelRef, Provider, ProviderAuthError, ProviderUnavailable
 from asynccoder.domain.errors import InvalidInput
 from asynccoder.domain.model_endpoints import validate_model_base_url

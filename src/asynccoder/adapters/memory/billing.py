@@ -6,9 +6,8 @@ import dataclasses
 from datetime import datetime
 from uuid import UUID
 
-from asynccoder.adapters.memory.billing_state import BillingState
-from asynccoder.adapters.memory.store import InMemoryStore
-from asynccoder.application.common.billing_repositories import (
+from asynccoder.adapters.memory.store import BillingState, InMemoryStore
+from asynccoder.application.ports.billing import (
     BillingCatalogRepository,
     CreditLedgerRepository,
     EntryFilter,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
-from asynccoder.adapters.memory.ai_catalogue import (
+from asynccoder.adapters.memory.ai import (
     InMemoryApiKeyRepository,
     InMemoryModelCatalogueRepository,
     InMemoryModelUsageRepository,
@@ -17,20 +17,20 @@ from asynccoder.adapters.memory.billing import (
     InMemorySubscriptionRepository,
 )
 from asynccoder.adapters.memory.code_hosting import (
+    InMemoryGitHubConnectionRepository,
     InMemoryGitHubDeliveryRepository,
     InMemoryPullRequestRepository,
     InMemoryRepositoryEventRepository,
     InMemoryRepositoryRepository,
 )
-from asynccoder.adapters.memory.credentials import (
+from asynccoder.adapters.memory.identity import (
     InMemoryOAuthStateRepository,
     InMemoryPersonalAccessTokenRepository,
     InMemoryRefreshTokenRepository,
+    InMemoryUserRepository,
 )
-from asynccoder.adapters.memory.github_connections import InMemoryGitHubConnectionRepository
 from asynccoder.adapters.memory.store import InMemoryStore, MemoryState
-from asynccoder.adapters.memory.users import InMemoryUserRepository
-from asynccoder.application.common.ports import UnitOfWork
+from asynccoder.application.ports.uow import UnitOfWork
 
 
 class InMemoryUnitOfWork(UnitOfWork):

@@ -24,7 +24,7 @@ from asynccoder.adapters.sqlalchemy.billing_tables import (
 )
 from asynccoder.adapters.sqlalchemy.dialect import insert_on_conflict
 from asynccoder.adapters.sqlalchemy.errors import constraint_name
-from asynccoder.application.common.billing_repositories import (
+from asynccoder.application.ports.billing import (
     BillingCatalogRepository,
     CreditLedgerRepository,
     EntryFilter,

@@ -7,7 +7,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from asynccoder.adapters.sqlalchemy.ai_catalogue import (
+from asynccoder.adapters.sqlalchemy.ai import (
     SqlAlchemyApiKeyRepository,
     SqlAlchemyModelCatalogueRepository,
     SqlAlchemyModelUsageRepository,
@@ -19,19 +19,19 @@ from asynccoder.adapters.sqlalchemy.billing import (
     SqlAlchemySubscriptionRepository,
 )
 from asynccoder.adapters.sqlalchemy.code_hosting import (
+    SqlAlchemyGitHubConnectionRepository,
     SqlAlchemyGitHubDeliveryRepository,
     SqlAlchemyPullRequestRepository,
     SqlAlchemyRepositoryEventRepository,
     SqlAlchemyRepositoryRepository,
 )
-from asynccoder.adapters.sqlalchemy.credentials import (
+from asynccoder.adapters.sqlalchemy.identity import (
     SqlAlchemyOAuthStateRepository,
     SqlAlchemyPersonalAccessTokenRepository,
     SqlAlchemyRefreshTokenRepository,
+    SqlAlchemyUserRepository,
 )
-from asynccoder.adapters.sqlalchemy.github_connections import SqlAlchemyGitHubConnectionRepository
-from asynccoder.adapters.sqlalchemy.users import SqlAlchemyUserRepository
-from asynccoder.application.common.ports import UnitOfWork
+from asynccoder.application.ports.uow import UnitOfWork
 
 
 class SqlAlchemyUnitOfWork(UnitOfWork):

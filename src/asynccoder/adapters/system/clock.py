@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from asynccoder.application.common.ports import Clock
+from asynccoder.application.ports.system import Clock
 
 
 class SystemClock(Clock):

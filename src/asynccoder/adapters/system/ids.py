@@ -8,7 +8,7 @@ from uuid import UUID
 
 import uuid_utils
 
-from asynccoder.application.common.ports import IdGenerator
+from asynccoder.application.ports.system import IdGenerator
 
 
 class Uuid7Generator(IdGenerator):

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from uuid import UUID
 
-from asynccoder.application.ai_catalogue.ports import PlatformKeys, TierEntitlements
+from asynccoder.application.ports.ai import (
+    PlatformKeys,
+    TierEntitlements,
+)
 from asynccoder.domain.ai import ModelTier, Provider
 
 

@@ -6,14 +6,18 @@ import re
 from dataclasses import dataclass
 from uuid import UUID
 
-from asynccoder.application.billing.catalog import entitlements_in
-from asynccoder.application.billing.ports import (
+from asynccoder.application.billing.catalogue import entitlements_in
+from asynccoder.application.ports.billing import (
     CheckoutRequest,
     LineItem,
     PaymentGateway,
     ProviderInvoice,
 )
-from asynccoder.application.common.ports import Clock, IdGenerator, UnitOfWork
+from asynccoder.application.ports.system import (
+    Clock,
+    IdGenerator,
+)
+from asynccoder.application.ports.uow import UnitOfWork
 from asynccoder.domain.billing import (
     SEED_PLANS,
     Entitlements,
@@ -23,7 +27,7 @@ from asynccoder.domain.billing import (
     validate_idempotency_key,
 )
 from asynccoder.domain.errors import Conflict, FieldProblem, InvalidInput, NotFound
-from asynccoder.domain.users import Actor
+from asynccoder.domain.identity import Actor
 
 _STRIPE_ID = re.compile(r"^in_[A-Za-z0-9]{1,250}$")
 

@@ -20,8 +20,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from asynccoder.application.common.billing_repositories import EntryFilter
-from asynccoder.application.common.ports import Clock, IdGenerator, UnitOfWork
+from asynccoder.application.ports.billing import EntryFilter
+from asynccoder.application.ports.system import (
+    Clock,
+    IdGenerator,
+)
+from asynccoder.application.ports.uow import UnitOfWork
 from asynccoder.domain.billing import (
     MAX_REASON_LENGTH,
     CreditAccount,
@@ -34,7 +38,7 @@ from asynccoder.domain.billing import (
     validate_idempotency_key,
 )
 from asynccoder.domain.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, Refused
-from asynccoder.domain.users import Actor
+from asynccoder.domain.identity import Actor
 
 DEFAULT_HOLD_TTL = timedelta(hours=1)
 MAX_HOLD_TTL = timedelta(days=2)

@@ -8,8 +8,15 @@ from typing import Any
 from uuid import UUID
 
 from asynccoder.application.billing.credits import GrantCreditsInput, grant_in
-from asynccoder.application.billing.ports import PaymentEvent, PaymentGateway
-from asynccoder.application.common.ports import Clock, IdGenerator, UnitOfWork
+from asynccoder.application.ports.billing import (
+    PaymentEvent,
+    PaymentGateway,
+)
+from asynccoder.application.ports.system import (
+    Clock,
+    IdGenerator,
+)
+from asynccoder.application.ports.uow import UnitOfWork
 from asynccoder.domain.billing import (
     EntryKind,
     InvoiceRecord,

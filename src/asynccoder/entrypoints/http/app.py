@@ -18,27 +18,33 @@ from litestar.routes import HTTPRoute
 from litestar.types import ControllerRouterHandler
 
 from asynccoder import __version__
-from asynccoder.entrypoints.http.admin_users import AdminUserController
-from asynccoder.entrypoints.http.ai_catalogue import AI_CATALOGUE_HANDLERS
+from asynccoder.entrypoints.http.ai.catalogue import AI_CATALOGUE_HANDLERS
 from asynccoder.entrypoints.http.auth import HttpAuthProvider, require_user
-from asynccoder.entrypoints.http.billing import (
+from asynccoder.entrypoints.http.billing.routes import (
     AdminBillingController,
     BillingController,
     CreditsController,
     StripeWebhookController,
 )
-from asynccoder.entrypoints.http.github_webhooks import receive_github_webhook
+from asynccoder.entrypoints.http.code_hosting.github_webhooks import receive_github_webhook
+from asynccoder.entrypoints.http.code_hosting.repositories import (
+    PullRequestController,
+    RepositoryController,
+)
 from asynccoder.entrypoints.http.health import HealthController
+from asynccoder.entrypoints.http.identity.admin_users import AdminUserController
+from asynccoder.entrypoints.http.identity.personal_access_tokens import PersonalAccessTokenController
+from asynccoder.entrypoints.http.identity.sessions import SessionController
+from asynccoder.entrypoints.http.identity.users import (
+    GitHubConnectionController,
+    ProfileController,
+)
 from asynccoder.entrypoints.http.middleware import request_id_middleware
 from asynccoder.entrypoints.http.openapi_strict import StrictStructSchemaPlugin
-from asynccoder.entrypoints.http.personal_access_tokens import PersonalAccessTokenController
 from asynccoder.entrypoints.http.problems import ERROR_CODES_DOC, EXCEPTION_HANDLERS
-from asynccoder.entrypoints.http.repositories import PullRequestController, RepositoryController
-from asynccoder.entrypoints.http.sessions import SessionController
-from asynccoder.entrypoints.http.users import GitHubConnectionController, ProfileController
 from asynccoder.entrypoints.observability import configure_logging
-from asynccoder.ioc.container import make_container
-from asynccoder.ioc.migrations import migrate_to_head
+from asynccoder.ioc.commands import migrate_to_head
+from asynccoder.ioc.core import make_container
 from asynccoder.ioc.settings import Settings, load_settings
 
 log = structlog.get_logger("asynccoder.app")

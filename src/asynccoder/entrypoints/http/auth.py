@@ -13,9 +13,9 @@ from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
-from asynccoder.application.auth.authenticate import AuthenticateCaller
+from asynccoder.application.identity.authenticate import AuthenticateCaller
 from asynccoder.domain.errors import Forbidden, Unauthenticated
-from asynccoder.domain.users import Actor
+from asynccoder.domain.identity import Actor
 
 PUBLIC = {"public": True}
 

@@ -1,0 +1,166 @@
+"""Git transport through the git CLI, hardened for untrusted repositories.
+
+Every git process gets its configuration from ``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_n``/``GIT_CONFIG_VALUE_n``
+environment variables, never from argv or files: the token travels as an ``http.extraHeader`` for the one
+command that needs it, so it is never in ``.git/config``, in ``ps`` output, in logs or in error messages.
+System and global configuration are ignored, hooks point at ``/dev/null``, submodules are never fetched,
+only https is allowed (plus ``file`` for local repositories in development mode), prompts are disabled and
+each command has a timeout.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import anyio
+
+from asynccoder.application.ports.code_hosting import GitTransport
+from asynccoder.domain.code_hosting import validate_branch_name, validate_repository_url
+from asynccoder.domain.errors import Conflict, Unavailable
+
+_SAFE_CONFIG: tuple[tuple[str, str], ...] = (
+    ("core.hooksPath", "/dev/null"),
+    ("core.fsmonitor", "false"),
+    ("core.askPass", ""),
+    ("credential.helper", ""),
+    ("protocol.allow", "never"),
+    ("protocol.https.allow", "always"),
+    ("submodule.recurse", "false"),
+    ("fetch.recurseSubmodules", "false"),
+    ("push.recurseSubmodules", "no"),
+    ("commit.gpgSign", "false"),
+    ("tag.gpgSign", "false"),
+    ("advice.detachedHead", "false"),
+    ("init.defaultBranch", "main"),
+    ("http.followRedirects", "false"),
+)
+
+
+def basic_auth_header(token: str) -> str:
+    """The header GitHub accepts for git over https with an OAuth/installation token."""
+    encoded = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    return f"Authorization: Basic {encoded}"
+
+
+class GitCliTransport(GitTransport):
+    """Runs ``git`` as a child process per operation.
+
+    ``allowed_hosts`` are the https hosts repositories may live on (github.com or the Enterprise host, as
+    ``host`` or ``host:port``); ``allow_local_paths`` (development only) also allows absolute local paths,
+    cloned over the ``file`` protocol. ``ca_bundle`` trusts an extra certificate authority (Enterprise).
+    """
+
+    def __init__(
+        self,
+        *,
+        allowed_hosts: frozenset[str],
+        allow_local_paths: bool = False,
+        timeout_seconds: float = 300.0,
+        ca_bundle: Path | None = None,
+        git_binary: str = "git",
+    ) -> None:
+        self._hosts = allowed_hosts
+        self._allow_local = allow_local_paths
+        self._timeout = timeout_seconds
+        self._ca_bundle = ca_bundle
+        self._git = git_binary
+
+    def environment(self, token: str | None, extra: Mapping[str, str]) -> dict[str, str]:
+        config = list(_SAFE_CONFIG)
+        if self._allow_local:
+            config.append(("protocol.file.allow", "always"))
+        if self._ca_bundle is not None:
+            config.append(("http.sslCAInfo", str(self._ca_bundle)))
+        if token:
+            config.append(("http.extraHeader", basic_auth_header(token)))
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": "/nonexistent",
+            "LANG": "C",
+            "LC_ALL": "C",
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_ASKPASS": "",
+            "SSH_ASKPASS": "",
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": "/dev/null",
+            "GIT_PROTOCOL_FROM_USER": "0",
+            "GIT_CONFIG_COUNT": str(len(config)),
+        }
+        for index, (key, value) in enumerate(config):
+            env[f"GIT_CONFIG_KEY_{index}"] = key
+            env[f"GIT_CONFIG_VALUE_{index}"] = value
+        env.update(dict(extra))
+        return env
+
+    async def _run(
+        self,
+        verb: str,
+        args: Sequence[str],
+        *,
+        cwd: Path | None,
+        token: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> str:
+        command = [self._git, *args]
+        try:
+            with anyio.fail_after(self._timeout):
+                result = await anyio.run_process(
+                    command,
+                    cwd=cwd,
+                    env=self.environment(token, env or {}),
+                    check=False,
+                    stdin=subprocess.DEVNULL,
+                )
+        except TimeoutError:
+            raise Unavailable(f"git {verb} timed out.", code="git_timeout") from None
+        except OSError:
+            raise Unavailable(f"git {verb} could not be started.", code="git_failed") from None
+        if result.returncode != 0:
+            # stderr is deliberately not included: it can echo URLs and headers.
+            raise Unavailable(f"git {verb} failed (exit status {result.returncode}).", code="git_failed")
+        return result.stdout.decode("utf-8", "replace")
+
+    def _source(self, url: str) -> str:
+        checked = validate_repository_url(url, allowed_hosts=self._hosts, allow_local_paths=self._allow_local)
+        if checked.startswith("/"):
+            return Path(checked).as_uri()  # file:// so that --depth applies to local clones too
+        return checked
+
+    async def clone(self, url: str, destination: Path, *, branch: str | None, token: str | None) -> None:
+        args = ["clone", "--depth", "1", "--no-recurse-submodules", "--no-tags"]
+        if branch is not None:
+            args += ["--single-branch", "--branch", validate_branch_name(branch)]
+        args += ["--", self._source(url), str(destination)]
+        await self._run("clone", args, cwd=None, token=token)
+
+    async def create_branch(self, workdir: Path, branch: str) -> None:
+        await self._run("checkout", ["checkout", "-b", validate_branch_name(branch)], cwd=workdir)
+
+    async def commit_all(self, workdir: Path, message: str, *, author_name: str, author_email: str) -> str:
+        await self._run("add", ["add", "--all"], cwd=workdir)
+        status = await self._run("status", ["status", "--porcelain"], cwd=workdir)
+        if not status.strip():
+            raise Conflict("There is nothing to commit.", code="nothing_to_commit")
+        identity = {
+            "GIT_AUTHOR_NAME": author_name,
+            "GIT_AUTHOR_EMAIL": author_email,
+            "GIT_COMMITTER_NAME": author_name,
+            "GIT_COMMITTER_EMAIL": author_email,
+        }
+        await self._run(
+            "commit", ["commit", "--no-verify", "--quiet", "-m", message], cwd=workdir, env=identity
+        )
+        return (await self._run("rev-parse", ["rev-parse", "HEAD"], cwd=workdir)).strip()
+
+    async def push(self, workdir: Path, branch: str, *, token: str | None) -> None:
+        name = validate_branch_name(branch)
+        await self._run(
+            "push",
+            ["push", "--no-verify", "--porcelain", "origin", f"HEAD:refs/heads/{name}"],
+            cwd=workdir,
+            token=token,
+        )

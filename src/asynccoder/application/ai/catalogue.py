@@ -1,0 +1,464 @@
+"""Use cases of the model catalogue: browsing, admin changes, effective-dated prices, provider configs."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+from uuid import UUID
+
+from asynccoder.application.ports.ai import (
+    ModelFilter,
+    PlatformKeys,
+    TierEntitlements,
+)
+from asynccoder.application.ports.system import (
+    Clock,
+    IdGenerator,
+)
+from asynccoder.application.ports.uow import UnitOfWork
+from asynccoder.domain.ai import ModelTier, Provider
+from asynccoder.domain.ai_catalogue import (
+    ApiKeyStatus,
+    Capability,
+    CatalogueModel,
+    ModelPrice,
+    ProviderConfig,
+    TaskMode,
+    price_at,
+    validate_model_fields,
+    validate_price_values,
+)
+from asynccoder.domain.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, Refused
+from asynccoder.domain.identity import Actor
+
+
+@dataclass(frozen=True, slots=True)
+class ModelView:
+    """A catalogued model as a caller sees it: its price now and whether the caller can use it."""
+
+    model: CatalogueModel
+    price: ModelPrice | None
+    usable: bool
+    unusable_reason: str | None
+
+
+async def _usability(
+    uow: UnitOfWork,
+    platform_keys: PlatformKeys,
+    tiers: frozenset[ModelTier],
+    actor: Actor,
+    models: list[CatalogueModel],
+) -> dict[UUID, str | None]:
+    """Why each model is unusable for the actor (``None`` = usable)."""
+    configs = {c.provider: c for c in await uow.ai_catalogue.list_provider_configs()}
+    reasons: dict[UUID, str | None] = {}
+    own: dict[Provider, bool] = {}
+    for model in models:
+        if model.provider not in own:
+            key = await uow.api_keys.get_for_provider(actor.user_id, model.provider)
+            own[model.provider] = key is not None and key.status is ApiKeyStatus.ACTIVE
+        config = configs.get(model.provider)
+        if not model.enabled or (config is not None and not config.enabled):
+            reasons[model.id] = "model_disabled"
+        elif model.tier not in tiers:
+            reasons[model.id] = "tier_not_allowed"
+        elif not own[model.provider] and platform_keys.key_for(model.provider) is None:
+            reasons[model.id] = "no_provider_key"
+        else:
+            reasons[model.id] = None
+    return reasons
+
+
+@dataclass(frozen=True, slots=True)
+class ListModelsInput:
+    actor: Actor
+    provider: Provider | None = None
+    tier: ModelTier | None = None
+    capability: Capability | None = None
+    include_disabled: bool = False
+    limit: int = 20
+    cursor: UUID | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPage:
+    items: list[ModelView]
+    next_cursor: UUID | None
+
+
+class ListModels:
+    """Lists catalogued models, newest first, with cursor pagination.
+
+    Rules: only admins may see disabled models (``include_disabled`` is ignored for others); each item says
+    whether the caller can use it (enabled, tier allowed by the plan, a key available for its provider).
+    """
+
+    def __init__(
+        self, uow: UnitOfWork, clock: Clock, platform_keys: PlatformKeys, entitlements: TierEntitlements
+    ) -> None:
+        self._uow, self._clock, self._keys, self._entitlements = uow, clock, platform_keys, entitlements
+
+    async def __call__(self, data: ListModelsInput) -> ModelPage:
+        model_filter = ModelFilter(
+            provider=data.provider,
+            tier=data.tier,
+            capability=data.capability,
+            enabled_only=not (data.include_disabled and data.actor.is_admin),
+        )
+        # Asked before the unit of work opens: entitlements read through a unit of work of their own.
+        tiers = await self._entitlements.allowed_tiers(data.actor.user_id)
+        async with self._uow as uow:
+            models = await uow.ai_catalogue.list_models(
+                model_filter, limit=data.limit + 1, before=data.cursor
+            )
+            page, more = models[: data.limit], len(models) > data.limit
+            prices = await uow.ai_catalogue.prices_at([m.id for m in page], self._clock.now())
+            reasons = await _usability(uow, self._keys, tiers, data.actor, page)
+        items = [ModelView(m, prices.get(m.id), reasons[m.id] is None, reasons[m.id]) for m in page]
+        return ModelPage(items, page[-1].id if more and page else None)
+
+
+@dataclass(frozen=True, slots=True)
+class GetModelInput:
+    actor: Actor
+    model_id: UUID
+
+
+class GetModel:
+    """One model with its current price and whether the caller may use it.
+
+    Rules: a disabled model is visible to admins only (others get ``NotFound``).
+    """
+
+    def __init__(
+        self, uow: UnitOfWork, clock: Clock, platform_keys: PlatformKeys, entitlements: TierEntitlements
+    ) -> None:
+        self._uow, self._clock, self._keys, self._entitlements = uow, clock, platform_keys, entitlements
+
+    async def __call__(self, data: GetModelInput) -> ModelView:
+        tiers = await self._entitlements.allowed_tiers(data.actor.user_id)
+        async with self._uow as uow:
+            model = await uow.ai_catalogue.get_model(data.model_id)
+            if model is None or (not model.enabled and not data.actor.is_admin):
+                raise NotFound("No such model.", code="model_not_found")
+            prices = await uow.ai_catalogue.list_prices(model.id)
+            reasons = await _usability(uow, self._keys, tiers, data.actor, [model])
+        return ModelView(
+            model, price_at(prices, self._clock.now()), reasons[model.id] is None, reasons[model.id]
+        )
+
+
+def _require_admin(actor: Actor) -> None:
+    if not actor.is_admin:
+        raise Forbidden("This operation requires the admin role.")
+
+
+@dataclass(frozen=True, slots=True)
+class PriceValues:
+    input_micro_usd_per_mtok: int
+    output_micro_usd_per_mtok: int
+    cache_read_micro_usd_per_mtok: int
+    cache_write_micro_usd_per_mtok: int
+
+    def check(self) -> None:
+        validate_price_values(dataclasses.asdict(self))
+
+
+@dataclass(frozen=True, slots=True)
+class CreateModelInput:
+    actor: Actor
+    provider: Provider
+    model_name: str
+    display_name: str
+    context_window: int
+    max_output_tokens: int
+    capabilities: frozenset[Capability]
+    tier: ModelTier
+    price: PriceValues
+    enabled: bool = True
+    default_modes: frozenset[TaskMode] = frozenset()
+
+
+class CreateModel:
+    """Admin: adds a model to the catalogue with its first price, effective now.
+
+    Rules: admins only; one model per (provider, model_name) (``Conflict`` ``model_exists``); the provider
+    must have a provider config; fields and prices are range-checked.
+    """
+
+    def __init__(self, uow: UnitOfWork, clock: Clock, ids: IdGenerator) -> None:
+        self._uow, self._clock, self._ids = uow, clock, ids
+
+    async def __call__(self, data: CreateModelInput) -> ModelView:
+        _require_admin(data.actor)
+        validate_model_fields(
+            model_name=data.model_name,
+            display_name=data.display_name,
+            context_window=data.context_window,
+            max_output_tokens=data.max_output_tokens,
+        )
+        data.price.check()
+        now = self._clock.now()
+        model = CatalogueModel(
+            id=self._ids.new_id(),
+            provider=data.provider,
+            model_name=data.model_name.strip(),
+            display_name=data.display_name.strip(),
+            context_window=data.context_window,
+            max_output_tokens=data.max_output_tokens,
+            capabilities=data.capabilities,
+            tier=data.tier,
+            enabled=data.enabled,
+            default_modes=data.default_modes,
+            created_at=now,
+            updated_at=now,
+        )
+        price = ModelPrice(
+            id=self._ids.new_id(),
+            model_id=model.id,
+            effective_from=now,
+            created_at=now,
+            **_price_kwargs(data.price),
+        )
+        async with self._uow as uow:
+            if await uow.ai_catalogue.get_provider_config(data.provider) is None:
+                raise InvalidInput(
+                    "This provider is not configured.",
+                    problems=[FieldProblem("provider", "has no provider configuration")],
+                )
+            await uow.ai_catalogue.add_model(model)
+            await uow.ai_catalogue.add_price(price)
+            await uow.commit()
+        return ModelView(model, price, usable=model.enabled, unusable_reason=None)
+
+
+def _price_kwargs(values: PriceValues) -> dict[str, int]:
+    return dataclasses.asdict(values)
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateModelInput:
+    """Fields left ``None`` keep their value."""
+
+    actor: Actor
+    model_id: UUID
+    display_name: str | None = None
+    context_window: int | None = None
+    max_output_tokens: int | None = None
+    capabilities: frozenset[Capability] | None = None
+    tier: ModelTier | None = None
+    enabled: bool | None = None
+    default_modes: frozenset[TaskMode] | None = None
+
+
+class UpdateModel:
+    """Admin: changes a model's descriptive fields, tier, capabilities, defaults or enabled flag.
+
+    Rules: admins only; the provider and model name never change (add a new model instead); prices change
+    only through ``SetModelPrice``.
+    """
+
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self._uow, self._clock = uow, clock
+
+    async def __call__(self, data: UpdateModelInput) -> CatalogueModel:
+        _require_admin(data.actor)
+        async with self._uow as uow:
+            model = await uow.ai_catalogue.get_model(data.model_id)
+            if model is None:
+                raise NotFound("No such model.", code="model_not_found")
+            changes = {
+                name: value
+                for name in (
+                    "display_name",
+                    "context_window",
+                    "max_output_tokens",
+                    "capabilities",
+                    "tier",
+                    "enabled",
+                    "default_modes",
+                )
+                if (value := getattr(data, name)) is not None
+            }
+            updated = dataclasses.replace(model, **changes, updated_at=self._clock.now())
+            validate_model_fields(
+                model_name=updated.model_name,
+                display_name=updated.display_name,
+                context_window=updated.context_window,
+                max_output_tokens=updated.max_output_tokens,
+            )
+            await uow.ai_catalogue.update_model(updated)
+            await uow.commit()
+        return updated
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteModelInput:
+    actor: Actor
+    model_id: UUID
+
+
+class DeleteModel:
+    """Admin: removes a model that was never used.
+
+    Rules: admins only; a model with recorded usage cannot be deleted (``Conflict`` ``model_in_use``: disable
+    it instead), so usage history keeps its model.
+    """
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def __call__(self, data: DeleteModelInput) -> None:
+        _require_admin(data.actor)
+        async with self._uow as uow:
+            if await uow.ai_catalogue.get_model(data.model_id) is None:
+                raise NotFound("No such model.", code="model_not_found")
+            if await uow.model_usage.model_has_usage(data.model_id):
+                raise Conflict("This model has recorded usage; disable it instead.", code="model_in_use")
+            await uow.ai_catalogue.delete_model(data.model_id)
+            await uow.commit()
+
+
+@dataclass(frozen=True, slots=True)
+class SetModelPriceInput:
+    actor: Actor
+    model_id: UUID
+    price: PriceValues
+    effective_from: datetime | None = None
+
+
+class SetModelPrice:
+    """Admin: sets a new price for a model from ``effective_from`` (default: now) onwards.
+
+    Rules: admins only; a price change inserts a new row and never edits an old one; it cannot start in the
+    past (``Refused`` ``price_backdated``), so what past calls cost never changes; one price per instant
+    (``Conflict`` ``price_exists``).
+    """
+
+    def __init__(self, uow: UnitOfWork, clock: Clock, ids: IdGenerator) -> None:
+        self._uow, self._clock, self._ids = uow, clock, ids
+
+    async def __call__(self, data: SetModelPriceInput) -> ModelPrice:
+        _require_admin(data.actor)
+        data.price.check()
+        now = self._clock.now()
+        effective_from = data.effective_from or now
+        if effective_from.tzinfo is None:
+            raise InvalidInput(
+                "The time needs a zone.",
+                problems=[FieldProblem("effective_from", "must include a UTC offset")],
+            )
+        if effective_from < now:
+            raise Refused("A price cannot start in the past.", code="price_backdated")
+        price = ModelPrice(
+            id=self._ids.new_id(),
+            model_id=data.model_id,
+            effective_from=effective_from,
+            created_at=now,
+            **_price_kwargs(data.price),
+        )
+        async with self._uow as uow:
+            if await uow.ai_catalogue.get_model(data.model_id) is None:
+                raise NotFound("No such model.", code="model_not_found")
+            await uow.ai_catalogue.add_price(price)
+            await uow.commit()
+        return price
+
+
+@dataclass(frozen=True, slots=True)
+class ListModelPricesInput:
+    actor: Actor
+    model_id: UUID
+
+
+class ListModelPrices:
+    """Admin: a model's whole price history, oldest first. Rules: admins only."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def __call__(self, data: ListModelPricesInput) -> list[ModelPrice]:
+        _require_admin(data.actor)
+        async with self._uow as uow:
+            if await uow.ai_catalogue.get_model(data.model_id) is None:
+                raise NotFound("No such model.", code="model_not_found")
+            prices = await uow.ai_catalogue.list_prices(data.model_id)
+        return sorted(prices, key=lambda p: (p.effective_from, p.created_at))
+
+
+class ListProviderConfigs:
+    """Admin: every provider configuration. Rules: admins only."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def __call__(self, actor: Actor) -> list[ProviderConfig]:
+        _require_admin(actor)
+        async with self._uow as uow:
+            return await uow.ai_catalogue.list_provider_configs()
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateProviderConfigInput:
+    actor: Actor
+    provider: Provider
+    display_name: str
+    base_url: str | None
+    enabled: bool
+
+
+class UpdateProviderConfig:
+    """Admin: creates or replaces a provider's configuration.
+
+    Rules: admins only; ``base_url`` must be an https URL without credentials whose host is not a literal
+    loopback, private or link-local address; an ``openai_compatible`` provider needs one.
+    """
+
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self._uow, self._clock = uow, clock
+
+    async def __call__(self, data: UpdateProviderConfigInput) -> ProviderConfig:
+        _require_admin(data.actor)
+        name = data.display_name.strip()
+        problems: list[FieldProblem] = []
+        if not name or len(name) > 100:
+            problems.append(FieldProblem("display_name", "must be 1 to 100 characters"))
+        if data.base_url is not None and not _acceptable_base_url(data.base_url):
+            problems.append(FieldProblem("base_url", "must be an https URL without credentials"))
+        if data.provider is Provider.OPENAI_COMPATIBLE and data.base_url is None:
+            problems.append(FieldProblem("base_url", "is required for openai_compatible"))
+        if problems:
+            raise InvalidInput("The provider configuration is not valid.", problems=problems)
+        config = ProviderConfig(data.provider, name, data.base_url, data.enabled, self._clock.now())
+        async with self._uow as uow:
+            await uow.ai_catalogue.save_provider_config(config)
+            await uow.commit()
+        return config
+
+
+def _acceptable_base_url(url: str) -> bool:
+    """https, no credentials, and not a literal loopback, private or link-local address (SSRF guard)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    host = parts.hostname
+    if parts.scheme != "https" or parts.username or parts.password or not host or len(url) > 500:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return False
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return True
+    return not (
+        address.is_loopback
+        or address.is_private
+        or address.is_link_local
+        or address.is_unspecified
+        or address.is_reserved
+        or address.is_multicast
+    )

@@ -1,0 +1,219 @@
+"""Plans, credit packages and what a user's plan entitles them to."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from asynccoder.application.ports.system import (
+    Clock,
+    IdGenerator,
+)
+from asynccoder.application.ports.uow import UnitOfWork
+from asynccoder.domain.ai import ModelTier
+from asynccoder.domain.billing import (
+    FREE_PLAN_CODE,
+    SEED_PLANS,
+    CreditPackage,
+    Entitlements,
+    RateLimitTier,
+    SubscriptionPlan,
+)
+from asynccoder.domain.errors import FieldProblem, Forbidden, InvalidInput, NotFound
+from asynccoder.domain.identity import Actor
+
+_CODE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+def _require_admin(actor: Actor) -> None:
+    if not actor.is_admin:
+        raise Forbidden("This operation requires the admin role.")
+
+
+def _check_common(code: str, name: str, price_cents: int) -> None:
+    problems = []
+    if not _CODE.match(code):
+        problems.append(FieldProblem("code", "must be a lower_snake slug of 1 to 40 characters"))
+    if not name.strip() or len(name) > 100:
+        problems.append(FieldProblem("name", "must be 1 to 100 characters"))
+    if price_cents < 0:
+        problems.append(FieldProblem("price_cents", "must not be negative"))
+    if problems:
+        raise InvalidInput("The plan or package is not valid.", problems=problems)
+
+
+def validate_plan(plan: SubscriptionPlan) -> SubscriptionPlan:
+    _check_common(plan.code, plan.name, plan.price_cents)
+    problems = []
+    if plan.monthly_credits < 0:
+        problems.append(FieldProblem("monthly_credits", "must not be negative"))
+    if plan.max_concurrent_tasks < 1:
+        problems.append(FieldProblem("max_concurrent_tasks", "must be at least 1"))
+    if not plan.allowed_tiers:
+        problems.append(FieldProblem("allowed_tiers", "must list at least one tier"))
+    if problems:
+        raise InvalidInput("The plan is not valid.", problems=problems)
+    tiers = tuple(t for t in ModelTier if t in plan.allowed_tiers)
+    return dataclasses.replace(plan, allowed_tiers=tiers, name=plan.name.strip())
+
+
+def validate_package(package: CreditPackage) -> CreditPackage:
+    _check_common(package.code, package.name, package.price_cents)
+    if package.credits < 1:
+        raise InvalidInput("The package is not valid.", problems=[FieldProblem("credits", "must be >= 1")])
+    if package.price_cents < 1:
+        raise InvalidInput(
+            "The package is not valid.", problems=[FieldProblem("price_cents", "must be >= 1")]
+        )
+    return dataclasses.replace(package, name=package.name.strip())
+
+
+class ListPlans:
+    """Plans on offer (active only), cheapest first; admins may ask for inactive ones too."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def __call__(self, *, include_inactive: bool = False) -> list[SubscriptionPlan]:
+        async with self._uow as uow:
+            return await uow.billing_catalog.list_plans(include_inactive=include_inactive)
+
+
+class ListPackages:
+    """Credit packages on offer (active only), smallest first; admins may ask for inactive ones too."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def __call__(self, *, include_inactive: bool = False) -> list[CreditPackage]:
+        async with self._uow as uow:
+            return await uow.billing_catalog.list_packages(include_inactive=include_inactive)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanDraft:
+    code: str
+    name: str
+    monthly_credits: int
+    price_cents: int
+    max_concurrent_tasks: int
+    allowed_tiers: tuple[ModelTier, ...]
+    rate_limit_tier: RateLimitTier
+    active: bool = True
+    stripe_price_id: str | None = None
+
+
+class CreatePlan:
+    """Admins add a plan. Rules: admin only; valid fields; ``code`` unique (``Conflict`` ``code_taken``)."""
+
+    def __init__(self, uow: UnitOfWork, ids: IdGenerator) -> None:
+        self._uow, self._ids = uow, ids
+
+    async def __call__(self, actor: Actor, draft: PlanDraft) -> SubscriptionPlan:
+        _require_admin(actor)
+        plan = validate_plan(SubscriptionPlan(id=self._ids.new_id(), **dataclasses.asdict(draft)))
+        async with self._uow as uow:
+            await uow.billing_catalog.save_plan(plan)
+            await uow.commit()
+        return plan
+
+
+class UpdatePlan:
+    """Admins change a plan (only the given fields). Deactivating hides it from new checkouts; existing
+    subscriptions keep it. Rules: admin only; unknown plan -> ``NotFound``; same validation as creation."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def __call__(self, actor: Actor, plan_id: UUID, changes: dict[str, Any]) -> SubscriptionPlan:
+        _require_admin(actor)
+        async with self._uow as uow:
+            plan = await uow.billing_catalog.get_plan(plan_id)
+            if plan is None:
+                raise NotFound("No such plan.")
+            updated = validate_plan(dataclasses.replace(plan, **changes))
+            await uow.billing_catalog.save_plan(updated)
+            await uow.commit()
+            return updated
+
+
+@dataclass(frozen=True, slots=True)
+class PackageDraft:
+    code: str
+    name: str
+    credits: int
+    price_cents: int
+    active: bool = True
+    stripe_price_id: str | None = None
+
+
+class CreatePackage:
+    """Admins add a credit package. Rules: admin only; credits and price >= 1; ``code`` unique."""
+
+    def __init__(self, uow: UnitOfWork, ids: IdGenerator) -> None:
+        self._uow, self._ids = uow, ids
+
+    async def __call__(self, actor: Actor, draft: PackageDraft) -> CreditPackage:
+        _require_admin(actor)
+        package = validate_package(CreditPackage(id=self._ids.new_id(), **dataclasses.asdict(draft)))
+        async with self._uow as uow:
+            await uow.billing_catalog.save_package(package)
+            await uow.commit()
+        return package
+
+
+class UpdatePackage:
+    """Admins change a credit package (only the given fields). Rules: admin only; unknown -> ``NotFound``."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def __call__(self, actor: Actor, package_id: UUID, changes: dict[str, Any]) -> CreditPackage:
+        _require_admin(actor)
+        async with self._uow as uow:
+            package = await uow.billing_catalog.get_package(package_id)
+            if package is None:
+                raise NotFound("No such package.")
+            updated = validate_package(dataclasses.replace(package, **changes))
+            await uow.billing_catalog.save_package(updated)
+            await uow.commit()
+            return updated
+
+
+def _entitlements(plan: SubscriptionPlan) -> Entitlements:
+    return Entitlements(
+        plan_id=plan.id,
+        plan_code=plan.code,
+        allowed_tiers=plan.allowed_tiers,
+        max_concurrent_tasks=plan.max_concurrent_tasks,
+        rate_limit_tier=plan.rate_limit_tier,
+    )
+
+
+async def entitlements_in(uow: UnitOfWork, clock: Clock, user_id: UUID) -> Entitlements:
+    """``GetEntitlements`` inside the caller's unit of work."""
+    subscription = await uow.subscriptions.current_for_user(user_id)
+    if subscription is not None and subscription.entitles_at(clock.now()):
+        plan = await uow.billing_catalog.get_plan(subscription.plan_id)
+        if plan is not None:
+            return _entitlements(plan)
+    free = await uow.billing_catalog.get_plan_by_code(FREE_PLAN_CODE)
+    return _entitlements(free or SEED_PLANS[0])
+
+
+class GetEntitlements:
+    """What the user's current plan allows: model tiers, concurrent tasks and rate-limit tier.
+
+    Rules: a trialing, active or past-due subscription entitles to its plan; a canceled one, or one set to
+    cancel whose period has ended, falls back to the Free plan, as does having no subscription at all.
+    """
+
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self._uow, self._clock = uow, clock
+
+    async def __call__(self, user_id: UUID) -> Entitlements:
+        async with self._uow as uow:
+            return await entitlements_in(uow, self._clock, user_id)

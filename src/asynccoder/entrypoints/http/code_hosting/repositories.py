@@ -1,0 +1,447 @@
+"""Repositories and pull requests over HTTP."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+import msgspec
+from dishka.integrations.litestar import FromDishka, inject
+from litestar import Controller, Response, delete, get, post, put
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from asynccoder.application.code_hosting.pull_requests import (
+    GetPullRequest,
+    GetPullRequestInput,
+    ListPullRequests,
+    ListPullRequestsInput,
+)
+from asynccoder.application.code_hosting.repositories import (
+    ConnectableRepositories,
+    ConnectRepository,
+    ConnectRepositoryInput,
+    DisconnectRepository,
+    DisconnectRepositoryInput,
+    GetRepository,
+    GetRepositoryInput,
+    ListConnectableRepositories,
+    ListConnectableRepositoriesInput,
+    ListRepositories,
+    ListRepositoriesInput,
+    RepositoryView,
+    UpdateRepositorySettings,
+    UpdateRepositorySettingsInput,
+)
+from asynccoder.application.ports.code_hosting import HostedRepository
+from asynccoder.domain.code_hosting import (
+    PullRequest,
+    PullRequestComment,
+    PullRequestReview,
+    PullRequestState,
+)
+from asynccoder.domain.errors import FieldProblem, InvalidInput
+from asynccoder.domain.identity import Actor
+from asynccoder.entrypoints.http.common import (
+    parse_cursor,
+    problem_response,
+)
+
+ERRORS = {
+    400: problem_response("Invalid input (`validation_failed`)"),
+    404: problem_response("No such repository, or the caller has no access (`repository_not_found`)"),
+}
+CODE_HOST_ERRORS = {
+    422: problem_response(
+        "The code host refused (`github_not_connected`, `code_host_forbidden`, `code_host_rejected`, "
+        "`code_host_reauthorization_required`)"
+    ),
+    429: problem_response(
+        "The code host's rate limit is exhausted (`code_host_rate_limited`); see Retry-After"
+    ),
+    503: problem_response("The code host is unreachable (`code_host_unavailable`)"),
+}
+
+
+class RepositorySettingsOut(msgspec.Struct):
+    auto_review: bool
+    default_model_id: UUID | None
+    default_base_branch: str | None
+
+
+class RepositoryOut(msgspec.Struct):
+    id: UUID
+    host: str
+    full_name: str
+    default_branch: str
+    visibility: str
+    html_url: str
+    permission: str
+    webhook_active: bool
+    settings: RepositorySettingsOut
+    head_sha: str | None
+    last_pushed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class RepositoryListOut(msgspec.Struct, tag_field="source", tag="connected"):
+    """Connected repositories (``source`` is ``connected``)."""
+
+    items: list[RepositoryOut]
+    next_cursor: str | None
+
+
+class ConnectableRepositoryOut(msgspec.Struct):
+    full_name: str
+    github_id: int | None
+    default_branch: str
+    visibility: str
+    permission: str
+    html_url: str
+
+
+class ConnectableRepositoryListOut(msgspec.Struct, tag_field="source", tag="github"):
+    """Repositories the caller could connect, read from GitHub (``source`` is ``github``)."""
+
+    items: list[ConnectableRepositoryOut]
+    next_cursor: str | None
+
+
+class ConnectRepositoryIn(msgspec.Struct, forbid_unknown_fields=True):
+    full_name: Annotated[str, msgspec.Meta(min_length=3, max_length=140, description="owner/name")]
+
+
+class RepositorySettingsIn(msgspec.Struct, forbid_unknown_fields=True):
+    auto_review: bool
+    default_model_id: UUID | None
+    default_base_branch: Annotated[str, msgspec.Meta(min_length=1, max_length=255)] | None
+
+
+class PullRequestOut(msgspec.Struct):
+    id: UUID
+    repository_id: UUID
+    number: int
+    title: str
+    body: str | None
+    state: str
+    draft: bool
+    author_login: str | None
+    head_ref: str
+    head_sha: str | None
+    base_ref: str
+    html_url: str | None
+    opened_by_platform: bool
+    merged_at: datetime | None
+    closed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class PullRequestListOut(msgspec.Struct):
+    items: list[PullRequestOut]
+    next_cursor: str | None
+
+
+class ReviewOut(msgspec.Struct):
+    id: UUID
+    github_review_id: int | None
+    author_login: str | None
+    state: str
+    body: str | None
+    commit_sha: str | None
+    submitted_at: datetime | None
+    by_platform: bool
+
+
+class CommentOut(msgspec.Struct):
+    id: UUID
+    kind: str
+    github_comment_id: int | None
+    author_login: str | None
+    body: str
+    path: str | None
+    line: int | None
+    deleted: bool
+    by_platform: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class PullRequestDetailOut(msgspec.Struct):
+    pull_request: PullRequestOut
+    reviews: list[ReviewOut]
+    comments: list[CommentOut]
+
+
+def repository_out(view: RepositoryView) -> RepositoryOut:
+    repo = view.repository
+    return RepositoryOut(
+        id=repo.id,
+        host=repo.host,
+        full_name=repo.full_name,
+        default_branch=repo.default_branch,
+        visibility=repo.visibility.value,
+        html_url=repo.html_url,
+        permission=view.permission.value,
+        webhook_active=view.webhook_active,
+        settings=RepositorySettingsOut(repo.auto_review, repo.default_model_id, repo.default_base_branch),
+        head_sha=repo.head_sha,
+        last_pushed_at=repo.last_pushed_at,
+        created_at=repo.created_at,
+        updated_at=repo.updated_at,
+    )
+
+
+def _connectable(repo: HostedRepository) -> ConnectableRepositoryOut:
+    return ConnectableRepositoryOut(
+        full_name=repo.full_name,
+        github_id=repo.host_id,
+        default_branch=repo.default_branch,
+        visibility=repo.visibility.value,
+        permission=repo.permission.value,
+        html_url=repo.html_url,
+    )
+
+
+def pull_request_out(pr: PullRequest) -> PullRequestOut:
+    return PullRequestOut(
+        id=pr.id,
+        repository_id=pr.repository_id,
+        number=pr.number,
+        title=pr.title,
+        body=pr.body,
+        state=pr.state.value,
+        draft=pr.draft,
+        author_login=pr.author_login,
+        head_ref=pr.head_ref,
+        head_sha=pr.head_sha,
+        base_ref=pr.base_ref,
+        html_url=pr.html_url,
+        opened_by_platform=pr.opened_by_platform,
+        merged_at=pr.merged_at,
+        closed_at=pr.closed_at,
+        created_at=pr.created_at,
+        updated_at=pr.updated_at,
+    )
+
+
+def _review_out(r: PullRequestReview) -> ReviewOut:
+    return ReviewOut(
+        r.id, r.host_review_id, r.author_login, r.state, r.body, r.commit_sha, r.submitted_at, r.by_platform
+    )
+
+
+def _comment_out(c: PullRequestComment) -> CommentOut:
+    return CommentOut(
+        id=c.id,
+        kind=c.kind.value,
+        github_comment_id=c.host_comment_id,
+        author_login=c.author_login,
+        body="" if c.deleted else c.body,
+        path=c.path,
+        line=c.line,
+        deleted=c.deleted,
+        by_platform=c.by_platform,
+        created_at=c.created_at,
+        updated_at=c.updated_at,
+    )
+
+
+def _page_cursor(cursor: str | None) -> int:
+    if cursor is None:
+        return 1
+    if not cursor.isdigit() or not 1 <= int(cursor) <= 100_000:
+        raise InvalidInput("The cursor is not valid.", problems=[FieldProblem("cursor", "is not valid")])
+    return int(cursor)
+
+
+Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size (default 20, max 100)")]
+Cursor = Annotated[
+    str | None, QueryParameter(max_length=64, description="`next_cursor` of the previous page")
+]
+
+
+class RepositoryController(Controller):
+    path = "/repositories"
+    tags = ["repositories"]
+
+    @get(
+        "/",
+        operation_id="repositories_list",
+        summary="List connected repositories, or connectable ones on GitHub",
+        responses={**ERRORS, **CODE_HOST_ERRORS},
+    )
+    @inject
+    async def list_repositories(
+        self,
+        actor: FromDishka[Actor],
+        list_connected: FromDishka[ListRepositories],
+        list_connectable: FromDishka[ListConnectableRepositories],
+        source: Annotated[
+            Literal["connected", "github"],
+            QueryParameter(
+                description="`connected` (default): the caller's connected repositories; `github`: "
+                "repositories the caller can access on the code host"
+            ),
+        ] = "connected",
+        limit: Limit = 20,
+        cursor: Cursor = None,
+    ) -> RepositoryListOut | ConnectableRepositoryListOut:
+        """The caller's connected repositories, newest first; never another user's."""
+        if source == "github":
+            page: ConnectableRepositories = await list_connectable(
+                ListConnectableRepositoriesInput(actor, page=_page_cursor(cursor), per_page=limit)
+            )
+            return ConnectableRepositoryListOut(
+                [_connectable(r) for r in page.items], str(page.next_page) if page.next_page else None
+            )
+        result = await list_connected(ListRepositoriesInput(actor, limit=limit, before=parse_cursor(cursor)))
+        return RepositoryListOut(
+            [
+                repository_out(RepositoryView(r.repository, r.permission, r.webhook_active))
+                for r in result.items
+            ],
+            str(result.next_cursor) if result.next_cursor else None,
+        )
+
+    @post(
+        "/",
+        operation_id="repositories_connect",
+        summary="Connect a repository",
+        status_code=201,
+        responses={**ERRORS, **CODE_HOST_ERRORS},
+    )
+    @inject
+    async def connect(
+        self,
+        actor: FromDishka[Actor],
+        connect: FromDishka[ConnectRepository],
+        data: JSONBody[ConnectRepositoryIn],
+    ) -> Response[RepositoryOut]:
+        """Verifies the caller's access on GitHub, mirrors their permission, stores the default branch and
+        visibility, and registers a webhook (once per repository, by an admin). Connecting a repository that
+        another user already connected adds the caller's access."""
+        result = await connect(ConnectRepositoryInput(actor, data.full_name))
+        out = repository_out(result.view)
+        return Response(out, status_code=201, headers={"Location": f"/api/v1/repositories/{out.id}"})
+
+    @get(
+        "/{repository_id:uuid}", operation_id="repositories_get", summary="Get a repository", responses=ERRORS
+    )
+    @inject
+    async def get_repository(
+        self,
+        actor: FromDishka[Actor],
+        get_repository: FromDishka[GetRepository],
+        repository_id: FromPath[UUID],
+    ) -> RepositoryOut:
+        """404 unless the caller has access to the repository."""
+        return repository_out(await get_repository(GetRepositoryInput(actor, repository_id)))
+
+    @delete(
+        "/{repository_id:uuid}",
+        operation_id="repositories_disconnect",
+        summary="Disconnect a repository",
+        status_code=204,
+        responses=ERRORS,
+    )
+    @inject
+    async def disconnect(
+        self,
+        actor: FromDishka[Actor],
+        disconnect: FromDishka[DisconnectRepository],
+        repository_id: FromPath[UUID],
+    ) -> None:
+        """Removes the caller's access; the last user leaving removes the webhook (best-effort on GitHub)."""
+        await disconnect(DisconnectRepositoryInput(actor, repository_id))
+
+    @put(
+        "/{repository_id:uuid}/settings",
+        operation_id="repositories_update_settings",
+        summary="Change a repository's settings",
+        responses={
+            **ERRORS,
+            403: problem_response(
+                "The caller can see the repository but lacks write access (`insufficient_repository_access`)"
+            ),
+        },
+    )
+    @inject
+    async def update_settings(
+        self,
+        actor: FromDishka[Actor],
+        update: FromDishka[UpdateRepositorySettings],
+        repository_id: FromPath[UUID],
+        data: JSONBody[RepositorySettingsIn],
+    ) -> RepositoryOut:
+        """Auto-review of new pull requests, the default model and the default base branch.
+
+        Needs write access on the code host."""
+        view = await update(
+            UpdateRepositorySettingsInput(
+                actor, repository_id, data.auto_review, data.default_model_id, data.default_base_branch
+            )
+        )
+        return repository_out(view)
+
+    @get(
+        "/{repository_id:uuid}/pulls",
+        operation_id="pull_requests_list",
+        summary="List a repository's pull requests",
+        responses=ERRORS,
+    )
+    @inject
+    async def list_pulls(
+        self,
+        actor: FromDishka[Actor],
+        list_pulls: FromDishka[ListPullRequests],
+        repository_id: FromPath[UUID],
+        pr_state: Annotated[
+            Literal["open", "closed", "merged", "all"],
+            QueryParameter(name="state", description="Filter by state"),
+        ] = "all",
+        limit: Limit = 20,
+        cursor: Cursor = None,
+    ) -> PullRequestListOut:
+        """Newest first; 404 unless the caller has access to the repository."""
+        result = await list_pulls(
+            ListPullRequestsInput(
+                actor,
+                repository_id,
+                state=None if pr_state == "all" else PullRequestState(pr_state),
+                limit=limit,
+                before=parse_cursor(cursor),
+            )
+        )
+        return PullRequestListOut(
+            [pull_request_out(p) for p in result.items],
+            str(result.next_cursor) if result.next_cursor else None,
+        )
+
+
+class PullRequestController(Controller):
+    path = "/pulls"
+    tags = ["pull requests"]
+
+    @get(
+        "/{pull_request_id:uuid}",
+        operation_id="pull_requests_get",
+        summary="Get a pull request with its reviews and comments",
+        responses={
+            404: problem_response(
+                "No such pull request, or no access to its repository (`pull_request_not_found`)"
+            )
+        },
+    )
+    @inject
+    async def get_pull(
+        self, actor: FromDishka[Actor], get_pull: FromDishka[GetPullRequest], pull_request_id: FromPath[UUID]
+    ) -> PullRequestDetailOut:
+        """404 unless the caller has access to the pull request's repository."""
+        view = await get_pull(GetPullRequestInput(actor, pull_request_id))
+        return PullRequestDetailOut(
+            pull_request_out(view.pull_request),
+            [_review_out(r) for r in view.reviews],
+            [_comment_out(c) for c in view.comments],
+        )
