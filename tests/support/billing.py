@@ -20,9 +20,9 @@ async def seed_catalogue(new_uow: Callable[[], UnitOfWork]) -> None:
     """Put the migration's catalogue back (the test databases are emptied between tests)."""
     async with new_uow() as uow:
         for plan in SEED_PLANS:
-            await uow.billing_catalog.save_plan(plan)
+            await uow.billing_catalogue.save_plan(plan)
         for package in SEED_PACKAGES:
-            await uow.billing_catalog.save_package(package)
+            await uow.billing_catalogue.save_package(package)
         await uow.commit()
 
 

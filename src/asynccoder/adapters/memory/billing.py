@@ -8,7 +8,7 @@ from uuid import UUID
 
 from asynccoder.adapters.memory.store import BillingState, InMemoryStore
 from asynccoder.application.ports.billing import (
-    BillingCatalogRepository,
+    BillingCatalogueRepository,
     CreditLedgerRepository,
     EntryFilter,
     ProcessedEventRepository,
@@ -115,7 +115,7 @@ class InMemoryCreditLedgerRepository(_Base, CreditLedgerRepository):
         return stale[:limit]
 
 
-class InMemoryBillingCatalogRepository(_Base, BillingCatalogRepository):
+class InMemoryBillingCatalogueRepository(_Base, BillingCatalogueRepository):
     async def list_plans(self, *, include_inactive: bool = False) -> list[SubscriptionPlan]:
         plans = [p for p in self._s.plans.values() if include_inactive or p.active]
         return sorted(plans, key=lambda p: (p.price_cents, p.code))

@@ -11,7 +11,7 @@ from asynccoder.adapters.memory.ai import (
     InMemoryModelUsageRepository,
 )
 from asynccoder.adapters.memory.billing import (
-    InMemoryBillingCatalogRepository,
+    InMemoryBillingCatalogueRepository,
     InMemoryCreditLedgerRepository,
     InMemoryProcessedEventRepository,
     InMemorySubscriptionRepository,
@@ -49,7 +49,7 @@ class InMemoryUnitOfWork(UnitOfWork):
     api_keys: InMemoryApiKeyRepository
     model_usage: InMemoryModelUsageRepository
     credits: InMemoryCreditLedgerRepository
-    billing_catalog: InMemoryBillingCatalogRepository
+    billing_catalogue: InMemoryBillingCatalogueRepository
     subscriptions: InMemorySubscriptionRepository
     stripe_events: InMemoryProcessedEventRepository
     repositories: InMemoryRepositoryRepository
@@ -77,7 +77,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.api_keys = InMemoryApiKeyRepository(self._store)
         self.model_usage = InMemoryModelUsageRepository(self._store)
         self.credits = InMemoryCreditLedgerRepository(self._store)
-        self.billing_catalog = InMemoryBillingCatalogRepository(self._store)
+        self.billing_catalogue = InMemoryBillingCatalogueRepository(self._store)
         self.subscriptions = InMemorySubscriptionRepository(self._store)
         self.stripe_events = InMemoryProcessedEventRepository(self._store)
         self.repositories = InMemoryRepositoryRepository(self._store)

@@ -13,7 +13,7 @@ from asynccoder.adapters.sqlalchemy.ai import (
     SqlAlchemyModelUsageRepository,
 )
 from asynccoder.adapters.sqlalchemy.billing import (
-    SqlAlchemyBillingCatalogRepository,
+    SqlAlchemyBillingCatalogueRepository,
     SqlAlchemyCreditLedgerRepository,
     SqlAlchemyProcessedEventRepository,
     SqlAlchemySubscriptionRepository,
@@ -46,7 +46,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
     api_keys: SqlAlchemyApiKeyRepository
     model_usage: SqlAlchemyModelUsageRepository
     credits: SqlAlchemyCreditLedgerRepository
-    billing_catalog: SqlAlchemyBillingCatalogRepository
+    billing_catalogue: SqlAlchemyBillingCatalogueRepository
     subscriptions: SqlAlchemySubscriptionRepository
     stripe_events: SqlAlchemyProcessedEventRepository
     repositories: SqlAlchemyRepositoryRepository
@@ -85,7 +85,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.api_keys = SqlAlchemyApiKeyRepository(conn)
         self.model_usage = SqlAlchemyModelUsageRepository(conn)
         self.credits = SqlAlchemyCreditLedgerRepository(conn)
-        self.billing_catalog = SqlAlchemyBillingCatalogRepository(conn)
+        self.billing_catalogue = SqlAlchemyBillingCatalogueRepository(conn)
         self.subscriptions = SqlAlchemySubscriptionRepository(conn)
         self.stripe_events = SqlAlchemyProcessedEventRepository(conn)
         self.repositories = SqlAlchemyRepositoryRepository(conn)

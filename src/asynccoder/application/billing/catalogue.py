@@ -79,7 +79,7 @@ class ListPlans:
 
     async def __call__(self, *, include_inactive: bool = False) -> list[SubscriptionPlan]:
         async with self._uow as uow:
-            return await uow.billing_catalog.list_plans(include_inactive=include_inactive)
+            return await uow.billing_catalogue.list_plans(include_inactive=include_inactive)
 
 
 class ListPackages:
@@ -90,7 +90,7 @@ class ListPackages:
 
     async def __call__(self, *, include_inactive: bool = False) -> list[CreditPackage]:
         async with self._uow as uow:
-            return await uow.billing_catalog.list_packages(include_inactive=include_inactive)
+            return await uow.billing_catalogue.list_packages(include_inactive=include_inactive)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +116,7 @@ class CreatePlan:
         _require_admin(actor)
         plan = validate_plan(SubscriptionPlan(id=self._ids.new_id(), **dataclasses.asdict(draft)))
         async with self._uow as uow:
-            await uow.billing_catalog.save_plan(plan)
+            await uow.billing_catalogue.save_plan(plan)
             await uow.commit()
         return plan
 
@@ -131,11 +131,11 @@ class UpdatePlan:
     async def __call__(self, actor: Actor, plan_id: UUID, changes: dict[str, Any]) -> SubscriptionPlan:
         _require_admin(actor)
         async with self._uow as uow:
-            plan = await uow.billing_catalog.get_plan(plan_id)
+            plan = await uow.billing_catalogue.get_plan(plan_id)
             if plan is None:
                 raise NotFound("No such plan.")
             updated = validate_plan(dataclasses.replace(plan, **changes))
-            await uow.billing_catalog.save_plan(updated)
+            await uow.billing_catalogue.save_plan(updated)
             await uow.commit()
             return updated
 
@@ -160,7 +160,7 @@ class CreatePackage:
         _require_admin(actor)
         package = validate_package(CreditPackage(id=self._ids.new_id(), **dataclasses.asdict(draft)))
         async with self._uow as uow:
-            await uow.billing_catalog.save_package(package)
+            await uow.billing_catalogue.save_package(package)
             await uow.commit()
         return package
 
@@ -174,11 +174,11 @@ class UpdatePackage:
     async def __call__(self, actor: Actor, package_id: UUID, changes: dict[str, Any]) -> CreditPackage:
         _require_admin(actor)
         async with self._uow as uow:
-            package = await uow.billing_catalog.get_package(package_id)
+            package = await uow.billing_catalogue.get_package(package_id)
             if package is None:
                 raise NotFound("No such package.")
             updated = validate_package(dataclasses.replace(package, **changes))
-            await uow.billing_catalog.save_package(updated)
+            await uow.billing_catalogue.save_package(updated)
             await uow.commit()
             return updated
 
@@ -197,10 +197,10 @@ async def entitlements_in(uow: UnitOfWork, clock: Clock, user_id: UUID) -> Entit
     """``GetEntitlements`` inside the caller's unit of work."""
     subscription = await uow.subscriptions.current_for_user(user_id)
     if subscription is not None and subscription.entitles_at(clock.now()):
-        plan = await uow.billing_catalog.get_plan(subscription.plan_id)
+        plan = await uow.billing_catalogue.get_plan(subscription.plan_id)
         if plan is not None:
             return _entitlements(plan)
-    free = await uow.billing_catalog.get_plan_by_code(FREE_PLAN_CODE)
+    free = await uow.billing_catalogue.get_plan_by_code(FREE_PLAN_CODE)
     return _entitlements(free or SEED_PLANS[0])
 
 

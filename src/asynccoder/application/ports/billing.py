@@ -152,7 +152,7 @@ class CreditLedgerRepository(Protocol):
     async def stale_holds(self, now: datetime, limit: int) -> list[CreditHold]: ...
 
 
-class BillingCatalogRepository(Protocol):
+class BillingCatalogueRepository(Protocol):
     """Subscription plans and credit packages; ``code`` is unique in each (``Conflict`` ``code_taken``)."""
 
     async def list_plans(self, *, include_inactive: bool = False) -> list[SubscriptionPlan]: ...

@@ -11,7 +11,7 @@ from asynccoder.application.ports.ai import (
     ModelUsageRepository,
 )
 from asynccoder.application.ports.billing import (
-    BillingCatalogRepository,
+    BillingCatalogueRepository,
     CreditLedgerRepository,
     ProcessedEventRepository,
     SubscriptionRepository,
@@ -48,7 +48,7 @@ class UnitOfWork(Protocol):
     api_keys: ApiKeyRepository
     model_usage: ModelUsageRepository
     credits: CreditLedgerRepository
-    billing_catalog: BillingCatalogRepository
+    billing_catalogue: BillingCatalogueRepository
     subscriptions: SubscriptionRepository
     stripe_events: ProcessedEventRepository
     repositories: RepositoryRepository
