@@ -1,4 +1,4 @@
-"""In-memory code hosting: the code host, GitHub OAuth and connections, repositories, pull requests, deliveries."""
+"""In-memory code hosting: the code host, GitHub OAuth and connections, repositories, pull requests."""
 
 from __future__ import annotations
 

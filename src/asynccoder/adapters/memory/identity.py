@@ -1,4 +1,4 @@
-"""In-memory identity adapters: users, refresh and personal access tokens, OAuth states, login throttle, Clerk."""
+"""In-memory identity: users, refresh and access tokens, OAuth states, login throttle, Clerk tokens."""
 
 from __future__ import annotations
 

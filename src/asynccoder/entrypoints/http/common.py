@@ -1,12 +1,14 @@
-"""OpenAPI descriptions of problem+json error responses."""
+"""What every HTTP module shares: the API prefix, problem+json responses, the cursor and limit parameters."""
 
 from __future__ import annotations
 
 from http import HTTPStatus
+from typing import Annotated
 from uuid import UUID
 
 import msgspec
 from litestar.openapi import ResponseSpec
+from litestar.params import QueryParameter
 
 from asynccoder.domain.errors import FieldProblem, InvalidInput
 
@@ -56,3 +58,14 @@ def parse_cursor(cursor: str | None) -> UUID | None:
             problems=[FieldProblem("cursor", "must be a cursor from a previous page")],
             code="invalid_cursor",
         ) from None
+
+
+API_PREFIX = "/api/v1"
+
+
+BAD_REQUEST = {400: problem_response("Invalid input (`validation_failed`)")}
+NOT_FOUND = {404: problem_response("No such object, or not the caller's (`not_found` and specific codes)")}
+ADMIN_ONLY = {403: problem_response("The caller is not an admin (`forbidden`)")}
+
+Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size (default 20, max 100)")]
+Cursor = Annotated[str | None, QueryParameter(description="`next_cursor` of the previous page")]

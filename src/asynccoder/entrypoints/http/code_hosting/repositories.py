@@ -1,4 +1,4 @@
-"""Repositories and pull requests over HTTP."""
+"""Connected repositories over HTTP: connect, list, show, settings, disconnect."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ from litestar import Controller, Response, delete, get, post, put
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from asynccoder.application.code_hosting.pull_requests import (
-    GetPullRequest,
-    GetPullRequestInput,
     ListPullRequests,
     ListPullRequestsInput,
 )
@@ -35,13 +33,11 @@ from asynccoder.application.code_hosting.repositories import (
 )
 from asynccoder.application.ports.code_hosting import HostedRepository
 from asynccoder.domain.code_hosting import (
-    PullRequest,
-    PullRequestComment,
-    PullRequestReview,
     PullRequestState,
 )
 from asynccoder.domain.errors import FieldProblem, InvalidInput
 from asynccoder.domain.identity import Actor
+from asynccoder.entrypoints.http.code_hosting.schemas import PullRequestOut, pull_request_out
 from asynccoder.entrypoints.http.common import (
     parse_cursor,
     problem_response,
@@ -118,60 +114,9 @@ class RepositorySettingsIn(msgspec.Struct, forbid_unknown_fields=True):
     default_base_branch: Annotated[str, msgspec.Meta(min_length=1, max_length=255)] | None
 
 
-class PullRequestOut(msgspec.Struct):
-    id: UUID
-    repository_id: UUID
-    number: int
-    title: str
-    body: str | None
-    state: str
-    draft: bool
-    author_login: str | None
-    head_ref: str
-    head_sha: str | None
-    base_ref: str
-    html_url: str | None
-    opened_by_platform: bool
-    merged_at: datetime | None
-    closed_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-
-
 class PullRequestListOut(msgspec.Struct):
     items: list[PullRequestOut]
     next_cursor: str | None
-
-
-class ReviewOut(msgspec.Struct):
-    id: UUID
-    github_review_id: int | None
-    author_login: str | None
-    state: str
-    body: str | None
-    commit_sha: str | None
-    submitted_at: datetime | None
-    by_platform: bool
-
-
-class CommentOut(msgspec.Struct):
-    id: UUID
-    kind: str
-    github_comment_id: int | None
-    author_login: str | None
-    body: str
-    path: str | None
-    line: int | None
-    deleted: bool
-    by_platform: bool
-    created_at: datetime
-    updated_at: datetime
-
-
-class PullRequestDetailOut(msgspec.Struct):
-    pull_request: PullRequestOut
-    reviews: list[ReviewOut]
-    comments: list[CommentOut]
 
 
 def repository_out(view: RepositoryView) -> RepositoryOut:
@@ -201,50 +146,6 @@ def _connectable(repo: HostedRepository) -> ConnectableRepositoryOut:
         visibility=repo.visibility.value,
         permission=repo.permission.value,
         html_url=repo.html_url,
-    )
-
-
-def pull_request_out(pr: PullRequest) -> PullRequestOut:
-    return PullRequestOut(
-        id=pr.id,
-        repository_id=pr.repository_id,
-        number=pr.number,
-        title=pr.title,
-        body=pr.body,
-        state=pr.state.value,
-        draft=pr.draft,
-        author_login=pr.author_login,
-        head_ref=pr.head_ref,
-        head_sha=pr.head_sha,
-        base_ref=pr.base_ref,
-        html_url=pr.html_url,
-        opened_by_platform=pr.opened_by_platform,
-        merged_at=pr.merged_at,
-        closed_at=pr.closed_at,
-        created_at=pr.created_at,
-        updated_at=pr.updated_at,
-    )
-
-
-def _review_out(r: PullRequestReview) -> ReviewOut:
-    return ReviewOut(
-        r.id, r.host_review_id, r.author_login, r.state, r.body, r.commit_sha, r.submitted_at, r.by_platform
-    )
-
-
-def _comment_out(c: PullRequestComment) -> CommentOut:
-    return CommentOut(
-        id=c.id,
-        kind=c.kind.value,
-        github_comment_id=c.host_comment_id,
-        author_login=c.author_login,
-        body="" if c.deleted else c.body,
-        path=c.path,
-        line=c.line,
-        deleted=c.deleted,
-        by_platform=c.by_platform,
-        created_at=c.created_at,
-        updated_at=c.updated_at,
     )
 
 
@@ -417,31 +318,4 @@ class RepositoryController(Controller):
         return PullRequestListOut(
             [pull_request_out(p) for p in result.items],
             str(result.next_cursor) if result.next_cursor else None,
-        )
-
-
-class PullRequestController(Controller):
-    path = "/pulls"
-    tags = ["pull requests"]
-
-    @get(
-        "/{pull_request_id:uuid}",
-        operation_id="pull_requests_get",
-        summary="Get a pull request with its reviews and comments",
-        responses={
-            404: problem_response(
-                "No such pull request, or no access to its repository (`pull_request_not_found`)"
-            )
-        },
-    )
-    @inject
-    async def get_pull(
-        self, actor: FromDishka[Actor], get_pull: FromDishka[GetPullRequest], pull_request_id: FromPath[UUID]
-    ) -> PullRequestDetailOut:
-        """404 unless the caller has access to the pull request's repository."""
-        view = await get_pull(GetPullRequestInput(actor, pull_request_id))
-        return PullRequestDetailOut(
-            pull_request_out(view.pull_request),
-            [_review_out(r) for r in view.reviews],
-            [_comment_out(c) for c in view.comments],
         )

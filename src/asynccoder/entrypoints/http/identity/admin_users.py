@@ -26,7 +26,7 @@ from asynccoder.entrypoints.http.common import (
     parse_cursor,
     problem_responses,
 )
-from asynccoder.entrypoints.http.identity.users import (
+from asynccoder.entrypoints.http.identity.profile import (
     UserView,
     user_view,
 )

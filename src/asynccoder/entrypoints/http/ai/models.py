@@ -1,29 +1,17 @@
-"""HTTP: the model catalogue, model tests, users' own provider keys and usage."""
+"""The model catalogue over HTTP: browsing and trying models; admins create, change, price and delete them."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
 import msgspec
 from dishka.integrations.litestar import FromDishka, inject
-from litestar import Controller, Response, delete, get, patch, post, put
+from litestar import Controller, Response, delete, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from asynccoder.application.ai.api_keys import (
-    CreateApiKey,
-    CreateApiKeyInput,
-    DeleteApiKey,
-    DeleteApiKeyInput,
-    GetApiKey,
-    GetApiKeyInput,
-    ListApiKeys,
-    ListApiKeysInput,
-    UpdateApiKey,
-    UpdateApiKeyInput,
-)
 from asynccoder.application.ai.catalogue import (
     CreateModel,
     CreateModelInput,
@@ -35,53 +23,36 @@ from asynccoder.application.ai.catalogue import (
     ListModelPricesInput,
     ListModels,
     ListModelsInput,
-    ListProviderConfigs,
     ModelView,
     PriceValues,
     SetModelPrice,
     SetModelPriceInput,
     UpdateModel,
     UpdateModelInput,
-    UpdateProviderConfig,
-    UpdateProviderConfigInput,
 )
 from asynccoder.application.ai.model_trial import (
     TryModel,
     TryModelInput,
 )
-from asynccoder.application.ai.usage import (
-    GetModelUsageStats,
-    GetModelUsageStatsInput,
-    GetMyUsage,
-    GetMyUsageInput,
-)
 from asynccoder.domain.ai import ModelTier, Provider
 from asynccoder.domain.ai_catalogue import (
-    ApiKey,
     Capability,
     CatalogueModel,
     ModelPrice,
-    ProviderConfig,
     TaskMode,
 )
-from asynccoder.domain.errors import FieldProblem, InvalidInput
 from asynccoder.domain.identity import Actor
 from asynccoder.entrypoints.http.auth import require_admin
 from asynccoder.entrypoints.http.common import (
+    ADMIN_ONLY,
+    API_PREFIX,
+    BAD_REQUEST,
+    NOT_FOUND,
+    Cursor,
+    Limit,
     parse_cursor,
     problem_response,
 )
-
-API_PREFIX = "/api/v1"
-
-
-BAD_REQUEST = {400: problem_response("Invalid input (`validation_failed`)")}
-NOT_FOUND = {404: problem_response("No such object, or not the caller's (`not_found` and specific codes)")}
-ADMIN_ONLY = {403: problem_response("The caller is not an admin (`forbidden`)")}
-
-Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size (default 20, max 100)")]
-Cursor = Annotated[str | None, QueryParameter(description="`next_cursor` of the previous page")]
-
 
 # ---- wire structs
 
@@ -219,30 +190,6 @@ class ModelUpdateBody(msgspec.Struct, forbid_unknown_fields=True):
 
 class PriceHistoryOut(msgspec.Struct):
     items: list[PriceOut]
-
-
-class ProviderConfigOut(msgspec.Struct):
-    provider: Provider
-    display_name: str
-    base_url: str | None
-    enabled: bool
-    updated_at: datetime
-
-
-class ProviderConfigListOut(msgspec.Struct):
-    items: list[ProviderConfigOut]
-
-
-class ProviderConfigBody(msgspec.Struct, forbid_unknown_fields=True):
-    display_name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
-    enabled: bool = True
-    base_url: Annotated[str, msgspec.Meta(max_length=500)] | None = None
-
-
-def _config_out(config: ProviderConfig) -> ProviderConfigOut:
-    return ProviderConfigOut(
-        config.provider, config.display_name, config.base_url, config.enabled, config.updated_at
-    )
 
 
 # ---- models
@@ -447,338 +394,3 @@ class AdminModelsController(Controller):
             status_code=HTTP_201_CREATED,
             headers={"Location": f"{API_PREFIX}/admin/models/{model_id}/prices"},
         )
-
-
-class AdminProvidersController(Controller):
-    path = "/admin/ai-providers"
-    tags = ["admin"]
-    guards = [require_admin]
-
-    @get("", operation_id="admin_list_ai_providers", summary="Provider configurations", responses=ADMIN_ONLY)
-    @inject
-    async def list_providers(
-        self, actor: FromDishka[Actor], use_case: FromDishka[ListProviderConfigs]
-    ) -> ProviderConfigListOut:
-        """Every provider configuration (display name, base URL override, enabled)."""
-        return ProviderConfigListOut([_config_out(c) for c in await use_case(actor)])
-
-    @put(
-        "/{provider:str}",
-        operation_id="admin_put_ai_provider",
-        summary="Create or replace a provider configuration",
-        responses={**BAD_REQUEST, **ADMIN_ONLY},
-    )
-    @inject
-    async def put_provider(
-        self,
-        provider: FromPath[str],
-        data: JSONBody[ProviderConfigBody],
-        actor: FromDishka[Actor],
-        use_case: FromDishka[UpdateProviderConfig],
-    ) -> ProviderConfigOut:
-        """`base_url` must be https without credentials (http only on loopback); required for
-        `openai_compatible`."""
-        try:
-            parsed = Provider(provider)
-        except ValueError:
-            raise InvalidInput(
-                "Unknown provider.", problems=[FieldProblem("provider", "is not a known provider")]
-            ) from None
-        config = await use_case(
-            UpdateProviderConfigInput(actor, parsed, data.display_name, data.base_url, data.enabled)
-        )
-        return _config_out(config)
-
-
-# ---- own keys
-
-
-class ApiKeyOut(msgspec.Struct):
-    """A stored provider key: never the key itself, only its last 4 characters."""
-
-    id: UUID
-    provider: Provider
-    label: str
-    last4: str
-    status: str
-    monthly_cap_credits: int | None
-    created_at: datetime
-    updated_at: datetime
-    last_used_at: datetime | None
-
-
-class ApiKeyPageOut(msgspec.Struct):
-    items: list[ApiKeyOut]
-    next_cursor: str | None
-
-
-ProviderKey = Annotated[str, msgspec.Meta(min_length=8, max_length=512)]
-Label = Annotated[str, msgspec.Meta(max_length=100)]
-Credits = Annotated[int, msgspec.Meta(ge=0, le=1_000_000_000_000)]
-
-
-class ApiKeyCreateBody(msgspec.Struct, forbid_unknown_fields=True):
-    provider: Provider
-    key: ProviderKey
-    label: Label = ""
-    monthly_cap_credits: Credits | None = None
-    validate: bool = False
-
-
-class ApiKeyUpdateBody(msgspec.Struct, forbid_unknown_fields=True):
-    key: ProviderKey | None = None
-    label: Label | None = None
-    monthly_cap_credits: Credits | None = None
-    clear_monthly_cap: bool = False
-    validate: bool = False
-
-
-def _key_out(key: ApiKey) -> ApiKeyOut:
-    return ApiKeyOut(
-        id=key.id,
-        provider=key.provider,
-        label=key.label,
-        last4=key.last4,
-        status=key.status.value,
-        monthly_cap_credits=key.monthly_cap_credits,
-        created_at=key.created_at,
-        updated_at=key.updated_at,
-        last_used_at=key.last_used_at,
-    )
-
-
-class ApiKeysController(Controller):
-    path = "/api-keys"
-    tags = ["api-keys"]
-
-    @get("", operation_id="list_api_keys", summary="Your provider keys", responses=BAD_REQUEST)
-    @inject
-    async def list_keys(
-        self,
-        actor: FromDishka[Actor],
-        use_case: FromDishka[ListApiKeys],
-        limit: Limit = 20,
-        cursor: Cursor = None,
-    ) -> ApiKeyPageOut:
-        """The caller's own keys, newest first (provider, label, last 4 characters)."""
-        page = await use_case(ListApiKeysInput(actor, limit, parse_cursor(cursor)))
-        return ApiKeyPageOut(
-            [_key_out(k) for k in page.items], str(page.next_cursor) if page.next_cursor else None
-        )
-
-    @post(
-        "",
-        operation_id="create_api_key",
-        summary="Store your own provider key",
-        status_code=HTTP_201_CREATED,
-        responses={
-            **BAD_REQUEST,
-            409: problem_response("`api_key_exists`: one key per provider; replace it with PUT"),
-            422: problem_response("`api_key_invalid`: the validation call failed; nothing was stored"),
-        },
-    )
-    @inject
-    async def create_key(
-        self, data: JSONBody[ApiKeyCreateBody], actor: FromDishka[Actor], use_case: FromDishka[CreateApiKey]
-    ) -> Response[ApiKeyOut]:
-        """Encrypts and stores the key (one per provider); `validate: true` checks it with a minimal call.
-
-        Calls on your own key charge no platform credits for tokens; `monthly_cap_credits` caps what they may
-        cost per month, after which the platform key (and credits) are used."""
-        key = await use_case(
-            CreateApiKeyInput(
-                actor=actor,
-                provider=data.provider,
-                key=data.key,
-                label=data.label,
-                monthly_cap_credits=data.monthly_cap_credits,
-                validate=data.validate,
-            )
-        )
-        return Response(
-            _key_out(key),
-            status_code=HTTP_201_CREATED,
-            headers={"Location": f"{API_PREFIX}/api-keys/{key.id}"},
-        )
-
-    @get("/{key_id:uuid}", operation_id="get_api_key", summary="One of your keys", responses=NOT_FOUND)
-    @inject
-    async def get_key(
-        self, key_id: FromPath[UUID], actor: FromDishka[Actor], use_case: FromDishka[GetApiKey]
-    ) -> ApiKeyOut:
-        """Provider, label, last 4 characters, status, cap and last use."""
-        return _key_out(await use_case(GetApiKeyInput(actor, key_id)))
-
-    @put(
-        "/{key_id:uuid}",
-        operation_id="update_api_key",
-        summary="Change one of your keys",
-        responses={**BAD_REQUEST, **NOT_FOUND, 422: problem_response("`api_key_invalid`")},
-    )
-    @inject
-    async def update_key(
-        self,
-        key_id: FromPath[UUID],
-        data: JSONBody[ApiKeyUpdateBody],
-        actor: FromDishka[Actor],
-        use_case: FromDishka[UpdateApiKey],
-    ) -> ApiKeyOut:
-        """Replaces the key, label or cap (`clear_monthly_cap: true` removes the cap)."""
-        key = await use_case(
-            UpdateApiKeyInput(
-                actor=actor,
-                key_id=key_id,
-                key=data.key,
-                label=data.label,
-                monthly_cap_credits=data.monthly_cap_credits,
-                clear_cap=data.clear_monthly_cap,
-                validate=data.validate,
-            )
-        )
-        return _key_out(key)
-
-    @delete(
-        "/{key_id:uuid}",
-        operation_id="delete_api_key",
-        summary="Delete one of your keys",
-        status_code=HTTP_204_NO_CONTENT,
-        responses=NOT_FOUND,
-    )
-    @inject
-    async def delete_key(
-        self, key_id: FromPath[UUID], actor: FromDishka[Actor], use_case: FromDishka[DeleteApiKey]
-    ) -> None:
-        """Deletes the key; its usage history stays."""
-        await use_case(DeleteApiKeyInput(actor, key_id))
-
-
-# ---- usage
-
-
-class ModelDayOut(msgspec.Struct):
-    model_id: UUID
-    day: date
-    calls: int
-    errors: int
-    input_tokens: int
-    output_tokens: int
-    cache_read_tokens: int
-    cache_write_tokens: int
-    cost_credits: int
-    latency_p50_ms: int | None
-    latency_p95_ms: int | None
-
-
-class ModelUsageOut(msgspec.Struct):
-    items: list[ModelDayOut]
-    next_cursor: str | None = None
-
-
-class MyUsageDayOut(msgspec.Struct):
-    model_id: UUID
-    day: date
-    calls: int
-    errors: int
-    input_tokens: int
-    output_tokens: int
-    cost_credits: int
-    charged_credits: int
-
-
-class MyUsageOut(msgspec.Struct):
-    items: list[MyUsageDayOut]
-    next_cursor: str | None = None
-
-
-FromDate = Annotated[date, QueryParameter(name="from", description="First UTC day (inclusive)")]
-ToDate = Annotated[
-    date, QueryParameter(name="to", description="Last UTC day (inclusive), at most 366 days later")
-]
-
-
-class AdminUsageController(Controller):
-    path = "/admin/usage"
-    tags = ["admin"]
-    guards = [require_admin]
-
-    @get(
-        "/models",
-        operation_id="admin_model_usage",
-        summary="Model usage per day",
-        responses={**BAD_REQUEST, **ADMIN_ONLY},
-    )
-    @inject
-    async def admin_model_usage(
-        self,
-        actor: FromDishka[Actor],
-        use_case: FromDishka[GetModelUsageStats],
-        from_: FromDate,
-        to: ToDate,
-        model_id: FromQuery[UUID | None] = None,
-    ) -> ModelUsageOut:
-        """Calls, tokens, cost, errors and latency p50/p95 per model and day.
-
-        Latency percentiles are the upper bounds of histogram buckets (an upper estimate)."""
-        rows = await use_case(GetModelUsageStatsInput(actor.is_admin, from_, to, model_id))
-        return ModelUsageOut(
-            [
-                ModelDayOut(
-                    model_id=r.model_id,
-                    day=r.day,
-                    calls=r.calls,
-                    errors=r.errors,
-                    input_tokens=r.input_tokens,
-                    output_tokens=r.output_tokens,
-                    cache_read_tokens=r.cache_read_tokens,
-                    cache_write_tokens=r.cache_write_tokens,
-                    cost_credits=r.cost_credits,
-                    latency_p50_ms=r.latency_p50_ms,
-                    latency_p95_ms=r.latency_p95_ms,
-                )
-                for r in rows
-            ]
-        )
-
-
-class UserUsageController(Controller):
-    path = "/users"
-    tags = ["usage"]
-
-    @get(
-        "/usage",
-        operation_id="my_model_usage",
-        summary="Your model usage per day",
-        responses=BAD_REQUEST,
-    )
-    @inject
-    async def my_usage(
-        self, actor: FromDishka[Actor], use_case: FromDishka[GetMyUsage], from_: FromDate, to: ToDate
-    ) -> MyUsageOut:
-        """Your calls per model and UTC day: tokens, what they cost, and the platform credits charged (zero on
-        your own keys)."""
-        rows = await use_case(GetMyUsageInput(actor.user_id, from_, to))
-        return MyUsageOut(
-            [
-                MyUsageDayOut(
-                    r.model_id,
-                    r.day,
-                    r.calls,
-                    r.errors,
-                    r.input_tokens,
-                    r.output_tokens,
-                    r.cost_credits,
-                    r.charged_credits,
-                )
-                for r in rows
-            ]
-        )
-
-
-AI_CATALOGUE_HANDLERS = [
-    ModelsController,
-    AdminModelsController,
-    AdminProvidersController,
-    ApiKeysController,
-    AdminUsageController,
-    UserUsageController,
-]
