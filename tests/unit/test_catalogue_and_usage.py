@@ -43,6 +43,7 @@ from asynccoder.domain.identity import (
     Actor,
     Role,
 )
+from asynccoder.domain.model_endpoints import ModelEndpointPolicy
 from tests.support.ai_catalogue_builders import make_config
 from tests.support.builders import T0, new_id
 
@@ -209,7 +210,7 @@ async def test_daily_stats_count_calls_errors_tokens_and_latency() -> None:
 
 async def test_a_custom_endpoint_needs_an_https_base_url() -> None:
     world = await World().seed()
-    update = UpdateProviderConfig(world.uow(), world.clock)
+    update = UpdateProviderConfig(world.uow(), world.clock, ModelEndpointPolicy(production=True))
     with pytest.raises(InvalidInput):
         await update(UpdateProviderConfigInput(world.admin, Provider.OPENAI_COMPATIBLE, "Local", None, True))
     with pytest.raises(InvalidInput):
@@ -240,6 +241,6 @@ async def test_a_custom_endpoint_needs_an_https_base_url() -> None:
 async def test_custom_endpoints_on_plain_http_or_internal_addresses_are_rejected(url: str) -> None:
     world = await World().seed()
     with pytest.raises(InvalidInput):
-        await UpdateProviderConfig(world.uow(), world.clock)(
+        await UpdateProviderConfig(world.uow(), world.clock, ModelEndpointPolicy(production=True))(
             UpdateProviderConfigInput(world.admin, Provider.OPENAI_COMPATIBLE, "Custom", url, True)
         )

@@ -50,6 +50,7 @@ from asynccoder.application.ports.ai import (
 )
 from asynccoder.application.ports.system import Clock
 from asynccoder.domain.ai import Provider as ModelProvider
+from asynccoder.domain.model_endpoints import ModelEndpointPolicy
 from asynccoder.ioc.settings import Settings
 
 
@@ -111,6 +112,10 @@ class AiCatalogueProvider(Provider):
                 ModelProvider.GEMINI: settings.gemini_api_key,
             }
         )
+
+    @provide(scope=Scope.APP)
+    def endpoint_policy(self, settings: Settings) -> ModelEndpointPolicy:
+        return ModelEndpointPolicy(production=settings.is_production)
 
     @provide(scope=Scope.REQUEST)
     def entitlements(self, get_entitlements: GetEntitlements) -> TierEntitlements:

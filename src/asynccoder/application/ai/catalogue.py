@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlsplit
 from uuid import UUID
 
 from asynccoder.application.ports.ai import (
@@ -33,6 +31,7 @@ from asynccoder.domain.ai_catalogue import (
 )
 from asynccoder.domain.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, Refused
 from asynccoder.domain.identity import Actor
+from asynccoder.domain.model_endpoints import ModelEndpointPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -413,12 +412,13 @@ class UpdateProviderConfigInput:
 class UpdateProviderConfig:
     """Admin: creates or replaces a provider's configuration.
 
-    Rules: admins only; ``base_url`` must be an https URL without credentials whose host is not a literal
-    loopback, private or link-local address; an ``openai_compatible`` provider needs one.
+    Rules: admins only; an ``openai_compatible`` provider needs a ``base_url``; the ``base_url`` follows the
+    deployment's ``ModelEndpointPolicy``, the same rule the model calls apply (``BASE_URL_RULE`` in
+    ``asynccoder.domain.model_endpoints``).
     """
 
-    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
-        self._uow, self._clock = uow, clock
+    def __init__(self, uow: UnitOfWork, clock: Clock, endpoints: ModelEndpointPolicy) -> None:
+        self._uow, self._clock, self._endpoints = uow, clock, endpoints
 
     async def __call__(self, data: UpdateProviderConfigInput) -> ProviderConfig:
         _require_admin(data.actor)
@@ -426,39 +426,18 @@ class UpdateProviderConfig:
         problems: list[FieldProblem] = []
         if not name or len(name) > 100:
             problems.append(FieldProblem("display_name", "must be 1 to 100 characters"))
-        if data.base_url is not None and not _acceptable_base_url(data.base_url):
-            problems.append(FieldProblem("base_url", "must be an https URL without credentials"))
+        base_url = data.base_url
+        if base_url is not None:
+            try:
+                base_url = self._endpoints.validate(base_url)
+            except InvalidInput as refused:
+                problems.extend(refused.problems)
         if data.provider is Provider.OPENAI_COMPATIBLE and data.base_url is None:
             problems.append(FieldProblem("base_url", "is required for openai_compatible"))
         if problems:
             raise InvalidInput("The provider configuration is not valid.", problems=problems)
-        config = ProviderConfig(data.provider, name, data.base_url, data.enabled, self._clock.now())
+        config = ProviderConfig(data.provider, name, base_url, data.enabled, self._clock.now())
         async with self._uow as uow:
             await uow.ai_catalogue.save_provider_config(config)
             await uow.commit()
         return config
-
-
-def _acceptable_base_url(url: str) -> bool:
-    """https, no credentials, and not a literal loopback, private or link-local address (SSRF guard)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False
-    host = parts.hostname
-    if parts.scheme != "https" or parts.username or parts.password or not host or len(url) > 500:
-        return False
-    if host == "localhost" or host.endswith(".localhost"):
-        return False
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return True
-    return not (
-        address.is_loopback
-        or address.is_private
-        or address.is_link_local
-        or address.is_unspecified
-        or address.is_reserved
-        or address.is_multicast
-    )

@@ -21,6 +21,7 @@ from asynccoder.domain.ai_catalogue import (
 )
 from asynccoder.domain.errors import FieldProblem, InvalidInput
 from asynccoder.domain.identity import Actor
+from asynccoder.domain.model_endpoints import BASE_URL_RULE, MAX_BASE_URL_LENGTH
 from asynccoder.entrypoints.http.auth import require_admin
 from asynccoder.entrypoints.http.common import (
     ADMIN_ONLY,
@@ -40,10 +41,15 @@ class ProviderConfigListOut(msgspec.Struct):
     items: list[ProviderConfigOut]
 
 
+BaseUrl = Annotated[str, msgspec.Meta(max_length=MAX_BASE_URL_LENGTH, description=BASE_URL_RULE)]
+
+
 class ProviderConfigBody(msgspec.Struct, forbid_unknown_fields=True):
     display_name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
     enabled: bool = True
-    base_url: Annotated[str, msgspec.Meta(max_length=500)] | None = None
+    base_url: (
+        Annotated[str, msgspec.Meta(max_length=MAX_BASE_URL_LENGTH, description=BASE_URL_RULE)] | None
+    ) = None
 
 
 def _config_out(config: ProviderConfig) -> ProviderConfigOut:
@@ -79,8 +85,7 @@ class AdminProvidersController(Controller):
         actor: FromDishka[Actor],
         use_case: FromDishka[UpdateProviderConfig],
     ) -> ProviderConfigOut:
-        """`base_url` must be https without credentials (http only on loopback); required for
-        `openai_compatible`."""
+        """`base_url` overrides the provider's endpoint and is required for `openai_compatible`."""
         try:
             parsed = Provider(provider)
         except ValueError:
