@@ -199,11 +199,11 @@ async def test_daily_stats_count_calls_errors_tokens_and_latency() -> None:
                 world.user.user_id, model_id, KeySource.PLATFORM, "gpt", Usage(10, 5), latency, outcome
             )
         )
-    [row] = await GetModelUsageStats(world.uow())(GetModelUsageStatsInput(True, T0.date(), T0.date()))
+    [row] = await GetModelUsageStats(world.uow())(GetModelUsageStatsInput(world.admin, T0.date(), T0.date()))
     assert (row.calls, row.errors, row.input_tokens, row.output_tokens) == (20, 2, 200, 100)
     assert (row.latency_p50_ms, row.latency_p95_ms) == (100, 4000)
     with pytest.raises(Forbidden):
-        await GetModelUsageStats(world.uow())(GetModelUsageStatsInput(False, T0.date(), T0.date()))
+        await GetModelUsageStats(world.uow())(GetModelUsageStatsInput(world.user, T0.date(), T0.date()))
     with pytest.raises(InvalidInput):
         await GetMyUsage(world.uow())(GetMyUsageInput(world.user.user_id, date(2026, 1, 2), date(2026, 1, 1)))
 

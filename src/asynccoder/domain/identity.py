@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID
 
-from asynccoder.domain.errors import FieldProblem, InvalidInput
+from asynccoder.domain.errors import FieldProblem, Forbidden, InvalidInput
 
 MAX_EMAIL_LENGTH = 254
 MAX_DISPLAY_NAME_LENGTH = 100
@@ -62,6 +62,11 @@ class Actor:
     @property
     def is_admin(self) -> bool:
         return self.role is Role.ADMIN
+
+    def require_admin(self) -> None:
+        """The one admin check of every use case: ``Forbidden`` unless the caller has the admin role."""
+        if not self.is_admin:
+            raise Forbidden("This operation requires the admin role.")
 
 
 @dataclass(frozen=True, slots=True)

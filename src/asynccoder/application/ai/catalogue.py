@@ -29,7 +29,7 @@ from asynccoder.domain.ai_catalogue import (
     validate_model_fields,
     validate_price_values,
 )
-from asynccoder.domain.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, Refused
+from asynccoder.domain.errors import Conflict, FieldProblem, InvalidInput, NotFound, Refused
 from asynccoder.domain.identity import Actor
 from asynccoder.domain.model_endpoints import ModelEndpointPolicy
 
@@ -150,11 +150,6 @@ class GetModel:
         )
 
 
-def _require_admin(actor: Actor) -> None:
-    if not actor.is_admin:
-        raise Forbidden("This operation requires the admin role.")
-
-
 @dataclass(frozen=True, slots=True)
 class PriceValues:
     input_micro_usd_per_mtok: int
@@ -192,7 +187,7 @@ class CreateModel:
         self._uow, self._clock, self._ids = uow, clock, ids
 
     async def __call__(self, data: CreateModelInput) -> ModelView:
-        _require_admin(data.actor)
+        data.actor.require_admin()
         validate_model_fields(
             model_name=data.model_name,
             display_name=data.display_name,
@@ -264,7 +259,7 @@ class UpdateModel:
         self._uow, self._clock = uow, clock
 
     async def __call__(self, data: UpdateModelInput) -> CatalogueModel:
-        _require_admin(data.actor)
+        data.actor.require_admin()
         async with self._uow as uow:
             model = await uow.ai_catalogue.get_model(data.model_id)
             if model is None:
@@ -311,7 +306,7 @@ class DeleteModel:
         self._uow = uow
 
     async def __call__(self, data: DeleteModelInput) -> None:
-        _require_admin(data.actor)
+        data.actor.require_admin()
         async with self._uow as uow:
             if await uow.ai_catalogue.get_model(data.model_id) is None:
                 raise NotFound("No such model.", code="model_not_found")
@@ -341,7 +336,7 @@ class SetModelPrice:
         self._uow, self._clock, self._ids = uow, clock, ids
 
     async def __call__(self, data: SetModelPriceInput) -> ModelPrice:
-        _require_admin(data.actor)
+        data.actor.require_admin()
         data.price.check()
         now = self._clock.now()
         effective_from = data.effective_from or now
@@ -380,7 +375,7 @@ class ListModelPrices:
         self._uow = uow
 
     async def __call__(self, data: ListModelPricesInput) -> list[ModelPrice]:
-        _require_admin(data.actor)
+        data.actor.require_admin()
         async with self._uow as uow:
             if await uow.ai_catalogue.get_model(data.model_id) is None:
                 raise NotFound("No such model.", code="model_not_found")
@@ -395,7 +390,7 @@ class ListProviderConfigs:
         self._uow = uow
 
     async def __call__(self, actor: Actor) -> list[ProviderConfig]:
-        _require_admin(actor)
+        actor.require_admin()
         async with self._uow as uow:
             return await uow.ai_catalogue.list_provider_configs()
 
@@ -421,7 +416,7 @@ class UpdateProviderConfig:
         self._uow, self._clock, self._endpoints = uow, clock, endpoints
 
     async def __call__(self, data: UpdateProviderConfigInput) -> ProviderConfig:
-        _require_admin(data.actor)
+        data.actor.require_admin()
         name = data.display_name.strip()
         problems: list[FieldProblem] = []
         if not name or len(name) > 100:

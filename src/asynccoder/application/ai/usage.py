@@ -22,7 +22,8 @@ from asynccoder.domain.ai_catalogue import (
     UserDailyUsage,
     price_usage,
 )
-from asynccoder.domain.errors import FieldProblem, Forbidden, InvalidInput, NotFound
+from asynccoder.domain.errors import FieldProblem, InvalidInput, NotFound
+from asynccoder.domain.identity import Actor
 
 MAX_USAGE_RANGE_DAYS = 366
 
@@ -109,7 +110,7 @@ def _check_range(start: date, end: date) -> None:
 
 @dataclass(frozen=True, slots=True)
 class GetModelUsageStatsInput:
-    is_admin: bool
+    actor: Actor
     start: date
     end: date
     model_id: UUID | None = None
@@ -125,8 +126,7 @@ class GetModelUsageStats:
         self._uow = uow
 
     async def __call__(self, data: GetModelUsageStatsInput) -> list[DailyModelUsage]:
-        if not data.is_admin:
-            raise Forbidden("This operation requires the admin role.")
+        data.actor.require_admin()
         _check_range(data.start, data.end)
         async with self._uow as uow:
             return await uow.model_usage.daily_stats(start=data.start, end=data.end, model_id=data.model_id)

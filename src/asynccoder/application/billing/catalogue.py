@@ -22,15 +22,10 @@ from asynccoder.domain.billing import (
     RateLimitTier,
     SubscriptionPlan,
 )
-from asynccoder.domain.errors import FieldProblem, Forbidden, InvalidInput, NotFound
+from asynccoder.domain.errors import FieldProblem, InvalidInput, NotFound
 from asynccoder.domain.identity import Actor
 
 _CODE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-
-
-def _require_admin(actor: Actor) -> None:
-    if not actor.is_admin:
-        raise Forbidden("This operation requires the admin role.")
 
 
 def _check_common(code: str, name: str, price_cents: int) -> None:
@@ -113,7 +108,7 @@ class CreatePlan:
         self._uow, self._ids = uow, ids
 
     async def __call__(self, actor: Actor, draft: PlanDraft) -> SubscriptionPlan:
-        _require_admin(actor)
+        actor.require_admin()
         plan = validate_plan(SubscriptionPlan(id=self._ids.new_id(), **dataclasses.asdict(draft)))
         async with self._uow as uow:
             await uow.billing_catalogue.save_plan(plan)
@@ -129,7 +124,7 @@ class UpdatePlan:
         self._uow = uow
 
     async def __call__(self, actor: Actor, plan_id: UUID, changes: dict[str, Any]) -> SubscriptionPlan:
-        _require_admin(actor)
+        actor.require_admin()
         async with self._uow as uow:
             plan = await uow.billing_catalogue.get_plan(plan_id)
             if plan is None:
@@ -157,7 +152,7 @@ class CreatePackage:
         self._uow, self._ids = uow, ids
 
     async def __call__(self, actor: Actor, draft: PackageDraft) -> CreditPackage:
-        _require_admin(actor)
+        actor.require_admin()
         package = validate_package(CreditPackage(id=self._ids.new_id(), **dataclasses.asdict(draft)))
         async with self._uow as uow:
             await uow.billing_catalogue.save_package(package)
@@ -172,7 +167,7 @@ class UpdatePackage:
         self._uow = uow
 
     async def __call__(self, actor: Actor, package_id: UUID, changes: dict[str, Any]) -> CreditPackage:
-        _require_admin(actor)
+        actor.require_admin()
         async with self._uow as uow:
             package = await uow.billing_catalogue.get_package(package_id)
             if package is None:

@@ -37,7 +37,7 @@ from asynccoder.domain.billing import (
     validate_amount,
     validate_idempotency_key,
 )
-from asynccoder.domain.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, Refused
+from asynccoder.domain.errors import Conflict, FieldProblem, InvalidInput, NotFound, Refused
 from asynccoder.domain.identity import Actor
 
 DEFAULT_HOLD_TTL = timedelta(hours=1)
@@ -458,8 +458,7 @@ class AdjustCredits:
         self._uow, self._clock, self._ids = uow, clock, ids
 
     async def __call__(self, data: AdjustCreditsInput) -> EntryResult:
-        if not data.actor.is_admin:
-            raise Forbidden("This operation requires the admin role.")
+        data.actor.require_admin()
         reason = _reason(data.reason, required=True)
         if data.kind not in (EntryKind.GRANT, EntryKind.ADJUSTMENT):
             raise InvalidInput("kind must be grant or adjustment", problems=[FieldProblem("kind", "invalid")])

@@ -13,18 +13,13 @@ from asynccoder.application.shared import (
     clamp_limit,
     page_of,
 )
-from asynccoder.domain.errors import Forbidden, NotFound, Refused
+from asynccoder.domain.errors import NotFound, Refused
 from asynccoder.domain.identity import (
     Actor,
     Role,
     User,
     UserStatus,
 )
-
-
-def _require_admin(actor: Actor) -> None:
-    if not actor.is_admin:
-        raise Forbidden("This operation requires the admin role.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +36,7 @@ class ListUsers:
         self._uow = uow
 
     async def __call__(self, query: ListUsersQuery) -> Page[User]:
-        _require_admin(query.actor)
+        query.actor.require_admin()
         limit = clamp_limit(query.limit)
         async with self._uow as uow:
             rows = await uow.users.list_page(limit=limit + 1, before=query.cursor)
@@ -68,7 +63,7 @@ class UpdateUser:
         self._clock = clock
 
     async def __call__(self, command: UpdateUserCommand) -> User:
-        _require_admin(command.actor)
+        command.actor.require_admin()
         if command.user_id == command.actor.user_id and (
             (command.role is not None and command.role is not Role.ADMIN)
             or (command.status is not None and command.status is not UserStatus.ACTIVE)

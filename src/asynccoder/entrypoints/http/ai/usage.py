@@ -91,7 +91,7 @@ class AdminUsageController(Controller):
         """Calls, tokens, cost, errors and latency p50/p95 per model and day.
 
         Latency percentiles are the upper bounds of histogram buckets (an upper estimate)."""
-        rows = await use_case(GetModelUsageStatsInput(actor.is_admin, from_, to, model_id))
+        rows = await use_case(GetModelUsageStatsInput(actor, from_, to, model_id))
         return ModelUsageOut(
             [
                 ModelDayOut(
