@@ -179,7 +179,7 @@ async def test_listing_connected_repositories_pages_newest_first(app: App) -> No
         await app.connect()(ConnectRepositoryInput(ada, f"acme/r{n}"))
     lister = ListRepositories(app.uow())
     first = await lister(ListRepositoriesInput(ada, limit=2))
-    rest = await lister(ListRepositoriesInput(ada, limit=2, before=first.next_cursor))
+    rest = await lister(ListRepositoriesInput(ada, limit=2, cursor=first.next_cursor))
     assert [r.repository.full_name for r in first.items] == ["acme/r2", "acme/r1"]
     assert [r.repository.full_name for r in rest.items] == ["acme/r0"]
     assert rest.next_cursor is None

@@ -19,6 +19,7 @@ from asynccoder.application.ports.system import (
     SecretUnreadable,
 )
 from asynccoder.application.ports.uow import UnitOfWork
+from asynccoder.application.shared import Page, check_limit, page_of
 from asynccoder.domain.ai import ChatRequest, Message, ModelRef, Provider, ProviderAuthError, ProviderError
 from asynccoder.domain.ai_catalogue import (
     TIER_RANK,
@@ -79,25 +80,17 @@ class ListApiKeysInput:
     cursor: UUID | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ApiKeyPage:
-    items: list[ApiKey]
-    next_cursor: UUID | None
-
-
 class ListApiKeys:
     """The caller's own keys, newest first. Rules: only the caller's keys are ever listed."""
 
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
 
-    async def __call__(self, data: ListApiKeysInput) -> ApiKeyPage:
+    async def __call__(self, data: ListApiKeysInput) -> Page[ApiKey]:
+        limit = check_limit(data.limit)
         async with self._uow as uow:
-            keys = await uow.api_keys.list_for_user(
-                data.actor.user_id, limit=data.limit + 1, before=data.cursor
-            )
-        page = keys[: data.limit]
-        return ApiKeyPage(page, page[-1].id if len(keys) > data.limit and page else None)
+            keys = await uow.api_keys.list_for_user(data.actor.user_id, limit=limit + 1, before=data.cursor)
+        return page_of(keys, limit, lambda key: key.id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from asynccoder.application.ports.system import (
     IdGenerator,
 )
 from asynccoder.application.ports.uow import UnitOfWork
+from asynccoder.application.shared import Page, check_limit
 from asynccoder.domain.ai import ModelTier, Provider
 from asynccoder.domain.ai_catalogue import (
     ApiKeyStatus,
@@ -82,12 +83,6 @@ class ListModelsInput:
     cursor: UUID | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ModelPage:
-    items: list[ModelView]
-    next_cursor: UUID | None
-
-
 class ListModels:
     """Lists catalogued models, newest first, with cursor pagination.
 
@@ -100,24 +95,23 @@ class ListModels:
     ) -> None:
         self._uow, self._clock, self._keys, self._entitlements = uow, clock, platform_keys, entitlements
 
-    async def __call__(self, data: ListModelsInput) -> ModelPage:
+    async def __call__(self, data: ListModelsInput) -> Page[ModelView]:
         model_filter = ModelFilter(
             provider=data.provider,
             tier=data.tier,
             capability=data.capability,
             enabled_only=not (data.include_disabled and data.actor.is_admin),
         )
+        limit = check_limit(data.limit)
         # Asked before the unit of work opens: entitlements read through a unit of work of their own.
         tiers = await self._entitlements.allowed_tiers(data.actor.user_id)
         async with self._uow as uow:
-            models = await uow.ai_catalogue.list_models(
-                model_filter, limit=data.limit + 1, before=data.cursor
-            )
-            page, more = models[: data.limit], len(models) > data.limit
+            models = await uow.ai_catalogue.list_models(model_filter, limit=limit + 1, before=data.cursor)
+            page, more = models[:limit], len(models) > limit
             prices = await uow.ai_catalogue.prices_at([m.id for m in page], self._clock.now())
             reasons = await _usability(uow, self._keys, tiers, data.actor, page)
         items = [ModelView(m, prices.get(m.id), reasons[m.id] is None, reasons[m.id]) for m in page]
-        return ModelPage(items, page[-1].id if more and page else None)
+        return Page(items, page[-1].id if more and page else None)
 
 
 @dataclass(frozen=True, slots=True)

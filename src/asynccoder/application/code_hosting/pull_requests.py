@@ -8,7 +8,6 @@ from uuid import UUID
 
 from asynccoder.application.code_hosting.repositories import (
     UserTokens,
-    check_limit,
     visible_repository,
 )
 from asynccoder.application.ports.code_hosting import (
@@ -21,6 +20,7 @@ from asynccoder.application.ports.system import (
     IdGenerator,
 )
 from asynccoder.application.ports.uow import UnitOfWork
+from asynccoder.application.shared import Page, check_limit, page_of
 from asynccoder.domain.code_hosting import (
     CommentKind,
     Permission,
@@ -40,13 +40,7 @@ class ListPullRequestsInput:
     repository_id: UUID
     state: PullRequestState | None = None
     limit: int = 20
-    before: UUID | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class PullRequestList:
-    items: list[PullRequest]
-    next_cursor: UUID | None
+    cursor: UUID | None = None
 
 
 class ListPullRequests:
@@ -55,16 +49,14 @@ class ListPullRequests:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
 
-    async def __call__(self, query: ListPullRequestsInput) -> PullRequestList:
+    async def __call__(self, query: ListPullRequestsInput) -> Page[PullRequest]:
         limit = check_limit(query.limit)
         async with self._uow as uow:
             await visible_repository(uow, query.actor, query.repository_id)
             rows = await uow.pull_requests.list_for_repository(
-                query.repository_id, state=query.state, limit=limit + 1, before=query.before
+                query.repository_id, state=query.state, limit=limit + 1, before=query.cursor
             )
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return PullRequestList(rows, rows[-1].id if more and rows else None)
+        return page_of(rows, limit, lambda pr: pr.id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from asynccoder.application.ports.system import (
     SecretUnreadable,
 )
 from asynccoder.application.ports.uow import UnitOfWork
+from asynccoder.application.shared import Page, check_limit, page_of
 from asynccoder.domain.code_hosting import (
     Permission,
     Repository,
@@ -44,7 +45,6 @@ from asynccoder.domain.errors import (
 )
 from asynccoder.domain.identity import Actor
 
-MAX_PAGE = 100
 WEBHOOK_PATH = "/api/v1/webhooks/github"
 
 
@@ -81,14 +81,6 @@ class UserTokens:
             raise Refused(
                 "Your GitHub connection must be renewed.", code="code_host_reauthorization_required"
             ) from None
-
-
-def check_limit(limit: int) -> int:
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidInput(
-            "The page size is not valid.", problems=[FieldProblem("limit", f"must be 1 to {MAX_PAGE}")]
-        )
-    return limit
 
 
 async def visible_repository(uow: UnitOfWork, actor: Actor, repository_id: UUID) -> AccessibleRepository:
@@ -245,13 +237,7 @@ def _refreshed(repository: Repository, hosted: HostedRepository, now: datetime) 
 class ListRepositoriesInput:
     actor: Actor
     limit: int = 20
-    before: UUID | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RepositoryList:
-    items: list[AccessibleRepository]
-    next_cursor: UUID | None
+    cursor: UUID | None = None
 
 
 class ListRepositories:
@@ -260,15 +246,13 @@ class ListRepositories:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
 
-    async def __call__(self, query: ListRepositoriesInput) -> RepositoryList:
+    async def __call__(self, query: ListRepositoriesInput) -> Page[AccessibleRepository]:
         limit = check_limit(query.limit)
         async with self._uow as uow:
             rows = await uow.repositories.list_for_user(
-                query.actor.user_id, limit=limit + 1, before=query.before
+                query.actor.user_id, limit=limit + 1, before=query.cursor
             )
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return RepositoryList(rows, rows[-1].repository.id if more and rows else None)
+        return page_of(rows, limit, lambda row: row.repository.id)
 
 
 @dataclass(frozen=True, slots=True)

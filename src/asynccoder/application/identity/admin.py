@@ -10,7 +10,7 @@ from asynccoder.application.ports.system import Clock
 from asynccoder.application.ports.uow import UnitOfWork
 from asynccoder.application.shared import (
     Page,
-    clamp_limit,
+    check_limit,
     page_of,
 )
 from asynccoder.domain.errors import NotFound, Refused
@@ -37,7 +37,7 @@ class ListUsers:
 
     async def __call__(self, query: ListUsersQuery) -> Page[User]:
         query.actor.require_admin()
-        limit = clamp_limit(query.limit)
+        limit = check_limit(query.limit)
         async with self._uow as uow:
             rows = await uow.users.list_page(limit=limit + 1, before=query.cursor)
         return page_of(rows, limit, lambda u: u.id)

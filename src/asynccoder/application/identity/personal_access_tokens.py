@@ -16,7 +16,7 @@ from asynccoder.application.ports.system import (
 from asynccoder.application.ports.uow import UnitOfWork
 from asynccoder.application.shared import (
     Page,
-    clamp_limit,
+    check_limit,
     page_of,
 )
 from asynccoder.domain.errors import FieldProblem, InvalidInput, NotFound, Unauthenticated
@@ -124,7 +124,7 @@ class ListPersonalAccessTokens:
         self._uow = uow
 
     async def __call__(self, query: ListPersonalAccessTokensQuery) -> Page[PersonalAccessToken]:
-        limit = clamp_limit(query.limit)
+        limit = check_limit(query.limit)
         async with self._uow as uow:
             rows = await uow.personal_access_tokens.list_for_user(
                 query.actor.user_id, limit=limit + 1, before=query.cursor

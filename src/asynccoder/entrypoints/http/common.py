@@ -10,6 +10,7 @@ import msgspec
 from litestar.openapi import ResponseSpec
 from litestar.params import QueryParameter
 
+from asynccoder.application.shared import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from asynccoder.domain.errors import FieldProblem, InvalidInput
 
 
@@ -67,5 +68,13 @@ BAD_REQUEST = {400: problem_response("Invalid input (`validation_failed`)")}
 NOT_FOUND = {404: problem_response("No such object, or not the caller's (`not_found` and specific codes)")}
 ADMIN_ONLY = {403: problem_response("The caller is not an admin (`forbidden`)")}
 
-Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size (default 20, max 100)")]
-Cursor = Annotated[str | None, QueryParameter(description="`next_cursor` of the previous page")]
+# The one limit policy (``asynccoder.application.shared``) and the one cursor parameter of every list.
+Limit = Annotated[
+    int,
+    QueryParameter(
+        ge=1, le=MAX_PAGE_SIZE, description=f"Page size (default {DEFAULT_PAGE_SIZE}, max {MAX_PAGE_SIZE})"
+    ),
+]
+Cursor = Annotated[
+    str | None, QueryParameter(max_length=255, description="`next_cursor` of the previous page")
+]

@@ -24,6 +24,7 @@ from asynccoder.application.ai.api_keys import (
     UpdateApiKey,
     UpdateApiKeyInput,
 )
+from asynccoder.application.shared import DEFAULT_PAGE_SIZE
 from asynccoder.domain.ai import Provider
 from asynccoder.domain.ai_catalogue import (
     ApiKey,
@@ -106,7 +107,7 @@ class ApiKeysController(Controller):
         self,
         actor: FromDishka[Actor],
         use_case: FromDishka[ListApiKeys],
-        limit: Limit = 20,
+        limit: Limit = DEFAULT_PAGE_SIZE,
         cursor: Cursor = None,
     ) -> ApiKeyPageOut:
         """The caller's own keys, newest first (provider, label, last 4 characters)."""

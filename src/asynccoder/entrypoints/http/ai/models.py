@@ -34,6 +34,7 @@ from asynccoder.application.ai.model_trial import (
     TryModel,
     TryModelInput,
 )
+from asynccoder.application.shared import DEFAULT_PAGE_SIZE
 from asynccoder.domain.ai import ModelTier, Provider
 from asynccoder.domain.ai_catalogue import (
     Capability,
@@ -216,7 +217,7 @@ class ModelsController(Controller):
         include_disabled: Annotated[
             bool, QueryParameter(description="Admins only: also list disabled models")
         ] = False,
-        limit: Limit = 20,
+        limit: Limit = DEFAULT_PAGE_SIZE,
         cursor: Cursor = None,
     ) -> ModelPageOut:
         """Enabled models (admins may add disabled ones), newest first, each with its current price and

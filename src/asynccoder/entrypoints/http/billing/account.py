@@ -27,6 +27,7 @@ from asynccoder.application.billing.credits import (
     ListTransactions,
     ListTransactionsInput,
 )
+from asynccoder.application.shared import DEFAULT_PAGE_SIZE
 from asynccoder.domain.billing import (
     EntryKind,
 )
@@ -45,6 +46,8 @@ from asynccoder.entrypoints.http.billing.schemas import (
     rfc3339,
 )
 from asynccoder.entrypoints.http.common import (
+    Cursor,
+    Limit,
     parse_cursor,
     problem_responses,
 )
@@ -205,8 +208,8 @@ class BillingController(Controller):
         self,
         actor: FromDishka[Actor],
         use_case: FromDishka[ListInvoices],
-        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
-        cursor: Annotated[str | None, QueryParameter(max_length=255)] = None,
+        limit: Limit = DEFAULT_PAGE_SIZE,
+        cursor: Cursor = None,
     ) -> InvoicesBody:
         """Your Stripe invoices, newest first."""
         page = await use_case(actor, limit, cursor)
@@ -238,8 +241,8 @@ class BillingController(Controller):
         self,
         actor: FromDishka[Actor],
         use_case: FromDishka[ListTransactions],
-        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
-        cursor: Annotated[str | None, QueryParameter(max_length=255)] = None,
+        limit: Limit = DEFAULT_PAGE_SIZE,
+        cursor: Cursor = None,
         kind: Annotated[EntryKind | None, QueryParameter()] = None,
         created_after: Annotated[datetime | None, QueryParameter()] = None,
         created_before: Annotated[datetime | None, QueryParameter()] = None,

@@ -32,6 +32,7 @@ from asynccoder.application.code_hosting.repositories import (
     UpdateRepositorySettingsInput,
 )
 from asynccoder.application.ports.code_hosting import HostedRepository
+from asynccoder.application.shared import DEFAULT_PAGE_SIZE
 from asynccoder.domain.code_hosting import (
     PullRequestState,
 )
@@ -39,6 +40,8 @@ from asynccoder.domain.errors import FieldProblem, InvalidInput
 from asynccoder.domain.identity import Actor
 from asynccoder.entrypoints.http.code_hosting.schemas import PullRequestOut, pull_request_out
 from asynccoder.entrypoints.http.common import (
+    Cursor,
+    Limit,
     parse_cursor,
     problem_response,
 )
@@ -157,12 +160,6 @@ def _page_cursor(cursor: str | None) -> int:
     return int(cursor)
 
 
-Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size (default 20, max 100)")]
-Cursor = Annotated[
-    str | None, QueryParameter(max_length=64, description="`next_cursor` of the previous page")
-]
-
-
 class RepositoryController(Controller):
     path = "/repositories"
     tags = ["repositories"]
@@ -186,7 +183,7 @@ class RepositoryController(Controller):
                 "repositories the caller can access on the code host"
             ),
         ] = "connected",
-        limit: Limit = 20,
+        limit: Limit = DEFAULT_PAGE_SIZE,
         cursor: Cursor = None,
     ) -> RepositoryListOut | ConnectableRepositoryListOut:
         """The caller's connected repositories, newest first; never another user's."""
@@ -197,7 +194,7 @@ class RepositoryController(Controller):
             return ConnectableRepositoryListOut(
                 [_connectable(r) for r in page.items], str(page.next_page) if page.next_page else None
             )
-        result = await list_connected(ListRepositoriesInput(actor, limit=limit, before=parse_cursor(cursor)))
+        result = await list_connected(ListRepositoriesInput(actor, limit=limit, cursor=parse_cursor(cursor)))
         return RepositoryListOut(
             [
                 repository_out(RepositoryView(r.repository, r.permission, r.webhook_active))
@@ -302,7 +299,7 @@ class RepositoryController(Controller):
             Literal["open", "closed", "merged", "all"],
             QueryParameter(name="state", description="Filter by state"),
         ] = "all",
-        limit: Limit = 20,
+        limit: Limit = DEFAULT_PAGE_SIZE,
         cursor: Cursor = None,
     ) -> PullRequestListOut:
         """Newest first; 404 unless the caller has access to the repository."""
@@ -312,7 +309,7 @@ class RepositoryController(Controller):
                 repository_id,
                 state=None if pr_state == "all" else PullRequestState(pr_state),
                 limit=limit,
-                before=parse_cursor(cursor),
+                cursor=parse_cursor(cursor),
             )
         )
         return PullRequestListOut(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 from uuid import UUID
 
 import msgspec
 from dishka.integrations.litestar import FromDishka, inject
 from litestar import Controller, get, put
-from litestar.params import FromPath, JSONBody, Parameter
+from litestar.params import FromPath, JSONBody
 
 from asynccoder.application.identity.admin import (
     ListUsers,
@@ -16,6 +16,7 @@ from asynccoder.application.identity.admin import (
     UpdateUser,
     UpdateUserCommand,
 )
+from asynccoder.application.shared import DEFAULT_PAGE_SIZE
 from asynccoder.domain.identity import (
     Actor,
     Role,
@@ -23,6 +24,8 @@ from asynccoder.domain.identity import (
 )
 from asynccoder.entrypoints.http.auth import require_admin
 from asynccoder.entrypoints.http.common import (
+    Cursor,
+    Limit,
     parse_cursor,
     problem_responses,
 )
@@ -55,8 +58,8 @@ class AdminUserController(Controller):
         self,
         actor: FromDishka[Actor],
         list_users: FromDishka[ListUsers],
-        limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
-        cursor: Annotated[str | None, Parameter(max_length=64)] = None,
+        limit: Limit = DEFAULT_PAGE_SIZE,
+        cursor: Cursor = None,
     ) -> UserPage:
         """Newest first."""
         page = await list_users(ListUsersQuery(actor=actor, limit=limit, cursor=parse_cursor(cursor)))

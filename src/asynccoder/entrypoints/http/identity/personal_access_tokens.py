@@ -9,7 +9,7 @@ from uuid import UUID
 import msgspec
 from dishka.integrations.litestar import FromDishka, inject
 from litestar import Controller, Response, delete, get, post
-from litestar.params import FromPath, JSONBody, Parameter
+from litestar.params import FromPath, JSONBody
 
 from asynccoder.application.identity.personal_access_tokens import (
     CreatePersonalAccessToken,
@@ -19,8 +19,11 @@ from asynccoder.application.identity.personal_access_tokens import (
     RevokePersonalAccessToken,
     RevokePersonalAccessTokenCommand,
 )
+from asynccoder.application.shared import DEFAULT_PAGE_SIZE
 from asynccoder.domain.identity import Actor, PersonalAccessToken
 from asynccoder.entrypoints.http.common import (
+    Cursor,
+    Limit,
     parse_cursor,
     problem_responses,
 )
@@ -107,8 +110,8 @@ class PersonalAccessTokenController(Controller):
         self,
         actor: FromDishka[Actor],
         list_tokens: FromDishka[ListPersonalAccessTokens],
-        limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
-        cursor: Annotated[str | None, Parameter(max_length=64)] = None,
+        limit: Limit = DEFAULT_PAGE_SIZE,
+        cursor: Cursor = None,
     ) -> TokenPage:
         """Newest first; secrets are never shown again (only the prefix). 400 `invalid_cursor` for a cursor
         that did not come from a previous page."""
