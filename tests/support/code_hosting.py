@@ -10,8 +10,6 @@ from typing import Any
 from asynccoder.adapters.crypto.secret_box import AesGcmSecretBox
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
-from asynccoder.adapters.system.clock import ManualClock
-from asynccoder.adapters.system.ids import SequentialIdGenerator
 from asynccoder.application.code_hosting.repositories import CodeHostingConfig
 from asynccoder.application.code_hosting.webhooks import (
     IngestGitHubWebhook,
@@ -36,6 +34,7 @@ from asynccoder.domain.identity import User
 from tests.support.app import TEST_ENCRYPTION_KEY
 from tests.support.builders import T0, make_user, new_id
 from tests.support.github_payloads import FULL_NAME, REPO_ID
+from tests.support.system import ManualClock, SequentialIdGenerator
 
 SECRET = "whsec-test-0123456789abcdef"
 BOX = AesGcmSecretBox([(TEST_ENCRYPTION_KEY.key_id, TEST_ENCRYPTION_KEY.material)])

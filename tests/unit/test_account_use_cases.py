@@ -9,7 +9,6 @@ import pytest
 
 from asynccoder.adapters.crypto.secret_box import AesGcmSecretBox
 from asynccoder.adapters.memory.code_hosting import InMemoryGitHubOAuth
-from asynccoder.adapters.memory.identity import InMemoryClerkTokenVerifier
 from asynccoder.application.code_hosting.github_connection import (
     CompleteGitHubConnection,
     CompleteGitHubConnectionCommand,
@@ -49,7 +48,7 @@ from asynccoder.domain.identity import (
     UserStatus,
 )
 from tests.support.builders import make_user
-from tests.support.identity import Identity
+from tests.support.identity import Identity, InMemoryClerkTokenVerifier
 
 REDIRECT = "http://127.0.0.1:8000/api/v1/users/github/callback"
 

@@ -10,7 +10,6 @@ import pytest
 from asynccoder.adapters.crypto.jwt_tokens import JwtAccessTokenService
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
-from asynccoder.adapters.system.clock import ManualClock
 from asynccoder.application.identity.access_tokens import AccessTokenVerifier
 from asynccoder.application.identity.authenticate import AuthenticateCaller
 from asynccoder.domain.errors import Unauthenticated
@@ -19,6 +18,7 @@ from asynccoder.domain.identity import (
     UserStatus,
 )
 from tests.support.builders import T0, make_user
+from tests.support.system import ManualClock
 
 tokens = JwtAccessTokenService(secret="s" * 40, issuer="i", audience="a", ttl=timedelta(minutes=15))
 

@@ -8,8 +8,6 @@ import pytest
 
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
-from asynccoder.adapters.system.clock import ManualClock
-from asynccoder.adapters.system.ids import SequentialIdGenerator
 from asynccoder.adapters.system.platform_access import AllTiersEntitlements, ConfiguredPlatformKeys
 from asynccoder.application.ai.catalogue import (
     CreateModel,
@@ -46,6 +44,7 @@ from asynccoder.domain.identity import (
 from asynccoder.domain.model_endpoints import ModelEndpointPolicy
 from tests.support.ai_catalogue_builders import make_config
 from tests.support.builders import T0, new_id
+from tests.support.system import ManualClock, SequentialIdGenerator
 
 DOLLAR_PER_MTOK = PriceValues(1_000_000, 1_000_000, 1_000_000, 1_000_000)
 

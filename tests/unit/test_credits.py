@@ -12,8 +12,6 @@ from asynccoder.adapters.stripe.memory_gateway import (
     InMemoryPaymentGateway,
     sign_payload,
 )
-from asynccoder.adapters.system.clock import ManualClock
-from asynccoder.adapters.system.ids import SequentialIdGenerator
 from asynccoder.application.billing.catalogue import GetEntitlements
 from asynccoder.application.billing.credits import (
     AdjustCredits,
@@ -48,6 +46,7 @@ from asynccoder.domain.identity import (
 )
 from tests.support.billing import PRO
 from tests.support.builders import T0, make_user, new_id
+from tests.support.system import ManualClock, SequentialIdGenerator
 
 
 class World:

@@ -10,8 +10,6 @@ import pytest
 from asynccoder.adapters.crypto.secret_box import AesGcmSecretBox
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
-from asynccoder.adapters.system.clock import ManualClock
-from asynccoder.adapters.system.ids import SequentialIdGenerator
 from asynccoder.adapters.system.platform_access import ConfiguredPlatformKeys
 from asynccoder.application.ai.api_keys import (
     CreateApiKey,
@@ -45,6 +43,7 @@ from asynccoder.domain.identity import (
 from tests.support.ai_catalogue_builders import make_config, make_model, make_price
 from tests.support.builders import T0, new_id
 from tests.support.fake_chat import FakeChatModelFactory
+from tests.support.system import ManualClock, SequentialIdGenerator
 
 CANARY = "sk-ant-CANARY-0123456789-wxyz"
 PLATFORM_KEY = "sk-ant-PLATFORM-key-9999"

@@ -10,8 +10,6 @@ import pytest
 from asynccoder.adapters.memory.code_hosting import InMemoryCodeHost
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
-from asynccoder.adapters.system.clock import ManualClock
-from asynccoder.adapters.system.ids import SequentialIdGenerator
 from asynccoder.application.code_hosting.pull_requests import (
     GetPullRequest,
     GetPullRequestInput,
@@ -48,6 +46,7 @@ from asynccoder.domain.identity import (
 from tests.support.ai_catalogue_builders import make_model
 from tests.support.builders import T0, make_user, new_id
 from tests.support.code_hosting import BOX, add_user_with_github
+from tests.support.system import ManualClock, SequentialIdGenerator
 
 WEBHOOK_URL = "https://coder.example.com/api/v1/webhooks/github"
 

@@ -12,7 +12,6 @@ from asynccoder.adapters.ai.resilience import CallOptions
 from asynccoder.adapters.ai.scripted import ScriptedChatModelFactory, text_turn
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
-from asynccoder.adapters.system.clock import ManualClock
 from asynccoder.application.ai.catalogue import UpdateProviderConfig, UpdateProviderConfigInput
 from asynccoder.application.ai.complete_with_fallback import (
     Candidate,
@@ -39,6 +38,7 @@ from asynccoder.ioc.core import (
 )
 from tests.support.app import make_settings
 from tests.support.builders import T0, new_id
+from tests.support.system import ManualClock
 
 BASE_URLS = {
     Provider.ANTHROPIC: "https://api.anthropic.com",

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import secrets
 from datetime import datetime
 from uuid import UUID
 
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.application.ports.identity import (
-    ClerkIdentity,
-    ClerkTokenVerifier,
     LoginThrottle,
     OAuthStateRepository,
     PersonalAccessTokenRepository,
@@ -19,7 +16,7 @@ from asynccoder.application.ports.identity import (
     UserRepository,
 )
 from asynccoder.application.ports.system import Clock
-from asynccoder.domain.errors import Conflict, Unauthenticated
+from asynccoder.domain.errors import Conflict
 from asynccoder.domain.identity import (
     OAuthState,
     PersonalAccessToken,
@@ -224,28 +221,3 @@ class InMemoryLoginThrottle(LoginThrottle):
 
     async def record_success(self, *, account: str) -> None:
         self._counts.pop(("account", account), None)
-
-
-class InMemoryClerkTokenVerifier(ClerkTokenVerifier):
-    """Knows the session tokens it was told about (``issue``); ``revoke`` makes one fail as Clerk would."""
-
-    PREFIX = "clerk_"
-
-    def __init__(self) -> None:
-        self._tokens: dict[str, ClerkIdentity | None] = {}
-
-    def issue(self, identity: ClerkIdentity) -> str:
-        token = self.PREFIX + secrets.token_urlsafe(16)
-        self._tokens[token] = identity
-        return token
-
-    def revoke(self, token: str) -> None:
-        self._tokens[token] = None
-
-    async def verify(self, token: str) -> ClerkIdentity | None:
-        if not token.startswith(self.PREFIX):
-            return None
-        identity = self._tokens.get(token)
-        if identity is None:
-            raise Unauthenticated("The session token is not valid.")
-        return identity
