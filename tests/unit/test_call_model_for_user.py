@@ -10,7 +10,7 @@ from asynccoder.adapters.ai.scripted import ScriptedChatModelFactory, text_turn
 from asynccoder.adapters.crypto.secret_box import AesGcmSecretBox
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
-from asynccoder.adapters.system.platform_access import AllTiersEntitlements, ConfiguredPlatformKeys
+from asynccoder.adapters.system.platform_access import ConfiguredPlatformKeys
 from asynccoder.application.ai.api_keys import ResolveCallCredentials
 from asynccoder.application.ai.call_model import (
     CallModelForUser,
@@ -24,6 +24,7 @@ from asynccoder.application.ai.selection import (
 from asynccoder.application.ai.usage import RecordModelUsage
 from asynccoder.domain.ai import ChatRequest, Message, ModelTier, Provider, ProviderOverloaded, Usage
 from asynccoder.domain.ai_catalogue import CallOutcome, KeySource, TaskMode, api_key_context
+from tests.support.ai import AllTiersEntitlements
 from tests.support.ai_catalogue_builders import make_api_key, make_config, make_model, make_price
 from tests.support.builders import T0, new_id
 from tests.support.system import ManualClock, SequentialIdGenerator

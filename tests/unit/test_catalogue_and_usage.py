@@ -8,7 +8,7 @@ import pytest
 
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
-from asynccoder.adapters.system.platform_access import AllTiersEntitlements, ConfiguredPlatformKeys
+from asynccoder.adapters.system.platform_access import ConfiguredPlatformKeys
 from asynccoder.application.ai.catalogue import (
     CreateModel,
     CreateModelInput,
@@ -42,6 +42,7 @@ from asynccoder.domain.identity import (
     Role,
 )
 from asynccoder.domain.model_endpoints import ModelEndpointPolicy
+from tests.support.ai import AllTiersEntitlements
 from tests.support.ai_catalogue_builders import make_config
 from tests.support.builders import T0, new_id
 from tests.support.system import ManualClock, SequentialIdGenerator

@@ -219,20 +219,24 @@ class UpdateApiKey:
             await _validate_with_provider(self._factory, probe, plaintext)
         async with self._uow as uow:
             key = await _owned_key(uow, data.actor, data.key_id)
-            changes: dict[str, object] = {"updated_at": self._clock.now()}
-            if label is not None:
-                changes["label"] = label
+            cap = key.monthly_cap_credits
             if data.clear_cap:
-                changes["monthly_cap_credits"] = None
+                cap = None
             elif data.monthly_cap_credits is not None:
-                changes["monthly_cap_credits"] = data.monthly_cap_credits
+                cap = data.monthly_cap_credits
+            sealed, last4, status = key.sealed_key, key.last4, key.status
             if plaintext is not None:
-                changes["sealed_key"] = self._box.encrypt(
-                    plaintext, context=api_key_context(key.id, key.user_id)
-                )
-                changes["last4"] = plaintext[-4:]
-                changes["status"] = ApiKeyStatus.ACTIVE
-            updated = dataclasses.replace(key, **changes)  # type: ignore[arg-type]
+                sealed = self._box.encrypt(plaintext, context=api_key_context(key.id, key.user_id))
+                last4, status = plaintext[-4:], ApiKeyStatus.ACTIVE
+            updated = dataclasses.replace(
+                key,
+                label=key.label if label is None else label,
+                monthly_cap_credits=cap,
+                sealed_key=sealed,
+                last4=last4,
+                status=status,
+                updated_at=self._clock.now(),
+            )
             await uow.api_keys.update(updated)
             await uow.commit()
         return updated

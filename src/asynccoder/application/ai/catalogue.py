@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 from uuid import UUID
 
 from asynccoder.application.ports.ai import (
@@ -33,6 +34,8 @@ from asynccoder.domain.ai_catalogue import (
 from asynccoder.domain.errors import Conflict, FieldProblem, InvalidInput, NotFound, Refused
 from asynccoder.domain.identity import Actor
 from asynccoder.domain.model_endpoints import ModelEndpointPolicy
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,20 +261,17 @@ class UpdateModel:
             model = await uow.ai_catalogue.get_model(data.model_id)
             if model is None:
                 raise NotFound("No such model.", code="model_not_found")
-            changes = {
-                name: value
-                for name in (
-                    "display_name",
-                    "context_window",
-                    "max_output_tokens",
-                    "capabilities",
-                    "tier",
-                    "enabled",
-                    "default_modes",
-                )
-                if (value := getattr(data, name)) is not None
-            }
-            updated = dataclasses.replace(model, **changes, updated_at=self._clock.now())
+            updated = dataclasses.replace(
+                model,
+                display_name=_keep(data.display_name, model.display_name),
+                context_window=_keep(data.context_window, model.context_window),
+                max_output_tokens=_keep(data.max_output_tokens, model.max_output_tokens),
+                capabilities=_keep(data.capabilities, model.capabilities),
+                tier=_keep(data.tier, model.tier),
+                enabled=_keep(data.enabled, model.enabled),
+                default_modes=_keep(data.default_modes, model.default_modes),
+                updated_at=self._clock.now(),
+            )
             validate_model_fields(
                 model_name=updated.model_name,
                 display_name=updated.display_name,
@@ -430,3 +430,8 @@ class UpdateProviderConfig:
             await uow.ai_catalogue.save_provider_config(config)
             await uow.commit()
         return config
+
+
+def _keep(new: T | None, old: T) -> T:
+    """An update input's ``None`` keeps the stored value."""
+    return old if new is None else new

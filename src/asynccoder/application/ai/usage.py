@@ -88,10 +88,8 @@ class RecordModelUsage:
             )
             await uow.model_usage.record(entry)
             if key is not None:
-                changes: dict[str, object] = {"last_used_at": at}
-                if data.outcome is CallOutcome.AUTH_FAILED:
-                    changes["status"] = ApiKeyStatus.INVALID
-                await uow.api_keys.update(dataclasses.replace(key, **changes))  # type: ignore[arg-type]
+                status = ApiKeyStatus.INVALID if data.outcome is CallOutcome.AUTH_FAILED else key.status
+                await uow.api_keys.update(dataclasses.replace(key, last_used_at=at, status=status))
             await uow.commit()
         return RecordedUsage(entry.id, cost, charged)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
 from uuid import UUID
 
 from asynccoder.application.ports.system import (
@@ -24,6 +24,8 @@ from asynccoder.domain.billing import (
 )
 from asynccoder.domain.errors import FieldProblem, InvalidInput, NotFound
 from asynccoder.domain.identity import Actor
+
+T = TypeVar("T")
 
 _CODE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
@@ -116,6 +118,22 @@ class CreatePlan:
         return plan
 
 
+@dataclass(frozen=True, slots=True)
+class UpdatePlanInput:
+    """The fields to change; ``None`` keeps a field, ``stripe_price_id=""`` clears the price id."""
+
+    actor: Actor
+    plan_id: UUID
+    name: str | None = None
+    monthly_credits: int | None = None
+    price_cents: int | None = None
+    max_concurrent_tasks: int | None = None
+    allowed_tiers: tuple[ModelTier, ...] | None = None
+    rate_limit_tier: RateLimitTier | None = None
+    active: bool | None = None
+    stripe_price_id: str | None = None
+
+
 class UpdatePlan:
     """Admins change a plan (only the given fields). Deactivating hides it from new checkouts; existing
     subscriptions keep it. Rules: admin only; unknown plan -> ``NotFound``; same validation as creation."""
@@ -123,16 +141,40 @@ class UpdatePlan:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
 
-    async def __call__(self, actor: Actor, plan_id: UUID, changes: dict[str, Any]) -> SubscriptionPlan:
-        actor.require_admin()
+    async def __call__(self, data: UpdatePlanInput) -> SubscriptionPlan:
+        data.actor.require_admin()
         async with self._uow as uow:
-            plan = await uow.billing_catalogue.get_plan(plan_id)
+            plan = await uow.billing_catalogue.get_plan(data.plan_id)
             if plan is None:
                 raise NotFound("No such plan.")
-            updated = validate_plan(dataclasses.replace(plan, **changes))
+            updated = validate_plan(
+                SubscriptionPlan(
+                    id=plan.id,
+                    code=plan.code,
+                    name=_keep(data.name, plan.name),
+                    monthly_credits=_keep(data.monthly_credits, plan.monthly_credits),
+                    price_cents=_keep(data.price_cents, plan.price_cents),
+                    max_concurrent_tasks=_keep(data.max_concurrent_tasks, plan.max_concurrent_tasks),
+                    allowed_tiers=_keep(data.allowed_tiers, plan.allowed_tiers),
+                    rate_limit_tier=_keep(data.rate_limit_tier, plan.rate_limit_tier),
+                    active=_keep(data.active, plan.active),
+                    stripe_price_id=_price_id(data.stripe_price_id, plan.stripe_price_id),
+                )
+            )
             await uow.billing_catalogue.save_plan(updated)
             await uow.commit()
             return updated
+
+
+def _keep(new: T | None, old: T) -> T:
+    return old if new is None else new
+
+
+def _price_id(new: str | None, old: str | None) -> str | None:
+    """``None`` keeps the stored price id, ``""`` clears it."""
+    if new is None:
+        return old
+    return new or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,19 +202,42 @@ class CreatePackage:
         return package
 
 
+@dataclass(frozen=True, slots=True)
+class UpdatePackageInput:
+    """The fields to change; ``None`` keeps a field, ``stripe_price_id=""`` clears the price id."""
+
+    actor: Actor
+    package_id: UUID
+    name: str | None = None
+    credits: int | None = None
+    price_cents: int | None = None
+    active: bool | None = None
+    stripe_price_id: str | None = None
+
+
 class UpdatePackage:
     """Admins change a credit package (only the given fields). Rules: admin only; unknown -> ``NotFound``."""
 
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
 
-    async def __call__(self, actor: Actor, package_id: UUID, changes: dict[str, Any]) -> CreditPackage:
-        actor.require_admin()
+    async def __call__(self, data: UpdatePackageInput) -> CreditPackage:
+        data.actor.require_admin()
         async with self._uow as uow:
-            package = await uow.billing_catalogue.get_package(package_id)
+            package = await uow.billing_catalogue.get_package(data.package_id)
             if package is None:
                 raise NotFound("No such package.")
-            updated = validate_package(dataclasses.replace(package, **changes))
+            updated = validate_package(
+                CreditPackage(
+                    id=package.id,
+                    code=package.code,
+                    name=_keep(data.name, package.name),
+                    credits=_keep(data.credits, package.credits),
+                    price_cents=_keep(data.price_cents, package.price_cents),
+                    active=_keep(data.active, package.active),
+                    stripe_price_id=_price_id(data.stripe_price_id, package.stripe_price_id),
+                )
+            )
             await uow.billing_catalogue.save_package(updated)
             await uow.commit()
             return updated

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
@@ -19,7 +19,9 @@ from asynccoder.application.billing.catalogue import (
     PackageDraft,
     PlanDraft,
     UpdatePackage,
+    UpdatePackageInput,
     UpdatePlan,
+    UpdatePlanInput,
 )
 from asynccoder.application.billing.credits import (
     AdjustCredits,
@@ -115,15 +117,6 @@ class AdjustCreditsBody(msgspec.Struct, forbid_unknown_fields=True):
     idempotency_key: Annotated[str, msgspec.Meta(min_length=1, max_length=150)] | None = None
 
 
-def _changes(body: msgspec.Struct) -> dict[str, Any]:
-    changes = {k: v for k, v in msgspec.structs.asdict(body).items() if v is not None}
-    if "allowed_tiers" in changes:
-        changes["allowed_tiers"] = tuple(changes["allowed_tiers"])
-    if changes.get("stripe_price_id") == "":
-        changes["stripe_price_id"] = None
-    return changes
-
-
 class AdminBillingController(Controller):
     path = "/admin"
     tags = ["admin", "billing"]
@@ -171,7 +164,22 @@ class AdminBillingController(Controller):
         use_case: FromDishka[UpdatePlan],
     ) -> PlanBody:
         """Change the given fields; ``active: false`` withdraws the plan from sale."""
-        return plan_out(await use_case(actor, plan_id, _changes(data)))
+        return plan_out(
+            await use_case(
+                UpdatePlanInput(
+                    actor,
+                    plan_id,
+                    name=data.name,
+                    monthly_credits=data.monthly_credits,
+                    price_cents=data.price_cents,
+                    max_concurrent_tasks=data.max_concurrent_tasks,
+                    allowed_tiers=tuple(data.allowed_tiers) if data.allowed_tiers is not None else None,
+                    rate_limit_tier=data.rate_limit_tier,
+                    active=data.active,
+                    stripe_price_id=data.stripe_price_id,
+                )
+            )
+        )
 
     @get(
         "/packages",
@@ -218,7 +226,19 @@ class AdminBillingController(Controller):
         use_case: FromDishka[UpdatePackage],
     ) -> PackageBody:
         """Change the given fields; ``active: false`` withdraws the package from sale."""
-        return package_out(await use_case(actor, package_id, _changes(data)))
+        return package_out(
+            await use_case(
+                UpdatePackageInput(
+                    actor,
+                    package_id,
+                    name=data.name,
+                    credits=data.credits,
+                    price_cents=data.price_cents,
+                    active=data.active,
+                    stripe_price_id=data.stripe_price_id,
+                )
+            )
+        )
 
     @post(
         "/users/{user_id:uuid}/credits",
