@@ -32,7 +32,6 @@ from asynccoder.application.code_hosting.pull_requests import (
     PostPullRequestReview,
 )
 from asynccoder.application.code_hosting.repositories import (
-    WEBHOOK_PATH,
     CodeHostingConfig,
     ConnectRepository,
     DisconnectRepository,
@@ -50,7 +49,7 @@ from asynccoder.application.ports.code_hosting import (
 )
 from asynccoder.application.ports.system import Clock, SecretBox
 from asynccoder.application.ports.uow import UnitOfWork
-from asynccoder.ioc.settings import Settings
+from asynccoder.ioc.settings import GITHUB_CALLBACK_PATH, GITHUB_WEBHOOK_PATH, Settings
 
 
 def github_web_hosts(settings: Settings) -> frozenset[str]:
@@ -60,9 +59,6 @@ def github_web_hosts(settings: Settings) -> frozenset[str]:
     if host in {"api.github.com", "github.com"}:
         return frozenset({"github.com"})
     return frozenset({f"{host}:{parts.port}" if parts.port else host})
-
-
-GITHUB_CALLBACK_PATH = "/api/v1/users/github/callback"
 
 
 class CodeHostingProvider(Provider):
@@ -85,7 +81,7 @@ class CodeHostingProvider(Provider):
     @provide(scope=Scope.APP)
     def config(self, settings: Settings) -> CodeHostingConfig:
         return CodeHostingConfig(
-            webhook_url=settings.public_base_url.rstrip("/") + WEBHOOK_PATH,
+            webhook_url=settings.public_base_url.rstrip("/") + GITHUB_WEBHOOK_PATH,
             app_webhook_secret=settings.github_webhook_secret,
         )
 

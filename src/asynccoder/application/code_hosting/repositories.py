@@ -45,12 +45,10 @@ from asynccoder.domain.errors import (
 )
 from asynccoder.domain.identity import Actor
 
-WEBHOOK_PATH = "/api/v1/webhooks/github"
-
 
 @dataclass(frozen=True, slots=True)
 class CodeHostingConfig:
-    """Where the code host delivers webhooks (``public_base_url`` + ``/api/v1/webhooks/github``).
+    """Where the code host delivers webhooks (the public URL of the GitHub webhook route).
 
     ``app_webhook_secret`` (``GITHUB_WEBHOOK_SECRET``) optionally verifies installation-level deliveries.
     """

@@ -12,6 +12,7 @@ from litestar.params import QueryParameter
 
 from asynccoder.application.shared import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from asynccoder.domain.errors import FieldProblem, InvalidInput
+from asynccoder.ioc.settings import API_PREFIX as _API_PREFIX
 
 
 class FieldError(msgspec.Struct):
@@ -61,8 +62,8 @@ def parse_cursor(cursor: str | None) -> UUID | None:
         ) from None
 
 
-API_PREFIX = "/api/v1"
-
+# The prefix of every API route; spelled once in ioc.settings, which also builds the callback URLs from it.
+API_PREFIX = _API_PREFIX
 
 BAD_REQUEST = {400: problem_response("Invalid input (`validation_failed`)")}
 NOT_FOUND = {404: problem_response("No such object, or not the caller's (`not_found` and specific codes)")}

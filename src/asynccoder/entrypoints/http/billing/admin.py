@@ -46,6 +46,7 @@ from asynccoder.entrypoints.http.billing.schemas import (
     plan_out,
 )
 from asynccoder.entrypoints.http.common import (
+    API_PREFIX,
     problem_responses,
 )
 
@@ -146,7 +147,7 @@ class AdminBillingController(Controller):
         fields["allowed_tiers"] = tuple(data.allowed_tiers)
         plan = await use_case(actor, PlanDraft(**fields))
         return Response(
-            plan_out(plan), status_code=201, headers={"Location": f"/api/v1/admin/plans/{plan.id}"}
+            plan_out(plan), status_code=201, headers={"Location": f"{API_PREFIX}/admin/plans/{plan.id}"}
         )
 
     @patch(
@@ -208,7 +209,7 @@ class AdminBillingController(Controller):
         return Response(
             package_out(package),
             status_code=201,
-            headers={"Location": f"/api/v1/admin/packages/{package.id}"},
+            headers={"Location": f"{API_PREFIX}/admin/packages/{package.id}"},
         )
 
     @patch(

@@ -40,6 +40,7 @@ from asynccoder.domain.errors import FieldProblem, InvalidInput
 from asynccoder.domain.identity import Actor
 from asynccoder.entrypoints.http.code_hosting.schemas import PullRequestOut, pull_request_out
 from asynccoder.entrypoints.http.common import (
+    API_PREFIX,
     Cursor,
     Limit,
     parse_cursor,
@@ -222,7 +223,7 @@ class RepositoryController(Controller):
         another user already connected adds the caller's access."""
         result = await connect(ConnectRepositoryInput(actor, data.full_name))
         out = repository_out(result.view)
-        return Response(out, status_code=201, headers={"Location": f"/api/v1/repositories/{out.id}"})
+        return Response(out, status_code=201, headers={"Location": f"{API_PREFIX}/repositories/{out.id}"})
 
     @get(
         "/{repository_id:uuid}", operation_id="repositories_get", summary="Get a repository", responses=ERRORS

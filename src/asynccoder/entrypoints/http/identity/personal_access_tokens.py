@@ -22,6 +22,7 @@ from asynccoder.application.identity.personal_access_tokens import (
 from asynccoder.application.shared import DEFAULT_PAGE_SIZE
 from asynccoder.domain.identity import Actor, PersonalAccessToken
 from asynccoder.entrypoints.http.common import (
+    API_PREFIX,
     Cursor,
     Limit,
     parse_cursor,
@@ -96,7 +97,7 @@ class PersonalAccessTokenController(Controller):
         return Response(
             body,
             status_code=201,
-            headers={"Location": f"/api/v1/auth/tokens/{created.token.id}", "Cache-Control": "no-store"},
+            headers={"Location": f"{API_PREFIX}/auth/tokens/{created.token.id}", "Cache-Control": "no-store"},
         )
 
     @get(
