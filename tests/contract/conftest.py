@@ -9,7 +9,7 @@ import pytest
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
 from asynccoder.adapters.sqlalchemy.uow import SqlAlchemyUnitOfWork
-from asynccoder.application.common.ports import UnitOfWork
+from asynccoder.application.ports.uow import UnitOfWork
 from tests.support.databases import Databases
 
 UowFactory = Callable[[], UnitOfWork]

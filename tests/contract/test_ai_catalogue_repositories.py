@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from asynccoder.adapters.sqlalchemy.uow import SqlAlchemyUnitOfWork
-from asynccoder.application.ai_catalogue.ports import ModelFilter
+from asynccoder.application.ports.ai import ModelFilter
 from asynccoder.domain.ai import ModelTier, Provider, Usage
 from asynccoder.domain.ai_catalogue import (
     ApiKeyStatus,
@@ -22,7 +22,7 @@ from asynccoder.domain.ai_catalogue import (
     UsageLogEntry,
 )
 from asynccoder.domain.errors import Conflict
-from asynccoder.domain.users import User
+from asynccoder.domain.identity import User
 from tests.contract.conftest import UowFactory
 from tests.support.ai_catalogue_builders import make_api_key, make_config, make_model, make_price
 from tests.support.builders import T0, make_user, new_id

@@ -119,7 +119,7 @@ async def test_catalogue_codes_are_unique(uow_factory: UowFactory) -> None:
     await seed_catalogue(uow_factory)
     with pytest.raises(Conflict) as caught:
         async with uow_factory() as uow:
-            await uow.billing_catalog.save_package(dataclasses.replace(STARTER, id=new_id()))
+            await uow.billing_catalogue.save_package(dataclasses.replace(STARTER, id=new_id()))
     assert caught.value.code == "code_taken"
 
 

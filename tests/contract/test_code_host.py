@@ -7,8 +7,12 @@ from collections.abc import Iterator
 import pytest
 
 from asynccoder.adapters.github.pygithub_code_host import PyGithubCodeHost
-from asynccoder.adapters.memory.code_host import InMemoryCodeHost
-from asynccoder.application.github.ports import CodeHost, InlineComment, WebhookRegistration
+from asynccoder.adapters.memory.code_hosting import InMemoryCodeHost
+from asynccoder.application.ports.code_hosting import (
+    CodeHost,
+    InlineComment,
+    WebhookRegistration,
+)
 from asynccoder.domain.code_hosting import Permission, PullRequestState
 from asynccoder.domain.errors import NotFound, Refused
 from tests.support.github_api_server import github_api_server

@@ -8,9 +8,13 @@ from uuid import UUID
 
 import pytest
 
-from asynccoder.domain.credentials import OAuthState, PersonalAccessToken, RefreshToken
 from asynccoder.domain.errors import Conflict
-from asynccoder.domain.users import User
+from asynccoder.domain.identity import (
+    OAuthState,
+    PersonalAccessToken,
+    RefreshToken,
+    User,
+)
 from tests.contract.conftest import UowFactory
 from tests.support.builders import T0, make_user, new_id
 

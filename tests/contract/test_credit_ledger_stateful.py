@@ -30,7 +30,6 @@ from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
 from asynccoder.adapters.sqlalchemy.database import create_engine
 from asynccoder.adapters.sqlalchemy.uow import SqlAlchemyUnitOfWork
-from asynccoder.adapters.system.clock import ManualClock
 from asynccoder.adapters.system.ids import Uuid7Generator
 from asynccoder.application.billing.credits import (
     ExpireHolds,
@@ -46,11 +45,12 @@ from asynccoder.application.billing.credits import (
     SettleHold,
     SettleHoldInput,
 )
-from asynccoder.application.common.ports import UnitOfWork
+from asynccoder.application.ports.uow import UnitOfWork
 from asynccoder.domain.billing import EntryKind, InsufficientCredits
 from asynccoder.domain.errors import Conflict, Refused
 from tests.support.builders import T0, make_user
 from tests.support.databases import Databases
+from tests.support.system import ManualClock
 
 T = TypeVar("T")
 HOLD_TTL = timedelta(minutes=30)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import timedelta
 
-from asynccoder.domain.github_connection import GitHubConnection
+from asynccoder.domain.code_hosting import GitHubConnection
 from tests.contract.conftest import UowFactory
 from tests.support.builders import T0, make_user
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import date
 
-from asynccoder.application.ai_catalogue.ports import ModelFilter
+from asynccoder.application.ports.ai import ModelFilter
 from asynccoder.domain.ai import Provider
 from asynccoder.domain.ai_catalogue import CatalogueModel
 from tests.contract.conftest import UowFactory

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from asynccoder.domain.errors import Conflict
-from asynccoder.domain.users import Role
+from asynccoder.domain.identity import Role
 from tests.contract.conftest import UowFactory
 from tests.support.builders import T0, make_user
 

@@ -10,8 +10,8 @@ import pytest
 from litestar.routes import HTTPRoute
 from litestar.testing import AsyncTestClient
 
-from asynccoder.application.auth.registration import EnsureAdminCommand
-from asynccoder.ioc.identity_commands import ensure_admin
+from asynccoder.application.identity.registration import EnsureAdminCommand
+from asynccoder.ioc.commands import ensure_admin
 from asynccoder.ioc.settings import Settings
 from tests.e2e.conftest import ClientFactory
 from tests.e2e.identity_support import bearer, cheap, login, signed_up

@@ -15,15 +15,21 @@ from dishka import Scope, provide
 from litestar.testing import AsyncTestClient
 
 from asynccoder.adapters.crypto.jwt_tokens import JwtAccessTokenService
-from asynccoder.adapters.sqlalchemy.ai_catalogue_tables import api_keys
+from asynccoder.adapters.sqlalchemy.ai_tables import api_keys
 from asynccoder.adapters.sqlalchemy.database import create_engine
 from asynccoder.adapters.sqlalchemy.uow import SqlAlchemyUnitOfWork
 from asynccoder.adapters.system.clock import SystemClock
-from asynccoder.application.ai.ports import ChatModelFactory
-from asynccoder.application.ai_catalogue_use_cases.usage import RecordModelUsage, RecordModelUsageInput
+from asynccoder.application.ai.usage import (
+    RecordModelUsage,
+    RecordModelUsageInput,
+)
+from asynccoder.application.ports.ai import ChatModelFactory
 from asynccoder.domain.ai import ProviderAuthError, Usage
 from asynccoder.domain.ai_catalogue import CallOutcome, KeySource
-from asynccoder.domain.users import Role, User
+from asynccoder.domain.identity import (
+    Role,
+    User,
+)
 from asynccoder.entrypoints.http.app import create_app
 from asynccoder.ioc.settings import Settings
 from tests.support.builders import make_user

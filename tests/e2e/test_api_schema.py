@@ -22,7 +22,7 @@ from schemathesis.specs.openapi.checks import (
 from asynccoder.adapters.crypto.jwt_tokens import JwtAccessTokenService
 from asynccoder.adapters.sqlalchemy.database import create_sync_engine
 from asynccoder.adapters.sqlalchemy.tables import users
-from asynccoder.domain.users import Role
+from asynccoder.domain.identity import Role
 from tests.support.builders import make_user
 from tests.support.live_server import LiveServer, start_server
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
-from asynccoder.application.auth.registration import EnsureAdminCommand
-from asynccoder.ioc.identity_commands import ensure_admin
+from asynccoder.application.identity.registration import EnsureAdminCommand
+from asynccoder.ioc.commands import ensure_admin
 from asynccoder.ioc.settings import Settings
 from tests.e2e.conftest import ClientFactory
 from tests.e2e.identity_support import PASSWORD, bearer, cheap, login, register

@@ -11,7 +11,7 @@ from pathlib import Path
 from asynccoder.adapters.sqlalchemy import migrations_runner
 from asynccoder.adapters.sqlalchemy.database import create_engine
 from asynccoder.adapters.sqlalchemy.uow import SqlAlchemyUnitOfWork
-from asynccoder.adapters.system.clock import ManualClock, SystemClock
+from asynccoder.adapters.system.clock import SystemClock
 from asynccoder.adapters.system.ids import Uuid7Generator
 from asynccoder.application.billing.credits import (
     GrantCredits,
@@ -21,6 +21,7 @@ from asynccoder.application.billing.credits import (
 )
 from tests.e2e.test_cli import run_cli
 from tests.support.builders import make_user
+from tests.support.system import ManualClock
 
 
 async def test_expire_holds_returns_stale_reservations(tmp_path: Path) -> None:

@@ -26,7 +26,10 @@ from asynccoder.application.billing.credits import (
     ReserveCredits,
     ReserveCreditsInput,
 )
-from asynccoder.domain.users import Role, User
+from asynccoder.domain.identity import (
+    Role,
+    User,
+)
 from asynccoder.ioc.settings import Settings
 from tests.e2e.conftest import ClientFactory
 from tests.support.app import make_settings

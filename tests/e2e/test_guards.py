@@ -15,7 +15,12 @@ from litestar.testing import AsyncTestClient
 from asynccoder.adapters.crypto.jwt_tokens import JwtAccessTokenService
 from asynccoder.adapters.sqlalchemy.uow import SqlAlchemyUnitOfWork
 from asynccoder.adapters.system.clock import SystemClock
-from asynccoder.domain.users import Actor, Role, User, UserStatus
+from asynccoder.domain.identity import (
+    Actor,
+    Role,
+    User,
+    UserStatus,
+)
 from asynccoder.entrypoints.http.auth import require_admin
 from asynccoder.ioc.settings import Settings
 from tests.e2e.conftest import ClientFactory

@@ -17,8 +17,11 @@ import sqlalchemy as sa
 from asynccoder.adapters.crypto.secret_box import AesGcmSecretBox
 from asynccoder.adapters.sqlalchemy.database import create_engine, create_sync_engine
 from asynccoder.adapters.sqlalchemy.uow import SqlAlchemyUnitOfWork
-from asynccoder.domain.github_connection import GitHubConnection, github_connection_context
-from asynccoder.domain.users import User
+from asynccoder.domain.code_hosting import (
+    GitHubConnection,
+    github_connection_context,
+)
+from asynccoder.domain.identity import User
 from asynccoder.entrypoints import cli
 from tests.support.builders import T0, make_user
 

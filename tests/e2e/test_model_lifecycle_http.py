@@ -15,14 +15,14 @@ from litestar.testing import AsyncTestClient
 from asynccoder.adapters.crypto.jwt_tokens import JwtAccessTokenService
 from asynccoder.adapters.sqlalchemy.database import create_engine
 from asynccoder.adapters.sqlalchemy.uow import SqlAlchemyUnitOfWork
-from asynccoder.adapters.system.clock import ManualClock
-from asynccoder.application.ai.ports import ChatModelFactory
-from asynccoder.application.common.ports import Clock
-from asynccoder.domain.users import Role, User
+from asynccoder.application.ports.ai import ChatModelFactory
+from asynccoder.application.ports.system import Clock
+from asynccoder.domain.identity import Role, User
 from asynccoder.entrypoints.http.app import create_app
 from asynccoder.ioc.settings import Settings
 from tests.support.builders import make_user
 from tests.support.fake_chat import FakeChatModelFactory
+from tests.support.system import ManualClock
 
 BEFORE = datetime(2031, 2, 1, 12, 0, tzinfo=UTC)
 RETIRED = datetime(2031, 6, 1, 0, 0, tzinfo=UTC)

@@ -7,8 +7,11 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from asynccoder.application.repositories.pull_requests import OpenPullRequest, OpenPullRequestInput
-from asynccoder.ioc.container import make_container
+from asynccoder.application.code_hosting.pull_requests import (
+    OpenPullRequest,
+    OpenPullRequestInput,
+)
+from asynccoder.ioc.core import make_container
 from asynccoder.ioc.settings import Settings
 from tests.e2e.conftest import ClientFactory
 from tests.support.builders import make_user

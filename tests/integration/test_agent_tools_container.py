@@ -5,11 +5,11 @@ from __future__ import annotations
 from dishka import Provider, Scope, from_context, make_async_container, provide
 
 from asynccoder.adapters.agent_tools.toolbox import WorkspaceToolbox
+from asynccoder.adapters.git.cli_transport import GitCliTransport
 from asynccoder.adapters.git.workspace import GitWorkspaceFactory
-from asynccoder.adapters.github.git_cli_transport import GitCliTransport
 from asynccoder.adapters.sandbox.bubblewrap import BubblewrapSandbox
-from asynccoder.application.github.ports import GitTransport
 from asynccoder.application.ports.agent import AgentToolbox, Sandbox, WorkspaceFactory
+from asynccoder.application.ports.code_hosting import GitTransport
 from asynccoder.ioc.agent_tools import AgentToolsProvider
 from asynccoder.ioc.settings import Settings
 from tests.support.app import make_settings

@@ -8,12 +8,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from asynccoder.adapters.crypto.secret_box import AesGcmSecretBox
 from asynccoder.adapters.sqlalchemy.sealed_columns import SEALED_COLUMNS
 from asynccoder.adapters.sqlalchemy.uow import SqlAlchemyUnitOfWork
-from asynccoder.adapters.system.clock import ManualClock
-from asynccoder.adapters.system.ids import SequentialIdGenerator
-from asynccoder.application.ai_catalogue_use_cases.api_keys import CreateApiKey, CreateApiKeyInput
+from asynccoder.application.ai.api_keys import (
+    CreateApiKey,
+    CreateApiKeyInput,
+)
 from asynccoder.domain.ai import Provider
 from tests.support.builders import T0, make_user
 from tests.support.fake_chat import FakeChatModelFactory
+from tests.support.system import ManualClock, SequentialIdGenerator
 
 SECRET = "sk-proj-registry-check-0042"
 

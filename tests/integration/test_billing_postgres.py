@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from asynccoder.adapters.billing.memory_gateway import InMemoryPaymentGateway
 from asynccoder.adapters.sqlalchemy.uow import SqlAlchemyUnitOfWork
+from asynccoder.adapters.stripe.memory_gateway import InMemoryPaymentGateway
 from asynccoder.adapters.system.clock import SystemClock
 from asynccoder.adapters.system.ids import Uuid7Generator
 from asynccoder.application.billing.credits import (
@@ -22,7 +22,7 @@ from asynccoder.application.billing.credits import (
 )
 from asynccoder.application.billing.stripe_events import HandleStripeEvent, HandleStripeEventInput
 from asynccoder.domain.billing import InsufficientCredits
-from asynccoder.domain.users import User
+from asynccoder.domain.identity import User
 from tests.support.billing import (
     STARTER,
     WEBHOOK_SECRET,

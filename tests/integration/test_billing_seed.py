@@ -30,8 +30,8 @@ async def test_the_migration_seeds_free_pro_enterprise_and_three_packages(migrat
     engine = create_engine(migrated)
     try:
         async with SqlAlchemyUnitOfWork(engine) as uow:
-            plans = await uow.billing_catalog.list_plans()
-            packages = await uow.billing_catalog.list_packages()
+            plans = await uow.billing_catalogue.list_plans()
+            packages = await uow.billing_catalogue.list_packages()
     finally:
         await engine.dispose()
     assert plans == list(SEED_PLANS)

@@ -11,9 +11,9 @@ import jwt
 import pytest
 
 from asynccoder.adapters.clerk.session_tokens import JwksClerkTokenVerifier
-from asynccoder.adapters.system.clock import ManualClock
 from asynccoder.domain.errors import Unauthenticated
 from tests.support.jwks_server import JwksServer, SigningKey, clerk_token
+from tests.support.system import ManualClock
 
 ISSUER = "https://clerk.example.test"
 APP = "https://app.example.com"

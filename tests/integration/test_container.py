@@ -7,12 +7,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
 from asynccoder.adapters.sqlalchemy.uow import SqlAlchemyUnitOfWork
-from asynccoder.adapters.system.clock import ManualClock
-from asynccoder.application.common.ports import Clock, IdGenerator, UnitOfWork
 from asynccoder.application.health.check_readiness import CheckReadiness
-from asynccoder.ioc.container import InMemoryPersistenceProvider, make_container
+from asynccoder.application.ports.system import (
+    Clock,
+    IdGenerator,
+)
+from asynccoder.application.ports.uow import UnitOfWork
+from asynccoder.ioc.core import (
+    InMemoryPersistenceProvider,
+    make_container,
+)
 from tests.support.app import make_settings
 from tests.support.databases import Databases
+from tests.support.system import ManualClock
 
 
 async def test_the_default_container_resolves_every_core_port(databases: Databases) -> None:

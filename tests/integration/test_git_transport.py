@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from asynccoder.adapters.github.git_cli_transport import GitCliTransport, basic_auth_header
+from asynccoder.adapters.git.cli_transport import (
+    GitCliTransport,
+    basic_auth_header,
+)
 from asynccoder.domain.errors import Conflict, InvalidInput, Unavailable
 from tests.support.git_repos import git
 

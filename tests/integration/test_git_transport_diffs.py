@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from asynccoder.adapters.github.git_cli_transport import GitCliTransport
+from asynccoder.adapters.git.cli_transport import GitCliTransport
 from asynccoder.domain.errors import Unavailable
 from tests.support.git_repos import git
 

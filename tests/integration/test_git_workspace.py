@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from asynccoder.adapters.agent_tools.editor import FileEditorTool
+from asynccoder.adapters.git.cli_transport import GitCliTransport
 from asynccoder.adapters.git.workspace import GitWorkspaceFactory
-from asynccoder.adapters.github.git_cli_transport import GitCliTransport
 from asynccoder.application.ports.task_execution import RepositoryCheckout
 from asynccoder.domain.agent.diffs import parse_unified_diff
 from asynccoder.domain.errors import Refused, Unavailable

@@ -8,8 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from asynccoder.adapters.github_oauth.oauth_client import HttpxGitHubOAuth
-from asynccoder.application.accounts.github import pkce_challenge
+from asynccoder.adapters.github.oauth_client import HttpxGitHubOAuth
+from asynccoder.application.code_hosting.github_connection import pkce_challenge
 from asynccoder.domain.errors import InvalidInput, Unavailable
 from tests.support.github_oauth_server import GitHubOAuthServer
 

@@ -4,26 +4,43 @@ from __future__ import annotations
 
 import pytest
 
-from asynccoder.adapters.memory.login_throttle import InMemoryLoginThrottle
+from asynccoder.adapters.memory.identity import InMemoryLoginThrottle
 from asynccoder.adapters.redis.login_throttle import RedisLoginThrottle
-from asynccoder.application.accounts.admin import ListUsers, UpdateUser
-from asynccoder.application.accounts.github import (
+from asynccoder.application.code_hosting.github_connection import (
     CompleteGitHubConnection,
     DisconnectGitHub,
     GetGitHubConnection,
     StartGitHubConnection,
 )
-from asynccoder.application.accounts.profile import GetProfile, UpdateProfile
-from asynccoder.application.auth.authenticate import AuthenticateCaller
-from asynccoder.application.auth.personal_access_tokens import (
+from asynccoder.application.identity.admin import (
+    ListUsers,
+    UpdateUser,
+)
+from asynccoder.application.identity.authenticate import AuthenticateCaller
+from asynccoder.application.identity.personal_access_tokens import (
     CreatePersonalAccessToken,
     ListPersonalAccessTokens,
     RevokePersonalAccessToken,
 )
-from asynccoder.application.auth.ports import ClerkTokenVerifier, LoginThrottle, PasswordHasher
-from asynccoder.application.auth.registration import EnsureAdmin, RegisterUser
-from asynccoder.application.auth.sessions import LogIn, LogOut, RefreshSession
-from asynccoder.ioc.container import make_container
+from asynccoder.application.identity.profile import (
+    GetProfile,
+    UpdateProfile,
+)
+from asynccoder.application.identity.registration import (
+    EnsureAdmin,
+    RegisterUser,
+)
+from asynccoder.application.identity.sessions import (
+    LogIn,
+    LogOut,
+    RefreshSession,
+)
+from asynccoder.application.ports.identity import (
+    ClerkTokenVerifier,
+    LoginThrottle,
+    PasswordHasher,
+)
+from asynccoder.ioc.core import make_container
 from tests.support.app import make_settings
 from tests.support.databases import Databases
 from tests.support.services import redis_url

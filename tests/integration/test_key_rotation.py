@@ -9,8 +9,11 @@ from asynccoder.adapters.crypto.secret_box import AesGcmSecretBox
 from asynccoder.adapters.sqlalchemy.key_rotation import rotate_sealed_columns
 from asynccoder.adapters.sqlalchemy.tables import github_connections
 from asynccoder.adapters.sqlalchemy.uow import SqlAlchemyUnitOfWork
-from asynccoder.application.auth.ports import SecretUnreadable
-from asynccoder.domain.github_connection import GitHubConnection, github_connection_context
+from asynccoder.application.ports.system import SecretUnreadable
+from asynccoder.domain.code_hosting import (
+    GitHubConnection,
+    github_connection_context,
+)
 from tests.support.builders import T0, make_user
 
 OLD = ("k1", b"\x01" * 32)

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from asynccoder.adapters.github.local_git_code_host import LocalGitCodeHost
-from asynccoder.adapters.system.clock import ManualClock
-from asynccoder.application.github.ports import InlineComment
+from asynccoder.adapters.git.local_code_host import LocalGitCodeHost
+from asynccoder.application.ports.code_hosting import InlineComment
 from asynccoder.domain.code_hosting import Permission, PullRequestState
 from asynccoder.domain.errors import InvalidInput, NotFound, Refused
 from tests.support.builders import T0
 from tests.support.git_repos import make_repo
+from tests.support.system import ManualClock
 
 
 @pytest.fixture

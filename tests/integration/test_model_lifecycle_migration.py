@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from asynccoder.adapters.sqlalchemy import migrations_runner
-from asynccoder.adapters.sqlalchemy.ai_catalogue_tables import ai_models
+from asynccoder.adapters.sqlalchemy.ai_tables import ai_models
 from asynccoder.adapters.sqlalchemy.database import create_sync_engine
 from tests.support.services import scratch_postgres_database
 

@@ -7,7 +7,10 @@ from collections.abc import Iterator
 import pytest
 
 from asynccoder.adapters.github.pygithub_code_host import PyGithubCodeHost
-from asynccoder.application.github.ports import InlineComment, WebhookRegistration
+from asynccoder.application.ports.code_hosting import (
+    InlineComment,
+    WebhookRegistration,
+)
 from asynccoder.domain.code_hosting import Permission, PullRequestState, Visibility
 from asynccoder.domain.errors import NotFound, Refused, TooManyRequests
 from tests.support.github_api_server import FakeGitHub, github_api_server

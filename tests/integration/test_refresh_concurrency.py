@@ -12,7 +12,7 @@ from asynccoder.adapters.crypto.jwt_tokens import JwtAccessTokenService
 from asynccoder.adapters.sqlalchemy.uow import SqlAlchemyUnitOfWork
 from asynccoder.adapters.system.clock import SystemClock
 from asynccoder.adapters.system.ids import Uuid7Generator
-from asynccoder.application.auth.sessions import (
+from asynccoder.application.identity.sessions import (
     RefreshSession,
     RefreshSessionCommand,
     SessionIssuer,

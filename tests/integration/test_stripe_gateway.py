@@ -8,13 +8,16 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from asynccoder.adapters.billing.memory_gateway import sign_payload
-from asynccoder.adapters.billing.stripe_gateway import (
+from asynccoder.adapters.stripe.memory_gateway import sign_payload
+from asynccoder.adapters.stripe.payment_gateway import (
     AsyncHttpxStripeClient,
     StripePaymentGateway,
     make_stripe_client,
 )
-from asynccoder.application.billing.ports import CheckoutRequest, LineItem
+from asynccoder.application.ports.billing import (
+    CheckoutRequest,
+    LineItem,
+)
 from asynccoder.domain.errors import Conflict, InvalidInput, Unavailable
 from tests.support.builders import new_id
 from tests.support.stripe_server import API_KEY, StripeState, running_stripe_server

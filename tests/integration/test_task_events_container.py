@@ -13,7 +13,7 @@ from asynccoder.adapters.memory.stream_slots import InMemoryStreamSlots
 from asynccoder.adapters.redis.stream_slots import RedisStreamSlots
 from asynccoder.application.ports.events import StreamSlots, TaskEventAccess, TaskEventNotifier
 from asynccoder.application.tasks.streaming import OpenTaskEventStream, TaskEventReader
-from asynccoder.ioc.container import make_container
+from asynccoder.ioc.core import make_container
 from asynccoder.ioc.events import TaskEventsProvider
 from asynccoder.ioc.settings import Settings
 from tests.support.app import make_settings

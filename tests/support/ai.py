@@ -1,11 +1,13 @@
-"""Builders for provider-adapter tests: fast retry policies and common requests."""
+"""Builders for AI tests: fast retry policies, common requests, and a plan-less tier entitlement."""
 
 from __future__ import annotations
 
 import dataclasses
+from uuid import UUID
 
 from asynccoder.adapters.ai.resilience import CallOptions, RetryPolicy
-from asynccoder.domain.ai import ChatRequest, Message, ToolDefinition
+from asynccoder.application.ports.ai import TierEntitlements
+from asynccoder.domain.ai import ChatRequest, Message, ModelTier, ToolDefinition
 
 
 class RecordingSleep:
@@ -36,3 +38,10 @@ def hello_request(model: str = "some-model", **changes: object) -> ChatRequest:
         model=model, messages=(Message.user("Say hello"),), system="Be brief.", max_tokens=256
     )
     return dataclasses.replace(request, **changes)  # type: ignore[arg-type]
+
+
+class AllTiersEntitlements(TierEntitlements):
+    """Every user may use every tier: for use-case tests that do not exercise plan entitlements."""
+
+    async def allowed_tiers(self, user_id: UUID) -> frozenset[ModelTier]:
+        return frozenset(ModelTier)

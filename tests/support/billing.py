@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from asynccoder.adapters.billing.memory_gateway import sign_payload
-from asynccoder.application.common.ports import UnitOfWork
+from asynccoder.adapters.stripe.memory_gateway import sign_payload
+from asynccoder.application.ports.uow import UnitOfWork
 from asynccoder.domain.billing import SEED_PACKAGES, SEED_PLANS
 
 WEBHOOK_SECRET = "whsec_test_0123456789abcdef"
@@ -20,9 +20,9 @@ async def seed_catalogue(new_uow: Callable[[], UnitOfWork]) -> None:
     """Put the migration's catalogue back (the test databases are emptied between tests)."""
     async with new_uow() as uow:
         for plan in SEED_PLANS:
-            await uow.billing_catalog.save_plan(plan)
+            await uow.billing_catalogue.save_plan(plan)
         for package in SEED_PACKAGES:
-            await uow.billing_catalog.save_package(package)
+            await uow.billing_catalogue.save_package(package)
         await uow.commit()
 
 

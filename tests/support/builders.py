@@ -6,8 +6,12 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from asynccoder.adapters.system.ids import SequentialIdGenerator
-from asynccoder.domain.users import Role, User, UserStatus
+from asynccoder.domain.identity import (
+    Role,
+    User,
+    UserStatus,
+)
+from tests.support.system import SequentialIdGenerator
 
 _ids = SequentialIdGenerator(start=1_000_000)
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)

@@ -10,17 +10,16 @@ from typing import Any
 from asynccoder.adapters.crypto.secret_box import AesGcmSecretBox
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
-from asynccoder.adapters.system.clock import ManualClock
-from asynccoder.adapters.system.ids import SequentialIdGenerator
-from asynccoder.application.common.ports import UnitOfWork
-from asynccoder.application.repositories.manage import CodeHostingConfig
-from asynccoder.application.repositories.webhooks import (
+from asynccoder.application.code_hosting.repositories import CodeHostingConfig
+from asynccoder.application.code_hosting.webhooks import (
     IngestGitHubWebhook,
     WebhookDelivery,
     WebhookOutcome,
     sign,
 )
+from asynccoder.application.ports.uow import UnitOfWork
 from asynccoder.domain.code_hosting import (
+    GitHubConnection,
     Permission,
     PullRequest,
     PullRequestState,
@@ -28,13 +27,14 @@ from asynccoder.domain.code_hosting import (
     RepositoryAccess,
     RepositoryWebhook,
     Visibility,
+    github_connection_context,
     webhook_secret_context,
 )
-from asynccoder.domain.github_connection import GitHubConnection, github_connection_context
-from asynccoder.domain.users import User
+from asynccoder.domain.identity import User
 from tests.support.app import TEST_ENCRYPTION_KEY
 from tests.support.builders import T0, make_user, new_id
 from tests.support.github_payloads import FULL_NAME, REPO_ID
+from tests.support.system import ManualClock, SequentialIdGenerator
 
 SECRET = "whsec-test-0123456789abcdef"
 BOX = AesGcmSecretBox([(TEST_ENCRYPTION_KEY.key_id, TEST_ENCRYPTION_KEY.material)])

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
-from asynccoder.application.ai.ports import ChatModel, ChatModelFactory
+from asynccoder.application.ports.ai import (
+    ChatModel,
+    ChatModelFactory,
+)
 from asynccoder.domain.ai import (
     ChatRequest,
     ChatResponse,

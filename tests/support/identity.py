@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from asynccoder.adapters.crypto.jwt_tokens import JwtAccessTokenService
 from asynccoder.adapters.crypto.passwords import Argon2PasswordHasher
-from asynccoder.adapters.memory.login_throttle import InMemoryLoginThrottle
+from asynccoder.adapters.memory.identity import InMemoryLoginThrottle
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
-from asynccoder.adapters.system.clock import ManualClock
-from asynccoder.adapters.system.ids import SequentialIdGenerator
-from asynccoder.application.auth.registration import RegisterUser
-from asynccoder.application.auth.sessions import LogIn, LogOut, RefreshSession, SessionIssuer, SessionPolicy
+from asynccoder.application.identity.registration import RegisterUser
+from asynccoder.application.identity.sessions import (
+    LogIn,
+    LogOut,
+    RefreshSession,
+    SessionIssuer,
+    SessionPolicy,
+)
+from asynccoder.application.ports.identity import ClerkIdentity, ClerkTokenVerifier
+from asynccoder.domain.errors import Unauthenticated
 from tests.support.builders import T0
+from tests.support.system import ManualClock, SequentialIdGenerator
 
 # Cheap argon2id parameters for tests; production uses OWASP's (see test_passwords).
 CHEAP_HASH = {"memory_kib": 64, "time_cost": 1, "parallelism": 1}
@@ -86,3 +94,28 @@ class Identity:
 
     def log_out(self) -> LogOut:
         return LogOut(self.uow(), self.clock)
+
+
+class InMemoryClerkTokenVerifier(ClerkTokenVerifier):
+    """Knows the session tokens it was told about (``issue``); ``revoke`` makes one fail as Clerk would."""
+
+    PREFIX = "clerk_"
+
+    def __init__(self) -> None:
+        self._tokens: dict[str, ClerkIdentity | None] = {}
+
+    def issue(self, identity: ClerkIdentity) -> str:
+        token = self.PREFIX + secrets.token_urlsafe(16)
+        self._tokens[token] = identity
+        return token
+
+    def revoke(self, token: str) -> None:
+        self._tokens[token] = None
+
+    async def verify(self, token: str) -> ClerkIdentity | None:
+        if not token.startswith(self.PREFIX):
+            return None
+        identity = self._tokens.get(token)
+        if identity is None:
+            raise Unauthenticated("The session token is not valid.")
+        return identity

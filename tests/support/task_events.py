@@ -23,7 +23,6 @@ from litestar.params import FromPath, JSONBody
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from asynccoder.application.common.ports import Clock, IdGenerator
 from asynccoder.application.ports.events import (
     StreamSlots,
     TaskEvent,
@@ -32,8 +31,9 @@ from asynccoder.application.ports.events import (
     TaskEventRepository,
     TaskEventType,
 )
+from asynccoder.application.ports.system import Clock, IdGenerator
 from asynccoder.application.tasks.streaming import TaskEventReader
-from asynccoder.domain.users import Actor
+from asynccoder.domain.identity import Actor
 
 
 class InMemoryTaskEventRepository(TaskEventRepository):

@@ -8,9 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from asynccoder.adapters.crypto.secret_box import AesGcmSecretBox
-from asynccoder.adapters.memory.identity_providers import InMemoryClerkTokenVerifier, InMemoryGitHubOAuth
-from asynccoder.application.accounts.admin import ListUsers, ListUsersQuery, UpdateUser, UpdateUserCommand
-from asynccoder.application.accounts.github import (
+from asynccoder.adapters.memory.code_hosting import InMemoryGitHubOAuth
+from asynccoder.application.code_hosting.github_connection import (
     CompleteGitHubConnection,
     CompleteGitHubConnectionCommand,
     DisconnectGitHub,
@@ -19,9 +18,14 @@ from asynccoder.application.accounts.github import (
     StartGitHubConnection,
     StartGitHubConnectionCommand,
 )
-from asynccoder.application.accounts.profile import UpdateProfile, UpdateProfileCommand
-from asynccoder.application.auth.clerk import ClerkSessionVerifier
-from asynccoder.application.auth.personal_access_tokens import (
+from asynccoder.application.identity.admin import (
+    ListUsers,
+    ListUsersQuery,
+    UpdateUser,
+    UpdateUserCommand,
+)
+from asynccoder.application.identity.clerk import ClerkSessionVerifier
+from asynccoder.application.identity.personal_access_tokens import (
     CreatePersonalAccessToken,
     CreatePersonalAccessTokenCommand,
     ListPersonalAccessTokens,
@@ -30,12 +34,21 @@ from asynccoder.application.auth.personal_access_tokens import (
     RevokePersonalAccessToken,
     RevokePersonalAccessTokenCommand,
 )
-from asynccoder.application.auth.ports import ClerkIdentity, GitHubIdentity
+from asynccoder.application.identity.profile import (
+    UpdateProfile,
+    UpdateProfileCommand,
+)
+from asynccoder.application.ports.code_hosting import GitHubIdentity
+from asynccoder.application.ports.identity import ClerkIdentity
+from asynccoder.domain.code_hosting import github_connection_context
 from asynccoder.domain.errors import Forbidden, InvalidInput, NotFound, Refused, Unauthenticated
-from asynccoder.domain.github_connection import github_connection_context
-from asynccoder.domain.users import Role, User, UserStatus
+from asynccoder.domain.identity import (
+    Role,
+    User,
+    UserStatus,
+)
 from tests.support.builders import make_user
-from tests.support.identity import Identity
+from tests.support.identity import Identity, InMemoryClerkTokenVerifier
 
 REDIRECT = "http://127.0.0.1:8000/api/v1/users/github/callback"
 

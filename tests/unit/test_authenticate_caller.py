@@ -10,12 +10,15 @@ import pytest
 from asynccoder.adapters.crypto.jwt_tokens import JwtAccessTokenService
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
-from asynccoder.adapters.system.clock import ManualClock
-from asynccoder.application.auth.access_tokens import AccessTokenVerifier
-from asynccoder.application.auth.authenticate import AuthenticateCaller
+from asynccoder.application.identity.access_tokens import AccessTokenVerifier
+from asynccoder.application.identity.authenticate import AuthenticateCaller
 from asynccoder.domain.errors import Unauthenticated
-from asynccoder.domain.users import Role, UserStatus
+from asynccoder.domain.identity import (
+    Role,
+    UserStatus,
+)
 from tests.support.builders import T0, make_user
+from tests.support.system import ManualClock
 
 tokens = JwtAccessTokenService(secret="s" * 40, issuer="i", audience="a", ttl=timedelta(minutes=15))
 

@@ -10,18 +10,24 @@ from asynccoder.adapters.ai.scripted import ScriptedChatModelFactory, text_turn
 from asynccoder.adapters.crypto.secret_box import AesGcmSecretBox
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
-from asynccoder.adapters.system.clock import ManualClock
-from asynccoder.adapters.system.ids import SequentialIdGenerator
-from asynccoder.adapters.system.platform_access import AllTiersEntitlements, ConfiguredPlatformKeys
+from asynccoder.adapters.system.platform_access import ConfiguredPlatformKeys
+from asynccoder.application.ai.api_keys import ResolveCallCredentials
+from asynccoder.application.ai.call_model import (
+    CallModelForUser,
+    CallModelInput,
+)
 from asynccoder.application.ai.complete_with_fallback import CompleteWithFallback, FallbackExhausted
-from asynccoder.application.ai_catalogue_use_cases.api_keys import ResolveCallCredentials
-from asynccoder.application.ai_catalogue_use_cases.call_model import CallModelForUser, CallModelInput
-from asynccoder.application.ai_catalogue_use_cases.selection import SelectModels, SelectModelsForUser
-from asynccoder.application.ai_catalogue_use_cases.usage import RecordModelUsage
+from asynccoder.application.ai.selection import (
+    SelectModels,
+    SelectModelsForUser,
+)
+from asynccoder.application.ai.usage import RecordModelUsage
 from asynccoder.domain.ai import ChatRequest, Message, ModelTier, Provider, ProviderOverloaded, Usage
 from asynccoder.domain.ai_catalogue import CallOutcome, KeySource, TaskMode, api_key_context
+from tests.support.ai import AllTiersEntitlements
 from tests.support.ai_catalogue_builders import make_api_key, make_config, make_model, make_price
 from tests.support.builders import T0, new_id
+from tests.support.system import ManualClock, SequentialIdGenerator
 
 PLATFORM = {Provider.ANTHROPIC: "sk-platform-anthropic", Provider.OPENAI: "sk-platform-openai"}
 REQUEST = ChatRequest(model="", messages=(Message.user("Explain this repository."),), max_tokens=256)

@@ -8,10 +8,8 @@ import pytest
 
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
-from asynccoder.adapters.system.clock import ManualClock
-from asynccoder.adapters.system.ids import SequentialIdGenerator
-from asynccoder.adapters.system.platform_access import AllTiersEntitlements, ConfiguredPlatformKeys
-from asynccoder.application.ai_catalogue_use_cases.catalogue import (
+from asynccoder.adapters.system.platform_access import ConfiguredPlatformKeys
+from asynccoder.application.ai.catalogue import (
     CreateModel,
     CreateModelInput,
     DeleteModel,
@@ -28,7 +26,7 @@ from asynccoder.application.ai_catalogue_use_cases.catalogue import (
     UpdateProviderConfig,
     UpdateProviderConfigInput,
 )
-from asynccoder.application.ai_catalogue_use_cases.usage import (
+from asynccoder.application.ai.usage import (
     GetModelUsageStats,
     GetModelUsageStatsInput,
     GetMyUsage,
@@ -39,9 +37,15 @@ from asynccoder.application.ai_catalogue_use_cases.usage import (
 from asynccoder.domain.ai import ModelTier, Provider, Usage
 from asynccoder.domain.ai_catalogue import CallOutcome, KeySource
 from asynccoder.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, Refused
-from asynccoder.domain.users import Actor, Role
+from asynccoder.domain.identity import (
+    Actor,
+    Role,
+)
+from asynccoder.domain.model_endpoints import ModelEndpointPolicy
+from tests.support.ai import AllTiersEntitlements
 from tests.support.ai_catalogue_builders import make_config
 from tests.support.builders import T0, new_id
+from tests.support.system import ManualClock, SequentialIdGenerator
 
 DOLLAR_PER_MTOK = PriceValues(1_000_000, 1_000_000, 1_000_000, 1_000_000)
 
@@ -195,18 +199,18 @@ async def test_daily_stats_count_calls_errors_tokens_and_latency() -> None:
                 world.user.user_id, model_id, KeySource.PLATFORM, "gpt", Usage(10, 5), latency, outcome
             )
         )
-    [row] = await GetModelUsageStats(world.uow())(GetModelUsageStatsInput(True, T0.date(), T0.date()))
+    [row] = await GetModelUsageStats(world.uow())(GetModelUsageStatsInput(world.admin, T0.date(), T0.date()))
     assert (row.calls, row.errors, row.input_tokens, row.output_tokens) == (20, 2, 200, 100)
     assert (row.latency_p50_ms, row.latency_p95_ms) == (100, 4000)
     with pytest.raises(Forbidden):
-        await GetModelUsageStats(world.uow())(GetModelUsageStatsInput(False, T0.date(), T0.date()))
+        await GetModelUsageStats(world.uow())(GetModelUsageStatsInput(world.user, T0.date(), T0.date()))
     with pytest.raises(InvalidInput):
         await GetMyUsage(world.uow())(GetMyUsageInput(world.user.user_id, date(2026, 1, 2), date(2026, 1, 1)))
 
 
 async def test_a_custom_endpoint_needs_an_https_base_url() -> None:
     world = await World().seed()
-    update = UpdateProviderConfig(world.uow(), world.clock)
+    update = UpdateProviderConfig(world.uow(), world.clock, ModelEndpointPolicy(production=True))
     with pytest.raises(InvalidInput):
         await update(UpdateProviderConfigInput(world.admin, Provider.OPENAI_COMPATIBLE, "Local", None, True))
     with pytest.raises(InvalidInput):
@@ -237,6 +241,6 @@ async def test_a_custom_endpoint_needs_an_https_base_url() -> None:
 async def test_custom_endpoints_on_plain_http_or_internal_addresses_are_rejected(url: str) -> None:
     world = await World().seed()
     with pytest.raises(InvalidInput):
-        await UpdateProviderConfig(world.uow(), world.clock)(
+        await UpdateProviderConfig(world.uow(), world.clock, ModelEndpointPolicy(production=True))(
             UpdateProviderConfigInput(world.admin, Provider.OPENAI_COMPATIBLE, "Custom", url, True)
         )

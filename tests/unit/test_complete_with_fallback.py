@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 
 from asynccoder.adapters.ai.scripted import ScriptedChatModelFactory, text_turn
-from asynccoder.adapters.system.clock import ManualClock
 from asynccoder.application.ai.complete_with_fallback import (
     Candidate,
     CompleteWithFallback,
@@ -17,7 +16,7 @@ from asynccoder.application.ai.complete_with_fallback import (
     FallbackStreamDone,
     StreamWithFallback,
 )
-from asynccoder.application.ai.ports import ChatModel
+from asynccoder.application.ports.ai import ChatModel
 from asynccoder.domain.ai import (
     ChatRequest,
     ChatResponse,
@@ -36,6 +35,7 @@ from asynccoder.domain.ai import (
     TextDelta,
     Usage,
 )
+from tests.support.system import ManualClock
 
 CLAUDE = Candidate(ModelRef(Provider.ANTHROPIC, "claude-sonnet-4-6"), "sk-ant-user", "byok")
 GPT = Candidate(ModelRef(Provider.OPENAI, "gpt-4.1"), "sk-platform", "platform")

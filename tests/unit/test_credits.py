@@ -6,12 +6,13 @@ from datetime import timedelta
 
 import pytest
 
-from asynccoder.adapters.billing.memory_gateway import InMemoryPaymentGateway, sign_payload
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
-from asynccoder.adapters.system.clock import ManualClock
-from asynccoder.adapters.system.ids import SequentialIdGenerator
-from asynccoder.application.billing.catalog import GetEntitlements
+from asynccoder.adapters.stripe.memory_gateway import (
+    InMemoryPaymentGateway,
+    sign_payload,
+)
+from asynccoder.application.billing.catalogue import GetEntitlements
 from asynccoder.application.billing.credits import (
     AdjustCredits,
     AdjustCreditsInput,
@@ -39,9 +40,13 @@ from asynccoder.domain.billing import (
     SubscriptionStatus,
 )
 from asynccoder.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, Refused
-from asynccoder.domain.users import Actor, Role
+from asynccoder.domain.identity import (
+    Actor,
+    Role,
+)
 from tests.support.billing import PRO
 from tests.support.builders import T0, make_user, new_id
+from tests.support.system import ManualClock, SequentialIdGenerator
 
 
 class World:

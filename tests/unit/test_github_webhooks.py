@@ -7,7 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from asynccoder.application.repositories.webhooks import WebhookDelivery, sign
+from asynccoder.application.code_hosting.webhooks import (
+    WebhookDelivery,
+    sign,
+)
 from asynccoder.domain.code_hosting import CommentKind, Permission, PullRequestState
 from asynccoder.domain.errors import InvalidInput
 from tests.support.builders import T0, make_user

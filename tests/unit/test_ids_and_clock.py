@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from asynccoder.adapters.system.clock import ManualClock, SystemClock
-from asynccoder.adapters.system.ids import SequentialIdGenerator, Uuid7Generator
+from asynccoder.adapters.system.clock import SystemClock
+from asynccoder.adapters.system.ids import Uuid7Generator
+from tests.support.system import ManualClock, SequentialIdGenerator
 
 
 def test_generated_ids_are_uuid7_and_sort_by_creation() -> None:

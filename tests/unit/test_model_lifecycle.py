@@ -12,11 +12,8 @@ import pytest
 
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
-from asynccoder.adapters.system.clock import ManualClock
-from asynccoder.adapters.system.ids import SequentialIdGenerator
-from asynccoder.adapters.system.platform_access import AllTiersEntitlements, ConfiguredPlatformKeys
-from asynccoder.application.ai_catalogue.ports import ModelFilter
-from asynccoder.application.ai_catalogue_use_cases.catalogue import (
+from asynccoder.adapters.system.platform_access import ConfiguredPlatformKeys
+from asynccoder.application.ai.catalogue import (
     CreateModel,
     CreateModelInput,
     DeleteModel,
@@ -29,19 +26,18 @@ from asynccoder.application.ai_catalogue_use_cases.catalogue import (
     UpdateModel,
     UpdateModelInput,
 )
-from asynccoder.application.ai_catalogue_use_cases.model_trial import TryModel, TryModelInput
-from asynccoder.application.ai_catalogue_use_cases.selection import (
-    SelectedModels,
-    SelectModels,
-    SelectModelsInput,
-)
+from asynccoder.application.ai.model_trial import TryModel, TryModelInput
+from asynccoder.application.ai.selection import SelectedModels, SelectModels, SelectModelsInput
+from asynccoder.application.ports.ai import ModelFilter
 from asynccoder.domain.ai import ModelTier, Provider
 from asynccoder.domain.ai_catalogue import CatalogueModel, TaskMode
 from asynccoder.domain.errors import InvalidInput, Refused
+from asynccoder.domain.identity import Actor, Role
 from asynccoder.domain.model_lifecycle import ModelRetired, is_deprecated, is_retired
-from asynccoder.domain.users import Actor, Role
+from tests.support.ai import AllTiersEntitlements
 from tests.support.ai_catalogue_builders import make_config, make_model
 from tests.support.builders import new_id
+from tests.support.system import ManualClock, SequentialIdGenerator
 
 P = Provider
 E, S, PR = ModelTier.ECONOMY, ModelTier.STANDARD, ModelTier.PREMIUM

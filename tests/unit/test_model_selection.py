@@ -6,9 +6,8 @@ import pytest
 
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
-from asynccoder.adapters.system.clock import ManualClock
 from asynccoder.adapters.system.platform_access import ConfiguredPlatformKeys
-from asynccoder.application.ai_catalogue_use_cases.selection import (
+from asynccoder.application.ai.selection import (
     SelectModels,
     SelectModelsForUser,
     SelectModelsForUserInput,
@@ -19,6 +18,7 @@ from asynccoder.domain.ai_catalogue import ApiKeyStatus, CatalogueModel, KeySour
 from asynccoder.domain.errors import NotFound, Refused
 from tests.support.ai_catalogue_builders import make_api_key, make_config, make_model
 from tests.support.builders import T0, new_id
+from tests.support.system import ManualClock
 
 ALL_TIERS = frozenset(ModelTier)
 P = Provider

@@ -10,10 +10,8 @@ import pytest
 from asynccoder.adapters.crypto.secret_box import AesGcmSecretBox
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
-from asynccoder.adapters.system.clock import ManualClock
-from asynccoder.adapters.system.ids import SequentialIdGenerator
 from asynccoder.adapters.system.platform_access import ConfiguredPlatformKeys
-from asynccoder.application.ai_catalogue_use_cases.api_keys import (
+from asynccoder.application.ai.api_keys import (
     CreateApiKey,
     CreateApiKeyInput,
     DeleteApiKey,
@@ -27,15 +25,25 @@ from asynccoder.application.ai_catalogue_use_cases.api_keys import (
     UpdateApiKey,
     UpdateApiKeyInput,
 )
-from asynccoder.application.ai_catalogue_use_cases.model_trial import TryModel, TryModelInput
-from asynccoder.application.ai_catalogue_use_cases.usage import RecordModelUsage, RecordModelUsageInput
+from asynccoder.application.ai.model_trial import (
+    TryModel,
+    TryModelInput,
+)
+from asynccoder.application.ai.usage import (
+    RecordModelUsage,
+    RecordModelUsageInput,
+)
 from asynccoder.domain.ai import ModelTier, Provider, ProviderAuthError, ProviderOverloaded, Usage
 from asynccoder.domain.ai_catalogue import ApiKeyStatus, CallOutcome, KeySource, api_key_context
 from asynccoder.domain.errors import Conflict, InvalidInput, NotFound, Refused
-from asynccoder.domain.users import Actor, Role
+from asynccoder.domain.identity import (
+    Actor,
+    Role,
+)
 from tests.support.ai_catalogue_builders import make_config, make_model, make_price
 from tests.support.builders import T0, new_id
 from tests.support.fake_chat import FakeChatModelFactory
+from tests.support.system import ManualClock, SequentialIdGenerator
 
 CANARY = "sk-ant-CANARY-0123456789-wxyz"
 PLATFORM_KEY = "sk-ant-PLATFORM-key-9999"

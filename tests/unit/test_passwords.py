@@ -6,8 +6,11 @@ import pytest
 from argon2 import extract_parameters
 
 from asynccoder.adapters.crypto.passwords import Argon2PasswordHasher
-from asynccoder.domain.credentials import MAX_PASSWORD_LENGTH, validate_new_password
 from asynccoder.domain.errors import InvalidInput
+from asynccoder.domain.identity import (
+    MAX_PASSWORD_LENGTH,
+    validate_new_password,
+)
 from tests.support.identity import CHEAP_HASH
 
 

@@ -8,13 +8,14 @@ from fractions import Fraction
 from hypothesis import given
 from hypothesis import strategies as st
 
-from asynccoder.domain.ai import MICRO_USD_PER_CREDIT, Usage
+from asynccoder.domain.ai import Usage
 from asynccoder.domain.ai_catalogue import (
     ModelPrice,
     percentile_from_buckets,
     price_at,
     price_usage,
 )
+from asynccoder.domain.billing import MICRO_USD_PER_CREDIT
 from tests.support.ai_catalogue_builders import make_price
 from tests.support.builders import T0, new_id
 

@@ -7,13 +7,20 @@ from uuid import UUID
 
 import pytest
 
-from asynccoder.adapters.memory.code_host import InMemoryCodeHost
+from asynccoder.adapters.memory.code_hosting import InMemoryCodeHost
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
-from asynccoder.adapters.system.clock import ManualClock
-from asynccoder.adapters.system.ids import SequentialIdGenerator
-from asynccoder.application.github.ports import InlineComment
-from asynccoder.application.repositories.manage import (
+from asynccoder.application.code_hosting.pull_requests import (
+    GetPullRequest,
+    GetPullRequestInput,
+    ListPullRequests,
+    ListPullRequestsInput,
+    OpenPullRequest,
+    OpenPullRequestInput,
+    PostPullRequestReview,
+    PostReviewInput,
+)
+from asynccoder.application.code_hosting.repositories import (
     CodeHostingConfig,
     ConnectRepository,
     ConnectRepositoryInput,
@@ -29,22 +36,17 @@ from asynccoder.application.repositories.manage import (
     UpdateRepositorySettingsInput,
     UserTokens,
 )
-from asynccoder.application.repositories.pull_requests import (
-    GetPullRequest,
-    GetPullRequestInput,
-    ListPullRequests,
-    ListPullRequestsInput,
-    OpenPullRequest,
-    OpenPullRequestInput,
-    PostPullRequestReview,
-    PostReviewInput,
-)
+from asynccoder.application.ports.code_hosting import InlineComment
 from asynccoder.domain.code_hosting import Permission, PullRequestState
 from asynccoder.domain.errors import Forbidden, InvalidInput, NotFound, Refused, TooManyRequests
-from asynccoder.domain.users import Actor, User
+from asynccoder.domain.identity import (
+    Actor,
+    User,
+)
 from tests.support.ai_catalogue_builders import make_model
 from tests.support.builders import T0, make_user, new_id
 from tests.support.code_hosting import BOX, add_user_with_github
+from tests.support.system import ManualClock, SequentialIdGenerator
 
 WEBHOOK_URL = "https://coder.example.com/api/v1/webhooks/github"
 
@@ -176,7 +178,7 @@ async def test_listing_connected_repositories_pages_newest_first(app: App) -> No
         await app.connect()(ConnectRepositoryInput(ada, f"acme/r{n}"))
     lister = ListRepositories(app.uow())
     first = await lister(ListRepositoriesInput(ada, limit=2))
-    rest = await lister(ListRepositoriesInput(ada, limit=2, before=first.next_cursor))
+    rest = await lister(ListRepositoriesInput(ada, limit=2, cursor=first.next_cursor))
     assert [r.repository.full_name for r in first.items] == ["acme/r2", "acme/r1"]
     assert [r.repository.full_name for r in rest.items] == ["acme/r0"]
     assert rest.next_cursor is None

@@ -22,13 +22,13 @@ from asynccoder.domain.ai import (
     ChatResponse,
     ContextTooLong,
     Message,
+    MessageRole,
     ProviderAuthError,
     ProviderError,
     ProviderInvalidRequest,
     ProviderOverloaded,
     ProviderRateLimited,
     ProviderUnavailable,
-    Role,
     StreamEvent,
     TextBlock,
 )
@@ -145,7 +145,7 @@ async def _no_sleep(_: float) -> None:
     return None
 
 
-_REQUEST = ChatRequest(model="m", messages=(Message(Role.USER, (TextBlock("hi"),)),))
+_REQUEST = ChatRequest(model="m", messages=(Message(MessageRole.USER, (TextBlock("hi"),)),))
 
 
 @pytest.mark.parametrize("warning", [DeprecationWarning("model x is deprecated"), UserWarning("sdk notice")])

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from asynccoder.adapters.crypto.secret_box import AesGcmSecretBox
-from asynccoder.application.auth.ports import SecretUnreadable
+from asynccoder.application.ports.system import SecretUnreadable
 
 OLD = ("k1", b"\x01" * 32)
 NEW = ("k2", b"\x02" * 32)

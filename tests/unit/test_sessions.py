@@ -7,11 +7,19 @@ from datetime import timedelta
 
 import pytest
 
-from asynccoder.application.auth.registration import RegisterUserCommand
-from asynccoder.application.auth.sessions import LogInCommand, LogOutCommand, RefreshSessionCommand, TokenPair
-from asynccoder.domain.credentials import MAX_PASSWORD_LENGTH
+from asynccoder.application.identity.registration import RegisterUserCommand
+from asynccoder.application.identity.sessions import (
+    LogInCommand,
+    LogOutCommand,
+    RefreshSessionCommand,
+    TokenPair,
+)
 from asynccoder.domain.errors import InvalidInput, TooManyRequests, Unauthenticated
-from asynccoder.domain.users import Role, UserStatus
+from asynccoder.domain.identity import (
+    MAX_PASSWORD_LENGTH,
+    Role,
+    UserStatus,
+)
 from tests.support.identity import CountingHasher, Identity
 
 EMAIL = "ada@example.com"

@@ -15,8 +15,6 @@ import pytest
 from asynccoder.adapters.channels.backends import memory_backend
 from asynccoder.adapters.channels.notifier import ChannelsTaskEventNotifier
 from asynccoder.adapters.memory.stream_slots import InMemoryStreamSlots
-from asynccoder.adapters.system.clock import ManualClock
-from asynccoder.adapters.system.ids import SequentialIdGenerator
 from asynccoder.application.ports.events import TaskEvent, TaskEventType
 from asynccoder.application.tasks.streaming import (
     Heartbeat,
@@ -27,7 +25,8 @@ from asynccoder.application.tasks.streaming import (
     parse_last_event_id,
 )
 from asynccoder.domain.errors import InvalidInput, NotFound, TooManyRequests
-from asynccoder.domain.users import Actor, Role
+from asynccoder.domain.identity import Actor, Role
+from tests.support.system import ManualClock, SequentialIdGenerator
 from tests.support.task_events import InMemoryTaskEventRepository, OwnedTasks
 
 ADA = Actor(user_id=UUID(int=1), role=Role.USER)

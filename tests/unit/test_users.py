@@ -7,7 +7,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from asynccoder.domain.errors import InvalidInput
-from asynccoder.domain.users import UserStatus, normalize_email, validate_display_name
+from asynccoder.domain.identity import (
+    UserStatus,
+    normalize_email,
+    validate_display_name,
+)
 from tests.support.builders import make_user
 
 

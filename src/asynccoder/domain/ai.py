@@ -1,7 +1,7 @@
-"""Provider-neutral language-model vocabulary: messages, tools, usage, errors, tiers and credit units.
+"""Provider-neutral language-model vocabulary: messages, tools, usage, errors and tiers.
 
-Credits: 1 credit = 1/1000 USD (0.1 cent) = 1,000 micro-USD. Model prices are integer micro-USD per million
-tokens; charges are whole credits, rounded up per call so the platform never under-charges.
+Model prices are integer micro-USD per million tokens; charges are whole credits (the unit is
+``asynccoder.domain.billing.MICRO_USD_PER_CREDIT``), rounded up per call so the platform never under-charges.
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asynccoder.domain.errors import DomainError
-
-MICRO_USD_PER_CREDIT = 1_000
 
 
 class Provider(enum.StrEnum):
@@ -30,7 +28,7 @@ class ModelTier(enum.StrEnum):
     PREMIUM = "premium"
 
 
-class Role(enum.StrEnum):
+class MessageRole(enum.StrEnum):
     USER = "user"
     ASSISTANT = "assistant"
 
@@ -70,16 +68,16 @@ ContentBlock = TextBlock | ToolCall | ToolResult
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    role: Role
+    role: MessageRole
     content: tuple[ContentBlock, ...]
 
     @staticmethod
     def user(text: str) -> Message:
-        return Message(Role.USER, (TextBlock(text),))
+        return Message(MessageRole.USER, (TextBlock(text),))
 
     @staticmethod
     def assistant(text: str) -> Message:
-        return Message(Role.ASSISTANT, (TextBlock(text),))
+        return Message(MessageRole.ASSISTANT, (TextBlock(text),))
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from uuid import UUID
 
-from asynccoder.domain.ai import MICRO_USD_PER_CREDIT, ModelRef, ModelTier, Provider, Usage
+from asynccoder.domain.ai import ModelRef, ModelTier, Provider, Usage
+from asynccoder.domain.billing import MICRO_USD_PER_CREDIT
 from asynccoder.domain.errors import FieldProblem, InvalidInput
 
 TOKENS_PER_PRICE_UNIT = 1_000_000

@@ -1,7 +1,7 @@
 """Credits, the append-only ledger, holds, plans, packages and subscriptions.
 
-Unit: 1 credit = 1/1000 USD = 1,000 micro-USD (``asynccoder.domain.ai.MICRO_USD_PER_CREDIT``). Amounts are
-integers, never floats.
+Unit: 1 credit = 1/1000 USD (0.1 cent) = 1,000 micro-USD (``MICRO_USD_PER_CREDIT``). Amounts are integers,
+never floats.
 
 The ledger: every change to an account is one ``LedgerEntry`` carrying two signed deltas, one on ``available``
 and one on ``held``. An account's ``available`` is the sum of the entries' ``available_delta``, its ``held``
@@ -19,6 +19,8 @@ from uuid import UUID
 
 from asynccoder.domain.ai import ModelTier
 from asynccoder.domain.errors import FieldProblem, InvalidInput, PaymentRequired
+
+MICRO_USD_PER_CREDIT = 1_000
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
 MAX_REASON_LENGTH = 500

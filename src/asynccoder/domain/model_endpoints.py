@@ -12,11 +12,22 @@ stopped by the egress network policy.
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from asynccoder.domain.errors import FieldProblem, InvalidInput
 
 _INTERNAL_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain", ".home.arpa")
+MAX_BASE_URL_LENGTH = 2048
+
+BASE_URL_RULE = (
+    "An absolute `https` URL with a host, without user info, query or fragment, at most 2048 characters "
+    "(a trailing slash is dropped). Outside production `http` is also allowed for loopback hosts "
+    "(`localhost`, `127.0.0.0/8`, `::1`). In production the host must not be a private, loopback, "
+    "link-local, multicast, reserved or unspecified IP literal, a legacy numeric form (`2130706433`), "
+    "`localhost`, a single-label name (`intranet`) or end in `.internal`, `.local`, `.localhost`, "
+    "`.localdomain` or `.home.arpa`. The same rule applies when the endpoint is stored and when it is called."
+)
 
 
 def _refuse(message: str, field: str) -> InvalidInput:
@@ -53,7 +64,7 @@ def _is_non_public(host: str) -> bool:
 def validate_model_base_url(url: str, *, production: bool, field: str = "base_url") -> str:
     """Return the normalised URL (no trailing slash) or raise ``InvalidInput`` (code ``invalid_base_url``)."""
     raw = url.strip()
-    if not raw or len(raw) > 2048 or any(c.isspace() or ord(c) < 0x20 for c in raw):
+    if not raw or len(raw) > MAX_BASE_URL_LENGTH or any(c.isspace() or ord(c) < 0x20 for c in raw):
         raise _refuse("must be a URL without spaces or control characters", field)
     try:
         parts = urlsplit(raw)
@@ -72,3 +83,13 @@ def validate_model_base_url(url: str, *, production: bool, field: str = "base_ur
     if production and _is_non_public(host):
         raise _refuse("must point to a public host", field)
     return raw.rstrip("/")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelEndpointPolicy:
+    """The base-URL rule of this deployment, the same where an endpoint is stored and where it is called."""
+
+    production: bool
+
+    def validate(self, url: str, *, field: str = "base_url") -> str:
+        return validate_model_base_url(url, production=self.production, field=field)

@@ -32,7 +32,7 @@ def command(name: str) -> Callable[[Command], Command]:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from asynccoder.ioc.migrations import migrate_to_head
+    from asynccoder.ioc.commands import migrate_to_head
 
     if settings.auto_migrate and args.workers > 1:
         # Migrate once here instead of racing in every worker process.
@@ -54,7 +54,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("migrate")
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:
-    from asynccoder.ioc.migrations import migrate_to_base, migrate_to_head
+    from asynccoder.ioc.commands import (
+        migrate_to_base,
+        migrate_to_head,
+    )
 
     if args.downgrade_to_base:
         migrate_to_base(settings)
@@ -69,10 +72,9 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
 def _create_admin(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
-    from asynccoder.application.auth.registration import EnsureAdminCommand
+    from asynccoder.application.identity.registration import EnsureAdminCommand
     from asynccoder.domain.errors import DomainError
-    from asynccoder.ioc.identity_commands import ensure_admin
-    from asynccoder.ioc.migrations import migrate_to_head
+    from asynccoder.ioc.commands import ensure_admin, migrate_to_head
 
     password = None
     if args.password_stdin:
@@ -93,7 +95,7 @@ def _create_admin(args: argparse.Namespace, settings: Settings) -> int:
 def _rotate_keys(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
-    from asynccoder.ioc.identity_commands import rotate_keys
+    from asynccoder.ioc.commands import rotate_keys
 
     counts = asyncio.run(rotate_keys(settings, batch_size=args.batch_size))
     failed = False
@@ -113,7 +115,7 @@ def _expire_holds(args: argparse.Namespace, settings: Settings) -> int:
     from dishka import Scope
 
     from asynccoder.application.billing.credits import ExpireHolds, ExpireHoldsInput
-    from asynccoder.ioc.container import make_container
+    from asynccoder.ioc.core import make_container
 
     async def run() -> int:
         container = make_container(settings)

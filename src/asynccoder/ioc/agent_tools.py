@@ -13,8 +13,8 @@ from dishka import Provider, Scope, provide
 from asynccoder.adapters.agent_tools.toolbox import WorkspaceToolbox
 from asynccoder.adapters.git.workspace import GitWorkspaceFactory
 from asynccoder.adapters.sandbox.bubblewrap import BubblewrapSandbox
-from asynccoder.application.github.ports import GitTransport
 from asynccoder.application.ports.agent import AgentToolbox, Sandbox, WorkspaceFactory
+from asynccoder.application.ports.code_hosting import GitTransport
 from asynccoder.ioc.settings import Settings
 
 

@@ -4,15 +4,53 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from dishka import Provider, Scope, provide
+from dishka import Provider, Scope, provide, provide_all
 
 from asynccoder.adapters.ai.factory import SdkChatModelFactory
 from asynccoder.adapters.ai.resilience import CallOptions, RetryPolicy
 from asynccoder.adapters.ai.scripted import ScriptedChatModelFactory
+from asynccoder.adapters.system.platform_access import ConfiguredPlatformKeys
+from asynccoder.application.ai.api_keys import (
+    CreateApiKey,
+    DeleteApiKey,
+    GetApiKey,
+    ListApiKeys,
+    ResolveCallCredentials,
+    UpdateApiKey,
+)
+from asynccoder.application.ai.call_model import CallModelForUser
+from asynccoder.application.ai.catalogue import (
+    CreateModel,
+    DeleteModel,
+    GetModel,
+    ListModelPrices,
+    ListModels,
+    ListProviderConfigs,
+    SetModelPrice,
+    UpdateModel,
+    UpdateProviderConfig,
+)
 from asynccoder.application.ai.complete_with_fallback import CompleteWithFallback, StreamWithFallback
-from asynccoder.application.ai.ports import ChatModelFactory
-from asynccoder.application.common.ports import Clock
+from asynccoder.application.ai.model_trial import TryModel
+from asynccoder.application.ai.selection import (
+    SelectModels,
+    SelectModelsForUser,
+)
+from asynccoder.application.ai.usage import (
+    GetModelUsageStats,
+    GetMyUsage,
+    RecordModelUsage,
+)
+from asynccoder.application.billing.catalogue import GetEntitlements
+from asynccoder.application.billing.plan_entitlements import PlanTierEntitlements
+from asynccoder.application.ports.ai import (
+    ChatModelFactory,
+    PlatformKeys,
+    TierEntitlements,
+)
+from asynccoder.application.ports.system import Clock
 from asynccoder.domain.ai import Provider as ModelProvider
+from asynccoder.domain.model_endpoints import ModelEndpointPolicy
 from asynccoder.ioc.settings import Settings
 
 
@@ -60,3 +98,51 @@ class ScriptedAiProvider(Provider):
     @provide(scope=Scope.APP)
     def chat_models(self) -> ChatModelFactory:
         return self._factory
+
+
+class AiCatalogueProvider(Provider):
+    """Catalogue, selection, BYOK and usage use cases; the platform keys from settings."""
+
+    @provide(scope=Scope.APP)
+    def platform_keys(self, settings: Settings) -> PlatformKeys:
+        return ConfiguredPlatformKeys(
+            {
+                ModelProvider.ANTHROPIC: settings.claude_api_key,
+                ModelProvider.OPENAI: settings.openai_api_key,
+                ModelProvider.GEMINI: settings.gemini_api_key,
+            }
+        )
+
+    @provide(scope=Scope.APP)
+    def endpoint_policy(self, settings: Settings) -> ModelEndpointPolicy:
+        return ModelEndpointPolicy(production=settings.is_production)
+
+    @provide(scope=Scope.REQUEST)
+    def entitlements(self, get_entitlements: GetEntitlements) -> TierEntitlements:
+        return PlanTierEntitlements(get_entitlements)
+
+    use_cases = provide_all(
+        ListModels,
+        GetModel,
+        CreateModel,
+        UpdateModel,
+        DeleteModel,
+        SetModelPrice,
+        ListModelPrices,
+        ListProviderConfigs,
+        UpdateProviderConfig,
+        TryModel,
+        SelectModels,
+        SelectModelsForUser,
+        ListApiKeys,
+        GetApiKey,
+        CreateApiKey,
+        UpdateApiKey,
+        DeleteApiKey,
+        ResolveCallCredentials,
+        RecordModelUsage,
+        CallModelForUser,
+        GetModelUsageStats,
+        GetMyUsage,
+        scope=Scope.REQUEST,
+    )

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 from dishka import Provider, Scope, provide, provide_all
 
-from asynccoder.adapters.billing.memory_gateway import InMemoryPaymentGateway
-from asynccoder.application.billing.catalog import (
+from asynccoder.adapters.stripe.memory_gateway import InMemoryPaymentGateway
+from asynccoder.application.billing.catalogue import (
     CreatePackage,
     CreatePlan,
     GetEntitlements,
@@ -34,9 +34,13 @@ from asynccoder.application.billing.credits import (
     ReserveCredits,
     SettleHold,
 )
-from asynccoder.application.billing.ports import PaymentGateway
 from asynccoder.application.billing.stripe_events import HandleStripeEvent
-from asynccoder.application.common.ports import Clock, IdGenerator, UnitOfWork
+from asynccoder.application.ports.billing import PaymentGateway
+from asynccoder.application.ports.system import (
+    Clock,
+    IdGenerator,
+)
+from asynccoder.application.ports.uow import UnitOfWork
 from asynccoder.ioc.settings import Settings
 
 
@@ -48,7 +52,7 @@ class BillingProvider(Provider):
         if not settings.stripe_secret_key:
             yield InMemoryPaymentGateway(clock, settings.stripe_webhook_secret)
             return
-        from asynccoder.adapters.billing.stripe_gateway import (  # the SDK only when billing is configured
+        from asynccoder.adapters.stripe.payment_gateway import (  # the SDK only when billing is configured
             AsyncHttpxStripeClient,
             StripePaymentGateway,
             make_stripe_client,

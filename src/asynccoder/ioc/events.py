@@ -19,8 +19,8 @@ from asynccoder.adapters.channels.backends import memory_backend, postgres_backe
 from asynccoder.adapters.channels.notifier import ChannelsTaskEventNotifier
 from asynccoder.adapters.memory.stream_slots import InMemoryStreamSlots
 from asynccoder.adapters.redis.stream_slots import RedisStreamSlots
-from asynccoder.application.common.ports import Clock, IdGenerator
 from asynccoder.application.ports.events import StreamSlots, TaskEventAccess, TaskEventNotifier
+from asynccoder.application.ports.system import Clock, IdGenerator
 from asynccoder.application.tasks.streaming import OpenTaskEventStream, StreamSettings, TaskEventReader
 from asynccoder.ioc.settings import Settings
 

@@ -11,42 +11,90 @@ from dishka import Provider, Scope, provide
 from redis.asyncio import Redis
 
 from asynccoder.adapters.clerk.session_tokens import JwksClerkTokenVerifier
+from asynccoder.adapters.crypto.jwt_tokens import JwtAccessTokenService
 from asynccoder.adapters.crypto.passwords import Argon2PasswordHasher
-from asynccoder.adapters.github_oauth.oauth_client import HttpxGitHubOAuth
-from asynccoder.adapters.memory.login_throttle import InMemoryLoginThrottle
+from asynccoder.adapters.crypto.secret_box import AesGcmSecretBox
+from asynccoder.adapters.memory.identity import InMemoryLoginThrottle
 from asynccoder.adapters.redis.login_throttle import RedisLoginThrottle
-from asynccoder.application.accounts.admin import ListUsers, UpdateUser
-from asynccoder.application.accounts.github import (
-    CompleteGitHubConnection,
-    DisconnectGitHub,
-    GetGitHubConnection,
-    GitHubConnectSettings,
-    StartGitHubConnection,
+from asynccoder.application.identity.access_tokens import AccessTokenVerifier
+from asynccoder.application.identity.admin import (
+    ListUsers,
+    UpdateUser,
 )
-from asynccoder.application.accounts.profile import GetProfile, UpdateProfile
-from asynccoder.application.auth.personal_access_tokens import (
+from asynccoder.application.identity.authenticate import AuthenticateCaller
+from asynccoder.application.identity.clerk import ClerkSessionVerifier
+from asynccoder.application.identity.personal_access_tokens import (
     CreatePersonalAccessToken,
     ListPersonalAccessTokens,
+    PersonalAccessTokenVerifier,
     RevokePersonalAccessToken,
 )
-from asynccoder.application.auth.ports import (
+from asynccoder.application.identity.profile import (
+    GetProfile,
+    UpdateProfile,
+)
+from asynccoder.application.identity.registration import (
+    EnsureAdmin,
+    RegisterUser,
+)
+from asynccoder.application.identity.sessions import (
+    LogIn,
+    LogOut,
+    RefreshSession,
+    SessionIssuer,
+    SessionPolicy,
+)
+from asynccoder.application.ports.identity import (
     AccessTokenService,
     ClerkTokenVerifier,
-    GitHubOAuth,
+    CredentialVerifier,
     LoginThrottle,
     PasswordHasher,
 )
-from asynccoder.application.auth.registration import EnsureAdmin, RegisterUser
-from asynccoder.application.auth.sessions import LogIn, LogOut, RefreshSession, SessionIssuer, SessionPolicy
-from asynccoder.application.common.ports import Clock, IdGenerator
+from asynccoder.application.ports.system import (
+    Clock,
+    IdGenerator,
+    SecretBox,
+)
+from asynccoder.application.ports.uow import UnitOfWork
 from asynccoder.ioc.settings import Settings
 
 log = structlog.get_logger("asynccoder.ioc")
-GITHUB_CALLBACK_PATH = "/api/v1/users/github/callback"
 
 
-class AccountsProvider(Provider):
-    """Everything behind /api/v1/auth, /api/v1/users and /api/v1/admin/users."""
+class IdentityProvider(Provider):
+    """Everything behind /api/v1/auth, /api/v1/users and /api/v1/admin/users: tokens, credential verification,
+    passwords, login throttling, Clerk, secrets at rest, and the identity use cases."""
+
+    @provide(scope=Scope.APP)
+    def access_tokens(self, settings: Settings) -> AccessTokenService:
+        return JwtAccessTokenService(
+            secret=settings.jwt_secret,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            ttl=timedelta(seconds=settings.access_token_ttl_seconds),
+        )
+
+    @provide(scope=Scope.APP)
+    def secret_box(self, settings: Settings) -> SecretBox:
+        return AesGcmSecretBox([(key.key_id, key.material) for key in settings.encryption_keys])
+
+    @provide(scope=Scope.REQUEST)
+    def authenticate(
+        self,
+        tokens: AccessTokenService,
+        clock: Clock,
+        ids: IdGenerator,
+        uow: UnitOfWork,
+        clerk: ClerkTokenVerifier | None,
+    ) -> AuthenticateCaller:
+        verifiers: list[CredentialVerifier] = [
+            AccessTokenVerifier(tokens, clock),
+            PersonalAccessTokenVerifier(uow, clock),
+        ]
+        if clerk is not None:  # None unless Clerk is configured
+            verifiers.append(ClerkSessionVerifier(clerk, uow, ids, clock))
+        return AuthenticateCaller(verifiers, uow)
 
     @provide(scope=Scope.APP)
     def password_hasher(self, settings: Settings) -> PasswordHasher:
@@ -100,22 +148,6 @@ class AccountsProvider(Provider):
                 refetch_interval_seconds=settings.clerk_jwks_refetch_seconds,
             )
 
-    @provide(scope=Scope.APP)
-    async def github_oauth(self, settings: Settings) -> AsyncIterator[GitHubOAuth]:
-        async with httpx.AsyncClient(timeout=httpx.Timeout(10.0), follow_redirects=False) as http:
-            yield HttpxGitHubOAuth(
-                oauth_url=settings.github_oauth_url,
-                api_url=settings.github_api_url,
-                client_id=settings.github_client_id,
-                client_secret=settings.github_client_secret,
-                scopes=settings.github_oauth_scopes,
-                http=http,
-            )
-
-    @provide(scope=Scope.APP)
-    def github_connect_settings(self, settings: Settings) -> GitHubConnectSettings:
-        return GitHubConnectSettings(redirect_uri=settings.public_base_url + GITHUB_CALLBACK_PATH)
-
     register_user = provide(RegisterUser, scope=Scope.REQUEST)
     ensure_admin = provide(EnsureAdmin, scope=Scope.REQUEST)
     log_in = provide(LogIn, scope=Scope.REQUEST)
@@ -128,7 +160,3 @@ class AccountsProvider(Provider):
     update_profile = provide(UpdateProfile, scope=Scope.REQUEST)
     list_users = provide(ListUsers, scope=Scope.REQUEST)
     update_user = provide(UpdateUser, scope=Scope.REQUEST)
-    start_github = provide(StartGitHubConnection, scope=Scope.REQUEST)
-    complete_github = provide(CompleteGitHubConnection, scope=Scope.REQUEST)
-    get_github = provide(GetGitHubConnection, scope=Scope.REQUEST)
-    disconnect_github = provide(DisconnectGitHub, scope=Scope.REQUEST)

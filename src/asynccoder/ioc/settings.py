@@ -19,6 +19,13 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 Environment = Literal["development", "test", "production"]
+
+# Public paths of the HTTP API, spelled once: the HTTP app mounts its routes under API_PREFIX and the
+# composition root builds the absolute URLs that external services call back (webhook, OAuth callback).
+API_PREFIX = "/api/v1"
+GITHUB_WEBHOOK_PATH = f"{API_PREFIX}/webhooks/github"
+GITHUB_CALLBACK_PATH = f"{API_PREFIX}/users/github/callback"
+
 _ENVIRONMENTS: tuple[Environment, ...] = ("development", "test", "production")
 _KNOWN_WEAK = {"", "changeme", "change-me", "secret", "dev", "development", "test", "password", "default"}
 

@@ -11,11 +11,11 @@ from asynccoder.adapters.ai.anthropic_chat import AnthropicChatModel
 from asynccoder.domain.ai import (
     ContextTooLong,
     Message,
+    MessageRole,
     ProviderAuthError,
     ProviderOverloaded,
     ProviderRateLimited,
     ProviderUnavailable,
-    Role,
     StopReason,
     StreamDone,
     TextDelta,
@@ -120,8 +120,8 @@ async def test_a_tool_use_round_trip_sends_the_result_back_and_gets_the_final_an
         tools=(READ_FILE,),
         messages=(
             *first_request.messages,
-            Message(Role.ASSISTANT, first.content),
-            Message(Role.USER, (ToolResult("toolu_01", "hi"),)),
+            Message(MessageRole.ASSISTANT, first.content),
+            Message(MessageRole.USER, (ToolResult("toolu_01", "hi"),)),
         ),
     )
     final = await model.complete(follow_up)

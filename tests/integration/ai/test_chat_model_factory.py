@@ -10,12 +10,15 @@ from asynccoder.adapters.ai.gemini_chat import GeminiChatModel
 from asynccoder.adapters.ai.openai_chat import OpenAIChatModel
 from asynccoder.adapters.ai.resilience import CallOptions
 from asynccoder.adapters.ai.scripted import ScriptedChatModelFactory, text_turn
+from asynccoder.adapters.memory.store import InMemoryStore
+from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
+from asynccoder.application.ai.catalogue import UpdateProviderConfig, UpdateProviderConfigInput
 from asynccoder.application.ai.complete_with_fallback import (
     Candidate,
     CompleteWithFallback,
     CompleteWithFallbackInput,
 )
-from asynccoder.application.ai.ports import ChatModelFactory
+from asynccoder.application.ports.ai import ChatModelFactory
 from asynccoder.domain.ai import (
     ChatRequest,
     Message,
@@ -25,9 +28,17 @@ from asynccoder.domain.ai import (
     ProviderOverloaded,
     ProviderUnavailable,
 )
+from asynccoder.domain.errors import InvalidInput
+from asynccoder.domain.identity import Actor, Role
+from asynccoder.domain.model_endpoints import ModelEndpointPolicy
 from asynccoder.ioc.ai import ScriptedAiProvider
-from asynccoder.ioc.container import InMemoryPersistenceProvider, make_container
+from asynccoder.ioc.core import (
+    InMemoryPersistenceProvider,
+    make_container,
+)
 from tests.support.app import make_settings
+from tests.support.builders import T0, new_id
+from tests.support.system import ManualClock
 
 BASE_URLS = {
     Provider.ANTHROPIC: "https://api.anthropic.com",
@@ -140,3 +151,59 @@ async def test_the_scripted_provider_runs_the_fallback_chain_offline() -> None:
 
     assert result.response.text == "offline answer"
     assert result.response.model == "gpt-4.1-mini"
+
+
+# The cases where the admin write path and the call path used to disagree (issue 10), plus a public control.
+ENDPOINT_CASES = [
+    # url, accepted in production, accepted in development
+    ("https://metadata.google.internal/v1", False, True),
+    ("https://2130706433/", False, True),
+    ("https://intranet/v1", False, True),
+    ("http://127.0.0.1:11434/v1", False, True),
+    ("https://169.254.169.254/latest", False, True),
+    ("http://llm.example.com/v1", False, False),
+    ("https://user:pw@llm.example.com/v1", False, False),
+    ("https://llm.example.com/v1", True, True),
+]
+
+
+async def _stored(url: str, *, production: bool) -> str:
+    """Whether the admin write path stores ``url``: ``accepted``, ``refused`` (on ``base_url``) or why not."""
+    store = InMemoryStore()
+    update = UpdateProviderConfig(
+        InMemoryUnitOfWork(store), ManualClock(T0), ModelEndpointPolicy(production=production)
+    )
+    try:
+        await update(
+            UpdateProviderConfigInput(
+                Actor(new_id(), Role.ADMIN), Provider.OPENAI_COMPATIBLE, "Custom", url, True
+            )
+        )
+    except InvalidInput as refused:
+        fields = [problem.field for problem in refused.problems]
+        return "refused" if fields == ["base_url"] else f"refused for {fields}"
+    return "accepted"
+
+
+def _callable(url: str, *, production: bool) -> str:
+    """Whether the factory builds a model for ``url``: ``accepted``, ``refused`` or why not."""
+    factory = SdkChatModelFactory(base_urls=BASE_URLS, options=CallOptions(), production=production)
+    try:
+        factory.create(ModelRef(Provider.OPENAI_COMPATIBLE, "m", base_url=url), api_key="k")
+    except ProviderUnavailable as refused:
+        return "refused" if refused.code == "invalid_base_url" else f"refused with {refused.code}"
+    return "accepted"
+
+
+def _verdict(accepted: bool) -> str:
+    return "accepted" if accepted else "refused"
+
+
+@pytest.mark.parametrize(("url", "in_production", "in_development"), ENDPOINT_CASES)
+async def test_an_endpoint_is_stored_exactly_when_it_can_be_called(
+    url: str, in_production: bool, in_development: bool
+) -> None:
+    assert await _stored(url, production=True) == _callable(url, production=True) == _verdict(in_production)
+    assert (
+        await _stored(url, production=False) == _callable(url, production=False) == _verdict(in_development)
+    )

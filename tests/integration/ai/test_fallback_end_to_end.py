@@ -14,9 +14,12 @@ from asynccoder.application.ai.complete_with_fallback import (
     FallbackStreamDone,
     StreamWithFallback,
 )
-from asynccoder.application.ai.ports import ChatModelFactory
+from asynccoder.application.ports.ai import ChatModelFactory
 from asynccoder.domain.ai import ContextTooLong, ModelRef, Provider, TextDelta, Usage
-from asynccoder.ioc.container import InMemoryPersistenceProvider, make_container
+from asynccoder.ioc.core import (
+    InMemoryPersistenceProvider,
+    make_container,
+)
 from asynccoder.ioc.settings import Settings
 from tests.support import anthropic_server, gemini_server, openai_server
 from tests.support.ai import hello_request

@@ -11,11 +11,11 @@ from asynccoder.adapters.ai.gemini_chat import GeminiChatModel
 from asynccoder.domain.ai import (
     ContextTooLong,
     Message,
+    MessageRole,
     ProviderAuthError,
     ProviderOverloaded,
     ProviderRateLimited,
     ProviderUnavailable,
-    Role,
     StopReason,
     StreamDone,
     TextDelta,
@@ -120,8 +120,8 @@ async def test_a_tool_use_round_trip_sends_the_result_back_and_gets_the_final_an
         tools=(READ_FILE,),
         messages=(
             *first_request.messages,
-            Message(Role.ASSISTANT, first.content),
-            Message(Role.USER, (ToolResult("call_01", "hi"),)),
+            Message(MessageRole.ASSISTANT, first.content),
+            Message(MessageRole.USER, (ToolResult("call_01", "hi"),)),
         ),
     )
     final = await model.complete(follow_up)
@@ -168,8 +168,8 @@ async def test_function_calls_without_ids_get_ids_and_results_find_their_functio
         hello_request(
             messages=(
                 Message.user("go"),
-                Message(Role.ASSISTANT, first.content),
-                Message(Role.USER, (ToolResult(ids[0], "A"), ToolResult(ids[1], "B", is_error=True))),
+                Message(MessageRole.ASSISTANT, first.content),
+                Message(MessageRole.USER, (ToolResult(ids[0], "A"), ToolResult(ids[1], "B", is_error=True))),
             )
         )
     )

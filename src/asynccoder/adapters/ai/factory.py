@@ -7,7 +7,10 @@ from collections.abc import Mapping
 import httpx2
 
 from asynccoder.adapters.ai.resilience import CallOptions
-from asynccoder.application.ai.ports import ChatModel, ChatModelFactory
+from asynccoder.application.ports.ai import (
+    ChatModel,
+    ChatModelFactory,
+)
 from asynccoder.domain.ai import ModelRef, Provider, ProviderAuthError, ProviderUnavailable
 from asynccoder.domain.errors import InvalidInput
 from asynccoder.domain.model_endpoints import validate_model_base_url

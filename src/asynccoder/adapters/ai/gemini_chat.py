@@ -26,8 +26,8 @@ from asynccoder.domain.ai import (
     ChatResponse,
     ContentBlock,
     Message,
+    MessageRole,
     ProviderError,
-    Role,
     StopReason,
     StreamDone,
     StreamEvent,
@@ -206,7 +206,7 @@ def _content(message: Message, names: dict[str, str]) -> types.Content:
                     )
                 )
             )
-    return types.Content(role="model" if message.role is Role.ASSISTANT else "user", parts=parts)
+    return types.Content(role="model" if message.role is MessageRole.ASSISTANT else "user", parts=parts)
 
 
 def _finish_reason(response: types.GenerateContentResponse) -> str | None:

@@ -24,8 +24,8 @@ from asynccoder.domain.ai import (
     ChatResponse,
     ContentBlock,
     Message,
+    MessageRole,
     ProviderError,
-    Role,
     StopReason,
     StreamDone,
     StreamEvent,
@@ -191,7 +191,7 @@ def _params(request: ChatRequest, *, legacy_max_tokens: bool = False) -> dict[st
 def _messages(message: Message) -> list[dict[str, Any]]:
     """One neutral message becomes one or more Chat Completions messages (each tool result is its own)."""
     texts = [b.text for b in message.content if isinstance(b, TextBlock)]
-    if message.role is Role.ASSISTANT:
+    if message.role is MessageRole.ASSISTANT:
         calls = [b for b in message.content if isinstance(b, ToolCall)]
         out: dict[str, Any] = {"role": "assistant", "content": "".join(texts) or None}
         if calls:

@@ -21,7 +21,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
-from asynccoder.application.ai.ports import ChatModel
+from asynccoder.application.ports.ai import ChatModel
 from asynccoder.domain.ai import (
     ChatRequest,
     ChatResponse,

@@ -12,7 +12,10 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from asynccoder.application.ai.ports import ChatModel, ChatModelFactory
+from asynccoder.application.ports.ai import (
+    ChatModel,
+    ChatModelFactory,
+)
 from asynccoder.domain.ai import (
     ChatRequest,
     ChatResponse,

@@ -12,8 +12,11 @@ import jwt
 import structlog
 from jwt.algorithms import RSAAlgorithm
 
-from asynccoder.application.auth.ports import ClerkIdentity, ClerkTokenVerifier
-from asynccoder.application.common.ports import Clock
+from asynccoder.application.ports.identity import (
+    ClerkIdentity,
+    ClerkTokenVerifier,
+)
+from asynccoder.application.ports.system import Clock
 from asynccoder.domain.errors import Unauthenticated
 
 log = structlog.get_logger("asynccoder.clerk")

@@ -7,9 +7,16 @@ from uuid import UUID
 
 import jwt
 
-from asynccoder.application.auth.ports import AccessClaims, AccessTokenService, IssuedToken
+from asynccoder.application.ports.identity import (
+    AccessClaims,
+    AccessTokenService,
+    IssuedToken,
+)
 from asynccoder.domain.errors import Unauthenticated
-from asynccoder.domain.users import Role, User
+from asynccoder.domain.identity import (
+    Role,
+    User,
+)
 
 ACCESS_TOKEN_TYPE = "access"
 _REQUIRED = ["exp", "iat", "nbf", "sub", "iss", "aud", "typ", "jti"]

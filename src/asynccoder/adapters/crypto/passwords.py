@@ -9,7 +9,7 @@ from argon2 import PasswordHasher as Argon2
 from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from asynccoder.application.auth.ports import PasswordHasher
+from asynccoder.application.ports.identity import PasswordHasher
 
 # OWASP Password Storage Cheat Sheet (2025): argon2id with m=19 MiB, t=2, p=1 as the minimum.
 OWASP_MEMORY_KIB = 19 * 1024

@@ -9,7 +9,10 @@ from collections.abc import Sequence
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from asynccoder.application.auth.ports import SecretBox, SecretUnreadable
+from asynccoder.application.ports.system import (
+    SecretBox,
+    SecretUnreadable,
+)
 
 _VERSION = "v1"
 _NONCE_BYTES = 12

@@ -1,0 +1,1 @@
+"""git itself: the CLI transport (clone, commit, push) and the local-repositories code host."""

@@ -20,8 +20,8 @@ from uuid import UUID
 
 import anyio.to_thread
 
-from asynccoder.application.github.ports import GitTransport
 from asynccoder.application.ports.agent import Workspace, WorkspaceFactory
+from asynccoder.application.ports.code_hosting import GitTransport
 from asynccoder.application.ports.task_execution import GitCredentials, RepositoryCheckout
 from asynccoder.domain.agent.secrets import describe_findings, scan_texts
 from asynccoder.domain.errors import Conflict, Refused

@@ -1,1 +1,1 @@
-"""Code hosting adapters: GitHub through PyGithub, a local-git development host, and git transport."""
+"""GitHub: the REST API through PyGithub and the OAuth web flow."""

@@ -16,7 +16,7 @@ from github.GithubException import BadCredentialsException, RateLimitExceededExc
 from github.PullRequest import PullRequest as GhPullRequest
 from github.Repository import Repository as GhRepository
 
-from asynccoder.application.github.ports import (
+from asynccoder.application.ports.code_hosting import (
     ChangedFile,
     CodeHost,
     HostedPullRequest,

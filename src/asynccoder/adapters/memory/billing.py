@@ -6,10 +6,9 @@ import dataclasses
 from datetime import datetime
 from uuid import UUID
 
-from asynccoder.adapters.memory.billing_state import BillingState
-from asynccoder.adapters.memory.store import InMemoryStore
-from asynccoder.application.common.billing_repositories import (
-    BillingCatalogRepository,
+from asynccoder.adapters.memory.store import BillingState, InMemoryStore
+from asynccoder.application.ports.billing import (
+    BillingCatalogueRepository,
     CreditLedgerRepository,
     EntryFilter,
     ProcessedEventRepository,
@@ -116,7 +115,7 @@ class InMemoryCreditLedgerRepository(_Base, CreditLedgerRepository):
         return stale[:limit]
 
 
-class InMemoryBillingCatalogRepository(_Base, BillingCatalogRepository):
+class InMemoryBillingCatalogueRepository(_Base, BillingCatalogueRepository):
     async def list_plans(self, *, include_inactive: bool = False) -> list[SubscriptionPlan]:
         plans = [p for p in self._s.plans.values() if include_inactive or p.active]
         return sorted(plans, key=lambda p: (p.price_cents, p.code))

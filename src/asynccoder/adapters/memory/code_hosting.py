@@ -1,21 +1,41 @@
-"""In-memory repositories for connected repositories, pull requests, webhook deliveries and the outbox."""
+"""In-memory code hosting: the code host, GitHub OAuth and connections, repositories, pull requests."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
-from datetime import datetime
+import hashlib
+import secrets
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from urllib.parse import urlencode
 from uuid import UUID
 
-from asynccoder.adapters.memory.code_hosting_state import CodeHostingState
-from asynccoder.adapters.memory.store import InMemoryStore
-from asynccoder.application.github.ports import (
+from asynccoder.adapters.memory.store import CodeHostingState, InMemoryStore
+from asynccoder.application.ports.code_hosting import (
     AccessibleRepository,
+    ChangedFile,
+    CodeHost,
+    GitHubConnectionRepository,
     GitHubDeliveryRepository,
+    GitHubGrant,
+    GitHubIdentity,
+    GitHubOAuth,
+    HostedPullRequest,
+    HostedRepository,
+    InlineComment,
+    PostedComment,
+    PostedReview,
+    PullRequestDetails,
     PullRequestRepository,
     RepositoryEventRepository,
+    RepositoryPage,
     RepositoryRepository,
+    WebhookRegistration,
 )
 from asynccoder.domain.code_hosting import (
+    GitHubConnection,
+    Permission,
     PullRequest,
     PullRequestComment,
     PullRequestReview,
@@ -24,9 +44,76 @@ from asynccoder.domain.code_hosting import (
     RepositoryAccess,
     RepositoryEvent,
     RepositoryWebhook,
+    Visibility,
     newer_or_unknown,
 )
-from asynccoder.domain.errors import Conflict
+from asynccoder.domain.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    Refused,
+    TooManyRequests,
+    Unavailable,
+)
+
+
+@dataclass
+class _PendingGrant:
+    challenge: str
+    redirect_uri: str
+    identity: GitHubIdentity
+    used: bool = False
+
+
+class InMemoryGitHubOAuth(GitHubOAuth):
+    """GitHub's OAuth rules without the network: ``approve`` plays the user authorizing and returns a code;
+    codes are single use and need the PKCE verifier and redirect URI they were issued for."""
+
+    def __init__(self, *, client_id: str = "in-memory-client", scopes: tuple[str, ...] = ("repo",)) -> None:
+        self._client_id = client_id
+        self._scopes = scopes
+        self._grants: dict[str, _PendingGrant] = {}
+        self._tokens: dict[str, GitHubIdentity] = {}
+
+    @property
+    def configured(self) -> bool:
+        return True
+
+    def authorize_url(self, *, state: str, code_challenge: str, redirect_uri: str) -> str:
+        query = urlencode(
+            {
+                "client_id": self._client_id,
+                "redirect_uri": redirect_uri,
+                "scope": " ".join(self._scopes),
+                "state": state,
+                "code_challenge": code_challenge,
+                "code_challenge_method": "S256",
+            }
+        )
+        return f"https://github.invalid/login/oauth/authorize?{query}"
+
+    def approve(self, *, code_challenge: str, redirect_uri: str, identity: GitHubIdentity) -> str:
+        code = secrets.token_hex(10)
+        self._grants[code] = _PendingGrant(code_challenge, redirect_uri, identity)
+        return code
+
+    async def exchange_code(self, *, code: str, code_verifier: str, redirect_uri: str) -> GitHubGrant:
+        grant = self._grants.get(code)
+        challenge = (
+            base64.urlsafe_b64encode(hashlib.sha256(code_verifier.encode()).digest()).decode().rstrip("=")
+        )
+        if grant is None or grant.used or grant.redirect_uri != redirect_uri or grant.challenge != challenge:
+            raise InvalidInput("GitHub did not accept the authorization code.", code="github_code_rejected")
+        grant.used = True
+        token = "gho_" + secrets.token_hex(18)
+        self._tokens[token] = grant.identity
+        return GitHubGrant(access_token=token, scopes=self._scopes)
+
+    async def identity(self, access_token: str) -> GitHubIdentity:
+        identity = self._tokens.get(access_token)
+        if identity is None:
+            raise InvalidInput("GitHub did not accept the new token.", code="github_code_rejected")
+        return identity
 
 
 class _Base:
@@ -272,3 +359,217 @@ class InMemoryRepositoryEventRepository(_Base, RepositoryEventRepository):
             return False
         self._s.events[event_id] = dataclasses.replace(event, processed_at=processed_at)
         return True
+
+
+class InMemoryGitHubConnectionRepository(GitHubConnectionRepository):
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+
+    async def save(self, connection: GitHubConnection) -> None:
+        existing = self._store.state.github_connections.get(connection.user_id)
+        if existing is not None:
+            connection = dataclasses.replace(connection, created_at=existing.created_at)
+        self._store.state.github_connections[connection.user_id] = connection
+
+    async def get(self, user_id: UUID) -> GitHubConnection | None:
+        return self._store.state.github_connections.get(user_id)
+
+    async def delete(self, user_id: UUID) -> bool:
+        return self._store.state.github_connections.pop(user_id, None) is not None
+
+
+@dataclass
+class StoredRepository:
+    host_id: int
+    full_name: str
+    default_branch: str = "main"
+    visibility: Visibility = Visibility.PRIVATE
+    branches: dict[str, str] = field(default_factory=lambda: {"main": "0" * 39 + "1"})
+    access: dict[str, Permission] = field(default_factory=dict)  # token -> permission
+
+
+@dataclass
+class StoredHook:
+    id: int
+    full_name: str
+    registration: WebhookRegistration
+
+
+@dataclass
+class StoredReview:
+    id: int
+    full_name: str
+    number: int
+    body: str
+    event: str
+    comments: list[InlineComment]
+
+
+class InMemoryCodeHost(CodeHost):
+    name = "github"
+    requires_token = True
+    supports_webhooks = True
+
+    def __init__(self, *, now: datetime | None = None) -> None:
+        self.repositories: dict[str, StoredRepository] = {}
+        self.tokens: set[str] = set()
+        self.hooks: dict[int, StoredHook] = {}
+        self.pulls: dict[tuple[str, int], HostedPullRequest] = {}
+        self.reviews: list[StoredReview] = []
+        self.comments: list[tuple[str, int, str]] = []
+        self.rate_limited_for: int | None = None
+        self.down = False
+        self.fail_webhooks = False
+        self._next_id = 1000
+        self._now = now or datetime(2026, 1, 1, tzinfo=UTC)
+
+    # --- arranging --------------------------------------------------------------------------------------
+
+    def add_repository(
+        self, full_name: str, *, host_id: int, access: dict[str, Permission], **kw: object
+    ) -> None:
+        self.repositories[full_name.lower()] = StoredRepository(host_id, full_name, access=dict(access), **kw)  # type: ignore[arg-type]
+        self.tokens.update(access)
+
+    def add_token(self, token: str) -> None:
+        self.tokens.add(token)
+
+    # --- helpers ----------------------------------------------------------------------------------------
+
+    def _id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    def _check(self, token: str) -> None:
+        if self.down:
+            raise Unavailable("GitHub could not be reached.", code="code_host_unavailable")
+        if self.rate_limited_for is not None:
+            raise TooManyRequests(
+                "Rate limited.", retry_after=self.rate_limited_for, code="code_host_rate_limited"
+            )
+        if token not in self.tokens:
+            raise Refused("Bad credentials.", code="code_host_reauthorization_required")
+
+    def _repo(self, token: str, full_name: str, needs: Permission = Permission.READ) -> StoredRepository:
+        self._check(token)
+        repo = self.repositories.get(full_name.lower())
+        if repo is None or token not in repo.access:
+            raise NotFound("No such repository.", code="code_host_not_found")
+        if not repo.access[token].allows(needs):
+            if needs is Permission.ADMIN:
+                raise NotFound("No such repository.", code="code_host_not_found")  # GitHub hides hooks
+            raise Refused("Forbidden.", code="code_host_forbidden")
+        return repo
+
+    def _hosted(self, repo: StoredRepository, token: str) -> HostedRepository:
+        return HostedRepository(
+            host_id=repo.host_id,
+            full_name=repo.full_name,
+            default_branch=repo.default_branch,
+            visibility=repo.visibility,
+            permission=repo.access[token],
+            html_url=f"https://github.com/{repo.full_name}",
+            clone_url=f"https://github.com/{repo.full_name}.git",
+        )
+
+    # --- the port ---------------------------------------------------------------------------------------
+
+    async def list_repositories(self, token: str, *, page: int, per_page: int) -> RepositoryPage:
+        self._check(token)
+        visible = [r for r in self.repositories.values() if token in r.access]
+        start = (page - 1) * per_page
+        items = [self._hosted(r, token) for r in visible[start : start + per_page]]
+        return RepositoryPage(items, page + 1 if start + per_page < len(visible) else None)
+
+    async def get_repository(self, token: str, full_name: str) -> HostedRepository:
+        return self._hosted(self._repo(token, full_name), token)
+
+    async def register_webhook(self, token: str, full_name: str, hook: WebhookRegistration) -> int | None:
+        repo = self._repo(token, full_name, Permission.ADMIN)
+        if self.fail_webhooks:
+            raise Refused("Validation Failed.", code="code_host_rejected")
+        hook_id = self._id()
+        self.hooks[hook_id] = StoredHook(hook_id, repo.full_name, hook)
+        return hook_id
+
+    async def remove_webhook(self, token: str, full_name: str, hook_id: int) -> None:
+        repo = self._repo(token, full_name, Permission.ADMIN)
+        hook = self.hooks.get(hook_id)
+        if hook is None or hook.full_name != repo.full_name:
+            raise NotFound("No such hook.", code="code_host_not_found")
+        del self.hooks[hook_id]
+
+    async def read_pull_request(self, token: str, full_name: str, number: int) -> PullRequestDetails:
+        repo = self._repo(token, full_name)
+        pull = self.pulls.get((repo.full_name, number))
+        if pull is None:
+            raise NotFound("No such pull request.", code="code_host_not_found")
+        diff = f"diff --git a/{pull.head_ref} b/{pull.head_ref}\n"
+        return PullRequestDetails(pull, [ChangedFile(pull.head_ref, "modified", 1, 0)], diff)
+
+    async def find_open_pull_request(
+        self, token: str, full_name: str, head_branch: str
+    ) -> HostedPullRequest | None:
+        repo = self._repo(token, full_name)
+        return next(
+            (
+                p
+                for (name, _), p in sorted(self.pulls.items())
+                if name == repo.full_name and p.head_ref == head_branch and p.state is PullRequestState.OPEN
+            ),
+            None,
+        )
+
+    async def open_pull_request(
+        self, token: str, full_name: str, *, head: str, base: str, title: str, body: str, draft: bool = False
+    ) -> HostedPullRequest:
+        repo = self._repo(token, full_name, Permission.WRITE)
+        if head not in repo.branches or base not in repo.branches:
+            raise Refused("Validation Failed.", code="code_host_rejected")
+        number = 1 + max((n for (name, n) in self.pulls if name == repo.full_name), default=0)
+        pull = HostedPullRequest(
+            number=number,
+            title=title,
+            body=body,
+            state=PullRequestState.OPEN,
+            author_login=None,
+            head_ref=head,
+            head_sha=repo.branches[head],
+            base_ref=base,
+            html_url=f"https://github.com/{repo.full_name}/pull/{number}",
+            draft=draft,
+            created_at=self._now,
+            updated_at=self._now,
+        )
+        self.pulls[(repo.full_name, number)] = pull
+        return pull
+
+    def close(self, full_name: str, number: int) -> None:
+        key = (self.repositories[full_name.lower()].full_name, number)
+        self.pulls[key] = replace(self.pulls[key], state=PullRequestState.CLOSED)
+
+    async def post_review(
+        self,
+        token: str,
+        full_name: str,
+        number: int,
+        *,
+        body: str,
+        event: str,
+        comments: list[InlineComment],
+        commit_sha: str | None = None,
+    ) -> PostedReview:
+        repo = self._repo(token, full_name)
+        if (repo.full_name, number) not in self.pulls:
+            raise NotFound("No such pull request.", code="code_host_not_found")
+        review_id = self._id()
+        self.reviews.append(StoredReview(review_id, repo.full_name, number, body, event, list(comments)))
+        state = {"APPROVE": "approved", "REQUEST_CHANGES": "changes_requested"}.get(event, "commented")
+        return PostedReview(review_id, state, self._now)
+
+    async def post_issue_comment(self, token: str, full_name: str, number: int, body: str) -> PostedComment:
+        repo = self._repo(token, full_name)
+        if (repo.full_name, number) not in self.pulls:
+            raise NotFound("No such pull request.", code="code_host_not_found")
+        self.comments.append((repo.full_name, number, body))
+        return PostedComment(self._id(), self._now)

@@ -5,15 +5,103 @@ from __future__ import annotations
 import asyncio
 import copy
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from asynccoder.adapters.memory.ai_catalogue_state import AiCatalogueState
-from asynccoder.adapters.memory.billing_state import BillingState
-from asynccoder.adapters.memory.code_hosting_state import CodeHostingState
-from asynccoder.domain.credentials import OAuthState, PersonalAccessToken, RefreshToken
-from asynccoder.domain.github_connection import GitHubConnection
-from asynccoder.domain.users import User
+from asynccoder.domain.ai import Provider
+from asynccoder.domain.ai_catalogue import (
+    ApiKey,
+    ApiKeyProviderInfo,
+    CatalogueModel,
+    DailyModelUsage,
+    ModelPrice,
+    ProviderConfig,
+    UsageLogEntry,
+)
+from asynccoder.domain.billing import (
+    SEED_PACKAGES,
+    SEED_PLANS,
+    CreditAccount,
+    CreditHold,
+    CreditPackage,
+    InvoiceRecord,
+    LedgerEntry,
+    Subscription,
+    SubscriptionPlan,
+    SubscriptionUsage,
+)
+from asynccoder.domain.code_hosting import (
+    GitHubConnection,
+    PullRequest,
+    PullRequestComment,
+    PullRequestReview,
+    Repository,
+    RepositoryAccess,
+    RepositoryEvent,
+    RepositoryWebhook,
+)
+from asynccoder.domain.identity import (
+    OAuthState,
+    PersonalAccessToken,
+    RefreshToken,
+    User,
+)
+
+# Reference data, as the migration seeds it into ``api_key_providers``.
+KEY_PROVIDERS: tuple[ApiKeyProviderInfo, ...] = (
+    ApiKeyProviderInfo(Provider.ANTHROPIC, "Anthropic", "sk-ant-"),
+    ApiKeyProviderInfo(Provider.OPENAI, "OpenAI", "sk-"),
+    ApiKeyProviderInfo(Provider.GEMINI, "Google Gemini", "AIza"),
+)
+
+
+@dataclass
+class AiCatalogueState:
+    provider_configs: dict[Provider, ProviderConfig] = field(default_factory=dict)
+    models: dict[UUID, CatalogueModel] = field(default_factory=dict)
+    prices: dict[UUID, ModelPrice] = field(default_factory=dict)
+    key_providers: tuple[ApiKeyProviderInfo, ...] = KEY_PROVIDERS
+    api_keys: dict[UUID, ApiKey] = field(default_factory=dict)
+    usage_logs: list[UsageLogEntry] = field(default_factory=list)
+    daily_stats: dict[tuple[UUID, date], DailyModelUsage] = field(default_factory=dict)
+
+
+def _plans() -> dict[UUID, SubscriptionPlan]:
+    return {p.id: p for p in SEED_PLANS}
+
+
+def _packages() -> dict[UUID, CreditPackage]:
+    return {p.id: p for p in SEED_PACKAGES}
+
+
+@dataclass
+class BillingState:
+    accounts: dict[UUID, CreditAccount] = field(default_factory=dict)
+    entries: list[LedgerEntry] = field(default_factory=list)
+    entry_keys: dict[tuple[UUID, str], LedgerEntry] = field(default_factory=dict)
+    holds: dict[UUID, CreditHold] = field(default_factory=dict)
+    plans: dict[UUID, SubscriptionPlan] = field(default_factory=_plans)
+    packages: dict[UUID, CreditPackage] = field(default_factory=_packages)
+    customers: dict[UUID, str] = field(default_factory=dict)
+    subscriptions: dict[UUID, Subscription] = field(default_factory=dict)
+    usage: dict[tuple[UUID, datetime], SubscriptionUsage] = field(default_factory=dict)
+    invoices: dict[str, InvoiceRecord] = field(default_factory=dict)
+    stripe_events: set[str] = field(default_factory=set)
+
+
+@dataclass
+class CodeHostingState:
+    """The part of ``MemoryState`` that holds code-hosting data."""
+
+    repositories: dict[UUID, Repository] = field(default_factory=dict)
+    access: dict[tuple[UUID, UUID], RepositoryAccess] = field(default_factory=dict)
+    webhooks: dict[UUID, RepositoryWebhook] = field(default_factory=dict)  # by repository id
+    pull_requests: dict[UUID, PullRequest] = field(default_factory=dict)
+    reviews: dict[UUID, PullRequestReview] = field(default_factory=dict)
+    comments: dict[UUID, PullRequestComment] = field(default_factory=dict)
+    deliveries: dict[str, tuple[str, datetime]] = field(default_factory=dict)
+    events: dict[UUID, RepositoryEvent] = field(default_factory=dict)
 
 
 @dataclass

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from asynccoder.application.common.ports import Clock
 from asynccoder.application.ports.events import StreamSlots
+from asynccoder.application.ports.system import Clock
 
 
 class InMemoryStreamSlots(StreamSlots):

@@ -5,32 +5,32 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
-from asynccoder.adapters.memory.ai_catalogue import (
+from asynccoder.adapters.memory.ai import (
     InMemoryApiKeyRepository,
     InMemoryModelCatalogueRepository,
     InMemoryModelUsageRepository,
 )
 from asynccoder.adapters.memory.billing import (
-    InMemoryBillingCatalogRepository,
+    InMemoryBillingCatalogueRepository,
     InMemoryCreditLedgerRepository,
     InMemoryProcessedEventRepository,
     InMemorySubscriptionRepository,
 )
 from asynccoder.adapters.memory.code_hosting import (
+    InMemoryGitHubConnectionRepository,
     InMemoryGitHubDeliveryRepository,
     InMemoryPullRequestRepository,
     InMemoryRepositoryEventRepository,
     InMemoryRepositoryRepository,
 )
-from asynccoder.adapters.memory.credentials import (
+from asynccoder.adapters.memory.identity import (
     InMemoryOAuthStateRepository,
     InMemoryPersonalAccessTokenRepository,
     InMemoryRefreshTokenRepository,
+    InMemoryUserRepository,
 )
-from asynccoder.adapters.memory.github_connections import InMemoryGitHubConnectionRepository
 from asynccoder.adapters.memory.store import InMemoryStore, MemoryState
-from asynccoder.adapters.memory.users import InMemoryUserRepository
-from asynccoder.application.common.ports import UnitOfWork
+from asynccoder.application.ports.uow import UnitOfWork
 
 
 class InMemoryUnitOfWork(UnitOfWork):
@@ -49,7 +49,7 @@ class InMemoryUnitOfWork(UnitOfWork):
     api_keys: InMemoryApiKeyRepository
     model_usage: InMemoryModelUsageRepository
     credits: InMemoryCreditLedgerRepository
-    billing_catalog: InMemoryBillingCatalogRepository
+    billing_catalogue: InMemoryBillingCatalogueRepository
     subscriptions: InMemorySubscriptionRepository
     stripe_events: InMemoryProcessedEventRepository
     repositories: InMemoryRepositoryRepository
@@ -77,7 +77,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.api_keys = InMemoryApiKeyRepository(self._store)
         self.model_usage = InMemoryModelUsageRepository(self._store)
         self.credits = InMemoryCreditLedgerRepository(self._store)
-        self.billing_catalog = InMemoryBillingCatalogRepository(self._store)
+        self.billing_catalogue = InMemoryBillingCatalogueRepository(self._store)
         self.subscriptions = InMemorySubscriptionRepository(self._store)
         self.stripe_events = InMemoryProcessedEventRepository(self._store)
         self.repositories = InMemoryRepositoryRepository(self._store)

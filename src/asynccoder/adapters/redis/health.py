@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
-from asynccoder.application.health.check_readiness import HealthProbe
+from asynccoder.application.ports.system import HealthProbe
 
 
 class RedisProbe(HealthProbe):

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from asynccoder.application.auth.ports import LoginThrottle
+from asynccoder.application.ports.identity import LoginThrottle
 from asynccoder.domain.errors import Unavailable
 
 

@@ -24,8 +24,8 @@ from asynccoder.adapters.sqlalchemy.billing_tables import (
 )
 from asynccoder.adapters.sqlalchemy.dialect import insert_on_conflict
 from asynccoder.adapters.sqlalchemy.errors import constraint_name
-from asynccoder.application.common.billing_repositories import (
-    BillingCatalogRepository,
+from asynccoder.application.ports.billing import (
+    BillingCatalogueRepository,
     CreditLedgerRepository,
     EntryFilter,
     ProcessedEventRepository,
@@ -290,7 +290,7 @@ def _code_taken(exc: IntegrityError) -> Exception:
     return exc
 
 
-class SqlAlchemyBillingCatalogRepository(_Repo, BillingCatalogRepository):
+class SqlAlchemyBillingCatalogueRepository(_Repo, BillingCatalogueRepository):
     async def list_plans(self, *, include_inactive: bool = False) -> list[SubscriptionPlan]:
         query = subscription_plans.select()
         if not include_inactive:

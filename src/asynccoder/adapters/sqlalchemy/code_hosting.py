@@ -14,9 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from asynccoder.adapters.sqlalchemy.dialect import insert_on_conflict
-from asynccoder.adapters.sqlalchemy.errors import constraint_name
-from asynccoder.adapters.sqlalchemy.github_tables import (
+from asynccoder.adapters.sqlalchemy.code_hosting_tables import (
     github_deliveries,
     pull_request_comments,
     pull_request_reviews,
@@ -26,8 +24,12 @@ from asynccoder.adapters.sqlalchemy.github_tables import (
     repository_webhooks,
     user_repository_access,
 )
-from asynccoder.application.github.ports import (
+from asynccoder.adapters.sqlalchemy.dialect import insert_on_conflict
+from asynccoder.adapters.sqlalchemy.errors import constraint_name
+from asynccoder.adapters.sqlalchemy.tables import github_connections
+from asynccoder.application.ports.code_hosting import (
     AccessibleRepository,
+    GitHubConnectionRepository,
     GitHubDeliveryRepository,
     PullRequestRepository,
     RepositoryEventRepository,
@@ -35,6 +37,7 @@ from asynccoder.application.github.ports import (
 )
 from asynccoder.domain.code_hosting import (
     CommentKind,
+    GitHubConnection,
     Permission,
     PullRequest,
     PullRequestComment,
@@ -573,5 +576,56 @@ class SqlAlchemyRepositoryEventRepository(RepositoryEventRepository):
             repository_events.update()
             .where(repository_events.c.id == event_id, repository_events.c.processed_at.is_(None))
             .values(processed_at=processed_at)
+        )
+        return bool(result.rowcount)
+
+
+def _to_entity(row: Any) -> GitHubConnection:
+    return GitHubConnection(
+        user_id=row.user_id,
+        github_user_id=row.github_user_id,
+        login=row.login,
+        sealed_token=row.sealed_token,
+        scopes=tuple(s for s in row.scopes.split(",") if s),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+class SqlAlchemyGitHubConnectionRepository(GitHubConnectionRepository):
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._conn = connection
+
+    async def save(self, connection: GitHubConnection) -> None:
+        values = {
+            "github_user_id": connection.github_user_id,
+            "login": connection.login,
+            "sealed_token": connection.sealed_token,
+            "scopes": ",".join(connection.scopes),
+            "updated_at": connection.updated_at,
+        }
+        updated = await self._conn.execute(
+            github_connections.update()
+            .where(github_connections.c.user_id == connection.user_id)
+            .values(**values)
+        )
+        if updated.rowcount == 0:
+            await self._conn.execute(
+                github_connections.insert().values(
+                    user_id=connection.user_id, created_at=connection.created_at, **values
+                )
+            )
+
+    async def get(self, user_id: UUID) -> GitHubConnection | None:
+        row = (
+            await self._conn.execute(
+                github_connections.select().where(github_connections.c.user_id == user_id)
+            )
+        ).first()
+        return _to_entity(row) if row else None
+
+    async def delete(self, user_id: UUID) -> bool:
+        result = await self._conn.execute(
+            github_connections.delete().where(github_connections.c.user_id == user_id)
         )
         return bool(result.rowcount)

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from asynccoder.adapters.sqlalchemy.migrations_runner import head_revisions
-from asynccoder.application.health.check_readiness import HealthProbe
+from asynccoder.application.ports.system import HealthProbe
 
 
 class DatabaseProbe(HealthProbe):

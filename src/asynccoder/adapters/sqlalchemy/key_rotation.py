@@ -10,7 +10,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from asynccoder.adapters.sqlalchemy.sealed_columns import SEALED_COLUMNS, SealedColumn
-from asynccoder.application.auth.ports import SecretBox, SecretUnreadable
+from asynccoder.application.ports.system import (
+    SecretBox,
+    SecretUnreadable,
+)
 
 
 @dataclass

@@ -7,12 +7,12 @@ autogenerate and the drift test see all of them. Add one import per feature modu
 from __future__ import annotations
 
 from asynccoder.adapters.sqlalchemy import (
-    ai_catalogue_tables,
+    ai_tables,
     billing_tables,
-    github_tables,
+    code_hosting_tables,
     identity_tables,
     tables,
 )
 from asynccoder.adapters.sqlalchemy.tables import metadata
 
-__all__ = ["ai_catalogue_tables", "billing_tables", "github_tables", "identity_tables", "metadata", "tables"]
+__all__ = ["ai_tables", "billing_tables", "code_hosting_tables", "identity_tables", "metadata", "tables"]

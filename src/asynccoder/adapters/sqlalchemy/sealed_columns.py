@@ -12,12 +12,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from asynccoder.adapters.sqlalchemy.ai_catalogue_tables import api_keys
-from asynccoder.adapters.sqlalchemy.github_tables import repository_webhooks
+from asynccoder.adapters.sqlalchemy.ai_tables import api_keys
+from asynccoder.adapters.sqlalchemy.code_hosting_tables import repository_webhooks
 from asynccoder.adapters.sqlalchemy.tables import github_connections
 from asynccoder.domain.ai_catalogue import api_key_context
-from asynccoder.domain.code_hosting import webhook_secret_context
-from asynccoder.domain.github_connection import github_connection_context
+from asynccoder.domain.code_hosting import github_connection_context, webhook_secret_context
 
 
 @dataclass(frozen=True, slots=True)

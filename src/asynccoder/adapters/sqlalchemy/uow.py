@@ -7,31 +7,31 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from asynccoder.adapters.sqlalchemy.ai_catalogue import (
+from asynccoder.adapters.sqlalchemy.ai import (
     SqlAlchemyApiKeyRepository,
     SqlAlchemyModelCatalogueRepository,
     SqlAlchemyModelUsageRepository,
 )
 from asynccoder.adapters.sqlalchemy.billing import (
-    SqlAlchemyBillingCatalogRepository,
+    SqlAlchemyBillingCatalogueRepository,
     SqlAlchemyCreditLedgerRepository,
     SqlAlchemyProcessedEventRepository,
     SqlAlchemySubscriptionRepository,
 )
 from asynccoder.adapters.sqlalchemy.code_hosting import (
+    SqlAlchemyGitHubConnectionRepository,
     SqlAlchemyGitHubDeliveryRepository,
     SqlAlchemyPullRequestRepository,
     SqlAlchemyRepositoryEventRepository,
     SqlAlchemyRepositoryRepository,
 )
-from asynccoder.adapters.sqlalchemy.credentials import (
+from asynccoder.adapters.sqlalchemy.identity import (
     SqlAlchemyOAuthStateRepository,
     SqlAlchemyPersonalAccessTokenRepository,
     SqlAlchemyRefreshTokenRepository,
+    SqlAlchemyUserRepository,
 )
-from asynccoder.adapters.sqlalchemy.github_connections import SqlAlchemyGitHubConnectionRepository
-from asynccoder.adapters.sqlalchemy.users import SqlAlchemyUserRepository
-from asynccoder.application.common.ports import UnitOfWork
+from asynccoder.application.ports.uow import UnitOfWork
 
 
 class SqlAlchemyUnitOfWork(UnitOfWork):
@@ -46,7 +46,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
     api_keys: SqlAlchemyApiKeyRepository
     model_usage: SqlAlchemyModelUsageRepository
     credits: SqlAlchemyCreditLedgerRepository
-    billing_catalog: SqlAlchemyBillingCatalogRepository
+    billing_catalogue: SqlAlchemyBillingCatalogueRepository
     subscriptions: SqlAlchemySubscriptionRepository
     stripe_events: SqlAlchemyProcessedEventRepository
     repositories: SqlAlchemyRepositoryRepository
@@ -85,7 +85,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.api_keys = SqlAlchemyApiKeyRepository(conn)
         self.model_usage = SqlAlchemyModelUsageRepository(conn)
         self.credits = SqlAlchemyCreditLedgerRepository(conn)
-        self.billing_catalog = SqlAlchemyBillingCatalogRepository(conn)
+        self.billing_catalogue = SqlAlchemyBillingCatalogueRepository(conn)
         self.subscriptions = SqlAlchemySubscriptionRepository(conn)
         self.stripe_events = SqlAlchemyProcessedEventRepository(conn)
         self.repositories = SqlAlchemyRepositoryRepository(conn)

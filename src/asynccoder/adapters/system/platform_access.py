@@ -1,12 +1,13 @@
-"""The platform's own provider keys and a plan-less tier entitlement, from configuration."""
+"""The platform's own provider keys, from configuration."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from uuid import UUID
 
-from asynccoder.application.ai_catalogue.ports import PlatformKeys, TierEntitlements
-from asynccoder.domain.ai import ModelTier, Provider
+from asynccoder.application.ports.ai import (
+    PlatformKeys,
+)
+from asynccoder.domain.ai import Provider
 
 
 class ConfiguredPlatformKeys(PlatformKeys):
@@ -20,10 +21,3 @@ class ConfiguredPlatformKeys(PlatformKeys):
 
     def __repr__(self) -> str:
         return f"ConfiguredPlatformKeys(providers={sorted(self._keys)})"
-
-
-class AllTiersEntitlements(TierEntitlements):
-    """Every user may use every tier: the stand-in until billing provides plan entitlements."""
-
-    async def allowed_tiers(self, user_id: UUID) -> frozenset[ModelTier]:
-        return frozenset(ModelTier)

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from asynccoder.application.ai.ports import ChatModelFactory
-from asynccoder.application.common.ports import Clock
+from asynccoder.application.ports.ai import ChatModelFactory
+from asynccoder.application.ports.system import Clock
 from asynccoder.domain.ai import (
     ChatRequest,
     ChatResponse,

@@ -6,14 +6,18 @@ import re
 from dataclasses import dataclass
 from uuid import UUID
 
-from asynccoder.application.billing.catalog import entitlements_in
-from asynccoder.application.billing.ports import (
+from asynccoder.application.billing.catalogue import entitlements_in
+from asynccoder.application.ports.billing import (
     CheckoutRequest,
     LineItem,
     PaymentGateway,
     ProviderInvoice,
 )
-from asynccoder.application.common.ports import Clock, IdGenerator, UnitOfWork
+from asynccoder.application.ports.system import (
+    Clock,
+    IdGenerator,
+)
+from asynccoder.application.ports.uow import UnitOfWork
 from asynccoder.domain.billing import (
     SEED_PLANS,
     Entitlements,
@@ -23,7 +27,7 @@ from asynccoder.domain.billing import (
     validate_idempotency_key,
 )
 from asynccoder.domain.errors import Conflict, FieldProblem, InvalidInput, NotFound
-from asynccoder.domain.users import Actor
+from asynccoder.domain.identity import Actor
 
 _STRIPE_ID = re.compile(r"^in_[A-Za-z0-9]{1,250}$")
 
@@ -81,7 +85,7 @@ class StartCheckout:
             raise InvalidInput("Give exactly one of package_id and plan_id.", code="validation_failed")
         async with self._uow as uow:
             if data.package_id is not None:
-                package = await uow.billing_catalog.get_package(data.package_id)
+                package = await uow.billing_catalogue.get_package(data.package_id)
                 if package is None or not package.active:
                     raise NotFound("No such package.")
                 item = LineItem(
@@ -93,7 +97,7 @@ class StartCheckout:
                 metadata = {"user_id": str(data.actor.user_id), "package_id": str(package.id)}
             else:
                 assert data.plan_id is not None
-                plan: SubscriptionPlan | None = await uow.billing_catalog.get_plan(data.plan_id)
+                plan: SubscriptionPlan | None = await uow.billing_catalogue.get_plan(data.plan_id)
                 if plan is None or not plan.active:
                     raise NotFound("No such plan.")
                 if plan.price_cents <= 0:
@@ -168,7 +172,7 @@ class GetSubscription:
         async with self._uow as uow:
             entitlements = await entitlements_in(uow, self._clock, actor.user_id)
             subscription = await uow.subscriptions.current_for_user(actor.user_id)
-            plan = await uow.billing_catalog.get_plan(entitlements.plan_id)
+            plan = await uow.billing_catalogue.get_plan(entitlements.plan_id)
             usage = None
             if subscription is not None and subscription.current_period_start is not None:
                 usage = await uow.subscriptions.get_usage(subscription.id, subscription.current_period_start)

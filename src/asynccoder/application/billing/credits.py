@@ -10,8 +10,10 @@ returns the original result with ``replayed=True`` and moves no credits. Derive 
 ``f"task:{task_id}:reserve"``, ``f"task:{task_id}:settle"``. Reusing a key for a different operation raises
 ``Conflict`` (``idempotency_key_reused``).
 
-Each use case opens and commits its own unit of work; to make a reservation commit together with other writes
-(e.g. inserting the task), call ``reserve_in(uow, ...)`` inside your own unit of work instead.
+Each use case opens and commits its own unit of work around a function of an open unit of work that holds its
+rules (``grant_in``, ``reserve_in``, ``extend_in``, ``settle_in``, ``release_in``); to commit a money move
+together with other writes (e.g. inserting the task, finishing it), call that function inside your own unit
+of work instead (see "Composite transactions" in the README).
 """
 
 from __future__ import annotations
@@ -20,8 +22,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from asynccoder.application.common.billing_repositories import EntryFilter
-from asynccoder.application.common.ports import Clock, IdGenerator, UnitOfWork
+from asynccoder.application.ports.billing import EntryFilter
+from asynccoder.application.ports.system import (
+    Clock,
+    IdGenerator,
+)
+from asynccoder.application.ports.uow import UnitOfWork
+from asynccoder.application.shared import Page, check_limit, page_of
 from asynccoder.domain.billing import (
     MAX_REASON_LENGTH,
     CreditAccount,
@@ -33,8 +40,8 @@ from asynccoder.domain.billing import (
     validate_amount,
     validate_idempotency_key,
 )
-from asynccoder.domain.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, Refused
-from asynccoder.domain.users import Actor
+from asynccoder.domain.errors import Conflict, FieldProblem, InvalidInput, NotFound, Refused
+from asynccoder.domain.identity import Actor
 
 DEFAULT_HOLD_TTL = timedelta(hours=1)
 MAX_HOLD_TTL = timedelta(days=2)
@@ -243,19 +250,25 @@ class ExtendHold:
         self._uow, self._clock = uow, clock
 
     async def __call__(self, data: ExtendHoldInput) -> CreditHold:
-        if data.ttl <= timedelta(0) or data.ttl > MAX_HOLD_TTL:
-            raise InvalidInput("The hold lifetime must be positive and at most 2 days.")
         async with self._uow as uow:
-            hold = await uow.credits.get_hold(data.hold_id)
-            if hold is None or hold.user_id != data.user_id:
-                raise NotFound("No such hold.")
-            now = self._clock.now()
-            if not await uow.credits.extend_hold(hold.id, now + data.ttl, now):
-                raise Conflict("The hold is no longer active.", code="hold_not_active")
+            hold = await extend_in(uow, self._clock, data)
             await uow.commit()
-            updated = await uow.credits.get_hold(hold.id)
-            assert updated is not None
-            return updated
+            return hold
+
+
+async def extend_in(uow: UnitOfWork, clock: Clock, data: ExtendHoldInput) -> CreditHold:
+    """``ExtendHold`` inside the caller's unit of work (no commit)."""
+    if data.ttl <= timedelta(0) or data.ttl > MAX_HOLD_TTL:
+        raise InvalidInput("The hold lifetime must be positive and at most 2 days.")
+    hold = await uow.credits.get_hold(data.hold_id)
+    if hold is None or hold.user_id != data.user_id:
+        raise NotFound("No such hold.")
+    now = clock.now()
+    if not await uow.credits.extend_hold(hold.id, now + data.ttl, now):
+        raise Conflict("The hold is no longer active.", code="hold_not_active")
+    updated = await uow.credits.get_hold(hold.id)
+    assert updated is not None
+    return updated
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,16 +292,20 @@ class SettleHold:
         self._uow, self._clock, self._ids = uow, clock, ids
 
     async def __call__(self, data: SettleHoldInput) -> HoldResult:
-        actual = validate_amount(data.actual_amount, field="actual_amount", allow_zero=True)
-        key = validate_idempotency_key(data.idempotency_key)
         async with self._uow as uow:
-            result = await _finish(
-                uow, self._clock, self._ids, data.user_id, data.hold_id, key, HoldStatus.SETTLED, actual
-            )
-            if not result.replayed and actual > 0:
-                await _count_usage(uow, self._clock, data.user_id, actual)
+            result = await settle_in(uow, self._clock, self._ids, data)
             await uow.commit()
             return result
+
+
+async def settle_in(uow: UnitOfWork, clock: Clock, ids: IdGenerator, data: SettleHoldInput) -> HoldResult:
+    """``SettleHold`` inside the caller's unit of work (no commit)."""
+    actual = validate_amount(data.actual_amount, field="actual_amount", allow_zero=True)
+    key = validate_idempotency_key(data.idempotency_key)
+    result = await _finish(uow, clock, ids, data.user_id, data.hold_id, key, HoldStatus.SETTLED, actual)
+    if not result.replayed and actual > 0:
+        await _count_usage(uow, clock, data.user_id, actual)
+    return result
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,13 +325,16 @@ class ReleaseHold:
         self._uow, self._clock, self._ids = uow, clock, ids
 
     async def __call__(self, data: ReleaseHoldInput) -> HoldResult:
-        key = validate_idempotency_key(data.idempotency_key)
         async with self._uow as uow:
-            result = await _finish(
-                uow, self._clock, self._ids, data.user_id, data.hold_id, key, HoldStatus.RELEASED, 0
-            )
+            result = await release_in(uow, self._clock, self._ids, data)
             await uow.commit()
             return result
+
+
+async def release_in(uow: UnitOfWork, clock: Clock, ids: IdGenerator, data: ReleaseHoldInput) -> HoldResult:
+    """``ReleaseHold`` inside the caller's unit of work (no commit)."""
+    key = validate_idempotency_key(data.idempotency_key)
+    return await _finish(uow, clock, ids, data.user_id, data.hold_id, key, HoldStatus.RELEASED, 0)
 
 
 async def _finish(
@@ -454,8 +474,7 @@ class AdjustCredits:
         self._uow, self._clock, self._ids = uow, clock, ids
 
     async def __call__(self, data: AdjustCreditsInput) -> EntryResult:
-        if not data.actor.is_admin:
-            raise Forbidden("This operation requires the admin role.")
+        data.actor.require_admin()
         reason = _reason(data.reason, required=True)
         if data.kind not in (EntryKind.GRANT, EntryKind.ADJUSTMENT):
             raise InvalidInput("kind must be grant or adjustment", problems=[FieldProblem("kind", "invalid")])
@@ -524,23 +543,15 @@ class ListTransactionsInput:
     cursor: UUID | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class TransactionsPage:
-    items: list[LedgerEntry]
-    next_cursor: UUID | None
-
-
 class ListTransactions:
     """The caller's own ledger entries, newest first, filtered by kind and creation time; cursor paginated."""
 
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
 
-    async def __call__(self, data: ListTransactionsInput) -> TransactionsPage:
-        limit = max(1, min(100, data.limit))
+    async def __call__(self, data: ListTransactionsInput) -> Page[LedgerEntry]:
+        limit = check_limit(data.limit)
         filt = EntryFilter(data.kind, data.created_after, data.created_before, data.cursor)
         async with self._uow as uow:
             rows = await uow.credits.list_entries(data.actor.user_id, filt, limit + 1)
-        more = len(rows) > limit
-        items = rows[:limit]
-        return TransactionsPage(items, items[-1].id if more and items else None)
+        return page_of(rows, limit, lambda entry: entry.id)

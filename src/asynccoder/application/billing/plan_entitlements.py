@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from asynccoder.application.ai_catalogue.ports import TierEntitlements
-from asynccoder.application.billing.catalog import GetEntitlements
+from asynccoder.application.billing.catalogue import GetEntitlements
+from asynccoder.application.ports.ai import TierEntitlements
 from asynccoder.domain.ai import ModelTier
 
 

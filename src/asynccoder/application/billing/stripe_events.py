@@ -8,8 +8,15 @@ from typing import Any
 from uuid import UUID
 
 from asynccoder.application.billing.credits import GrantCreditsInput, grant_in
-from asynccoder.application.billing.ports import PaymentEvent, PaymentGateway
-from asynccoder.application.common.ports import Clock, IdGenerator, UnitOfWork
+from asynccoder.application.ports.billing import (
+    PaymentEvent,
+    PaymentGateway,
+)
+from asynccoder.application.ports.system import (
+    Clock,
+    IdGenerator,
+)
+from asynccoder.application.ports.uow import UnitOfWork
 from asynccoder.domain.billing import (
     EntryKind,
     InvoiceRecord,
@@ -117,7 +124,7 @@ class HandleStripeEvent:
         if obj.get("mode") != "payment" or obj.get("payment_status") != "paid":
             return customer is not None
         package_id = _uuid(metadata.get("package_id"))
-        package = await uow.billing_catalog.get_package(package_id) if package_id else None
+        package = await uow.billing_catalogue.get_package(package_id) if package_id else None
         session_id = _str(obj.get("id"))
         if package is None or session_id is None:
             return False
@@ -145,9 +152,9 @@ class HandleStripeEvent:
         self, uow: UnitOfWork, metadata: dict[str, Any], price_id: str | None
     ) -> SubscriptionPlan | None:
         plan_id = _uuid(metadata.get("plan_id"))
-        plan = await uow.billing_catalog.get_plan(plan_id) if plan_id else None
+        plan = await uow.billing_catalogue.get_plan(plan_id) if plan_id else None
         if plan is None and price_id:
-            plan = await uow.billing_catalog.get_plan_by_price(price_id)
+            plan = await uow.billing_catalogue.get_plan_by_price(price_id)
         return plan
 
     async def _subscription_changed(self, uow: UnitOfWork, event: PaymentEvent) -> bool:
@@ -238,7 +245,7 @@ class HandleStripeEvent:
         price = _dict(line.get("price")).get("id") or _dict(
             _dict(_dict(line.get("pricing")).get("price_details"))
         ).get("price")
-        plan = await uow.billing_catalog.get_plan(subscription.plan_id) if subscription else None
+        plan = await uow.billing_catalogue.get_plan(subscription.plan_id) if subscription else None
         if plan is None:
             plan = await self._plan_for(uow, metadata, _str(price))
         if plan is None:

@@ -5,22 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
-
-class HealthProbe(Protocol):
-    """Checks one dependency; ``check`` returns ``None`` when healthy, else a short reason safe to publish."""
-
-    name: str
-
-    async def check(self) -> str | None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class ComponentHealth:
-    name: str
-    healthy: bool
-    reason: str | None = None
+from asynccoder.application.ports.system import ComponentHealth, HealthProbe
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-from asynccoder.domain.users import Actor
+from asynccoder.domain.identity import Actor
 
 
 class TaskEventType(enum.StrEnum):

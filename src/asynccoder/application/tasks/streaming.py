@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Protocol
 from uuid import UUID
 
-from asynccoder.application.common.ports import Clock, IdGenerator
 from asynccoder.application.ports.events import (
     StreamSlots,
     TaskEvent,
@@ -23,9 +22,10 @@ from asynccoder.application.ports.events import (
     TaskEventNotifier,
     TaskEventType,
 )
+from asynccoder.application.ports.system import Clock, IdGenerator
 from asynccoder.domain.errors import FieldProblem, InvalidInput, NotFound, TooManyRequests
+from asynccoder.domain.identity import Actor
 from asynccoder.domain.tasks import TaskStatus
-from asynccoder.domain.users import Actor
 
 __all__ = [
     "Heartbeat",

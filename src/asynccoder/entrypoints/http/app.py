@@ -18,32 +18,34 @@ from litestar.routes import HTTPRoute
 from litestar.types import ControllerRouterHandler
 
 from asynccoder import __version__
-from asynccoder.entrypoints.http.admin_users import AdminUserController
-from asynccoder.entrypoints.http.ai_catalogue import AI_CATALOGUE_HANDLERS
+from asynccoder.entrypoints.http.ai.api_keys import ApiKeysController
+from asynccoder.entrypoints.http.ai.models import AdminModelsController, ModelsController
+from asynccoder.entrypoints.http.ai.providers import AdminProvidersController
+from asynccoder.entrypoints.http.ai.usage import AdminUsageController, UserUsageController
 from asynccoder.entrypoints.http.auth import HttpAuthProvider, require_user
-from asynccoder.entrypoints.http.billing import (
-    AdminBillingController,
-    BillingController,
-    CreditsController,
-    StripeWebhookController,
-)
-from asynccoder.entrypoints.http.github_webhooks import receive_github_webhook
+from asynccoder.entrypoints.http.billing.account import BillingController
+from asynccoder.entrypoints.http.billing.admin import AdminBillingController
+from asynccoder.entrypoints.http.billing.credits import CreditsController
+from asynccoder.entrypoints.http.billing.stripe_webhook import StripeWebhookController
+from asynccoder.entrypoints.http.code_hosting.github_connection import GitHubConnectionController
+from asynccoder.entrypoints.http.code_hosting.github_webhooks import receive_github_webhook
+from asynccoder.entrypoints.http.code_hosting.pull_requests import PullRequestController
+from asynccoder.entrypoints.http.code_hosting.repositories import RepositoryController
+from asynccoder.entrypoints.http.common import API_PREFIX
 from asynccoder.entrypoints.http.health import HealthController
+from asynccoder.entrypoints.http.identity.admin_users import AdminUserController
+from asynccoder.entrypoints.http.identity.personal_access_tokens import PersonalAccessTokenController
+from asynccoder.entrypoints.http.identity.profile import ProfileController
+from asynccoder.entrypoints.http.identity.sessions import SessionController
 from asynccoder.entrypoints.http.middleware import request_id_middleware
 from asynccoder.entrypoints.http.openapi_strict import StrictStructSchemaPlugin
-from asynccoder.entrypoints.http.personal_access_tokens import PersonalAccessTokenController
 from asynccoder.entrypoints.http.problems import ERROR_CODES_DOC, EXCEPTION_HANDLERS
-from asynccoder.entrypoints.http.repositories import PullRequestController, RepositoryController
-from asynccoder.entrypoints.http.sessions import SessionController
-from asynccoder.entrypoints.http.users import GitHubConnectionController, ProfileController
 from asynccoder.entrypoints.observability import configure_logging
-from asynccoder.ioc.container import make_container
-from asynccoder.ioc.migrations import migrate_to_head
+from asynccoder.ioc.commands import migrate_to_head
+from asynccoder.ioc.core import make_container
 from asynccoder.ioc.settings import Settings, load_settings
 
 log = structlog.get_logger("asynccoder.app")
-
-API_PREFIX = "/api/v1"
 
 
 def api_route_handlers() -> list[ControllerRouterHandler]:
@@ -54,7 +56,12 @@ def api_route_handlers() -> list[ControllerRouterHandler]:
         ProfileController,
         GitHubConnectionController,
         AdminUserController,
-        *AI_CATALOGUE_HANDLERS,
+        ModelsController,
+        AdminModelsController,
+        AdminProvidersController,
+        ApiKeysController,
+        AdminUsageController,
+        UserUsageController,
         CreditsController,
         BillingController,
         AdminBillingController,

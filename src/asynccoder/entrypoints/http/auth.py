@@ -13,9 +13,9 @@ from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
-from asynccoder.application.auth.authenticate import AuthenticateCaller
-from asynccoder.domain.errors import Forbidden, Unauthenticated
-from asynccoder.domain.users import Actor
+from asynccoder.application.identity.authenticate import AuthenticateCaller
+from asynccoder.domain.errors import Unauthenticated
+from asynccoder.domain.identity import Actor
 
 PUBLIC = {"public": True}
 
@@ -53,7 +53,6 @@ async def require_user(connection: ASGIConnection[Any, Any, Any, Any], handler: 
 
 
 async def require_admin(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    """Guard: the caller has the admin role."""
+    """Guard: the caller has the admin role (the domain's one check, ``Actor.require_admin``)."""
     actor = await _container(connection).get(Actor)
-    if not actor.is_admin:
-        raise Forbidden("This operation requires the admin role.")
+    actor.require_admin()

@@ -11,8 +11,8 @@ from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, HeaderParameter
 
 from asynccoder.application.tasks.streaming import OpenTaskEventStream, OpenTaskEventStreamInput
-from asynccoder.domain.users import Actor
-from asynccoder.entrypoints.http.responses import problem_response
+from asynccoder.domain.identity import Actor
+from asynccoder.entrypoints.http.common import problem_response
 from asynccoder.entrypoints.http.sse import sse_response
 
 STREAM_RESPONSES = {

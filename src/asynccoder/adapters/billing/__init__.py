@@ -1,1 +1,0 @@
-"""Payment-provider adapters: Stripe on the official SDK and an in-memory twin."""

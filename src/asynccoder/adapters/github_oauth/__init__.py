@@ -1,1 +1,0 @@
-"""GitHub OAuth web flow over HTTP (httpx)."""

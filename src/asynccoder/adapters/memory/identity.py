@@ -1,0 +1,223 @@
+"""In-memory identity: users, refresh and access tokens, OAuth states, login throttle, Clerk tokens."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from datetime import datetime
+from uuid import UUID
+
+from asynccoder.adapters.memory.store import InMemoryStore
+from asynccoder.application.ports.identity import (
+    LoginThrottle,
+    OAuthStateRepository,
+    PersonalAccessTokenRepository,
+    RefreshTokenRepository,
+    UserRepository,
+)
+from asynccoder.application.ports.system import Clock
+from asynccoder.domain.errors import Conflict
+from asynccoder.domain.identity import (
+    OAuthState,
+    PersonalAccessToken,
+    RefreshToken,
+    User,
+)
+
+
+class InMemoryUserRepository(UserRepository):
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+
+    def _check_unique(self, user: User) -> None:
+        for other in self._store.state.users.values():
+            if other.id == user.id:
+                continue
+            if other.email == user.email:
+                raise Conflict("A user with this email already exists.", code="email_taken")
+            if user.clerk_user_id is not None and other.clerk_user_id == user.clerk_user_id:
+                raise Conflict("This Clerk user is already linked.", code="clerk_user_taken")
+
+    async def add(self, user: User) -> None:
+        if user.id in self._store.state.users:
+            raise Conflict("A user with this id already exists.")
+        self._check_unique(user)
+        self._store.state.users[user.id] = user
+
+    async def get(self, user_id: UUID) -> User | None:
+        return self._store.state.users.get(user_id)
+
+    async def get_by_email(self, email: str) -> User | None:
+        return next((u for u in self._store.state.users.values() if u.email == email), None)
+
+    async def get_by_clerk_id(self, clerk_user_id: str) -> User | None:
+        return next((u for u in self._store.state.users.values() if u.clerk_user_id == clerk_user_id), None)
+
+    async def update(self, user: User) -> None:
+        if user.id not in self._store.state.users:
+            return
+        self._check_unique(user)
+        self._store.state.users[user.id] = user
+
+    async def list_page(self, *, limit: int, before: UUID | None) -> list[User]:
+        users = sorted(
+            (u for u in self._store.state.users.values() if before is None or u.id < before),
+            key=lambda u: u.id,
+            reverse=True,
+        )
+        return users[:limit]
+
+
+class InMemoryRefreshTokenRepository(RefreshTokenRepository):
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+
+    @property
+    def _rows(self) -> dict[UUID, RefreshToken]:
+        return self._store.state.refresh_tokens
+
+    async def add(self, token: RefreshToken) -> None:
+        if token.id in self._rows or any(t.token_hash == token.token_hash for t in self._rows.values()):
+            raise Conflict("This refresh token already exists.")
+        self._rows[token.id] = token
+
+    async def get_by_hash(self, token_hash: str) -> RefreshToken | None:
+        return next((t for t in self._rows.values() if t.token_hash == token_hash), None)
+
+    async def mark_used(self, token_id: UUID, *, now: datetime) -> bool:
+        token = self._rows.get(token_id)
+        if token is None or token.used_at is not None or token.revoked_at is not None:
+            return False
+        self._rows[token_id] = dataclasses.replace(token, used_at=now)
+        return True
+
+    async def revoke_family(self, family_id: UUID, *, now: datetime) -> int:
+        count = 0
+        for token_id, token in list(self._rows.items()):
+            if token.family_id == family_id and token.revoked_at is None:
+                self._rows[token_id] = dataclasses.replace(token, revoked_at=now)
+                count += 1
+        return count
+
+    async def delete_dead(self, user_id: UUID, *, now: datetime) -> int:
+        dead = [t.id for t in self._rows.values() if t.user_id == user_id and now >= t.family_expires_at]
+        for token_id in dead:
+            del self._rows[token_id]
+        return len(dead)
+
+
+class InMemoryPersonalAccessTokenRepository(PersonalAccessTokenRepository):
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+
+    @property
+    def _rows(self) -> dict[UUID, PersonalAccessToken]:
+        return self._store.state.personal_access_tokens
+
+    async def add(self, token: PersonalAccessToken) -> None:
+        if token.id in self._rows or any(t.token_hash == token.token_hash for t in self._rows.values()):
+            raise Conflict("This token already exists.")
+        self._rows[token.id] = token
+
+    async def get_by_hash(self, token_hash: str) -> PersonalAccessToken | None:
+        return next((t for t in self._rows.values() if t.token_hash == token_hash), None)
+
+    async def list_for_user(
+        self, user_id: UUID, *, limit: int, before: UUID | None
+    ) -> list[PersonalAccessToken]:
+        mine = sorted(
+            (t for t in self._rows.values() if t.user_id == user_id and (before is None or t.id < before)),
+            key=lambda t: t.id,
+            reverse=True,
+        )
+        return mine[:limit]
+
+    async def revoke(self, token_id: UUID, *, user_id: UUID, now: datetime) -> bool:
+        token = self._rows.get(token_id)
+        if token is None or token.user_id != user_id:
+            return False
+        if token.revoked_at is None:
+            self._rows[token_id] = dataclasses.replace(token, revoked_at=now)
+        return True
+
+    async def touch(self, token_id: UUID, *, now: datetime, not_since: datetime) -> None:
+        token = self._rows.get(token_id)
+        if token is not None and (token.last_used_at is None or token.last_used_at < not_since):
+            self._rows[token_id] = dataclasses.replace(token, last_used_at=now)
+
+
+class InMemoryOAuthStateRepository(OAuthStateRepository):
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+
+    @property
+    def _rows(self) -> dict[UUID, OAuthState]:
+        return self._store.state.oauth_states
+
+    async def add(self, state: OAuthState) -> None:
+        if state.id in self._rows or any(s.state_hash == state.state_hash for s in self._rows.values()):
+            raise Conflict("This state already exists.")
+        self._rows[state.id] = state
+
+    async def get_by_hash(self, state_hash: str) -> OAuthState | None:
+        return next((s for s in self._rows.values() if s.state_hash == state_hash), None)
+
+    async def consume(self, state_id: UUID, *, now: datetime) -> bool:
+        state = self._rows.get(state_id)
+        if state is None or state.used_at is not None or now >= state.expires_at:
+            return False
+        self._rows[state_id] = dataclasses.replace(state, used_at=now)
+        return True
+
+    async def delete_stale(self, user_id: UUID, *, now: datetime) -> int:
+        stale = [
+            s.id
+            for s in self._rows.values()
+            if s.user_id == user_id and (s.used_at is not None or now >= s.expires_at)
+        ]
+        for state_id in stale:
+            del self._rows[state_id]
+        return len(stale)
+
+
+class InMemoryLoginThrottle(LoginThrottle):
+    """Fixed windows of ``window_seconds`` per key, started by the first failure."""
+
+    MAX_KEYS = 100_000
+
+    def __init__(self, clock: Clock, *, account_limit: int, client_limit: int, window_seconds: int) -> None:
+        self._clock = clock
+        self._limits = {"account": account_limit, "client": client_limit}
+        self._window = window_seconds
+        self._counts: dict[tuple[str, str], tuple[datetime, int]] = {}
+
+    def _live(self, key: tuple[str, str], now: datetime) -> tuple[datetime, int] | None:
+        entry = self._counts.get(key)
+        if entry is None:
+            return None
+        if (now - entry[0]).total_seconds() >= self._window:
+            del self._counts[key]
+            return None
+        return entry
+
+    async def retry_after(self, *, account: str, client: str) -> int:
+        now = self._clock.now()
+        waits = [0]
+        for key in (("account", account), ("client", client)):
+            entry = self._live(key, now)
+            if entry is not None and entry[1] >= self._limits[key[0]]:
+                waits.append(math.ceil(self._window - (now - entry[0]).total_seconds()))
+        return max(waits)
+
+    async def record_failure(self, *, account: str, client: str) -> None:
+        now = self._clock.now()
+        if len(self._counts) >= self.MAX_KEYS:
+            # Bounded memory under a flood of distinct accounts: drop windows that have ended.
+            for key in list(self._counts):
+                self._live(key, now)
+        for key in (("account", account), ("client", client)):
+            entry = self._live(key, now)
+            self._counts[key] = (now, 1) if entry is None else (entry[0], entry[1] + 1)
+
+    async def record_success(self, *, account: str) -> None:
+        self._counts.pop(("account", account), None)

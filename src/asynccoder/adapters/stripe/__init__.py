@@ -1,0 +1,1 @@
+"""Stripe: the payment gateway and Stripe's webhook format."""

@@ -1,1 +1,0 @@
-"""Accounts: profile, user administration and connected GitHub accounts."""

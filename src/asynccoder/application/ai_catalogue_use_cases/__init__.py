@@ -1,1 +1,0 @@
-"""Use cases of the model catalogue, model selection, users' own keys and usage."""

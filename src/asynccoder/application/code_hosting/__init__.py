@@ -1,0 +1,1 @@
+"""Code hosting use cases: GitHub connections, repositories, pull requests, webhooks."""

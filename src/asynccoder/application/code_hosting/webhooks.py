@@ -1,0 +1,486 @@
+"""Ingesting GitHub webhook deliveries."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+import msgspec
+
+from asynccoder.application.code_hosting.repositories import CodeHostingConfig
+from asynccoder.application.code_hosting.webhook_payloads import (
+    CommentPayload,
+    Envelope,
+    IssueCommentEvent,
+    MemberEvent,
+    PullRequestEvent,
+    PullRequestPayload,
+    PullRequestReviewCommentEvent,
+    PullRequestReviewEvent,
+    PushEvent,
+    RepositoryEventPayload,
+    RepositoryRef,
+    clean_text,
+    parse_timestamp,
+)
+from asynccoder.application.ports.system import (
+    Clock,
+    IdGenerator,
+    SecretBox,
+    SecretUnreadable,
+)
+from asynccoder.application.ports.uow import UnitOfWork
+from asynccoder.domain.code_hosting import (
+    CommentKind,
+    Permission,
+    PullRequest,
+    PullRequestComment,
+    PullRequestReview,
+    PullRequestState,
+    Repository,
+    RepositoryEvent,
+    validate_full_name,
+    webhook_secret_context,
+)
+from asynccoder.domain.errors import Conflict, InvalidInput
+
+HOST = "github"
+MAX_DELIVERY_ID = 100
+MAX_EVENT_NAME = 64
+_ZERO_SHA = "0" * 40
+_PR_ACTIONS = {
+    "opened",
+    "synchronize",
+    "edited",
+    "closed",
+    "reopened",
+    "ready_for_review",
+    "converted_to_draft",
+}
+# GitHub's collaborator roles -> the platform's three levels.
+_GITHUB_PERMISSIONS = {
+    "admin": Permission.ADMIN,
+    "maintain": Permission.WRITE,
+    "write": Permission.WRITE,
+    "push": Permission.WRITE,
+    "triage": Permission.READ,
+    "read": Permission.READ,
+    "pull": Permission.READ,
+}
+_AUTO_REVIEW_ACTIONS = {"opened", "reopened", "synchronize", "ready_for_review"}
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookDelivery:
+    """One HTTP delivery: the headers GitHub sets and the raw body exactly as received."""
+
+    event: str | None
+    delivery_id: str | None
+    signature: str | None
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookOutcome:
+    """``status``: processed, duplicate, ignored (nothing written) or pong."""
+
+    status: str
+    detail: str = ""
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The ``X-Hub-Signature-256`` value GitHub sends for ``body``."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _bad(message: str, code: str) -> InvalidInput:
+    return InvalidInput(message, code=code)
+
+
+def _decode(body: bytes, shape: type[T]) -> T:
+    try:
+        return msgspec.json.decode(body, type=shape)
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):
+        raise _bad(
+            "The payload is not a GitHub event of the announced type.", "webhook_payload_invalid"
+        ) from None
+
+
+class IngestGitHubWebhook:
+    """Verify, deduplicate and record one GitHub delivery.
+
+    Rules: the ``X-GitHub-Event`` and ``X-GitHub-Delivery`` headers are required (400
+    ``webhook_headers_missing``); ``X-Hub-Signature-256`` must be the HMAC-SHA256 of the raw body under the
+    repository's webhook secret (or the GitHub App secret when configured), compared in constant time (400
+    ``webhook_signature_missing``/``webhook_signature_invalid``), and nothing is written before it is
+    verified; a delivery for a repository the platform does not know is ignored. A malformed payload is 400
+    ``webhook_payload_invalid``. Each delivery id has its effect once: the dedupe record and the effect
+    commit in one transaction, so a failure rolls both back and the redelivery applies it. ``ping`` answers
+    pong. Recorded: pull_request (opened, synchronize, edited, closed incl. merged, reopened, ready/draft),
+    pull_request_review, pull_request_review_comment, issue_comment on pull requests, push to tracked
+    branches; repository deleted/transferred, installation_repositories removed and member removed
+    disconnect; member edited mirrors the new permission level (matched by GitHub login). Older snapshots
+    never replace newer ones. Slow follow-ups (auto-review) are written to the repository_events
+    outbox. Every other event or action is acknowledged and ignored.
+    """
+
+    def __init__(
+        self, uow: UnitOfWork, box: SecretBox, clock: Clock, ids: IdGenerator, config: CodeHostingConfig
+    ) -> None:
+        self._uow = uow
+        self._box = box
+        self._clock = clock
+        self._ids = ids
+        self._config = config
+
+    async def __call__(self, delivery: WebhookDelivery) -> WebhookOutcome:
+        event = (delivery.event or "").strip()
+        delivery_id = (delivery.delivery_id or "").strip()
+        if not event or not delivery_id or len(event) > MAX_EVENT_NAME or len(delivery_id) > MAX_DELIVERY_ID:
+            raise _bad("X-GitHub-Event and X-GitHub-Delivery are required.", "webhook_headers_missing")
+        if not delivery.signature or not delivery.signature.startswith("sha256="):
+            raise _bad("X-Hub-Signature-256 is required.", "webhook_signature_missing")
+        envelope = _decode(delivery.body, Envelope)
+
+        repository, secrets = await self._candidates(envelope)
+        if not secrets:
+            return WebhookOutcome("ignored", "unknown repository")
+        # Bytes, not str: compare_digest refuses non-ASCII str, and a header may carry anything.
+        presented = delivery.signature.encode("utf-8", "replace")
+        if not any(
+            hmac.compare_digest(sign(secret, delivery.body).encode(), presented) for secret in secrets
+        ):
+            raise _bad("The signature does not match the payload.", "webhook_signature_invalid")
+        if event == "ping":
+            return WebhookOutcome("pong")
+
+        handler = self._handlers().get(event)
+        if handler is None:
+            return WebhookOutcome("ignored", "event not handled")
+        payload = _decode(delivery.body, handler[0])
+        now = self._clock.now()
+        async with self._uow as uow:
+            if not await uow.github_deliveries.record(delivery_id, event, now):
+                return WebhookOutcome("duplicate")
+            current = await uow.repositories.get(repository.id) if repository is not None else None
+            detail = await handler[1](uow, current, envelope, payload, now)
+            await uow.commit()
+        return WebhookOutcome("processed", detail)
+
+    async def _candidates(self, envelope: Envelope) -> tuple[Repository | None, list[str]]:
+        secrets: list[str] = []
+        repository: Repository | None = None
+        ref = envelope.repository
+        if ref is not None and (ref.id is not None or ref.full_name):
+            async with self._uow as uow:
+                repository = await self._find(uow, ref)
+                webhook = await uow.repositories.get_webhook(repository.id) if repository else None
+            if webhook is not None:
+                with contextlib.suppress(SecretUnreadable):
+                    secrets.append(
+                        self._box.decrypt(
+                            webhook.sealed_secret,
+                            context=webhook_secret_context(webhook.id, webhook.repository_id),
+                        )
+                    )
+        if self._config.app_webhook_secret:
+            secrets.append(self._config.app_webhook_secret)
+        return repository, secrets
+
+    def _handlers(self) -> dict[str, tuple[type[Any], Any]]:
+        return {
+            "pull_request": (PullRequestEvent, self._pull_request),
+            "pull_request_review": (PullRequestReviewEvent, self._review),
+            "pull_request_review_comment": (PullRequestReviewCommentEvent, self._review_comment),
+            "issue_comment": (IssueCommentEvent, self._issue_comment),
+            "push": (PushEvent, self._push),
+            "repository": (RepositoryEventPayload, self._repository),
+            "installation_repositories": (Envelope, self._installation_repositories),
+            "member": (MemberEvent, self._member),
+        }
+
+    # --- effects (inside the delivery's transaction) ----------------------------------------------------
+
+    async def _pull_request(
+        self,
+        uow: UnitOfWork,
+        repo: Repository | None,
+        _env: Envelope,
+        payload: PullRequestEvent,
+        now: datetime,
+    ) -> str:
+        if repo is None or payload.action not in _PR_ACTIONS or payload.pull_request is None:
+            return "ignored"
+        stored = await self._store_pull_request(uow, repo, payload.pull_request, now)
+        if stored is None:
+            return "ignored"
+        if (
+            repo.auto_review
+            and payload.action in _AUTO_REVIEW_ACTIONS
+            and stored.state is PullRequestState.OPEN
+            and not stored.draft
+        ):
+            await uow.repository_events.add(
+                RepositoryEvent(
+                    id=self._ids.new_id(),
+                    repository_id=repo.id,
+                    kind="auto_review_requested",
+                    created_at=now,
+                    pull_request_id=stored.id,
+                    payload={"number": str(stored.number), "head_sha": stored.head_sha or ""},
+                )
+            )
+        return f"pull_request {payload.action}"
+
+    async def _store_pull_request(
+        self, uow: UnitOfWork, repo: Repository, pr: PullRequestPayload, now: datetime
+    ) -> PullRequest | None:
+        if pr.number is None:
+            return None
+        merged_at = parse_timestamp(pr.merged_at)
+        if pr.state == "open":
+            state = PullRequestState.OPEN
+        elif pr.merged or merged_at is not None:
+            state = PullRequestState.MERGED
+        else:
+            state = PullRequestState.CLOSED
+        return await uow.pull_requests.upsert(
+            PullRequest(
+                id=self._ids.new_id(),
+                repository_id=repo.id,
+                number=pr.number,
+                title=clean_text(pr.title, 1024) or "",
+                body=clean_text(pr.body, 65536),
+                state=state,
+                author_login=_login(pr.user),
+                head_ref=clean_text(pr.head.ref if pr.head else None, 255) or "",
+                head_sha=clean_text(pr.head.sha if pr.head else None, 64),
+                base_ref=clean_text(pr.base.ref if pr.base else None, 255) or "",
+                html_url=clean_text(pr.html_url, 2048),
+                draft=bool(pr.draft),
+                merged_at=merged_at,
+                closed_at=parse_timestamp(pr.closed_at),
+                source_updated_at=parse_timestamp(pr.updated_at) or now,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+
+    async def _pull_request_stub(
+        self, uow: UnitOfWork, repo: Repository, number: int, title: str | None, now: datetime
+    ) -> PullRequest:
+        existing = await uow.pull_requests.get_by_number(repo.id, number)
+        if existing is not None:
+            return existing
+        return await uow.pull_requests.upsert(
+            PullRequest(
+                id=self._ids.new_id(),
+                repository_id=repo.id,
+                number=number,
+                title=clean_text(title, 1024) or "",
+                state=PullRequestState.OPEN,
+                author_login=None,
+                head_ref="",
+                head_sha=None,
+                base_ref="",
+                html_url=None,
+                created_at=now,
+                updated_at=now,
+                source_updated_at=None,  # any real snapshot replaces the stub
+            )
+        )
+
+    async def _review(
+        self,
+        uow: UnitOfWork,
+        repo: Repository | None,
+        _env: Envelope,
+        payload: PullRequestReviewEvent,
+        now: datetime,
+    ) -> str:
+        if repo is None or payload.review is None or payload.pull_request is None:
+            return "ignored"
+        if payload.action not in {"submitted", "edited", "dismissed"}:
+            return "ignored"
+        pull = await self._store_pull_request(uow, repo, payload.pull_request, now)
+        if pull is None:
+            return "ignored"
+        review = payload.review
+        state = "dismissed" if payload.action == "dismissed" else (review.state or "commented").lower()
+        await uow.pull_requests.upsert_review(
+            PullRequestReview(
+                id=self._ids.new_id(),
+                pull_request_id=pull.id,
+                host_review_id=review.id,
+                author_login=_login(review.user),
+                state=clean_text(state, 32) or "commented",
+                body=clean_text(review.body, 65536),
+                commit_sha=clean_text(review.commit_id, 64),
+                submitted_at=parse_timestamp(review.submitted_at),
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        return f"pull_request_review {payload.action}"
+
+    def _comment(
+        self, pull: PullRequest, kind: CommentKind, comment: CommentPayload, deleted: bool, now: datetime
+    ) -> PullRequestComment:
+        return PullRequestComment(
+            id=self._ids.new_id(),
+            pull_request_id=pull.id,
+            kind=kind,
+            host_comment_id=comment.id,
+            author_login=_login(comment.user),
+            body=clean_text(comment.body, 65536) or "",
+            path=clean_text(comment.path, 4096),
+            line=comment.line if comment.line is not None else comment.original_line,
+            review_id=comment.pull_request_review_id,
+            deleted=deleted,
+            source_updated_at=parse_timestamp(comment.updated_at) or parse_timestamp(comment.created_at),
+            created_at=now,
+            updated_at=now,
+        )
+
+    async def _review_comment(
+        self,
+        uow: UnitOfWork,
+        repo: Repository | None,
+        _env: Envelope,
+        payload: PullRequestReviewCommentEvent,
+        now: datetime,
+    ) -> str:
+        if (
+            repo is None
+            or payload.comment is None
+            or payload.pull_request is None
+            or payload.comment.id is None
+        ):
+            return "ignored"
+        if payload.action not in {"created", "edited", "deleted"}:
+            return "ignored"
+        pull = await self._store_pull_request(uow, repo, payload.pull_request, now)
+        if pull is None:
+            return "ignored"
+        await uow.pull_requests.upsert_comment(
+            self._comment(pull, CommentKind.REVIEW_COMMENT, payload.comment, payload.action == "deleted", now)
+        )
+        return f"pull_request_review_comment {payload.action}"
+
+    async def _issue_comment(
+        self,
+        uow: UnitOfWork,
+        repo: Repository | None,
+        _env: Envelope,
+        payload: IssueCommentEvent,
+        now: datetime,
+    ) -> str:
+        issue, comment = payload.issue, payload.comment
+        if repo is None or issue is None or comment is None or comment.id is None or issue.number is None:
+            return "ignored"
+        if issue.pull_request is None or payload.action not in {"created", "edited", "deleted"}:
+            return "ignored"  # a comment on a plain issue
+        pull = await self._pull_request_stub(uow, repo, issue.number, issue.title, now)
+        await uow.pull_requests.upsert_comment(
+            self._comment(pull, CommentKind.ISSUE_COMMENT, comment, payload.action == "deleted", now)
+        )
+        return f"issue_comment {payload.action}"
+
+    async def _push(
+        self, uow: UnitOfWork, repo: Repository | None, _env: Envelope, payload: PushEvent, now: datetime
+    ) -> str:
+        ref = payload.ref or ""
+        if repo is None or not ref.startswith("refs/heads/") or not payload.after:
+            return "ignored"
+        branch = ref.removeprefix("refs/heads/")
+        if payload.deleted or payload.after == _ZERO_SHA or not repo.tracks(branch):
+            return "ignored"
+        pushed_at = (
+            (parse_timestamp(payload.repository.pushed_at) if payload.repository else None)
+            or (parse_timestamp(payload.head_commit.timestamp) if payload.head_commit else None)
+            or now
+        )
+        await uow.repositories.record_push(repo.id, clean_text(payload.after, 64) or "", pushed_at)
+        return "push recorded"
+
+    async def _repository(
+        self,
+        uow: UnitOfWork,
+        repo: Repository | None,
+        _env: Envelope,
+        payload: RepositoryEventPayload,
+        now: datetime,
+    ) -> str:
+        if repo is None:
+            return "ignored"
+        if payload.action in {"deleted", "transferred"}:
+            await self._disconnect(uow, repo.id)
+            return f"repository {payload.action}: disconnected"
+        ref = payload.repository
+        if payload.action == "renamed" and ref is not None and ref.full_name:
+            try:
+                new_name = validate_full_name(clean_text(ref.full_name, 140) or "")
+                await uow.repositories.update(replace(repo, full_name=new_name))
+            except (InvalidInput, Conflict):
+                return "ignored"
+            return "repository renamed"
+        return "ignored"
+
+    async def _installation_repositories(
+        self, uow: UnitOfWork, _repo: Repository | None, env: Envelope, _payload: Envelope, now: datetime
+    ) -> str:
+        if env.action != "removed" or not env.repositories_removed:
+            return "ignored"
+        removed = 0
+        for ref in env.repositories_removed:
+            found = await self._find(uow, ref)
+            if found is not None:
+                await self._disconnect(uow, found.id)
+                removed += 1
+        return f"installation_repositories removed: {removed} disconnected"
+
+    async def _member(
+        self, uow: UnitOfWork, repo: Repository | None, _env: Envelope, payload: MemberEvent, now: datetime
+    ) -> str:
+        login = (payload.member.login if payload.member else None) or ""
+        if repo is None or not login or payload.action not in {"removed", "edited"}:
+            return "ignored"
+        level = None
+        if payload.action == "edited":
+            change = payload.changes.permission if payload.changes else None
+            level = _GITHUB_PERMISSIONS.get((change.to if change else None) or "")
+            if level is None:
+                return "ignored"
+        for access in await uow.repositories.list_access(repo.id):
+            connection = await uow.github_connections.get(access.user_id)
+            if connection is None or connection.login.lower() != login.lower():
+                continue
+            if level is None:
+                await uow.repositories.delete_access(access.user_id, repo.id)
+            else:
+                await uow.repositories.save_access(replace(access, permission=level, updated_at=now))
+        if level is None and not await uow.repositories.list_access(repo.id):
+            await uow.repositories.delete_webhook(repo.id)
+        return f"member {payload.action}"
+
+    async def _find(self, uow: UnitOfWork, ref: RepositoryRef) -> Repository | None:
+        full_name = clean_text(ref.full_name, 140) or ""
+        if ref.id is None and not full_name:
+            return None
+        return await uow.repositories.find(HOST, ref.id, full_name)
+
+    async def _disconnect(self, uow: UnitOfWork, repository_id: UUID) -> None:
+        await uow.repositories.delete_all_access(repository_id)
+        await uow.repositories.delete_webhook(repository_id)
+
+
+def _login(account: Any) -> str | None:
+    login = getattr(account, "login", None) if account is not None else None
+    return clean_text(login, 100) if isinstance(login, str) else None

@@ -1,1 +1,0 @@
-"""Ports and helpers shared by every use case."""

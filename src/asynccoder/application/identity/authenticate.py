@@ -1,0 +1,38 @@
+"""AuthenticateCaller use case."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from asynccoder.application.ports.identity import CredentialVerifier
+from asynccoder.application.ports.uow import UnitOfWork
+from asynccoder.domain.errors import Unauthenticated
+from asynccoder.domain.identity import Actor
+
+
+class AuthenticateCaller:
+    """Resolve a bearer credential to the acting user.
+
+    Rules: each verifier is asked in turn and the first that recognises the credential decides; a
+    credential no verifier recognises is invalid; the user must exist and be active (a disabled account
+    cannot authenticate, even with an unexpired token); the role comes from the stored user, never from the
+    token alone.
+    """
+
+    def __init__(self, verifiers: Sequence[CredentialVerifier], uow: UnitOfWork) -> None:
+        self._verifiers = verifiers
+        self._uow = uow
+
+    async def __call__(self, credential: str | None) -> Actor:
+        if not credential:
+            raise Unauthenticated("Authentication is required.", code="missing_token")
+        for verifier in self._verifiers:
+            user_id = await verifier.user_id_for(credential)
+            if user_id is None:
+                continue
+            async with self._uow as uow:
+                user = await uow.users.get(user_id)
+            if user is None or not user.can_authenticate:
+                raise Unauthenticated("The token is not valid.")
+            return user.as_actor()
+        raise Unauthenticated("The token is not valid.")

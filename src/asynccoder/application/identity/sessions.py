@@ -1,0 +1,234 @@
+"""Sign-in sessions: login with a password, refresh-token rotation, logout."""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from asynccoder.application.ports.identity import (
+    AccessTokenService,
+    LoginThrottle,
+    PasswordHasher,
+)
+from asynccoder.application.ports.system import (
+    Clock,
+    IdGenerator,
+)
+from asynccoder.application.ports.uow import UnitOfWork
+from asynccoder.domain.errors import InvalidInput, TooManyRequests, Unauthenticated
+from asynccoder.domain.identity import (
+    MAX_EMAIL_LENGTH,
+    RefreshToken,
+    User,
+    normalize_email,
+    password_too_long,
+    token_digest,
+)
+
+REFRESH_TOKEN_PREFIX = "rt_"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPolicy:
+    access_ttl: timedelta
+    refresh_idle_ttl: timedelta
+    refresh_absolute_ttl: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    access_token: str = dataclasses.field(repr=False)
+    expires_in: int
+    refresh_token: str = dataclasses.field(repr=False)
+    token_type: str = "bearer"
+
+
+class SessionIssuer:
+    """Issues an access token together with the next refresh token of a family (not a use case)."""
+
+    def __init__(self, tokens: AccessTokenService, ids: IdGenerator, policy: SessionPolicy) -> None:
+        self._tokens = tokens
+        self._ids = ids
+        self._policy = policy
+
+    async def issue(
+        self, uow: UnitOfWork, user: User, *, now: datetime, previous: RefreshToken | None = None
+    ) -> TokenPair:
+        secret = REFRESH_TOKEN_PREFIX + secrets.token_urlsafe(32)  # 256 bits
+        family_expires_at = (
+            previous.family_expires_at if previous else now + self._policy.refresh_absolute_ttl
+        )
+        await uow.refresh_tokens.add(
+            RefreshToken(
+                id=self._ids.new_id(),
+                family_id=previous.family_id if previous else self._ids.new_id(),
+                user_id=user.id,
+                token_hash=token_digest(secret),
+                created_at=now,
+                expires_at=min(now + self._policy.refresh_idle_ttl, family_expires_at),
+                family_expires_at=family_expires_at,
+            )
+        )
+        access = self._tokens.issue(user, now=now)
+        return TokenPair(
+            access_token=access.token,
+            expires_in=int(self._policy.access_ttl.total_seconds()),
+            refresh_token=secret,
+        )
+
+
+def _invalid_credentials() -> Unauthenticated:
+    return Unauthenticated("The email address or password is wrong.", code="invalid_credentials")
+
+
+@dataclass(frozen=True, slots=True)
+class LogInCommand:
+    email: str
+    password: str = dataclasses.field(repr=False)
+    client: str
+
+
+class LogIn:
+    """Exchange an email and password for an access token and a refresh token.
+
+    Rules: an unknown email, a wrong password, a password-less (Clerk) account and a disabled account all
+    get the same ``invalid_credentials`` answer after the same amount of hashing work (a dummy verify for
+    unknown accounts); an over-long password is refused without hashing; failures are counted per account
+    and per client, and over the limit every attempt gets ``too_many_attempts`` (429) until the window
+    ends, even with the right password; a hash made with older parameters is upgraded on success; the
+    user's refresh tokens whose family outlived its absolute lifetime are deleted.
+    """
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        hasher: PasswordHasher,
+        throttle: LoginThrottle,
+        issuer: SessionIssuer,
+        clock: Clock,
+    ) -> None:
+        self._uow = uow
+        self._hasher = hasher
+        self._throttle = throttle
+        self._issuer = issuer
+        self._clock = clock
+
+    async def __call__(self, command: LogInCommand) -> TokenPair:
+        account = command.email.strip().lower()[:MAX_EMAIL_LENGTH]
+        retry_after = await self._throttle.retry_after(account=account, client=command.client)
+        if retry_after > 0:
+            raise TooManyRequests(
+                "Too many failed sign-in attempts; try again later.",
+                retry_after=retry_after,
+                code="too_many_attempts",
+            )
+        user = await self._find(account) if not password_too_long(command.password) else None
+        verified = False
+        if user is not None and user.password_hash is not None:
+            verified = await self._hasher.verify(user.password_hash, command.password)
+        elif not password_too_long(command.password):
+            await self._hasher.dummy_verify(command.password)
+        if user is None or not verified or not user.can_authenticate:
+            await self._throttle.record_failure(account=account, client=command.client)
+            raise _invalid_credentials()
+
+        new_hash = None
+        if user.password_hash is not None and self._hasher.needs_rehash(user.password_hash):
+            new_hash = await self._hasher.hash(command.password)
+        now = self._clock.now()
+        async with self._uow as uow:
+            if new_hash is not None:
+                fresh = await uow.users.get(user.id)
+                if fresh is not None:
+                    await uow.users.update(dataclasses.replace(fresh, password_hash=new_hash, updated_at=now))
+            await uow.refresh_tokens.delete_dead(user.id, now=now)
+            pair = await self._issuer.issue(uow, user, now=now)
+            await uow.commit()
+        await self._throttle.record_success(account=account)
+        return pair
+
+    async def _find(self, account: str) -> User | None:
+        try:
+            email = normalize_email(account)
+        except InvalidInput:
+            return None
+        async with self._uow as uow:
+            return await uow.users.get_by_email(email)
+
+
+def _invalid_refresh_token() -> Unauthenticated:
+    return Unauthenticated("The refresh token is not valid.", code="invalid_refresh_token")
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshSessionCommand:
+    refresh_token: str = dataclasses.field(repr=False)
+
+
+class RefreshSession:
+    """Rotate a refresh token: the presented one dies, a new pair is issued in the same family.
+
+    Rules: unknown, expired (idle or absolute lifetime) or revoked tokens are refused; presenting a token
+    that was already used revokes its whole family (a stolen token's newer sibling dies too); of two
+    concurrent refreshes with the same token exactly one can win, the other counts as reuse; a disabled
+    user's family is revoked.
+    """
+
+    def __init__(self, uow: UnitOfWork, issuer: SessionIssuer, clock: Clock) -> None:
+        self._uow = uow
+        self._issuer = issuer
+        self._clock = clock
+
+    async def __call__(self, command: RefreshSessionCommand) -> TokenPair:
+        if not command.refresh_token.startswith(REFRESH_TOKEN_PREFIX):
+            raise _invalid_refresh_token()
+        now = self._clock.now()
+        async with self._uow as uow:
+            token = await uow.refresh_tokens.get_by_hash(token_digest(command.refresh_token))
+            if token is None or token.revoked_at is not None:
+                raise _invalid_refresh_token()
+            if token.used_at is not None:
+                await uow.refresh_tokens.revoke_family(token.family_id, now=now)
+                await uow.commit()
+                raise _invalid_refresh_token()
+            if token.is_expired(now):
+                raise _invalid_refresh_token()
+            user = await uow.users.get(token.user_id)
+            if user is None or not user.can_authenticate:
+                await uow.refresh_tokens.revoke_family(token.family_id, now=now)
+                await uow.commit()
+                raise _invalid_refresh_token()
+            if not await uow.refresh_tokens.mark_used(token.id, now=now):
+                # A concurrent refresh won the race with the same token: that is reuse.
+                await uow.refresh_tokens.revoke_family(token.family_id, now=now)
+                await uow.commit()
+                raise _invalid_refresh_token()
+            pair = await self._issuer.issue(uow, user, now=now, previous=token)
+            await uow.commit()
+        return pair
+
+
+@dataclass(frozen=True, slots=True)
+class LogOutCommand:
+    refresh_token: str = dataclasses.field(repr=False)
+
+
+class LogOut:
+    """End a session: revoke the refresh token's whole family.
+
+    Rules: idempotent; an unknown or already revoked token is not an error (nothing to reveal).
+    Access tokens already issued stay valid until they expire (they are short-lived).
+    """
+
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(self, command: LogOutCommand) -> None:
+        async with self._uow as uow:
+            token = await uow.refresh_tokens.get_by_hash(token_digest(command.refresh_token))
+            if token is not None:
+                await uow.refresh_tokens.revoke_family(token.family_id, now=self._clock.now())
+                await uow.commit()

@@ -1,0 +1,230 @@
+"""Ports for credits, plans, subscriptions and the payment provider."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol
+from uuid import UUID
+
+from asynccoder.domain.billing import (
+    CreditAccount,
+    CreditHold,
+    CreditPackage,
+    EntryKind,
+    HoldStatus,
+    InvoiceRecord,
+    LedgerEntry,
+    Subscription,
+    SubscriptionPlan,
+    SubscriptionStatus,
+    SubscriptionUsage,
+)
+
+# --- the payment provider -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LineItem:
+    """One thing to pay for: a Stripe price id, or inline price data (name + amount)."""
+
+    name: str
+    unit_amount_cents: int
+    stripe_price_id: str | None = None
+    recurring_monthly: bool = False
+    quantity: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutRequest:
+    mode: Literal["payment", "subscription"]
+    customer_id: str
+    item: LineItem
+    success_url: str
+    cancel_url: str
+    client_reference_id: str
+    metadata: dict[str, str]
+    idempotency_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutSession:
+    id: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderInvoice:
+    id: str
+    status: str
+    amount_due_cents: int
+    amount_paid_cents: int
+    currency: str
+    created: datetime
+    hosted_invoice_url: str | None
+    number: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class InvoicePage:
+    items: list[ProviderInvoice]
+    has_more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentEvent:
+    """A verified webhook event: ``data`` is the event's ``data.object`` as plain JSON values."""
+
+    id: str
+    type: str
+    created: datetime
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class PaymentGateway(Protocol):
+    """The payment provider (Stripe). Calls carry idempotency keys derived from our ids. Failures raise
+    ``Unavailable`` (provider down) or ``Conflict`` (an idempotency key reused with different parameters)."""
+
+    async def create_customer(self, *, user_id: UUID, email: str, idempotency_key: str) -> str: ...
+
+    async def create_checkout_session(self, request: CheckoutRequest) -> CheckoutSession: ...
+
+    async def create_portal_session(
+        self, *, customer_id: str, return_url: str, idempotency_key: str
+    ) -> str: ...
+
+    async def list_invoices(
+        self, *, customer_id: str, limit: int, starting_after: str | None
+    ) -> InvoicePage: ...
+
+    def parse_event(self, payload: bytes, signature_header: str | None) -> PaymentEvent:
+        """Verify the signature over the raw ``payload`` (with the timestamp tolerance) and decode the event;
+        ``InvalidInput`` (code ``invalid_signature``) when it does not verify."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class EntryFilter:
+    kind: EntryKind | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    before_id: UUID | None = None  # cursor: entries older than this one
+
+
+class CreditLedgerRepository(Protocol):
+    """Credit accounts, the append-only ledger and holds. Every write is a single conditional statement.
+
+    ``post`` is the only way money moves: it inserts the entry unless its ``(user_id, idempotency_key)``
+    exists (then it returns the stored entry and ``False`` and changes nothing) and applies its deltas to the
+    account with ``available + d >= 0 AND held + h >= 0`` in the statement; when that condition fails it
+    raises
+    ``InsufficientCredits`` and the caller's unit of work must roll back (the entry insert with it).
+    """
+
+    async def get_account(self, user_id: UUID) -> CreditAccount: ...
+
+    async def post(self, entry: LedgerEntry) -> tuple[LedgerEntry, bool]: ...
+
+    async def find_entry(self, user_id: UUID, idempotency_key: str) -> LedgerEntry | None: ...
+
+    async def list_entries(self, user_id: UUID, filt: EntryFilter, limit: int) -> list[LedgerEntry]: ...
+
+    async def sum_entries(self, user_id: UUID) -> tuple[int, int]: ...
+
+    async def entries_with_reference(self, user_id: UUID, reference: str) -> list[LedgerEntry]: ...
+
+    async def find_purchase_by_reference(self, reference: str) -> LedgerEntry | None: ...
+
+    async def add_hold(self, hold: CreditHold) -> None: ...
+
+    async def get_hold(self, hold_id: UUID) -> CreditHold | None: ...
+
+    async def finish_hold(
+        self, hold_id: UUID, status: HoldStatus, now: datetime, settled_amount: int | None = None
+    ) -> bool:
+        """Move an active hold to ``status``; ``False`` when it was not active (it finishes only once)."""
+        ...
+
+    async def extend_hold(self, hold_id: UUID, expires_at: datetime, now: datetime) -> bool:
+        """Push an active hold's expiry to ``expires_at`` if later; ``False`` when the hold is not active."""
+        ...
+
+    async def stale_holds(self, now: datetime, limit: int) -> list[CreditHold]: ...
+
+
+class BillingCatalogueRepository(Protocol):
+    """Subscription plans and credit packages; ``code`` is unique in each (``Conflict`` ``code_taken``)."""
+
+    async def list_plans(self, *, include_inactive: bool = False) -> list[SubscriptionPlan]: ...
+
+    async def get_plan(self, plan_id: UUID) -> SubscriptionPlan | None: ...
+
+    async def get_plan_by_code(self, code: str) -> SubscriptionPlan | None: ...
+
+    async def get_plan_by_price(self, stripe_price_id: str) -> SubscriptionPlan | None: ...
+
+    async def save_plan(self, plan: SubscriptionPlan) -> None: ...
+
+    async def list_packages(self, *, include_inactive: bool = False) -> list[CreditPackage]: ...
+
+    async def get_package(self, package_id: UUID) -> CreditPackage | None: ...
+
+    async def save_package(self, package: CreditPackage) -> None: ...
+
+
+class SubscriptionRepository(Protocol):
+    """Subscriptions, their usage per period, Stripe customers and invoices."""
+
+    async def get_customer_id(self, user_id: UUID) -> str | None: ...
+
+    async def get_user_by_customer(self, stripe_customer_id: str) -> UUID | None: ...
+
+    async def link_customer(self, user_id: UUID, stripe_customer_id: str, now: datetime) -> str:
+        """Store the user's customer id unless one exists; returns the stored one (first writer wins)."""
+        ...
+
+    async def get_by_stripe_id(self, stripe_subscription_id: str) -> Subscription | None: ...
+
+    async def get(self, subscription_id: UUID) -> Subscription | None: ...
+
+    async def current_for_user(self, user_id: UUID) -> Subscription | None:
+        """The newest subscription not canceled, else the newest canceled one, else ``None``."""
+        ...
+
+    async def insert_if_absent(self, subscription: Subscription) -> bool: ...
+
+    async def apply_if_newer(self, subscription: Subscription) -> bool:
+        """Overwrite the row with the same Stripe id only if ``subscription.last_event_at`` is not older than
+        the stored one and the stored status is not ``canceled``; ``True`` when it changed."""
+        ...
+
+    async def set_status_if_newer(
+        self, stripe_subscription_id: str, status: SubscriptionStatus, event_at: datetime, now: datetime
+    ) -> bool: ...
+
+    async def add_usage(
+        self,
+        subscription_id: UUID,
+        period_start: datetime,
+        period_end: datetime | None,
+        *,
+        granted: int,
+        used: int,
+    ) -> None: ...
+
+    async def get_usage(self, subscription_id: UUID, period_start: datetime) -> SubscriptionUsage | None: ...
+
+    async def record_invoice(self, invoice: InvoiceRecord) -> bool:
+        """Insert, or update the status of, the invoice with this Stripe id; ``True`` if newly inserted."""
+        ...
+
+    async def list_invoices(
+        self, user_id: UUID, limit: int, before_id: UUID | None
+    ) -> list[InvoiceRecord]: ...
+
+
+class ProcessedEventRepository(Protocol):
+    """Stripe event ids already applied. ``add`` is ``INSERT ... ON CONFLICT DO NOTHING``: ``False`` on a
+    duplicate. Used inside the same unit of work as the event's effect, so a rollback forgets the id too."""
+
+    async def add(self, event_id: str, event_type: str, created: datetime, received_at: datetime) -> bool: ...

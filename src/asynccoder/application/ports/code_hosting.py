@@ -1,0 +1,343 @@
+"""Ports of code hosting: the code host API, git transport, GitHub OAuth and connections, repository data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+from uuid import UUID
+
+from asynccoder.domain.code_hosting import (
+    GitHubConnection,
+    Permission,
+    PullRequest,
+    PullRequestComment,
+    PullRequestReview,
+    PullRequestState,
+    Repository,
+    RepositoryAccess,
+    RepositoryEvent,
+    RepositoryWebhook,
+    Visibility,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class GitHubGrant:
+    access_token: str = field(repr=False)
+    scopes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GitHubIdentity:
+    github_user_id: int
+    login: str
+
+
+class GitHubOAuth(Protocol):
+    """GitHub's OAuth web flow (with PKCE S256) and the ``/user`` identity call.
+
+    ``exchange_code`` raises ``InvalidInput`` (code ``github_code_rejected``) when GitHub refuses the code and
+    ``Unavailable`` when GitHub cannot be reached; ``identity`` likewise.
+    """
+
+    @property
+    def configured(self) -> bool: ...
+
+    def authorize_url(self, *, state: str, code_challenge: str, redirect_uri: str) -> str: ...
+
+    async def exchange_code(self, *, code: str, code_verifier: str, redirect_uri: str) -> GitHubGrant: ...
+
+    async def identity(self, access_token: str) -> GitHubIdentity: ...
+
+
+class GitHubConnectionRepository(Protocol):
+    """Stores each user's GitHub connection; ``save`` inserts or replaces the user's one connection."""
+
+    async def save(self, connection: GitHubConnection) -> None: ...
+
+    async def get(self, user_id: UUID) -> GitHubConnection | None: ...
+
+    async def delete(self, user_id: UUID) -> bool: ...
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The code host (GitHub API or the local-git development host)
+
+
+@dataclass(frozen=True, slots=True)
+class HostedRepository:
+    """A repository as the code host describes it to one user (``permission`` is that user's level)."""
+
+    host_id: int | None
+    full_name: str
+    default_branch: str
+    visibility: Visibility
+    permission: Permission
+    html_url: str
+    clone_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class RepositoryPage:
+    items: list[HostedRepository]
+    next_page: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class HostedPullRequest:
+    number: int
+    title: str
+    body: str | None
+    state: PullRequestState
+    author_login: str | None
+    head_ref: str
+    head_sha: str | None
+    base_ref: str
+    html_url: str | None
+    draft: bool
+    created_at: datetime | None
+    updated_at: datetime | None
+    merged_at: datetime | None = None
+    closed_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangedFile:
+    filename: str
+    status: str  # added, modified, removed, renamed, ...
+    additions: int
+    deletions: int
+    patch: str | None = None
+    previous_filename: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PullRequestDetails:
+    pull_request: HostedPullRequest
+    files: list[ChangedFile]
+    diff: str
+
+
+@dataclass(frozen=True, slots=True)
+class InlineComment:
+    """A review comment on ``line`` of ``path`` (the new side of the diff)."""
+
+    path: str
+    line: int
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class PostedReview:
+    host_review_id: int | None
+    state: str
+    submitted_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PostedComment:
+    host_comment_id: int | None
+    created_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRegistration:
+    url: str
+    secret: str = field(repr=False)
+    events: tuple[str, ...] = (
+        "pull_request",
+        "pull_request_review",
+        "pull_request_review_comment",
+        "issue_comment",
+        "push",
+        "repository",
+        "member",
+    )
+
+
+class CodeHost(Protocol):
+    """The code host's API, acting as the user whose ``token`` is given.
+
+    Errors: ``NotFound`` (code ``code_host_not_found``) when the object is missing or invisible to the token;
+    ``Refused`` code ``code_host_forbidden`` for 403 and ``code_host_reauthorization_required`` for bad
+    credentials; ``TooManyRequests`` (code ``code_host_rate_limited``, ``retry_after`` until the reset) when
+    rate-limited; ``Unavailable`` when the host cannot be reached or fails.
+    """
+
+    name: str  # "github" or "local": stored as ``Repository.host``
+    requires_token: bool  # False for the local development host
+    supports_webhooks: bool
+
+    async def list_repositories(self, token: str, *, page: int, per_page: int) -> RepositoryPage: ...
+
+    async def get_repository(self, token: str, full_name: str) -> HostedRepository: ...
+
+    async def register_webhook(self, token: str, full_name: str, hook: WebhookRegistration) -> int | None: ...
+
+    async def remove_webhook(self, token: str, full_name: str, hook_id: int) -> None: ...
+
+    async def read_pull_request(self, token: str, full_name: str, number: int) -> PullRequestDetails: ...
+
+    async def find_open_pull_request(
+        self, token: str, full_name: str, head_branch: str
+    ) -> HostedPullRequest | None: ...
+
+    async def open_pull_request(
+        self, token: str, full_name: str, *, head: str, base: str, title: str, body: str, draft: bool = False
+    ) -> HostedPullRequest: ...
+
+    async def post_review(
+        self,
+        token: str,
+        full_name: str,
+        number: int,
+        *,
+        body: str,
+        event: str,
+        comments: list[InlineComment],
+        commit_sha: str | None = None,
+    ) -> PostedReview: ...
+
+    async def post_issue_comment(
+        self, token: str, full_name: str, number: int, body: str
+    ) -> PostedComment: ...
+
+
+class GitTransport(Protocol):
+    """Clones, branches, commits and pushes with the git CLI.
+
+    The token travels only in an HTTP header for the duration of one command: it is never written to
+    ``.git/config``, argv of a long-lived process, logs or error messages. Hooks are disabled, submodules are
+    not fetched, only https (and local paths in development) are allowed. Failures raise ``Unavailable``
+    (code ``git_failed``) with a message free of the token.
+    """
+
+    async def clone(self, url: str, destination: Path, *, branch: str | None, token: str | None) -> None: ...
+
+    async def create_branch(self, workdir: Path, branch: str) -> None: ...
+
+    async def commit_all(
+        self, workdir: Path, message: str, *, author_name: str, author_email: str
+    ) -> str: ...
+
+    async def push(self, workdir: Path, branch: str, *, token: str | None) -> None: ...
+
+    async def rev_parse(self, workdir: Path, ref: str) -> str: ...
+
+    async def remote_branch_head(self, workdir: Path, branch: str, *, token: str | None) -> str | None:
+        """The sha of ``branch`` on the remote, or None when it does not exist there."""
+        ...
+
+    async def push_with_lease(
+        self, workdir: Path, branch: str, *, token: str | None, expected_remote_sha: str | None
+    ) -> None:
+        """Pushes HEAD to ``branch`` only if the remote branch is still at ``expected_remote_sha`` (None =
+        must not exist): a retry replaces its own earlier push, never someone else's newer commits."""
+        ...
+
+    async def diff(self, workdir: Path, against: str) -> str:
+        """The working tree, untracked files included (not ignored ones), as a unified diff against
+        ``against``; the real index is left alone, external diff and textconv drivers are not run."""
+        ...
+
+    async def changed_files(self, workdir: Path, against: str) -> tuple[str, ...]: ...
+
+    async def checkout_pull_request(self, workdir: Path, number: int, *, token: str | None) -> None:
+        """Fetches ``refs/pull/<number>/head`` (forks included) shallowly and checks it out detached."""
+        ...
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Persistence
+
+
+@dataclass(frozen=True, slots=True)
+class AccessibleRepository:
+    repository: Repository
+    permission: Permission
+    webhook_active: bool = False
+
+
+class RepositoryRepository(Protocol):
+    """Connected repositories with each user's access row and the repository's webhook.
+
+    ``add`` raises ``Conflict`` (``repository_exists``) for a duplicate ``(host, host_id)`` or full name.
+    ``add_webhook_if_absent`` is a single conditional insert: it returns False when the repository already
+    has a webhook row (another user won the race).
+    """
+
+    async def add(self, repository: Repository) -> None: ...
+
+    async def get(self, repository_id: UUID) -> Repository | None: ...
+
+    async def find(self, host: str, host_id: int | None, full_name: str) -> Repository | None: ...
+
+    async def update(self, repository: Repository) -> None: ...
+
+    async def record_push(self, repository_id: UUID, head_sha: str, pushed_at: datetime) -> bool: ...
+
+    async def save_access(self, access: RepositoryAccess) -> None: ...
+
+    async def get_access(self, user_id: UUID, repository_id: UUID) -> RepositoryAccess | None: ...
+
+    async def list_access(self, repository_id: UUID) -> list[RepositoryAccess]: ...
+
+    async def delete_access(self, user_id: UUID, repository_id: UUID) -> bool: ...
+
+    async def delete_all_access(self, repository_id: UUID) -> int: ...
+
+    async def list_for_user(
+        self, user_id: UUID, *, limit: int, before: UUID | None
+    ) -> list[AccessibleRepository]: ...
+
+    async def add_webhook_if_absent(self, webhook: RepositoryWebhook) -> bool: ...
+
+    async def get_webhook(self, repository_id: UUID) -> RepositoryWebhook | None: ...
+
+    async def set_webhook_host_id(self, webhook_id: UUID, host_hook_id: int | None) -> None: ...
+
+    async def delete_webhook(self, repository_id: UUID) -> RepositoryWebhook | None: ...
+
+
+class PullRequestRepository(Protocol):
+    """Pull requests, reviews and comments; ``upsert*`` never replace a newer snapshot with an older one.
+
+    ``upsert`` inserts by ``(repository_id, number)`` or updates when the incoming ``source_updated_at`` is
+    not older (a stored ``None`` is always replaced); it returns the stored row afterwards.
+    """
+
+    async def upsert(self, pull_request: PullRequest) -> PullRequest: ...
+
+    async def get(self, pull_request_id: UUID) -> PullRequest | None: ...
+
+    async def get_by_number(self, repository_id: UUID, number: int) -> PullRequest | None: ...
+
+    async def list_for_repository(
+        self, repository_id: UUID, *, state: PullRequestState | None, limit: int, before: UUID | None
+    ) -> list[PullRequest]: ...
+
+    async def upsert_review(self, review: PullRequestReview) -> None: ...
+
+    async def list_reviews(self, pull_request_id: UUID) -> list[PullRequestReview]: ...
+
+    async def upsert_comment(self, comment: PullRequestComment) -> None: ...
+
+    async def list_comments(self, pull_request_id: UUID) -> list[PullRequestComment]: ...
+
+
+class GitHubDeliveryRepository(Protocol):
+    """Seen webhook deliveries: ``record`` is INSERT ... ON CONFLICT DO NOTHING, True only for the first."""
+
+    async def record(self, delivery_id: str, event: str, received_at: datetime) -> bool: ...
+
+
+class RepositoryEventRepository(Protocol):
+    """The outbox of follow-up work for workers; oldest first."""
+
+    async def add(self, event: RepositoryEvent) -> None: ...
+
+    async def list_pending(self, *, limit: int) -> list[RepositoryEvent]: ...
+
+    async def mark_processed(self, event_id: UUID, processed_at: datetime) -> bool: ...

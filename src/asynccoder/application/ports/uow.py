@@ -1,0 +1,65 @@
+"""The unit of work: one business transaction over every repository port."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Protocol, Self
+
+from asynccoder.application.ports.ai import (
+    ApiKeyRepository,
+    ModelCatalogueRepository,
+    ModelUsageRepository,
+)
+from asynccoder.application.ports.billing import (
+    BillingCatalogueRepository,
+    CreditLedgerRepository,
+    ProcessedEventRepository,
+    SubscriptionRepository,
+)
+from asynccoder.application.ports.code_hosting import (
+    GitHubConnectionRepository,
+    GitHubDeliveryRepository,
+    PullRequestRepository,
+    RepositoryEventRepository,
+    RepositoryRepository,
+)
+from asynccoder.application.ports.identity import (
+    OAuthStateRepository,
+    PersonalAccessTokenRepository,
+    RefreshTokenRepository,
+    UserRepository,
+)
+
+
+class UnitOfWork(Protocol):
+    """One business transaction: repositories as attributes; rolls back on exit unless ``commit()`` ran.
+
+    ``async with uow: ...; await uow.commit()``. A unit of work may be entered again after it exited (each
+    block is its own transaction, so no transaction stays open across slow calls such as GitHub or a model),
+    but never while it is active: blocks are sequential, not nested.
+    """
+
+    users: UserRepository
+    github_connections: GitHubConnectionRepository
+    refresh_tokens: RefreshTokenRepository
+    personal_access_tokens: PersonalAccessTokenRepository
+    oauth_states: OAuthStateRepository
+    ai_catalogue: ModelCatalogueRepository
+    api_keys: ApiKeyRepository
+    model_usage: ModelUsageRepository
+    credits: CreditLedgerRepository
+    billing_catalogue: BillingCatalogueRepository
+    subscriptions: SubscriptionRepository
+    stripe_events: ProcessedEventRepository
+    repositories: RepositoryRepository
+    pull_requests: PullRequestRepository
+    github_deliveries: GitHubDeliveryRepository
+    repository_events: RepositoryEventRepository
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+    async def commit(self) -> None: ...

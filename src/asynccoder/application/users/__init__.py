@@ -1,1 +1,0 @@
-"""Users: accounts, profiles and the repository port."""

@@ -1,0 +1,1 @@
+"""HTTP routes of the AI catalogue: models, prices, provider configs, keys, usage."""

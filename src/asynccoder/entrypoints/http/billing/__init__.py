@@ -1,0 +1,1 @@
+"""HTTP routes of billing: plans, packages, checkout, credits, invoices, webhooks."""

@@ -1,0 +1,109 @@
+"""Wire structs shared by the billing routes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+import msgspec
+from litestar.params import HeaderParameter
+
+from asynccoder.domain.billing import (
+    CreditPackage,
+    LedgerEntry,
+    SubscriptionPlan,
+)
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+# --- response bodies ---------------------------------------------------------------------------------
+
+
+class LedgerEntryBody(msgspec.Struct):
+    id: UUID
+    kind: str
+    amount_credits: int
+    available_delta_credits: int
+    held_delta_credits: int
+    created_at: str
+    hold_id: UUID | None
+    reference: str | None
+    reason: str | None
+
+
+def entry_out(e: LedgerEntry) -> LedgerEntryBody:
+    return LedgerEntryBody(
+        id=e.id,
+        kind=e.kind.value,
+        amount_credits=e.amount,
+        available_delta_credits=e.available_delta,
+        held_delta_credits=e.held_delta,
+        created_at=rfc3339(e.created_at),
+        hold_id=e.hold_id,
+        reference=e.reference,
+        reason=e.reason,
+    )
+
+
+class PlanBody(msgspec.Struct):
+    id: UUID
+    code: str
+    name: str
+    monthly_credits: int
+    price_cents: int
+    max_concurrent_tasks: int
+    allowed_tiers: list[str]
+    rate_limit_tier: str
+    active: bool
+    stripe_price_id: str | None
+
+
+def plan_out(p: SubscriptionPlan) -> PlanBody:
+    return PlanBody(
+        id=p.id,
+        code=p.code,
+        name=p.name,
+        monthly_credits=p.monthly_credits,
+        price_cents=p.price_cents,
+        max_concurrent_tasks=p.max_concurrent_tasks,
+        allowed_tiers=[t.value for t in p.allowed_tiers],
+        rate_limit_tier=p.rate_limit_tier.value,
+        active=p.active,
+        stripe_price_id=p.stripe_price_id,
+    )
+
+
+class PlansBody(msgspec.Struct):
+    items: list[PlanBody]
+    next_cursor: str | None = None
+
+
+class PackageBody(msgspec.Struct):
+    id: UUID
+    code: str
+    name: str
+    credits: int
+    price_cents: int
+    active: bool
+    stripe_price_id: str | None
+
+
+def package_out(p: CreditPackage) -> PackageBody:
+    return PackageBody(p.id, p.code, p.name, p.credits, p.price_cents, p.active, p.stripe_price_id)
+
+
+class PackagesBody(msgspec.Struct):
+    items: list[PackageBody]
+    next_cursor: str | None = None
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Idempotency-Key", required=False, max_length=150, description="Repeat-safe request key"
+    ),
+]

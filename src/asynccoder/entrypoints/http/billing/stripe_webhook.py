@@ -1,0 +1,44 @@
+"""The Stripe webhook receiver (public: events are authenticated by their signature)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from dishka.integrations.litestar import FromDishka, inject
+from litestar import Controller, Request, post
+from litestar.status_codes import HTTP_200_OK
+
+from asynccoder.application.billing.stripe_events import HandleStripeEvent, HandleStripeEventInput
+from asynccoder.entrypoints.http.auth import PUBLIC
+from asynccoder.entrypoints.http.common import (
+    problem_responses,
+)
+
+
+class WebhookAck(msgspec.Struct):
+    received: bool
+    duplicate: bool
+
+
+class StripeWebhookController(Controller):
+    path = "/webhooks/stripe"
+    tags = ["webhooks"]
+    opt = PUBLIC
+
+    @post(
+        operation_id="stripe_webhook",
+        summary="Stripe events",
+        status_code=HTTP_200_OK,
+        responses=problem_responses(400, 422, 503),
+    )
+    @inject
+    async def receive(
+        self, request: Request[Any, Any, Any], use_case: FromDishka[HandleStripeEvent]
+    ) -> WebhookAck:
+        """Stripe calls this with signed events (``Stripe-Signature``). Bad or stale signatures get 400 and
+        change nothing; a repeated event is acknowledged without a second effect; unknown types are
+        ignored."""
+        payload = await request.body()
+        result = await use_case(HandleStripeEventInput(payload, request.headers.get("stripe-signature")))
+        return WebhookAck(received=True, duplicate=result.duplicate)

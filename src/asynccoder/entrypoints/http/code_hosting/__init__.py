@@ -1,0 +1,1 @@
+"""HTTP routes of code hosting: repositories, pull requests, GitHub webhooks."""

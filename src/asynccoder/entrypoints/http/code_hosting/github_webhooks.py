@@ -1,0 +1,64 @@
+"""The GitHub webhook receiver (public: deliveries are authenticated by their signature)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from dishka.integrations.litestar import FromDishka, inject
+from litestar import Request, Response, post
+from litestar.openapi import ResponseSpec
+
+from asynccoder.application.code_hosting.webhooks import (
+    IngestGitHubWebhook,
+    WebhookDelivery,
+)
+from asynccoder.entrypoints.http.auth import PUBLIC
+
+
+class WebhookAck(msgspec.Struct):
+    status: str
+    detail: str
+
+
+GITHUB_MAX_DELIVERY_BYTES = 25 * 1024 * 1024
+
+
+@post(
+    "/webhooks/github",
+    operation_id="webhooks_github",
+    summary="Receive a GitHub webhook delivery",
+    tags=["webhooks"],
+    opt=PUBLIC,
+    security=[],
+    status_code=200,
+    # GitHub caps deliveries at 25 MB; a large push or pull request must not be cut off by the API-wide limit.
+    request_max_body_size=GITHUB_MAX_DELIVERY_BYTES,
+    responses={
+        202: ResponseSpec(data_container=WebhookAck, description="Accepted and ignored (unknown repository)"),
+        400: ResponseSpec(
+            data_container=dict[str, Any],
+            media_type="application/problem+json",
+            description="Missing headers, bad signature or malformed payload (`webhook_headers_missing`, "
+            "`webhook_signature_missing`, `webhook_signature_invalid`, `webhook_payload_invalid`); nothing "
+            "was written",
+        ),
+    },
+)
+@inject
+async def receive_github_webhook(
+    request: Request[Any, Any, Any], ingest: FromDishka[IngestGitHubWebhook]
+) -> Response[WebhookAck]:
+    """Verifies `X-Hub-Signature-256` over the raw body, deduplicates by `X-GitHub-Delivery`, records the
+    event. `status` is `processed`, `duplicate`, `pong` or `ignored`; every verified delivery gets a 2xx."""
+    body = await request.body()
+    outcome = await ingest(
+        WebhookDelivery(
+            event=request.headers.get("x-github-event"),
+            delivery_id=request.headers.get("x-github-delivery"),
+            signature=request.headers.get("x-hub-signature-256"),
+            body=body,
+        )
+    )
+    status = 202 if outcome.status == "ignored" else 200
+    return Response(WebhookAck(outcome.status, outcome.detail), status_code=status)

@@ -1,0 +1,105 @@
+"""Pull requests of a connected repository over HTTP: list, show, open, review."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+import msgspec
+from dishka.integrations.litestar import FromDishka, inject
+from litestar import Controller, get
+from litestar.params import FromPath
+
+from asynccoder.application.code_hosting.pull_requests import (
+    GetPullRequest,
+    GetPullRequestInput,
+)
+from asynccoder.domain.code_hosting import (
+    PullRequestComment,
+    PullRequestReview,
+)
+from asynccoder.domain.identity import Actor
+from asynccoder.entrypoints.http.code_hosting.schemas import PullRequestOut, pull_request_out
+from asynccoder.entrypoints.http.common import (
+    problem_response,
+)
+
+
+class ReviewOut(msgspec.Struct):
+    id: UUID
+    github_review_id: int | None
+    author_login: str | None
+    state: str
+    body: str | None
+    commit_sha: str | None
+    submitted_at: datetime | None
+    by_platform: bool
+
+
+class CommentOut(msgspec.Struct):
+    id: UUID
+    kind: str
+    github_comment_id: int | None
+    author_login: str | None
+    body: str
+    path: str | None
+    line: int | None
+    deleted: bool
+    by_platform: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class PullRequestDetailOut(msgspec.Struct):
+    pull_request: PullRequestOut
+    reviews: list[ReviewOut]
+    comments: list[CommentOut]
+
+
+def _review_out(r: PullRequestReview) -> ReviewOut:
+    return ReviewOut(
+        r.id, r.host_review_id, r.author_login, r.state, r.body, r.commit_sha, r.submitted_at, r.by_platform
+    )
+
+
+def _comment_out(c: PullRequestComment) -> CommentOut:
+    return CommentOut(
+        id=c.id,
+        kind=c.kind.value,
+        github_comment_id=c.host_comment_id,
+        author_login=c.author_login,
+        body="" if c.deleted else c.body,
+        path=c.path,
+        line=c.line,
+        deleted=c.deleted,
+        by_platform=c.by_platform,
+        created_at=c.created_at,
+        updated_at=c.updated_at,
+    )
+
+
+class PullRequestController(Controller):
+    path = "/pulls"
+    tags = ["pull requests"]
+
+    @get(
+        "/{pull_request_id:uuid}",
+        operation_id="pull_requests_get",
+        summary="Get a pull request with its reviews and comments",
+        responses={
+            404: problem_response(
+                "No such pull request, or no access to its repository (`pull_request_not_found`)"
+            )
+        },
+    )
+    @inject
+    async def get_pull(
+        self, actor: FromDishka[Actor], get_pull: FromDishka[GetPullRequest], pull_request_id: FromPath[UUID]
+    ) -> PullRequestDetailOut:
+        """404 unless the caller has access to the pull request's repository."""
+        view = await get_pull(GetPullRequestInput(actor, pull_request_id))
+        return PullRequestDetailOut(
+            pull_request_out(view.pull_request),
+            [_review_out(r) for r in view.reviews],
+            [_comment_out(c) for c in view.comments],
+        )

@@ -1,0 +1,1 @@
+"""HTTP routes of identity: sessions, tokens, the caller's account, user admin."""

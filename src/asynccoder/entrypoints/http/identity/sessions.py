@@ -1,0 +1,160 @@
+"""Public authentication endpoints: register, login, refresh, logout."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from dishka.integrations.litestar import FromDishka, inject
+from litestar import Controller, Request, Response, post
+from litestar.params import JSONBody
+
+from asynccoder.application.identity.registration import (
+    RegisterUser,
+    RegisterUserCommand,
+)
+from asynccoder.application.identity.sessions import (
+    LogIn,
+    LogInCommand,
+    LogOut,
+    LogOutCommand,
+    RefreshSession,
+    RefreshSessionCommand,
+    TokenPair,
+)
+from asynccoder.domain.identity import MAX_PASSWORD_LENGTH
+from asynccoder.entrypoints.http.auth import PUBLIC
+from asynccoder.entrypoints.http.client_ip import client_ip, parse_networks
+from asynccoder.entrypoints.http.common import problem_responses
+from asynccoder.ioc.settings import Settings
+
+# Over-long passwords are refused by the schema (before any hashing); a little slack above the domain limit
+# lets the domain give its own, clearer message.
+_PASSWORD = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_PASSWORD_LENGTH * 4)]
+_EMAIL = Annotated[str, msgspec.Meta(min_length=1, max_length=320)]
+_OPAQUE = Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class Registration(msgspec.Struct, forbid_unknown_fields=True):
+    email: _EMAIL
+    password: _PASSWORD
+    display_name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | None = None
+
+
+class RegistrationAccepted(msgspec.Struct):
+    status: str
+    detail: str
+
+
+class Credentials(msgspec.Struct, forbid_unknown_fields=True):
+    email: _EMAIL
+    password: _PASSWORD
+
+
+class RefreshRequest(msgspec.Struct, forbid_unknown_fields=True):
+    refresh_token: _OPAQUE
+
+
+class Tokens(msgspec.Struct):
+    access_token: str
+    token_type: str
+    expires_in: int
+    refresh_token: str
+
+
+def _tokens(pair: TokenPair) -> Response[Tokens]:
+    return Response(
+        Tokens(
+            access_token=pair.access_token,
+            token_type=pair.token_type,
+            expires_in=pair.expires_in,
+            refresh_token=pair.refresh_token,
+        ),
+        status_code=200,
+        headers=NO_STORE,
+    )
+
+
+ACCEPTED = RegistrationAccepted(
+    status="accepted",
+    detail="If this address can be registered, the account is ready: sign in with it.",
+)
+
+
+class SessionController(Controller):
+    path = "/auth"
+    tags = ["auth"]
+    opt = PUBLIC
+    security = [{}]  # anonymous allowed (an empty requirement in OpenAPI)
+
+    @post(
+        "/register",
+        operation_id="auth_register",
+        summary="Create an account with a password",
+        status_code=202,
+        responses=problem_responses(400, 413),
+    )
+    @inject
+    async def register(
+        self, data: JSONBody[Registration], register: FromDishka[RegisterUser]
+    ) -> RegistrationAccepted:
+        """Always 202 with the same body, whether or not the email was already registered (for an existing
+        email nothing changes). Passwords: 12 to 256 characters, at least 4 different characters (400
+        `weak_password` otherwise)."""
+        await register(
+            RegisterUserCommand(email=data.email, password=data.password, display_name=data.display_name)
+        )
+        return ACCEPTED
+
+    @post(
+        "/login",
+        operation_id="auth_login",
+        summary="Exchange email and password for tokens",
+        status_code=200,
+        responses=problem_responses(400, 401, 429),
+    )
+    @inject
+    async def login(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[Credentials],
+        log_in: FromDishka[LogIn],
+        settings: FromDishka[Settings],
+    ) -> Response[Tokens]:
+        """Returns a short-lived access JWT and an opaque refresh token. Unknown email, wrong password and
+        disabled account all give the same 401 `invalid_credentials`; repeated failures per account or per
+        client give 429 `too_many_attempts` with `Retry-After`."""
+        peer = request.client.host if request.client else None
+        client = client_ip(
+            peer, request.headers.getall("x-forwarded-for", []), parse_networks(settings.trusted_proxies)
+        )
+        pair = await log_in(LogInCommand(email=data.email, password=data.password, client=client))
+        return _tokens(pair)
+
+    @post(
+        "/refresh",
+        operation_id="auth_refresh",
+        summary="Rotate a refresh token",
+        status_code=200,
+        responses=problem_responses(400, 401),
+    )
+    @inject
+    async def refresh(
+        self, data: JSONBody[RefreshRequest], refresh_session: FromDishka[RefreshSession]
+    ) -> Response[Tokens]:
+        """The presented refresh token stops working and a new pair is returned. Presenting a used refresh
+        token revokes its whole family (401 `invalid_refresh_token`)."""
+        return _tokens(await refresh_session(RefreshSessionCommand(refresh_token=data.refresh_token)))
+
+    @post(
+        "/logout",
+        operation_id="auth_logout",
+        summary="Revoke a refresh token's family",
+        status_code=204,
+        responses=problem_responses(400),
+    )
+    @inject
+    async def logout(self, data: JSONBody[RefreshRequest], log_out: FromDishka[LogOut]) -> None:
+        """Idempotent: an unknown or already revoked token also gets 204."""
+        await log_out(LogOutCommand(refresh_token=data.refresh_token))

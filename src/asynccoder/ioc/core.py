@@ -1,0 +1,111 @@
+"""The composition root: the only place that names concrete adapters.
+
+``make_container(settings, *overrides)`` builds the dishka container used by the HTTP app, the worker and the
+CLI. APP-scoped resources (engine, clients) are generator providers closed when the container closes; REQUEST
+scope is one HTTP request or one job. Later providers override earlier ones for the same type, which is how
+tests swap an adapter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+
+from dishka import AsyncContainer, Provider, Scope, from_context, make_async_container, provide
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from asynccoder.adapters.memory.store import InMemoryStore
+from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
+from asynccoder.adapters.redis.health import RedisProbe
+from asynccoder.adapters.sqlalchemy.database import create_engine
+from asynccoder.adapters.sqlalchemy.health import DatabaseProbe, MigrationsProbe
+from asynccoder.adapters.sqlalchemy.uow import SqlAlchemyUnitOfWork
+from asynccoder.adapters.system.clock import SystemClock
+from asynccoder.adapters.system.ids import Uuid7Generator
+from asynccoder.application.health.check_readiness import CheckReadiness
+from asynccoder.application.ports.system import (
+    Clock,
+    HealthProbe,
+    IdGenerator,
+)
+from asynccoder.application.ports.uow import UnitOfWork
+from asynccoder.ioc.ai import AiCatalogueProvider, AiProvider
+from asynccoder.ioc.billing import BillingProvider
+from asynccoder.ioc.code_hosting import CodeHostingProvider
+from asynccoder.ioc.identity import IdentityProvider
+from asynccoder.ioc.settings import Settings
+
+
+class CoreProvider(Provider):
+    """Settings, time, ids, the database and Redis."""
+
+    settings = from_context(provides=Settings, scope=Scope.APP)
+
+    @provide(scope=Scope.APP)
+    def clock(self) -> Clock:
+        return SystemClock()
+
+    @provide(scope=Scope.APP)
+    def ids(self) -> IdGenerator:
+        return Uuid7Generator()
+
+    @provide(scope=Scope.APP)
+    async def engine(self, settings: Settings) -> AsyncIterator[AsyncEngine]:
+        engine = create_engine(settings.database_url)
+        yield engine
+        await engine.dispose()
+
+    @provide(scope=Scope.APP)
+    async def redis(self, settings: Settings) -> AsyncIterator[Redis | None]:
+        if settings.redis_url is None:
+            yield None
+            return
+        client: Redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+        yield client
+        await client.aclose()
+
+    @provide(scope=Scope.REQUEST)
+    def uow(self, engine: AsyncEngine) -> UnitOfWork:
+        return SqlAlchemyUnitOfWork(engine)
+
+    @provide(scope=Scope.APP)
+    def readiness(self, engine: AsyncEngine, redis: Redis | None) -> CheckReadiness:
+        probes: list[HealthProbe] = [DatabaseProbe(engine), MigrationsProbe(engine)]
+        if redis is not None:
+            probes.append(RedisProbe(redis))
+        return CheckReadiness(probes)
+
+
+class InMemoryPersistenceProvider(Provider):
+    """Runs every repository in process memory: for unit-level app tests and throwaway demos."""
+
+    @provide(scope=Scope.APP)
+    def store(self) -> InMemoryStore:
+        return InMemoryStore()
+
+    @provide(scope=Scope.REQUEST)
+    def uow(self, store: InMemoryStore) -> UnitOfWork:
+        return InMemoryUnitOfWork(store)
+
+    @provide(scope=Scope.APP)
+    def readiness(self) -> CheckReadiness:
+        return CheckReadiness([])
+
+
+def default_providers() -> list[Provider]:
+    return [
+        CoreProvider(),
+        IdentityProvider(),
+        AiProvider(),
+        AiCatalogueProvider(),
+        BillingProvider(),
+        CodeHostingProvider(),
+    ]
+
+
+def make_container(
+    settings: Settings, *overrides: Provider, base: Iterable[Provider] | None = None
+) -> AsyncContainer:
+    """Build the container for ``settings``; ``overrides`` replace what the default providers provide."""
+    providers = [*(base if base is not None else default_providers()), *overrides]
+    return make_async_container(*providers, context={Settings: settings})
