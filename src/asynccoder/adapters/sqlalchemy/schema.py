@@ -12,7 +12,16 @@ from asynccoder.adapters.sqlalchemy import (
     github_tables,
     identity_tables,
     tables,
+    tasks_tables,
 )
 from asynccoder.adapters.sqlalchemy.tables import metadata
 
-__all__ = ["ai_catalogue_tables", "billing_tables", "github_tables", "identity_tables", "metadata", "tables"]
+__all__ = [
+    "ai_catalogue_tables",
+    "billing_tables",
+    "github_tables",
+    "identity_tables",
+    "metadata",
+    "tables",
+    "tasks_tables",
+]

@@ -24,6 +24,8 @@ from asynccoder.application.github.ports import (
     RepositoryEventRepository,
     RepositoryRepository,
 )
+from asynccoder.application.ports.events import TaskEventRepository
+from asynccoder.application.ports.tasks import TaskRepository, TaskUsageRepository
 from asynccoder.application.users.ports import (
     GitHubConnectionRepository,
     OAuthStateRepository,
@@ -69,6 +71,9 @@ class UnitOfWork(Protocol):
     pull_requests: PullRequestRepository
     github_deliveries: GitHubDeliveryRepository
     repository_events: RepositoryEventRepository
+    tasks: TaskRepository
+    task_usage: TaskUsageRepository
+    task_events: TaskEventRepository
 
     async def __aenter__(self) -> Self: ...
 
