@@ -258,12 +258,14 @@ class SqlAlchemyTaskRepository(TaskRepository):
         ).all()
         for task_id, writes, repository_id in candidates:
             if writes:
-                got = await conn.execute(
+                # RETURNING, not rowcount: drivers report -1 for INSERT ... ON CONFLICT.
+                got = await conn.scalar(
                     insert_on_conflict(conn, task_repository_locks)
                     .values(repository_id=repository_id, task_id=task_id, locked_at=now)
                     .on_conflict_do_nothing(index_elements=["repository_id"])
+                    .returning(task_repository_locks.c.task_id)
                 )
-                if got.rowcount != 1:
+                if got is None:
                     continue
             won = await conn.execute(
                 sa.update(tasks)

@@ -86,9 +86,9 @@ class TaskRepository(Protocol):
     async def claim_next(self, worker_id: str, now: datetime) -> Task | None:
         """Takes the first runnable queued task in fair order and marks it running for ``worker_id``
         (attempt + 1, heartbeat now). Runnable: ``not_before`` passed and, for a writing task, its
-        repository's writing lock free (taken here). Fair order: higher ``priority_class`` first, then round-robin across
-        users (each user's n-th task before anyone's n+1-th, counting their running tasks), then
-        ``priority``, then age. Two workers never claim the same task."""
+        repository's writing lock free (taken here). Fair order: higher ``priority_class`` first, then
+        round-robin across users (each user's n-th task before anyone's n+1-th, counting their running
+        tasks), then ``priority``, then age. Two workers never claim the same task."""
         ...
 
     async def heartbeat(self, task_id: UUID, worker_id: str, attempt: int, now: datetime) -> bool:
