@@ -88,7 +88,8 @@ async def test_two_workers_racing_to_claim_one_task_one_wins(uow_factory: UowFac
     assert (won.id, won.status, won.attempt, won.heartbeat_at) == (task.id, TaskStatus.RUNNING, 1, T0)
     async with uow_factory() as uow:
         stored = await uow.tasks.get(task.id)
-    assert stored is not None and stored.worker_id == won.worker_id
+    assert stored is not None
+    assert stored.worker_id == won.worker_id
 
 
 async def test_a_stale_worker_loses_every_write_after_a_cancel(uow_factory: UowFactory) -> None:
@@ -108,7 +109,8 @@ async def test_a_stale_worker_loses_every_write_after_a_cancel(uow_factory: UowF
         assert not await uow.tasks.requeue(task.id, "w1", 1, T0, None)
         await uow.commit()
         stored = await uow.tasks.get(task.id)
-    assert stored is not None and (stored.status, stored.result) == (TaskStatus.CANCELLED, None)
+    assert stored is not None
+    assert (stored.status, stored.result) == (TaskStatus.CANCELLED, None)
     async with uow_factory() as uow:
         assert await uow.tasks.count_active(alice.id) == 0
 
@@ -123,13 +125,15 @@ async def test_a_taken_over_attempt_cannot_finish(uow_factory: UowFactory) -> No
         assert await uow.tasks.requeue(task.id, None, 1, T0, None, failure_reason=FailureReason.INTERNAL)
         await uow.commit()
     second = await _claim(uow_factory, "new")
-    assert second is not None and second.attempt == 2
+    assert second is not None
+    assert second.attempt == 2
     async with uow_factory() as uow:
         assert not await uow.tasks.finish(task.id, "old", 1, TaskStatus.FAILED, T0)
         assert await uow.tasks.finish(task.id, "new", 2, TaskStatus.SUCCEEDED, T0 + timedelta(seconds=9))
         await uow.commit()
         done = await uow.tasks.get(task.id)
-        assert done is not None and done.status is TaskStatus.SUCCEEDED
+        assert done is not None
+        assert done.status is TaskStatus.SUCCEEDED
         assert await uow.tasks.recent_durations(5) == [9.0]
 
 
@@ -144,7 +148,8 @@ async def test_a_requeued_task_waits_for_its_not_before(uow_factory: UowFactory)
         await uow.commit()
     assert await _claim(uow_factory, now=T0 + timedelta(seconds=29)) is None
     again = await _claim(uow_factory, now=later)
-    assert again is not None and again.attempt == 2
+    assert again is not None
+    assert again.attempt == 2
 
 
 async def test_writing_tasks_on_one_repository_never_run_at_once(uow_factory: UowFactory) -> None:
@@ -159,7 +164,8 @@ async def test_writing_tasks_on_one_repository_never_run_at_once(uow_factory: Uo
         assert await uow.tasks.finish(first.id, "w0", 1, TaskStatus.FAILED, T0)
         await uow.commit()
     nxt = await _claim(uow_factory)
-    assert nxt is not None and nxt.id == second.id
+    assert nxt is not None
+    assert nxt.id == second.id
 
 
 async def test_one_users_many_tasks_do_not_starve_anothers_one(uow_factory: UowFactory) -> None:
@@ -195,7 +201,8 @@ async def test_only_a_queued_task_can_be_edited(uow_factory: UowFactory) -> None
         assert await uow.tasks.update_queued(task.id, T0, instructions="New words", priority=9)
         await uow.commit()
     claimed = await _claim(uow_factory)
-    assert claimed is not None and (claimed.instructions, claimed.priority) == ("New words", 9)
+    assert claimed is not None
+    assert (claimed.instructions, claimed.priority) == ("New words", 9)
     async with uow_factory() as uow:
         assert not await uow.tasks.update_queued(task.id, T0, instructions="Too late", priority=None)
 
@@ -212,7 +219,8 @@ async def test_a_settlement_is_recorded_once_and_only_for_ended_tasks(uow_factor
         assert not await uow.tasks.record_settlement(task.id, 7, False)
         await uow.commit()
         stored = await uow.tasks.get(task.id)
-        assert stored is not None and (stored.settled_credits, stored.charge_waived) == (0, True)
+        assert stored is not None
+        assert (stored.settled_credits, stored.charge_waived) == (0, True)
         assert await uow.tasks.find_unsettled(T0 + timedelta(seconds=1), 10) == []
         counts = await uow.tasks.status_mode_counts(alice.id)
         assert [(c.status, c.mode, c.count) for c in counts] == [(TaskStatus.CANCELLED, TaskMode.ASK, 1)]
