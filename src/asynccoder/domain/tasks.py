@@ -22,6 +22,7 @@ __all__ = [
     "FailureReason",
     "Task",
     "TaskFinished",
+    "TaskIdempotencyKeyTaken",
     "TaskMode",
     "TaskNotFound",
     "TaskNotQueued",
@@ -105,6 +106,12 @@ class TaskFinished(Conflict):
     """A finished task cannot be cancelled."""
 
     code = "task_finished"
+
+
+class TaskIdempotencyKeyTaken(Conflict):
+    """Another task of the user already carries this idempotency key (raised by the repository on insert)."""
+
+    code = "idempotency_key_reused"
 
 
 class ConcurrencyLimitReached(TooManyRequests):

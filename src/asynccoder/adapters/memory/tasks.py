@@ -31,6 +31,7 @@ from asynccoder.domain.tasks import (
     FailureReason,
     Task,
     TaskResult,
+    TaskIdempotencyKeyTaken,
     TaskStatus,
     fair_order,
 )
@@ -66,6 +67,10 @@ class InMemoryTaskRepository(TaskRepository):
     async def add(self, task: Task) -> None:
         if task.id in self._s.tasks:
             raise ValueError("duplicate task id")
+        if task.idempotency_key is not None and await self.find_by_idempotency_key(
+            task.user_id, task.idempotency_key
+        ):
+            raise TaskIdempotencyKeyTaken("This idempotency key was used for another task.")
         if await self.count_active(task.user_id) >= task.concurrency_limit:
             raise ConcurrencyLimitReached(
                 "You already have as many active tasks as your plan allows.", limit=task.concurrency_limit

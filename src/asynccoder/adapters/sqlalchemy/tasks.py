@@ -15,9 +15,11 @@ from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from asynccoder.adapters.sqlalchemy.dialect import insert_on_conflict
+from asynccoder.adapters.sqlalchemy.errors import constraint_name
 from asynccoder.adapters.sqlalchemy.tasks_tables import (
     task_events,
     task_repository_locks,
@@ -40,6 +42,7 @@ from asynccoder.domain.tasks import (
     DiffStats,
     FailureReason,
     Task,
+    TaskIdempotencyKeyTaken,
     TaskMode,
     TaskResult,
     TaskStatus,
@@ -176,7 +179,16 @@ class SqlAlchemyTaskRepository(TaskRepository):
             raise ConcurrencyLimitReached(
                 "You already have as many active tasks as your plan allows.", limit=task.concurrency_limit
             )
-        await conn.execute(
+        try:
+            async with conn.begin_nested():
+                await self._insert(task)
+        except IntegrityError as exc:
+            if constraint_name(exc) == "uq_tasks_user_id_idempotency_key":
+                raise TaskIdempotencyKeyTaken("This idempotency key was used for another task.") from None
+            raise
+
+    async def _insert(self, task: Task) -> None:
+        await self._conn.execute(
             sa.insert(tasks).values(
                 id=task.id,
                 user_id=task.user_id,
