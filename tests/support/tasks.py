@@ -38,7 +38,7 @@ async def seed_owner(
     """Stores ``users`` users and ``repositories`` repositories (no access rows)."""
     people = [make_user() for _ in range(users)]
     repos = [
-        make_repository(host_id=None, host="local", full_name=f"acme/repo{i}-{new_id().hex[-6:]}")
+        make_repository(host_id=None, host="local", full_name=f"acme/repo{i}-{new_id().hex[:12]}")
         for i in range(repositories)
     ]
     async with new_uow() as uow:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from uuid import UUID
 
 from asynccoder.application.common.ports import Clock, UnitOfWork
 from asynccoder.application.ports.events import TaskEvent, TaskEventNotifier, TaskEventType
 from asynccoder.domain.tasks import Task
+
+log = logging.getLogger("asynccoder.tasks.events")
 
 
 def status_data(task: Task) -> dict[str, Any]:
@@ -51,5 +54,5 @@ class TaskEvents:
         for task_id, seq in pending.items():
             try:
                 await self._notifier.notify(task_id, seq)
-            except Exception:  # noqa: BLE001 - see the class docstring
-                continue
+            except Exception:
+                log.warning("could not notify watchers of task %s", task_id, exc_info=True)
