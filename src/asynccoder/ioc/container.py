@@ -43,6 +43,7 @@ from asynccoder.ioc.billing import BillingProvider
 from asynccoder.ioc.github import GitHubProvider
 from asynccoder.ioc.identity import AccountsProvider
 from asynccoder.ioc.settings import Settings
+from asynccoder.ioc.tasks import TasksProvider
 
 
 class CoreProvider(Provider):
@@ -144,6 +145,7 @@ def default_providers() -> list[Provider]:
         AiCatalogueProvider(),
         BillingProvider(),
         GitHubProvider(),
+        TasksProvider(),
     ]
 
 

@@ -95,6 +95,12 @@ class Settings:
     stripe_webhook_secret: str | None = field(default=None, repr=False)
     stripe_api_base: str = "https://api.stripe.com"
 
+    embedded_worker: bool | None = None  # None: on with SQLite, off with PostgreSQL
+    worker_concurrency: int = 2
+    task_time_limit_seconds: int = 1800
+    task_stale_after_seconds: int = 30
+    task_max_attempts: int = 3
+
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
@@ -114,6 +120,11 @@ class Settings:
     @property
     def uses_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def runs_embedded_worker(self) -> bool:
+        """``asynccoder serve`` runs a task worker in the API process: by default on SQLite only."""
+        return self.uses_sqlite if self.embedded_worker is None else self.embedded_worker
 
 
 # name -> (settings attribute, parser). Parsers raise ValueError with a message that names no secret value.
@@ -305,6 +316,11 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "STRIPE_SECRET_KEY": ("stripe_secret_key", _opt_str),
     "STRIPE_WEBHOOK_SECRET": ("stripe_webhook_secret", _opt_str),
     "STRIPE_API_BASE": ("stripe_api_base", _http_url),
+    "ASYNCCODER_EMBEDDED_WORKER": ("embedded_worker", _bool),
+    "WORKER_CONCURRENCY": ("worker_concurrency", _positive_int),
+    "TASK_TIME_LIMIT_SECONDS": ("task_time_limit_seconds", _positive_int),
+    "TASK_STALE_AFTER_SECONDS": ("task_stale_after_seconds", _positive_int),
+    "TASK_MAX_ATTEMPTS": ("task_max_attempts", _positive_int),
 }
 
 ENVIRONMENT_VARIABLES = tuple(_FIELDS)

@@ -35,6 +35,7 @@ from asynccoder.entrypoints.http.personal_access_tokens import PersonalAccessTok
 from asynccoder.entrypoints.http.problems import ERROR_CODES_DOC, EXCEPTION_HANDLERS
 from asynccoder.entrypoints.http.repositories import PullRequestController, RepositoryController
 from asynccoder.entrypoints.http.sessions import SessionController
+from asynccoder.entrypoints.http.tasks.routes import TASK_HANDLERS
 from asynccoder.entrypoints.http.users import GitHubConnectionController, ProfileController
 from asynccoder.entrypoints.observability import configure_logging
 from asynccoder.ioc.container import make_container
@@ -62,6 +63,7 @@ def api_route_handlers() -> list[ControllerRouterHandler]:
         RepositoryController,
         PullRequestController,
         receive_github_webhook,
+        *TASK_HANDLERS,
     ]
 
 

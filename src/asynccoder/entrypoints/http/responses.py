@@ -25,6 +25,7 @@ class Problem(msgspec.Struct):
     detail: str
     code: str
     errors: list[FieldError] | None = None
+    limit: int | None = None  # on 429: the limit that was reached
 
 
 def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
