@@ -38,6 +38,7 @@ from asynccoder.entrypoints.http.sessions import SessionController
 from asynccoder.entrypoints.http.tasks.routes import TASK_HANDLERS
 from asynccoder.entrypoints.http.users import GitHubConnectionController, ProfileController
 from asynccoder.entrypoints.observability import configure_logging
+from asynccoder.entrypoints.worker import embedded_worker
 from asynccoder.ioc.container import make_container
 from asynccoder.ioc.migrations import migrate_to_head
 from asynccoder.ioc.settings import Settings, load_settings
@@ -107,7 +108,8 @@ def create_app(
             await anyio.to_thread.run_sync(migrate_to_head, settings)
         log.info("started", environment=settings.environment, version=__version__)
         try:
-            yield
+            async with embedded_worker(container, settings):
+                yield
         finally:
             await container.close()
 
