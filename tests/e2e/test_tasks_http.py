@@ -17,8 +17,8 @@ from asynccoder.adapters.system.ids import Uuid7Generator
 from asynccoder.adapters.system.platform_access import ConfiguredPlatformKeys
 from asynccoder.application.ai_catalogue.ports import PlatformKeys
 from asynccoder.application.billing.credits import GrantCredits, GrantCreditsInput
-from asynccoder.domain.ai import Provider as AiProvider
 from asynccoder.domain.ai import ModelTier, Usage
+from asynccoder.domain.ai import Provider as AiProvider
 from asynccoder.domain.ai_catalogue import TaskMode
 from asynccoder.domain.code_hosting import Permission, RepositoryAccess
 from asynccoder.entrypoints.http.app import create_app
