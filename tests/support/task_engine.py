@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,7 +86,14 @@ class Raise:
     error: BaseException
 
 
-Step = Log | Call | WaitForCancel | Hang | Fail | Raise
+@dataclass(frozen=True, slots=True)
+class Do:
+    """Awaits ``action(execution)`` (e.g. cancel the task from the outside while it runs)."""
+
+    action: Callable[[TaskExecution], Awaitable[object]]
+
+
+Step = Log | Call | WaitForCancel | Hang | Fail | Raise | Do
 
 
 @dataclass
@@ -115,6 +122,8 @@ class ScriptedTaskRunner:
                 return TaskOutcome(result=TaskResult("stopped early", partial=True))
             elif isinstance(step, Hang):
                 await asyncio.Event().wait()
+            elif isinstance(step, Do):
+                await step.action(execution)
             elif isinstance(step, Fail):
                 return TaskOutcome(failure=step.reason, message="scripted failure", transient=step.transient)
             else:
