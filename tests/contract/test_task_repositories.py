@@ -14,6 +14,7 @@ from asynccoder.domain.ai_catalogue import KeySource
 from asynccoder.domain.tasks import (
     ConcurrencyLimitReached,
     FailureReason,
+    TaskIdempotencyKeyTaken,
     TaskMode,
     TaskResult,
     TaskStatus,
@@ -298,3 +299,15 @@ async def test_concurrent_adds_never_exceed_the_concurrency_limit(uow_factory: U
 def test_builder_defaults_are_queued() -> None:
     task = make_task(new_id(), new_id())
     assert dataclasses.replace(task).status is TaskStatus.QUEUED
+
+
+async def test_an_idempotency_key_is_unique_per_user_and_a_clash_writes_nothing(
+    uow_factory: UowFactory,
+) -> None:
+    (alice, bob), (repo,) = await seed_owner(uow_factory, users=2)
+    await _add(uow_factory, make_task(alice.id, repo.id, idempotency_key="k"))
+    with pytest.raises(TaskIdempotencyKeyTaken):
+        await _add(uow_factory, make_task(alice.id, repo.id, idempotency_key="k"))
+    await _add(uow_factory, make_task(bob.id, repo.id, idempotency_key="k"))  # another user's key space
+    async with uow_factory() as uow:
+        assert await uow.tasks.count_active(alice.id) == 1

@@ -30,8 +30,8 @@ from asynccoder.domain.tasks import (
     ConcurrencyLimitReached,
     FailureReason,
     Task,
-    TaskResult,
     TaskIdempotencyKeyTaken,
+    TaskResult,
     TaskStatus,
     fair_order,
 )
