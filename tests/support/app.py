@@ -19,5 +19,6 @@ def make_settings(**overrides: Any) -> Settings:
         jwt_secret="test-jwt-secret-" + "x" * 32,
         encryption_keys=(TEST_ENCRYPTION_KEY,),
         log_level="WARNING",
+        embedded_worker=False,  # tests that want one start it explicitly
     )
     return replace(base, **overrides)

@@ -52,6 +52,19 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+@command("worker")
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from asynccoder.entrypoints.worker import run_worker
+    from asynccoder.ioc.commands import migrate_to_head
+
+    if settings.auto_migrate:
+        migrate_to_head(settings)
+    asyncio.run(run_worker(settings))
+    return 0
+
+
 @command("migrate")
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     from asynccoder.ioc.commands import (
@@ -141,6 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--reload", action="store_true", help="restart on code changes (development)")
+
+    sub.add_parser("worker", help="run a task worker (as many processes as you like)")
 
     migrate = sub.add_parser("migrate", help="upgrade the database schema to the newest version")
     migrate.add_argument(

@@ -34,6 +34,7 @@ from asynccoder.ioc.billing import BillingProvider
 from asynccoder.ioc.code_hosting import CodeHostingProvider
 from asynccoder.ioc.identity import IdentityProvider
 from asynccoder.ioc.settings import Settings
+from asynccoder.ioc.tasks import TasksProvider
 
 
 class CoreProvider(Provider):
@@ -100,6 +101,7 @@ def default_providers() -> list[Provider]:
         AiCatalogueProvider(),
         BillingProvider(),
         CodeHostingProvider(),
+        TasksProvider(),
     ]
 
 

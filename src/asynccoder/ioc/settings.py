@@ -115,6 +115,12 @@ class Settings:
             return self.task_events_backend
         return "redis" if self.redis_url else "memory"
 
+    embedded_worker: bool | None = None  # None: on with SQLite, off with PostgreSQL
+    worker_concurrency: int = 2
+    task_time_limit_seconds: int = 1800
+    task_stale_after_seconds: int = 30
+    task_max_attempts: int = 3
+
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
@@ -134,6 +140,11 @@ class Settings:
     @property
     def uses_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def runs_embedded_worker(self) -> bool:
+        """``asynccoder serve`` runs a task worker in the API process: by default on SQLite only."""
+        return self.uses_sqlite if self.embedded_worker is None else self.embedded_worker
 
 
 # name -> (settings attribute, parser). Parsers raise ValueError with a message that names no secret value.
@@ -340,6 +351,11 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "EVENT_STREAMS_PER_USER": ("event_streams_per_user", _positive_int),
     "EVENT_STREAM_HEARTBEAT_SECONDS": ("event_stream_heartbeat_seconds", _positive_int),
     "TASK_EVENTS_COALESCE_MS": ("task_events_coalesce_ms", _positive_int),
+    "ASYNCCODER_EMBEDDED_WORKER": ("embedded_worker", _bool),
+    "WORKER_CONCURRENCY": ("worker_concurrency", _positive_int),
+    "TASK_TIME_LIMIT_SECONDS": ("task_time_limit_seconds", _positive_int),
+    "TASK_STALE_AFTER_SECONDS": ("task_stale_after_seconds", _positive_int),
+    "TASK_MAX_ATTEMPTS": ("task_max_attempts", _positive_int),
 }
 
 ENVIRONMENT_VARIABLES = tuple(_FIELDS)

@@ -30,6 +30,11 @@ from asynccoder.adapters.memory.identity import (
     InMemoryUserRepository,
 )
 from asynccoder.adapters.memory.store import InMemoryStore, MemoryState
+from asynccoder.adapters.memory.tasks import (
+    InMemoryTaskEventRepository,
+    InMemoryTaskRepository,
+    InMemoryTaskUsageRepository,
+)
 from asynccoder.application.ports.uow import UnitOfWork
 
 
@@ -56,6 +61,9 @@ class InMemoryUnitOfWork(UnitOfWork):
     pull_requests: InMemoryPullRequestRepository
     github_deliveries: InMemoryGitHubDeliveryRepository
     repository_events: InMemoryRepositoryEventRepository
+    tasks: InMemoryTaskRepository
+    task_usage: InMemoryTaskUsageRepository
+    task_events: InMemoryTaskEventRepository
 
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
@@ -84,6 +92,9 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.pull_requests = InMemoryPullRequestRepository(self._store)
         self.github_deliveries = InMemoryGitHubDeliveryRepository(self._store)
         self.repository_events = InMemoryRepositoryEventRepository(self._store)
+        self.tasks = InMemoryTaskRepository(self._store)
+        self.task_usage = InMemoryTaskUsageRepository(self._store)
+        self.task_events = InMemoryTaskEventRepository(self._store)
         return self
 
     async def __aexit__(

@@ -12,7 +12,16 @@ from asynccoder.adapters.sqlalchemy import (
     code_hosting_tables,
     identity_tables,
     tables,
+    tasks_tables,
 )
 from asynccoder.adapters.sqlalchemy.tables import metadata
 
-__all__ = ["ai_tables", "billing_tables", "code_hosting_tables", "identity_tables", "metadata", "tables"]
+__all__ = [
+    "ai_tables",
+    "billing_tables",
+    "code_hosting_tables",
+    "identity_tables",
+    "metadata",
+    "tables",
+    "tasks_tables",
+]

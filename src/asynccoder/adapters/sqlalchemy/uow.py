@@ -31,6 +31,11 @@ from asynccoder.adapters.sqlalchemy.identity import (
     SqlAlchemyRefreshTokenRepository,
     SqlAlchemyUserRepository,
 )
+from asynccoder.adapters.sqlalchemy.tasks import (
+    SqlAlchemyTaskEventRepository,
+    SqlAlchemyTaskRepository,
+    SqlAlchemyTaskUsageRepository,
+)
 from asynccoder.application.ports.uow import UnitOfWork
 
 
@@ -53,6 +58,9 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
     pull_requests: SqlAlchemyPullRequestRepository
     github_deliveries: SqlAlchemyGitHubDeliveryRepository
     repository_events: SqlAlchemyRepositoryEventRepository
+    tasks: SqlAlchemyTaskRepository
+    task_usage: SqlAlchemyTaskUsageRepository
+    task_events: SqlAlchemyTaskEventRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -92,6 +100,9 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.pull_requests = SqlAlchemyPullRequestRepository(conn)
         self.github_deliveries = SqlAlchemyGitHubDeliveryRepository(conn)
         self.repository_events = SqlAlchemyRepositoryEventRepository(conn)
+        self.tasks = SqlAlchemyTaskRepository(conn)
+        self.task_usage = SqlAlchemyTaskUsageRepository(conn)
+        self.task_events = SqlAlchemyTaskEventRepository(conn)
         return self
 
     async def __aexit__(

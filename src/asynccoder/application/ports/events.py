@@ -41,7 +41,11 @@ class TaskEventRepository(Protocol):
         self, task_id: UUID, type: TaskEventType, data: dict[str, Any], at: datetime
     ) -> TaskEvent: ...
 
-    async def list_after(self, task_id: UUID, after_seq: int, *, limit: int) -> list[TaskEvent]: ...
+    async def list_after(
+        self, task_id: UUID, after_seq: int, *, limit: int, type: TaskEventType | None = None
+    ) -> list[TaskEvent]:
+        """Events with ``seq > after_seq`` in order (only of ``type`` when given)."""
+        ...
 
 
 class TaskEventNotifier(Protocol):

@@ -23,12 +23,14 @@ from asynccoder.application.ports.code_hosting import (
     RepositoryEventRepository,
     RepositoryRepository,
 )
+from asynccoder.application.ports.events import TaskEventRepository
 from asynccoder.application.ports.identity import (
     OAuthStateRepository,
     PersonalAccessTokenRepository,
     RefreshTokenRepository,
     UserRepository,
 )
+from asynccoder.application.ports.tasks import TaskRepository, TaskUsageRepository
 
 
 class UnitOfWork(Protocol):
@@ -55,6 +57,9 @@ class UnitOfWork(Protocol):
     pull_requests: PullRequestRepository
     github_deliveries: GitHubDeliveryRepository
     repository_events: RepositoryEventRepository
+    tasks: TaskRepository
+    task_usage: TaskUsageRepository
+    task_events: TaskEventRepository
 
     async def __aenter__(self) -> Self: ...
 

@@ -1,0 +1,1 @@
+"""Task use cases and the engine that runs tasks."""

@@ -40,7 +40,9 @@ from asynccoder.entrypoints.http.identity.sessions import SessionController
 from asynccoder.entrypoints.http.middleware import request_id_middleware
 from asynccoder.entrypoints.http.openapi_strict import StrictStructSchemaPlugin
 from asynccoder.entrypoints.http.problems import ERROR_CODES_DOC, EXCEPTION_HANDLERS
+from asynccoder.entrypoints.http.tasks.routes import TASK_HANDLERS
 from asynccoder.entrypoints.observability import configure_logging
+from asynccoder.entrypoints.worker import embedded_worker
 from asynccoder.ioc.commands import migrate_to_head
 from asynccoder.ioc.core import make_container
 from asynccoder.ioc.settings import Settings, load_settings
@@ -69,6 +71,7 @@ def api_route_handlers() -> list[ControllerRouterHandler]:
         RepositoryController,
         PullRequestController,
         receive_github_webhook,
+        *TASK_HANDLERS,
     ]
 
 
@@ -112,7 +115,8 @@ def create_app(
             await anyio.to_thread.run_sync(migrate_to_head, settings)
         log.info("started", environment=settings.environment, version=__version__)
         try:
-            yield
+            async with embedded_worker(container, settings):
+                yield
         finally:
             await container.close()
 

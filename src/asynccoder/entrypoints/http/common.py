@@ -29,6 +29,7 @@ class Problem(msgspec.Struct):
     detail: str
     code: str
     errors: list[FieldError] | None = None
+    limit: int | None = None  # on 429: the limit that was reached
 
 
 class ModelRetiredProblem(Problem):

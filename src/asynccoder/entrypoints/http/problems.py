@@ -138,6 +138,7 @@ def handle_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Re
         headers["RateLimit-Reset"] = str(exc.retry_after)
         if exc.limit is not None:
             headers["RateLimit-Limit"] = str(exc.limit)
+            extra["limit"] = exc.limit
     return problem(request, status=status, code=exc.code, detail=exc.message, headers=headers, extra=extra)
 
 

@@ -1,0 +1,1 @@
+"""The ``/api/v1/tasks`` resources, one module per resource."""

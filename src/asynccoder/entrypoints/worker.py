@@ -1,0 +1,50 @@
+"""``asynccoder worker``: a task worker process (any number of them, on any number of machines), and the
+embedded worker ``asynccoder serve`` starts inside the API process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator
+
+import structlog
+from dishka import AsyncContainer
+
+from asynccoder.application.tasks.engine import TaskWorker
+from asynccoder.ioc.core import make_container
+from asynccoder.ioc.settings import Settings
+from asynccoder.ioc.tasks import make_task_worker
+
+log = structlog.get_logger("asynccoder.worker")
+
+
+async def run_worker(settings: Settings) -> None:
+    """Run until SIGTERM or SIGINT, then shut down gracefully (running tasks are handed back)."""
+    container = make_container(settings)
+    try:
+        worker = await make_task_worker(container, settings)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, worker.stop)
+        log.info("worker started", worker_id=worker.config.worker_id, concurrency=worker.config.concurrency)
+        await worker.run()
+        log.info("worker stopped", worker_id=worker.config.worker_id)
+    finally:
+        await container.close()
+
+
+@contextlib.asynccontextmanager
+async def embedded_worker(container: AsyncContainer, settings: Settings) -> AsyncIterator[TaskWorker | None]:
+    """A worker running beside the API for as long as the block lasts (when the settings ask for one)."""
+    if not settings.runs_embedded_worker:
+        yield None
+        return
+    worker = await make_task_worker(container, settings)
+    job = asyncio.ensure_future(worker.run())
+    log.info("embedded worker started", worker_id=worker.config.worker_id)
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        await job
