@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -61,9 +61,12 @@ _REVIEW_MARKER_RE = re.compile(r"<!-- asynccoder:review head=([0-9a-f]{7,64}) --
 _FINDING_MARKER_RE = re.compile(r"<!-- asynccoder:finding ([0-9a-f]{16}) -->")
 
 
-@dataclass(frozen=True, slots=True)
 class _Stop(Exception):
-    outcome: TaskOutcome
+    """Ends the run early with ``outcome`` (e.g. a blocked publish)."""
+
+    def __init__(self, outcome: TaskOutcome) -> None:
+        super().__init__(outcome.message)
+        self.outcome = outcome
 
 
 class CodingAgent(TaskRunner):
