@@ -4,7 +4,8 @@ reviews go through PyGithub to the local GitHub API server."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,8 @@ class World:
     workspaces: LocalWorkspaces
     github: FakeGitHub
     uow: InMemoryUnitOfWork
+    clock: ManualClock = field(default_factory=lambda: ManualClock(NOW))
+    ids: SequentialIdGenerator = field(default_factory=SequentialIdGenerator)
 
     def agent(self, scan: SecretScan = no_secrets) -> CodingAgent:
         return CodingAgent(
@@ -60,8 +63,8 @@ class World:
             toolbox=SimpleToolbox(),
             code_host=PyGithubCodeHost(self.github.base),
             uow=self.uow,
-            clock=ManualClock(NOW),
-            ids=SequentialIdGenerator(),
+            clock=self.clock,
+            ids=self.ids,
             scan_secrets=scan,
         )
 
@@ -357,6 +360,7 @@ async def test_a_re_review_after_a_push_covers_only_new_commits_and_does_not_rep
         call("submit", {"summary": "First pass."}),
     )
     await world.agent().run(make_execution(TaskMode.PR_REVIEW, models(first), pull_request_number=3))
+    world.clock.advance(timedelta(minutes=5))
     newer = push_feature(world, {"app.py": NEW_APP + "\n\ndef div(a, b):\n    return a / b\n"}, "add div")
     open_pull(world, newer)
     second = scripted(
@@ -382,6 +386,7 @@ async def test_a_re_review_after_a_push_covers_only_new_commits_and_does_not_rep
     assert "10 +    return a * b + 1" not in prompt.text  # only context now: it came in an older commit
     assert f"commits after `{head[:12]}`" in prompt.text
 
+    world.clock.advance(timedelta(minutes=5))
     third = scripted()
     outcome = await world.agent().run(
         make_execution(TaskMode.PR_REVIEW, models(third), pull_request_number=3)

@@ -329,7 +329,10 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                     return self._error(422, f"A pull request already exists for x:{body['head']}.")
                 if state.race_open_pull is not None:
                     # Another attempt opened the pull request between our lookup and our create.
-                    state.pulls[(full_name, 1 + len(state.pulls))] = {**state.race_open_pull, "head": body["head"]}
+                    state.pulls[(full_name, 1 + len(state.pulls))] = {
+                        **state.race_open_pull,
+                        "head": body["head"],
+                    }
                     state.race_open_pull = None
                     return self._error(422, f"A pull request already exists for x:{body['head']}.")
                 number = 1 + max((n for (name, n) in state.pulls if name == full_name), default=0)
