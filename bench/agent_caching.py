@@ -1,11 +1,12 @@
 """What prompt caching saves on a long agent loop: a scripted 30-step task, billed with and without caching.
 
-The real ``CodingAgent`` runs an Ask task on a real git repository of 30 source files; its model is the real
-``AnthropicChatModel`` (official SDK) talking to the local Anthropic server, which keeps a prompt cache the way
-the Messages API does (``tests/support/anthropic_server.PromptCache``: breakpoints, 20-block lookback, 1,024
-token minimum) and reports ``cache_creation_input_tokens`` / ``cache_read_input_tokens``. The same script runs
-twice: once as the agent sends it (``cache_prefix`` on), once with the markers switched off. Input cost is priced
-with the catalogue's own arithmetic at Claude Sonnet list prices (input $3/MTok, cache write 1.25x, read 0.1x).
+The real ``CodingAgent`` runs an Ask task on a real git repository of 30 source files; its model is the
+real ``AnthropicChatModel`` (official SDK) talking to the local Anthropic server, which keeps a prompt cache
+the way the Messages API does (``tests/support/anthropic_server.PromptCache``: breakpoints, 20-block
+lookback, 1,024 token minimum) and reports ``cache_creation_input_tokens`` / ``cache_read_input_tokens``.
+The same script runs twice: once as the agent sends it (``cache_prefix`` on), once with the markers
+switched off. Input cost is priced with the catalogue's own arithmetic at Claude Sonnet list prices
+(input $3/MTok, cache write 1.25x, read 0.1x).
 
 Run: ``.venv/bin/python -m bench.agent_caching`` (writes ``bench/results/agent_caching.{json,md}``).
 Not a timing benchmark: token counts and prices only, so the result is deterministic.
@@ -23,18 +24,6 @@ from typing import Any
 from uuid import UUID
 
 import httpx2
-
-from asynccoder.adapters.ai.anthropic_chat import AnthropicChatModel
-from asynccoder.adapters.memory.code_host import InMemoryCodeHost
-from asynccoder.adapters.memory.store import InMemoryStore
-from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
-from asynccoder.adapters.system.clock import ManualClock
-from asynccoder.adapters.system.ids import SequentialIdGenerator
-from asynccoder.application.agent.coding_agent import CodingAgent
-from asynccoder.application.ai.ports import ChatModel
-from asynccoder.domain.ai import ChatRequest, ChatResponse, Usage
-from asynccoder.domain.ai_catalogue import ModelPrice, price_exact_micro_usd_numerator
-from asynccoder.domain.tasks import TaskMode
 from tests.support import anthropic_server as wire
 from tests.support.agent_runtime import (
     NOW,
@@ -48,6 +37,18 @@ from tests.support.agent_runtime import (
 )
 from tests.support.ai import fast_options
 from tests.support.anthropic_server import AnthropicServer, PromptCache
+
+from asynccoder.adapters.ai.anthropic_chat import AnthropicChatModel
+from asynccoder.adapters.memory.code_host import InMemoryCodeHost
+from asynccoder.adapters.memory.store import InMemoryStore
+from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
+from asynccoder.adapters.system.clock import ManualClock
+from asynccoder.adapters.system.ids import SequentialIdGenerator
+from asynccoder.application.agent.coding_agent import CodingAgent
+from asynccoder.application.ai.ports import ChatModel
+from asynccoder.domain.ai import ChatRequest, ChatResponse, Usage
+from asynccoder.domain.ai_catalogue import ModelPrice, price_exact_micro_usd_numerator
+from asynccoder.domain.tasks import TaskMode
 
 STEPS = 30
 KEY = "sk-ant-bench"
@@ -92,7 +93,9 @@ class WithoutCacheMarkers(ChatModel):
 
 def script() -> list[Any]:
     replies = [
-        wire.message(f"Reading module {i}.", tool_calls=[(f"toolu_{i:02d}", "view", {"path": f"pkg/m{i:02d}.py"})])
+        wire.message(
+            f"Reading module {i}.", tool_calls=[(f"toolu_{i:02d}", "view", {"path": f"pkg/m{i:02d}.py"})]
+        )
         for i in range(STEPS - 1)
     ]
     answer = {"answer": "Every module scales and filters its values.", "cited_files": ["pkg/m00.py"]}
@@ -124,7 +127,8 @@ async def run_once(root: Path, *, caching: bool) -> dict[str, Any]:
                 scan_secrets=no_secrets,
             )
             outcome = await agent.run(make_execution(TaskMode.ASK, models, instructions="Summarise pkg/."))
-    assert outcome.result is not None and not outcome.result.partial, outcome
+    assert outcome.result is not None, outcome
+    assert not outcome.result.partial, outcome
     calls = models.budget.calls()
     assert len(calls) == STEPS, len(calls)
     total = Usage()
@@ -180,5 +184,3 @@ async def main() -> None:
 
 if __name__ == "__main__":
     asyncio.run(main())
-
-
