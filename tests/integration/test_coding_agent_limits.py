@@ -71,7 +71,9 @@ async def test_the_step_limit_ends_the_task_with_a_partial_result_and_hand_off_n
     outcome = await agent(workspaces, max_steps=5).run(execution)
 
     assert len(chat.requests) == 5
-    assert outcome.failure is None and outcome.result is not None and outcome.result.partial
+    assert outcome.failure is None
+    assert outcome.result is not None
+    assert outcome.result.partial
     assert "## Hand-off notes" in outcome.result.summary_markdown
     assert "the step limit (5)" in outcome.result.summary_markdown
     assert "- `app.py`" in outcome.result.summary_markdown
@@ -90,10 +92,12 @@ async def test_three_consecutive_malformed_replies_stop_the_task(workspaces: Loc
     outcome = await agent(workspaces).run(execution)
 
     assert outcome.failure is FailureReason.PROVIDER_ERROR
-    assert outcome.message is not None and "3 malformed replies" in outcome.message
+    assert outcome.message is not None
+    assert "3 malformed replies" in outcome.message
     assert len(chat.requests) == 5  # the good reply in between reset the count
     notice = chat.requests[1].messages[-1].content[-1]
-    assert isinstance(notice, TextBlock) and notice.text == MALFORMED_NOTICE
+    assert isinstance(notice, TextBlock)
+    assert notice.text == MALFORMED_NOTICE
 
 
 async def test_four_identical_action_result_pairs_stop_with_hand_off_notes(
@@ -105,7 +109,8 @@ async def test_four_identical_action_result_pairs_stop_with_hand_off_notes(
     outcome = await agent(workspaces).run(execution)
 
     assert len(chat.requests) == 4
-    assert outcome.result is not None and outcome.result.partial
+    assert outcome.result is not None
+    assert outcome.result.partial
     assert "same result 4 times" in outcome.result.summary_markdown
 
 
@@ -116,7 +121,8 @@ async def test_three_identical_failing_actions_stop(workspaces: LocalWorkspaces)
     outcome = await agent(workspaces).run(execution)
 
     assert len(chat.requests) == 3
-    assert outcome.result is not None and "failed 3 times" in outcome.result.summary_markdown
+    assert outcome.result is not None
+    assert "failed 3 times" in outcome.result.summary_markdown
 
 
 async def test_at_the_wrap_up_signal_the_model_is_told_once_and_its_submit_is_a_partial_result(
@@ -138,7 +144,9 @@ async def test_at_the_wrap_up_signal_the_model_is_told_once_and_its_submit_is_a_
         if isinstance(b, TextBlock) and b.text == WRAP_UP_NOTICE
     ]
     assert notices == [8]  # told once, when 80 of 100 credits were spent
-    assert outcome.failure is None and outcome.result is not None and outcome.result.partial
+    assert outcome.failure is None
+    assert outcome.result is not None
+    assert outcome.result.partial
     assert outcome.result.summary_markdown.startswith("Partly answered")
 
 
@@ -151,8 +159,10 @@ async def test_a_model_that_ignores_the_wrap_up_ends_with_hand_off_notes_before_
 
     outcome = await agent(workspaces, wrap_up_steps=2).run(execution)
 
-    assert len(chat.requests) == 10 and budget.spent_credits == 100
-    assert outcome.result is not None and outcome.result.partial
+    assert len(chat.requests) == 10
+    assert budget.spent_credits == 100
+    assert outcome.result is not None
+    assert outcome.result.partial
     assert "budget ran out" in outcome.result.summary_markdown
 
 
@@ -166,7 +176,9 @@ async def test_budget_exhausted_from_the_model_access_gives_a_partial_result(
     outcome = await agent(workspaces).run(execution)
 
     assert len(chat.requests) == 2
-    assert outcome.failure is None and outcome.result is not None and outcome.result.partial
+    assert outcome.failure is None
+    assert outcome.result is not None
+    assert outcome.result.partial
     assert "budget is exhausted" in outcome.result.summary_markdown
 
 
@@ -227,7 +239,8 @@ async def test_the_wall_clock_limit_ends_the_task_as_a_timeout_with_notes(
 
     assert len(chat.requests) == 2
     assert outcome.failure is FailureReason.TIMEOUT
-    assert outcome.result is not None and "wall-clock limit" in outcome.result.summary_markdown
+    assert outcome.result is not None
+    assert "wall-clock limit" in outcome.result.summary_markdown
 
 
 async def test_a_model_call_still_running_at_the_deadline_is_abandoned(workspaces: LocalWorkspaces) -> None:
@@ -255,9 +268,13 @@ async def test_every_step_is_logged_with_tool_arguments_sizes_tokens_and_credits
     steps = [(level, data) for level, message, data in log.lines if message.startswith("step ")]
     assert len(steps) == 2
     level, data = steps[0]
-    assert level is LogLevel.INFO and data is not None
-    assert data["tool"] == "view" and data["arguments"] == {"path": "app.py"}
-    assert data["result_chars"] > 0 and data["input_tokens"] == 100 and data["credits"] == 10
+    assert level is LogLevel.INFO
+    assert data is not None
+    assert data["tool"] == "view"
+    assert data["arguments"] == {"path": "app.py"}
+    assert data["result_chars"] > 0
+    assert data["input_tokens"] == 100
+    assert data["credits"] == 10
     assert {"cache_read_tokens", "cache_write_tokens", "output_tokens"} <= data.keys()
 
 
@@ -269,10 +286,14 @@ async def test_past_the_threshold_the_middle_is_condensed_into_the_first_message
 
     outcome = await agent(workspaces, keep_recent=4, condense_at=1).run(make_execution(TaskMode.ASK, models))
 
-    assert outcome.result is not None and not outcome.result.partial
+    assert outcome.result is not None
+    assert not outcome.result.partial
     condensed = [r for r in chat.requests if "Earlier steps (condensed)" in str(r.messages[0].content[0])]
     assert condensed, "the history was never condensed"
     last = chat.requests[-1]
-    assert len(last.messages) <= 5 and last.messages[1].role.value == "assistant"
+    assert len(last.messages) <= 5
+    assert last.messages[1].role.value == "assistant"
     first = last.messages[0].content[0]
-    assert isinstance(first, TextBlock) and "- view" in first.text and "Task:" in first.text
+    assert isinstance(first, TextBlock)
+    assert "- view" in first.text
+    assert "Task:" in first.text

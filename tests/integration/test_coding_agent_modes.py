@@ -109,7 +109,8 @@ async def test_debug_commits_the_fix_on_the_task_branch_and_opens_a_recorded_pul
 
     outcome = await world.agent().run(execution)
 
-    assert outcome.failure is None and outcome.result is not None
+    assert outcome.failure is None
+    assert outcome.result is not None
     branch = f"asynccoder/{execution.task_id}"
     assert outcome.result.branch == branch
     assert "return a + b" in remote_file(world.remote, branch, "app.py")
@@ -118,16 +119,20 @@ async def test_debug_commits_the_fix_on_the_task_branch_and_opens_a_recorded_pul
     )
     assert outcome.result.pull_request_number == 1
     assert outcome.result.changed_files == ("app.py",)
-    assert outcome.result.diff_stats.additions == 1 and outcome.result.diff_stats.deletions == 1
+    assert outcome.result.diff_stats.additions == 1
+    assert outcome.result.diff_stats.deletions == 1
     (pr,) = world.github.pulls.values()
     assert (pr["head"], pr["base"], pr["title"]) == (branch, "main", "Fix add()")
     async with world.uow as uow:
         stored = await uow.pull_requests.get_by_number(execution.repository.repository_id, 1)
-    assert stored is not None and stored.opened_by_platform and stored.head_ref == branch
+    assert stored is not None
+    assert stored.opened_by_platform
+    assert stored.head_ref == branch
     # The first submit came back with the model's own diff to review.
     review_turn = chat.requests[3].messages[-1].content
     (result,) = [b for b in review_turn if isinstance(b, ToolResult)]
-    assert "git diff" in result.content and "+    return a + b" in result.content
+    assert "git diff" in result.content
+    assert "+    return a + b" in result.content
 
 
 async def test_debug_reuses_the_open_pull_request_of_its_branch(world: World) -> None:
@@ -152,7 +157,8 @@ async def test_debug_reuses_the_open_pull_request_of_its_branch(world: World) ->
 
     outcome = await world.agent().run(make_execution(TaskMode.DEBUG, models(chat)))
 
-    assert outcome.result is not None and outcome.result.pull_request_number == 7
+    assert outcome.result is not None
+    assert outcome.result.pull_request_number == 7
     assert len(world.github.pulls) == 1
 
 
@@ -177,7 +183,8 @@ async def test_debug_resolves_githubs_422_already_exists_by_reading_the_pull_req
 
     outcome = await world.agent().run(make_execution(TaskMode.DEBUG, models(chat)))
 
-    assert outcome.failure is None and outcome.result is not None
+    assert outcome.failure is None
+    assert outcome.result is not None
     assert outcome.result.pull_request_number == 1
     assert len(world.github.pulls) == 1
 
@@ -194,7 +201,9 @@ async def test_a_secret_in_the_change_blocks_the_push_with_a_redacted_excerpt(wo
     outcome = await world.agent(exact_secrets(secret)).run(execution)
 
     assert outcome.failure is FailureReason.INVALID_REQUEST
-    assert outcome.message is not None and "secret" in outcome.message and secret not in outcome.message
+    assert outcome.message is not None
+    assert "secret" in outcome.message
+    assert secret not in outcome.message
     branches = git("branch", "--list", cwd=world.remote)
     assert f"asynccoder/{execution.task_id}" not in branches
     assert world.github.pulls == {}
@@ -219,9 +228,11 @@ async def test_documentation_changes_docs_only_and_refuses_code_edits(world: Wor
 
     outcome = await world.agent().run(execution)
 
-    assert outcome.result is not None and outcome.result.changed_files == ("README.md",)
+    assert outcome.result is not None
+    assert outcome.result.changed_files == ("README.md",)
     refused = [b for b in chat.requests[1].messages[-1].content if isinstance(b, ToolResult)]
-    assert refused[0].is_error and "documentation only" in refused[0].content
+    assert refused[0].is_error
+    assert "documentation only" in refused[0].content
     branch = f"asynccoder/{execution.task_id}"
     changed = git("diff", "--name-only", "main", branch, cwd=world.remote).split()
     assert changed == ["README.md"]
@@ -242,8 +253,9 @@ async def test_ask_answers_citing_only_files_it_read(world: World) -> None:
 
     assert outcome.result is not None
     assert outcome.result.summary_markdown.endswith("**Files read:** `app.py`")
-    refusal = [b for b in chat.requests[2].messages[-1].content if isinstance(b, ToolResult)][0]
-    assert refusal.is_error and "lib.py" in refusal.content
+    refusal = next(b for b in chat.requests[2].messages[-1].content if isinstance(b, ToolResult))
+    assert refusal.is_error
+    assert "lib.py" in refusal.content
     assert world.workspaces.opened[0].pushed == []
     edit_tools = [t.name for t in chat.requests[0].tools if t.name == "edit"]
     assert edit_tools == []
@@ -267,9 +279,11 @@ async def test_architect_returns_a_plan_naming_real_files(world: World) -> None:
 
     assert outcome.result is not None
     text = outcome.result.summary_markdown
-    assert "## Affected files\n- `app.py`" in text and "## New files\n- `tests/test_app.py`" in text
-    refusal = [b for b in chat.requests[2].messages[-1].content if isinstance(b, ToolResult)][0]
-    assert refusal.is_error and "src/calc.py" in refusal.content
+    assert "## Affected files\n- `app.py`" in text
+    assert "## New files\n- `tests/test_app.py`" in text
+    refusal = next(b for b in chat.requests[2].messages[-1].content if isinstance(b, ToolResult))
+    assert refusal.is_error
+    assert "src/calc.py" in refusal.content
 
 
 # --- PR Review ----------------------------------------------------------------------------------------------
@@ -331,19 +345,21 @@ async def test_pr_review_posts_one_review_with_inline_comments_on_diff_lines_and
 
     outcome = await world.agent().run(make_execution(TaskMode.PR_REVIEW, models(chat), pull_request_number=3))
 
-    assert outcome.failure is None and outcome.result is not None
+    assert outcome.failure is None
+    assert outcome.result is not None
     (review,) = world.github.reviews
     assert review["state"] == "CHANGES_REQUESTED"
     (comment,) = review["comments"]
     assert (comment["path"], comment["line"], comment["side"]) == ("app.py", 10, "RIGHT")
-    assert "mul adds one" in comment["body"] and "<!-- asynccoder:finding " in comment["body"]
-    assert (
-        "### Findings outside the diff" in review["body"] and "`app.py:2` **add subtracts**" in review["body"]
-    )
+    assert "mul adds one" in comment["body"]
+    assert "<!-- asynccoder:finding " in comment["body"]
+    assert "### Findings outside the diff" in review["body"]
+    assert "`app.py:2` **add subtracts**" in review["body"]
     assert f"<!-- asynccoder:review head={head} -->" in review["body"]
     prompt = chat.requests[0].messages[0].content[0]
-    assert isinstance(prompt, TextBlock) and "10 +    return a * b + 1" in prompt.text
-    out_of_diff = [b for b in chat.requests[2].messages[-1].content if isinstance(b, ToolResult)][0]
+    assert isinstance(prompt, TextBlock)
+    assert "10 +    return a * b + 1" in prompt.text
+    out_of_diff = next(b for b in chat.requests[2].messages[-1].content if isinstance(b, ToolResult))
     assert "outside the diff" in out_of_diff.content
 
 
@@ -379,7 +395,8 @@ async def test_a_re_review_after_a_push_covers_only_new_commits_and_does_not_rep
 
     assert len(world.github.reviews) == 2
     (comment,) = world.github.reviews[1]["comments"]
-    assert comment["line"] == 14 and "div by zero" in comment["body"]
+    assert comment["line"] == 14
+    assert "div by zero" in comment["body"]
     prompt = second.requests[0].messages[0].content[0]
     assert isinstance(prompt, TextBlock)
     assert "14 +    return a / b" in prompt.text
@@ -392,5 +409,7 @@ async def test_a_re_review_after_a_push_covers_only_new_commits_and_does_not_rep
         make_execution(TaskMode.PR_REVIEW, models(third), pull_request_number=3)
     )
 
-    assert outcome.result is not None and "Already reviewed" in outcome.result.summary_markdown
-    assert third.requests == [] and len(world.github.reviews) == 2
+    assert outcome.result is not None
+    assert "Already reviewed" in outcome.result.summary_markdown
+    assert third.requests == []
+    assert len(world.github.reviews) == 2

@@ -189,7 +189,7 @@ class SimpleToolbox(AgentToolbox):
         return tuple(tools)
 
 
-# --- model access, budget, log, cancellation -----------------------------------------------------------------
+# --- model access, budget, log, cancellation ------------------------------------------------------------
 @dataclass
 class FixedPriceBudget:
     cap_credits: int = 1_000

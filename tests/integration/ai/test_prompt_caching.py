@@ -9,6 +9,7 @@ A golden test runs the real agent loop and proves the rendered prefix is byte-st
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
 from collections.abc import Iterator
@@ -111,7 +112,8 @@ async def test_anthropic_sends_no_markers_unless_asked(
 async def test_anthropic_never_sends_more_than_four_breakpoints(
     anthropic: AnthropicServer, http_client: httpx2.AsyncClient
 ) -> None:
-    long = conversation().messages + (
+    long = (
+        *conversation().messages,
         Message(Role.ASSISTANT, (ToolCall("t2", "read_file", {"path": "b.py"}),)),
         Message(Role.USER, (ToolResult("t2", "y = 2"),)),
         Message(Role.ASSISTANT, (ToolCall("t3", "read_file", {"path": "c.py"}),)),
@@ -125,7 +127,8 @@ async def test_anthropic_never_sends_more_than_four_breakpoints(
 
     assert [count_breakpoints(r.body) for r in anthropic.requests] == [4, 2]
     last_turn = anthropic.requests[0].body["messages"][-1]["content"]
-    assert "cache_control" in last_turn[-1] and "cache_control" not in last_turn[0]
+    assert "cache_control" in last_turn[-1]
+    assert "cache_control" not in last_turn[0]
 
 
 async def test_the_local_server_reports_a_cache_write_then_a_read_of_the_repeated_prefix(
@@ -134,7 +137,8 @@ async def test_the_local_server_reports_a_cache_write_then_a_read_of_the_repeate
     anthropic.enqueue(wire.message("ok"), wire.message("ok"))
     model = anthropic_model(anthropic, http_client)
     first = conversation()
-    grown = first.messages + (
+    grown = (
+        *first.messages,
         Message(Role.ASSISTANT, (ToolCall("t2", "read_file", {"path": "b.py"}),)),
         Message(Role.USER, (ToolResult("t2", "y = 2"),)),
     )
@@ -142,7 +146,8 @@ async def test_the_local_server_reports_a_cache_write_then_a_read_of_the_repeate
     one = await model.complete(first)
     two = await model.complete(conversation(messages=grown))
 
-    assert one.usage.cache_read_tokens == 0 and one.usage.cache_write_tokens > 0
+    assert one.usage.cache_read_tokens == 0
+    assert one.usage.cache_write_tokens > 0
     assert two.usage.cache_read_tokens == one.usage.cache_write_tokens
     assert two.usage.cache_write_tokens > 0
     assert two.usage.input_tokens == 0  # everything up to the last breakpoint was read or written
@@ -239,7 +244,7 @@ async def test_golden_the_agents_prefix_is_byte_stable_across_steps_and_the_mark
     assert outcome.result is not None
     bodies = [r.body for r in server.requests]
     assert len(bodies) == 3
-    for before, after in zip(bodies, bodies[1:], strict=False):
+    for before, after in itertools.pairwise(bodies):
         old, new = strip_markers(before), strip_markers(after)
         assert rendered(new["tools"]) == rendered(old["tools"])
         assert rendered(new["system"]) == rendered(old["system"])
@@ -253,7 +258,8 @@ async def test_golden_the_agents_prefix_is_byte_stable_across_steps_and_the_mark
         Usage(c.input_tokens, c.output_tokens, c.cache_read_tokens, c.cache_write_tokens)
         for c in models.budget.calls()
     ]
-    assert usage[0].cache_read_tokens == 0 and usage[0].cache_write_tokens > 0
+    assert usage[0].cache_read_tokens == 0
+    assert usage[0].cache_write_tokens > 0
     assert all(u.cache_read_tokens > 0 for u in usage[1:])
     # The first request, byte for byte (regenerate deliberately with UPDATE_GOLDEN=1 after a reviewed change).
     actual = json.dumps(bodies[0], indent=1, ensure_ascii=False) + "\n"

@@ -277,7 +277,10 @@ class CodingAgent(TaskRunner):
             stored = await uow.pull_requests.get_by_number(x.repository.repository_id, number)
             reviews = await uow.pull_requests.list_reviews(stored.id) if stored else []
             comments = await uow.pull_requests.list_comments(stored.id) if stored else []
-        ours = sorted((r for r in reviews if r.by_platform and r.body), key=lambda r: (r.created_at, r.submitted_at or r.created_at))
+        ours = sorted(
+            (r for r in reviews if r.by_platform and r.body),
+            key=lambda r: (r.created_at, r.submitted_at or r.created_at),
+        )
         last_head = next(
             (m.group(1) for r in reversed(ours) if (m := _REVIEW_MARKER_RE.search(r.body or ""))), None
         )
