@@ -413,3 +413,22 @@ async def test_a_re_review_after_a_push_covers_only_new_commits_and_does_not_rep
     assert "Already reviewed" in outcome.result.summary_markdown
     assert third.requests == []
     assert len(world.github.reviews) == 2
+
+
+async def test_debug_out_of_budget_hands_its_partial_work_over_as_a_draft_pull_request(world: World) -> None:
+    looks = [call("view", {"path": "app.py" if i % 2 else "README.md"}, call_id=f"v{i}") for i in range(12)]
+    chat = scripted(call("edit", FIX), *looks)
+    budget = FixedPriceBudget(cap_credits=100)
+    execution = make_execution(TaskMode.DEBUG, FixedPriceModels(chat, budget, credits_per_call=10))
+
+    outcome = await world.agent().run(execution)
+
+    assert outcome.failure is None
+    assert outcome.result is not None
+    assert outcome.result.partial
+    assert "## Hand-off notes" in outcome.result.summary_markdown
+    assert outcome.result.pull_request_number == 1
+    (pr,) = world.github.pulls.values()
+    assert pr["draft"] is True
+    assert pr["title"].startswith("WIP: ")
+    assert "return a + b" in remote_file(world.remote, f"asynccoder/{execution.task_id}", "app.py")

@@ -298,7 +298,13 @@ class CodingAgent(TaskRunner):
                 )
             )
         async with self._workspaces.open(x, writable=False, ref=head or None) as workspace:
-            diff = await workspace.diff(against=last_head) if last_head else details.diff
+            diff = details.diff
+            if last_head:
+                try:
+                    diff = await workspace.diff(against=last_head)
+                except Unavailable:
+                    # The last reviewed commit is gone (a force-push): review the whole pull request again.
+                    last_head = None
             files = {f.path: f for f in parse_unified_diff(diff)}
             packed, left_out = pack_for_review(
                 list(files.values()), max_chars=x.models.context_window * 4 // 3
