@@ -32,6 +32,7 @@ from asynccoder.domain.ai import (
     TextBlock,
     ToolCall,
     ToolResult,
+    Usage,
 )
 
 SUBMIT = "submit"
@@ -157,7 +158,7 @@ class AgentLoop:
             known = [c for c in calls if c.name in self._tools]
             malformed = malformed + 1 if not known else 0
             submitted: dict[str, Any] | None = None
-            for call in calls:
+            for index, call in enumerate(calls):
                 output = await self._run_tool(call)
                 if call.name == SUBMIT and not output.is_error:
                     verdict = await self._on_submit(call.arguments) if self._on_submit else None
@@ -168,7 +169,8 @@ class AgentLoop:
                 pending.append(ToolResult(call.id, output.text, output.is_error))
                 history.append(Step.of(call.name, call.arguments, output.text, failed=output.is_error))
                 self._note_path(result, call, output)
-                await self._log_step(result.steps, response, call, output)
+                # The step's tokens and credits ride on its first line only, so lines can be summed.
+                await self._log_step(result.steps, response, call, output, usage=index == 0)
             if submitted is not None:
                 # Close the turn so the conversation stays well-formed if anyone continues it.
                 self.messages.append(Message(Role.USER, tuple(pending)))
@@ -240,20 +242,27 @@ class AgentLoop:
         return 1
 
     async def _log_step(
-        self, step: int, response: ChatResponse, call: ToolCall | None, output: ToolOutput | None
+        self,
+        step: int,
+        response: ChatResponse,
+        call: ToolCall | None,
+        output: ToolOutput | None,
+        *,
+        usage: bool = True,
     ) -> None:
         calls = self._x.budget.calls()
-        credits = calls[-1].cost_credits if calls else 0
+        credits = calls[-1].cost_credits if calls and usage else 0
+        tokens = response.usage if usage else Usage()
         data: dict[str, Any] = {
             "step": step,
             "tool": call.name if call else None,
             "arguments": summarise_arguments(call.arguments) if call else None,
             "result_chars": len(output.text) if output else 0,
             "is_error": output.is_error if output else True,
-            "input_tokens": response.usage.input_tokens,
-            "output_tokens": response.usage.output_tokens,
-            "cache_read_tokens": response.usage.cache_read_tokens,
-            "cache_write_tokens": response.usage.cache_write_tokens,
+            "input_tokens": tokens.input_tokens,
+            "output_tokens": tokens.output_tokens,
+            "cache_read_tokens": tokens.cache_read_tokens,
+            "cache_write_tokens": tokens.cache_write_tokens,
             "credits": credits,
         }
         what = call.name if call else "no tool call"
