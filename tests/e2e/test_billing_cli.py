@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -45,3 +48,34 @@ async def test_expire_holds_returns_stale_reservations(tmp_path: Path) -> None:
         assert (account.available, account.held) == (50, 0)
     finally:
         await engine.dispose()
+
+
+_SDKS = ("anthropic", "openai", "google.genai", "stripe", "github")
+
+_PROBE = """
+import sys
+from asynccoder.entrypoints.cli import main
+code = main(["expire-holds"])
+print("loaded:" + ",".join(sorted(m for m in {sdks!r} if m in sys.modules)))
+sys.exit(code)
+"""
+
+
+def test_a_maintenance_command_imports_no_provider_sdk(tmp_path: Path) -> None:
+    # Cron runs expire-holds every few minutes: it must not pay seconds of SDK imports it never uses.
+    url = f"sqlite+aiosqlite:///{tmp_path / 'holds.db'}"
+    migrations_runner.upgrade(url)
+    env = {**os.environ, "DATABASE_URL": url, "ASYNCCODER_DATA_DIR": str(tmp_path)}
+
+    result = subprocess.run(
+        [sys.executable, "-c", _PROBE.format(sdks=_SDKS)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "Expired 0 stale credit hold(s)." in result.stdout
+    assert "loaded:\n" in result.stdout

@@ -4,20 +4,33 @@ from __future__ import annotations
 
 import email.utils
 import time
+from collections.abc import AsyncIterator
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from asynccoder.adapters.ai.resilience import RetryPolicy, error_for_status, parse_retry_after
+from asynccoder.adapters.ai.resilience import (
+    CallOptions,
+    RetryingChatModel,
+    RetryPolicy,
+    error_for_status,
+    parse_retry_after,
+)
 from asynccoder.domain.ai import (
+    ChatRequest,
+    ChatResponse,
     ContextTooLong,
+    Message,
     ProviderAuthError,
     ProviderError,
     ProviderInvalidRequest,
     ProviderOverloaded,
     ProviderRateLimited,
     ProviderUnavailable,
+    Role,
+    StreamEvent,
+    TextBlock,
 )
 
 
@@ -103,3 +116,59 @@ def test_retryable_errors_are_exactly_the_transient_ones() -> None:
     permanent = [ProviderAuthError, ContextTooLong, ProviderInvalidRequest]
     assert [kind.retryable for kind in transient] == [True, True, True]
     assert [kind.retryable for kind in permanent] == [False, False, False]
+
+
+class _WarningModel(RetryingChatModel):
+    """Makes one attempt that raises what it is given, as an SDK call would."""
+
+    provider_name = "test"
+
+    def __init__(self, raised: Exception) -> None:
+        super().__init__(CallOptions(retry=RetryPolicy(max_attempts=3, sleep=_no_sleep)))
+        self.raised = raised
+        self.attempts = 0
+
+    async def _complete_once(self, request: ChatRequest) -> ChatResponse:
+        self.attempts += 1
+        raise self.raised
+
+    async def _stream_once(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        self.attempts += 1
+        raise self.raised
+        yield  # pragma: no cover - makes this an async generator
+
+    def _translate(self, exc: Exception) -> ProviderError:
+        return ProviderUnavailable("translated", code="provider_unavailable")
+
+
+async def _no_sleep(_: float) -> None:
+    return None
+
+
+_REQUEST = ChatRequest(model="m", messages=(Message(Role.USER, (TextBlock("hi"),)),))
+
+
+@pytest.mark.parametrize("warning", [DeprecationWarning("model x is deprecated"), UserWarning("sdk notice")])
+async def test_a_warning_raised_inside_an_sdk_call_is_neither_swallowed_nor_called_malformed(
+    warning: Warning,
+) -> None:
+    # Under warnings-as-errors an SDK notice (such as a deprecated model id) surfaces as the warning itself,
+    # once, so a test that trips it says why it fails instead of reporting a malformed response.
+    model = _WarningModel(warning)
+
+    with pytest.raises(type(warning), match=str(warning)):
+        await model.complete(_REQUEST)
+    with pytest.raises(type(warning), match=str(warning)):
+        async for _ in model.stream(_REQUEST):
+            pass
+
+    assert model.attempts == 2  # one per call: never retried
+
+
+async def test_an_unexpected_sdk_exception_is_translated_not_raised_raw() -> None:
+    model = _WarningModel(RuntimeError("body with secrets"))
+
+    with pytest.raises(ProviderUnavailable) as caught:
+        await model.complete(_REQUEST)
+
+    assert "secrets" not in str(caught.value)

@@ -39,7 +39,11 @@ class FailureReason(enum.StrEnum):
     @property
     def platform_fault(self) -> bool:
         """Failures through the platform's or a provider's fault charge nothing (usage is still recorded)."""
-        return self in (FailureReason.PROVIDER_ERROR, FailureReason.SANDBOX_UNAVAILABLE, FailureReason.INTERNAL)
+        return self in (
+            FailureReason.PROVIDER_ERROR,
+            FailureReason.SANDBOX_UNAVAILABLE,
+            FailureReason.INTERNAL,
+        )
 
 
 @dataclass(frozen=True, slots=True)

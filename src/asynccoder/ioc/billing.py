@@ -7,11 +7,6 @@ from collections.abc import AsyncIterator
 from dishka import Provider, Scope, provide, provide_all
 
 from asynccoder.adapters.billing.memory_gateway import InMemoryPaymentGateway
-from asynccoder.adapters.billing.stripe_gateway import (
-    AsyncHttpxStripeClient,
-    StripePaymentGateway,
-    make_stripe_client,
-)
 from asynccoder.application.billing.catalog import (
     CreatePackage,
     CreatePlan,
@@ -53,12 +48,18 @@ class BillingProvider(Provider):
         if not settings.stripe_secret_key:
             yield InMemoryPaymentGateway(clock, settings.stripe_webhook_secret)
             return
+        from asynccoder.adapters.billing.stripe_gateway import (  # the SDK only when billing is configured
+            AsyncHttpxStripeClient,
+            StripePaymentGateway,
+            make_stripe_client,
+        )
+
         http_client = AsyncHttpxStripeClient(timeout=20)
         client = make_stripe_client(settings.stripe_secret_key, settings.stripe_api_base, http_client)
         try:
             yield StripePaymentGateway(client, settings.stripe_webhook_secret)
         finally:
-            await http_client.close_async()
+            await http_client.close_async()  # type: ignore[no-untyped-call]  # stripe leaves it untyped
 
     use_cases = provide_all(
         GrantCredits,

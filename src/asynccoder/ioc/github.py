@@ -14,7 +14,6 @@ from dishka import Provider, Scope, provide
 
 from asynccoder.adapters.github.git_cli_transport import GitCliTransport
 from asynccoder.adapters.github.local_git_code_host import LocalGitCodeHost
-from asynccoder.adapters.github.pygithub_code_host import PyGithubCodeHost
 from asynccoder.application.auth.ports import SecretBox
 from asynccoder.application.common.ports import Clock, UnitOfWork
 from asynccoder.application.github.ports import CodeHost, GitTransport
@@ -55,6 +54,8 @@ class GitHubProvider(Provider):
     def code_host(self, settings: Settings, clock: Clock) -> CodeHost:
         if settings.uses_local_code_host:
             return LocalGitCodeHost(settings.repositories_root, clock)
+        from asynccoder.adapters.github.pygithub_code_host import PyGithubCodeHost  # PyGithub on first use
+
         return PyGithubCodeHost(settings.github_api_url)
 
     @provide(scope=Scope.APP)

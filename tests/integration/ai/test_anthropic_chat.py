@@ -316,15 +316,3 @@ async def test_an_error_event_after_text_was_streamed_is_final(
     assert seen == [TextDelta("partial")]
     assert sleep.delays == []
     assert server.pending == 1
-
-
-async def test_under_warnings_as_errors_a_deprecated_model_id_raises_the_sdks_warning(
-    server: AnthropicServer, make_model: ModelMaker
-) -> None:
-    server.enqueue(wire.message("hi"))
-    model, _ = make_model()
-
-    # pytest turns warnings into errors: the adapter lets that error through rather than calling it a
-    # malformed response, so a test using a retired model id says why it fails.
-    with pytest.raises(DeprecationWarning, match="deprecated"):
-        await model.complete(hello_request("claude-sonnet-4-5"))

@@ -6,9 +6,6 @@ from collections.abc import Mapping
 
 import httpx2
 
-from asynccoder.adapters.ai.anthropic_chat import AnthropicChatModel
-from asynccoder.adapters.ai.gemini_chat import GeminiChatModel
-from asynccoder.adapters.ai.openai_chat import OpenAIChatModel
 from asynccoder.adapters.ai.resilience import CallOptions
 from asynccoder.application.ai.ports import ChatModel, ChatModelFactory
 from asynccoder.domain.ai import ModelRef, Provider, ProviderAuthError, ProviderUnavailable
@@ -49,14 +46,21 @@ class SdkChatModelFactory(ChatModelFactory):
                 f"no API key for {ref.provider.value}", provider=ref.provider.value, code="missing_api_key"
             )
         base_url = self._base_url(ref)
+        # Each SDK is imported on first use: together they cost seconds of start-up that commands never need.
         if ref.provider is Provider.ANTHROPIC:
+            from asynccoder.adapters.ai.anthropic_chat import AnthropicChatModel
+
             return AnthropicChatModel(
                 api_key=api_key, base_url=base_url, options=self._options, http_client=self._http
             )
         if ref.provider is Provider.GEMINI:
+            from asynccoder.adapters.ai.gemini_chat import GeminiChatModel
+
             return GeminiChatModel(
                 api_key=api_key, base_url=base_url, options=self._options, http_client=self._http
             )
+        from asynccoder.adapters.ai.openai_chat import OpenAIChatModel
+
         return OpenAIChatModel(
             api_key=api_key,
             base_url=base_url,

@@ -151,7 +151,7 @@ class GeminiChatModel(RetryingChatModel):
 
 
 def _config(request: ChatRequest) -> types.GenerateContentConfig:
-    tools: list[types.Tool] | None = None
+    tools: list[Any] | None = None  # the SDK wants its invariant union list
     if request.tools:
         tools = [
             types.Tool(

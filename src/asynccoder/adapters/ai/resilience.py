@@ -70,7 +70,7 @@ class RetryPolicy:
         if isinstance(error, ProviderRateLimited) and error.retry_after is not None:
             return max(0.0, min(error.retry_after, self.max_retry_after))
         ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
-        return ceiling * self.jitter()
+        return float(ceiling * self.jitter())
 
 
 @dataclass(frozen=True, slots=True)

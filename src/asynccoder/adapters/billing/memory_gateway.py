@@ -9,7 +9,7 @@ import itertools
 from dataclasses import asdict
 from uuid import UUID
 
-from asynccoder.adapters.billing.stripe_gateway import WEBHOOK_TOLERANCE_SECONDS, parse_verified_event
+from asynccoder.adapters.billing.stripe_payloads import WEBHOOK_TOLERANCE_SECONDS, parse_verified_event
 from asynccoder.application.billing.ports import (
     CheckoutRequest,
     CheckoutSession,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -10,6 +9,7 @@ from uuid import UUID
 
 import stripe
 
+from asynccoder.adapters.billing.stripe_payloads import WEBHOOK_TOLERANCE_SECONDS, parse_verified_event
 from asynccoder.application.billing.ports import (
     CheckoutRequest,
     CheckoutSession,
@@ -19,8 +19,6 @@ from asynccoder.application.billing.ports import (
     ProviderInvoice,
 )
 from asynccoder.domain.errors import Conflict, InvalidInput, Refused, Unavailable
-
-WEBHOOK_TOLERANCE_SECONDS = 300
 
 
 class AsyncHttpxStripeClient(stripe.HTTPXClient):
@@ -89,20 +87,6 @@ def checkout_params(request: CheckoutRequest) -> dict[str, Any]:
     else:
         params["payment_intent_data"] = {"metadata": request.metadata}
     return params
-
-
-def parse_verified_event(payload: bytes) -> PaymentEvent:
-    try:
-        body = json.loads(payload)
-        obj = body["data"]["object"]
-        return PaymentEvent(
-            id=str(body["id"]),
-            type=str(body["type"]),
-            created=datetime.fromtimestamp(int(body["created"]), UTC),
-            data=obj if isinstance(obj, dict) else {},
-        )
-    except (ValueError, KeyError, TypeError):
-        raise InvalidInput("The event is not a Stripe event.", code="invalid_event") from None
 
 
 class StripePaymentGateway(PaymentGateway):

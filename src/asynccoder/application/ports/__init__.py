@@ -1,1 +1,4 @@
-"""Every port of the application, one module per feature; features import ports, never each other's internals."""
+"""Every port of the application, one module per feature.
+
+Features import ports, never each other's internals.
+"""

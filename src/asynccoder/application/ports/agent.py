@@ -1,4 +1,4 @@
-"""Ports of the coding agent: the tools a model may call, the sandbox commands run in, the task's workspace."""
+"""Ports of the coding agent: the tools a model may call, the sandbox, the task's workspace."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from asynccoder.domain.ai import ToolDefinition
 
 @dataclass(frozen=True, slots=True)
 class ToolOutput:
-    """What a tool hands back to the model: deterministic text (same input, same bytes) and whether it failed.
+    """What a tool hands back to the model: deterministic text (same input, same bytes), failed or not.
 
-    Error texts say what to do next ("0 matches; the nearest lines are ..."), never a traceback or a host path.
+    Error texts say what to do next ("0 matches; nearest lines: ..."), never a traceback or host path.
     """
 
     text: str
@@ -22,7 +22,8 @@ class ToolOutput:
 
 class AgentTool(Protocol):
     """One tool offered to the model. ``definition`` is stable (name, description, JSON schema) so the
-    provider's prompt cache keeps hitting; ``run`` validates its own arguments and never raises for bad ones."""
+    provider's prompt cache keeps hitting; ``run`` validates its own arguments and never raises
+    for bad ones."""
 
     @property
     def definition(self) -> ToolDefinition: ...
@@ -77,8 +78,8 @@ class Workspace(Protocol):
     async def changed_files(self) -> tuple[str, ...]: ...
 
     async def commit_and_push(self, message: str) -> str:
-        """Commits everything as the platform identity, pushes the branch with lease (credentials fetched now),
-        returns the commit sha."""
+        """Commits everything as the platform identity, pushes the branch with lease
+        (credentials fetched now), returns the commit sha."""
         ...
 
 

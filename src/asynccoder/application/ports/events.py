@@ -1,9 +1,9 @@
 """Ports of a task's event stream: persisted events with a per-task sequence, and coalesced live notification.
 
-Every change a user can watch (status, log line, usage, result) is appended as a ``TaskEvent`` with the next
-sequence number of its task, in the same transaction as the change. Live readers are told *that* a task has new
-events (the highest sequence), never the events themselves: they read them from the repository after the last
-sequence they saw, which makes resume by ``Last-Event-ID`` lossless and duplicate-free.
+Every change a user can watch (status, log line, usage, result) is appended as a ``TaskEvent`` with the
+next sequence number of its task, in the same transaction as the change. Live readers are told *that* a task
+has new events (the highest sequence), never the events themselves: they read them from the repository after
+the last sequence they saw, which makes resume by ``Last-Event-ID`` lossless and duplicate-free.
 """
 
 from __future__ import annotations

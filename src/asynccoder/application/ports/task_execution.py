@@ -3,8 +3,8 @@
 The engine builds a ``TaskExecution`` for one attempt of one task and calls ``TaskRunner.run`` with it. The
 runner never touches credits, the queue or the task row itself: it asks the budget before spending, writes log
 lines to the sink, checks the cancellation signal between steps (and races it against slow calls), and returns
-an outcome. Whatever the outcome, also on an exception, a timeout or a lost worker, the engine settles the usage
-the budget recorded and releases the rest of the hold.
+an outcome. Whatever the outcome, also on an exception, a timeout or a lost worker, the engine settles the
+usage the budget recorded and releases the rest of the hold.
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ class LogLevel(enum.StrEnum):
 class TaskLogSink(Protocol):
     """Appends one line to the task's log (persisted with a per-task sequence number, fanned out live).
 
-    ``data`` is a small JSON-able dict (tool name, argument summary, sizes, tokens); never secrets, never whole
-    file contents.
+    ``data`` is a small JSON-able dict (tool name, argument summary, sizes, tokens); never secrets, never
+    whole file contents.
     """
 
     async def write(self, level: LogLevel, message: str, data: dict[str, Any] | None = None) -> None: ...
@@ -76,10 +76,11 @@ class TaskModels(Protocol):
     """The task's model access: plan tiers, the chosen or default model, fallback, the user's key or the
     platform's, and the budget, in one call.
 
-    ``complete`` first asks the budget whether ``reserve_credits`` (an upper bound for this call, computed from
-    the request's size and ``max_tokens``) may be spent; if not it raises ``BudgetExhausted`` without calling.
-    After the call it records the usage against the task (receipt) and the budget. A cancellation during the
-    call raises ``TaskCancelled``. Provider failures after every fallback raise the ``ProviderError``.
+    ``complete`` first asks the budget whether ``reserve_credits`` (an upper bound for this call, computed
+    from the request's size and ``max_tokens``) may be spent; if not it raises ``BudgetExhausted``
+    without calling. After the call it records the usage against the task (receipt) and the budget. A
+    cancellation during the call raises ``TaskCancelled``. Provider failures after every fallback raise
+    the ``ProviderError``.
     """
 
     @property

@@ -436,8 +436,10 @@ class AdminModelsController(Controller):
         """Inserts a price row from `effective_from` (default now, never in the past); calls before it keep
         the old price."""
         price = await use_case(SetModelPriceInput(actor, model_id, data.values(), data.effective_from))
+        created = _price_out(price)
+        assert created is not None  # a price was just inserted
         return Response(
-            _price_out(price),
+            created,
             status_code=HTTP_201_CREATED,
             headers={"Location": f"{API_PREFIX}/admin/models/{model_id}/prices"},
         )

@@ -23,6 +23,7 @@ from litestar.exceptions import (
 )
 from litestar.exceptions import TooManyRequestsException as LitestarTooManyRequests
 from litestar.plugins.problem_details import ProblemDetailsException
+from litestar.types import ExceptionHandlersMap
 
 from asynccoder.domain.ai import ContextTooLong, ProviderAuthError, ProviderError, ProviderInvalidRequest
 from asynccoder.domain.errors import (
@@ -176,7 +177,7 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
     )
 
 
-EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     DomainError: handle_domain_error,
     HTTPException: handle_http_exception,
     Exception: handle_unexpected,
