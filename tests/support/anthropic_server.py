@@ -6,9 +6,12 @@ It checks what a real server checks (``x-api-key``, ``anthropic-version``, the b
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
-from collections.abc import Sequence
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tests.support.fake_http import FakeHttpServer, Recorded, Reply, sse_frame
@@ -17,11 +20,44 @@ _ids = itertools.count(1)
 
 
 class AnthropicServer(FakeHttpServer):
-    def __init__(self, api_key: str = "sk-ant-test") -> None:
+    """With ``prompt_cache`` set, successful replies report the usage Anthropic's prompt cache would: see
+    ``PromptCache``. Without it, the queued reply's usage is sent as given."""
+
+    def __init__(self, api_key: str = "sk-ant-test", *, prompt_cache: PromptCache | None = None) -> None:
         super().__init__()
         self.api_key = api_key
+        self.prompt_cache = prompt_cache
+
+    def finalize(self, request: Recorded, reply: Reply) -> Reply:
+        if self.prompt_cache is None or reply.status != 200 or not isinstance(request.body, dict):
+            return reply
+        usage = self.prompt_cache.usage_for(request.body)
+        if reply.sse is not None:
+            frames = []
+            for frame in reply.sse:
+                if frame.startswith(b"event: message_start\n"):
+                    data = json.loads(frame.split(b"data: ", 1)[1])
+                    data["message"]["usage"].update(usage)
+                    frame = sse_frame(data, "message_start")
+                frames.append(frame)
+            return replace(reply, sse=tuple(frames))
+        payload = json.loads(reply.body)
+        payload["usage"].update(usage)
+        return replace(reply, body=json.dumps(payload).encode())
 
     def check(self, request: Recorded) -> Reply | None:
+        rejected = self._check_shape(request)
+        if rejected is None and self.prompt_cache is not None:
+            assert isinstance(request.body, dict)
+            if count_breakpoints(request.body) > MAX_BREAKPOINTS:
+                return error(
+                    400,
+                    "invalid_request_error",
+                    f"A maximum of {MAX_BREAKPOINTS} blocks with cache_control may be provided.",
+                )
+        return rejected
+
+    def _check_shape(self, request: Recorded) -> Reply | None:
         if request.method != "POST" or request.path != "/v1/messages":
             return error(404, "not_found_error", "Not found")
         # Anthropic accepts the key as ``x-api-key`` or, as SDK 2.x sends it, ``Authorization: Bearer``.
@@ -204,3 +240,93 @@ def stream(
     )
     frames.append(sse_frame({"type": "message_stop"}, "message_stop"))
     return Reply.stream(frames, headers={"request-id": f"req_{next(_ids)}"})
+
+
+# --- prompt caching, as the Messages API does it ------------------------------------------------------------
+MAX_BREAKPOINTS = 4
+LOOKBACK_BLOCKS = 20  # how far before a breakpoint Anthropic looks for an earlier cache entry
+
+
+@dataclass
+class PromptCache:
+    """Anthropic's prompt cache for one organisation, simulated on the request bodies received.
+
+    The prompt is the sequence ``tools``, ``system``, ``messages`` block by block. A block with
+    ``cache_control`` is a breakpoint: the prefix ending there is written to the cache (if at least
+    ``min_tokens`` long). A request reads the longest cached prefix that ends at a breakpoint or at one of the
+    ``LOOKBACK_BLOCKS`` blocks before one. Usage then reports, as the real API does,
+    ``cache_read_input_tokens``
+    (the prefix read), ``cache_creation_input_tokens`` (the part up to the last breakpoint written now) and
+    ``input_tokens`` (the rest). Tokens are estimated as one per four characters of the block's canonical
+    JSON. The cache identity of a block excludes its ``cache_control`` marker, so moving a breakpoint along a
+    growing history still hits. Entries do not expire (tests run well inside the 5-minute TTL).
+    """
+
+    min_tokens: int = 1024
+    entries: dict[str, int] = field(default_factory=dict)  # prefix hash -> prefix tokens
+    log: list[dict[str, int]] = field(default_factory=list)
+
+    def usage_for(self, body: dict[str, Any]) -> dict[str, int]:
+        blocks = list(_prompt_blocks(body))
+        hashes: list[str] = []
+        totals: list[int] = []
+        digest = hashlib.sha256(str(body.get("model")).encode())
+        running = 0
+        for block, _ in blocks:
+            digest.update(_canonical(block).encode())
+            hashes.append(digest.copy().hexdigest())
+            running += _tokens(block)
+            totals.append(running)
+        breakpoints = [i for i, (_, marked) in enumerate(blocks) if marked]
+        read = 0
+        for point in breakpoints:
+            for i in range(point, max(-1, point - LOOKBACK_BLOCKS - 1), -1):
+                if hashes[i] in self.entries:
+                    read = max(read, totals[i])
+                    break
+        written = 0
+        for point in breakpoints:
+            if totals[point] >= self.min_tokens and hashes[point] not in self.entries:
+                self.entries[hashes[point]] = totals[point]
+                written = max(written, totals[point] - read)
+        total = running
+        usage = {
+            "input_tokens": total - read - written,
+            "cache_read_input_tokens": read,
+            "cache_creation_input_tokens": written,
+        }
+        self.log.append(usage)
+        return usage
+
+
+def count_breakpoints(body: dict[str, Any]) -> int:
+    return sum(marked for _, marked in _prompt_blocks(body))
+
+
+def _prompt_blocks(body: dict[str, Any]) -> Iterator[tuple[dict[str, Any], bool]]:
+    for tool in body.get("tools") or ():
+        yield _strip(tool), "cache_control" in tool
+    system = body.get("system")
+    if isinstance(system, str):
+        yield {"type": "text", "text": system}, False
+    elif isinstance(system, list):
+        for block in system:
+            yield _strip(block), "cache_control" in block
+    for index, message in enumerate(body.get("messages") or ()):
+        content = message.get("content")
+        if isinstance(content, str):
+            content = [{"type": "text", "text": content}]
+        for block in content:
+            yield {"role": message["role"], "turn": index, **_strip(block)}, "cache_control" in block
+
+
+def _strip(block: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in block.items() if k != "cache_control"}
+
+
+def _canonical(block: dict[str, Any]) -> str:
+    return json.dumps(block, sort_keys=True, separators=(",", ":"))
+
+
+def _tokens(block: dict[str, Any]) -> int:
+    return math.ceil(len(_canonical(block)) / 4)

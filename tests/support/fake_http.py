@@ -117,6 +117,10 @@ class FakeHttpServer:
     def no_reply(self, request: Recorded) -> Reply:
         return Reply.json({"error": "the test queued no reply"}, status=500)
 
+    def finalize(self, request: Recorded, reply: Reply) -> Reply:
+        """The reply as sent: a subclass may fill in what depends on the request (e.g. usage)."""
+        return reply
+
     # --- internals ------------------------------------------------------------------------------------
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         length = int(handler.headers.get("content-length") or 0)
@@ -141,6 +145,9 @@ class FakeHttpServer:
                 reply = self._replies.popleft() if self._replies else None
         if reply is None:
             reply = self.no_reply(recorded)
+        else:
+            with self._lock:
+                reply = self.finalize(recorded, reply)
         self._send(handler, reply)
 
     def _send(self, handler: BaseHTTPRequestHandler, reply: Reply) -> None:

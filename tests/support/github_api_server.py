@@ -45,6 +45,7 @@ class FakeGitHub:
     comments: list[dict[str, Any]] = field(default_factory=list)
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     rate_limited: str | None = None  # "403" or "429"
+    race_open_pull: dict[str, Any] | None = None  # a pull request "opened concurrently" on the next create
     fail_hooks: bool = False
     next_id: int = 1000
 
@@ -127,7 +128,7 @@ class FakeGitHub:
             "head": {
                 "label": f"x:{pr['head']}",
                 "ref": pr["head"],
-                "sha": "6dcb09b5b57875f334f61aebed695e2e4193db5e",
+                "sha": pr.get("head_sha", "6dcb09b5b57875f334f61aebed695e2e4193db5e"),
             },
             "base": {
                 "label": f"x:{pr['base']}",
@@ -320,6 +321,20 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                 for field_name in ("head", "base", "title"):
                     if not body.get(field_name):
                         return self._error(422, "Validation Failed")
+                if any(
+                    name == full_name and p["head"] == body["head"] and p["state"] == "open"
+                    for (name, _), p in state.pulls.items()
+                ):
+                    # What GitHub answers for a second pull request from the same head branch.
+                    return self._error(422, f"A pull request already exists for x:{body['head']}.")
+                if state.race_open_pull is not None:
+                    # Another attempt opened the pull request between our lookup and our create.
+                    state.pulls[(full_name, 1 + len(state.pulls))] = {
+                        **state.race_open_pull,
+                        "head": body["head"],
+                    }
+                    state.race_open_pull = None
+                    return self._error(422, f"A pull request already exists for x:{body['head']}.")
                 number = 1 + max((n for (name, n) in state.pulls if name == full_name), default=0)
                 pr = {
                     "id": state.new_id(),
@@ -341,7 +356,7 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                     return self._error(404, "Not Found")
                 if pm.group(2) is None and method == "GET":
                     if self.headers.get("Accept") == "application/vnd.github.diff":
-                        return self._send(200, None, raw=DIFF)
+                        return self._send(200, None, raw=pr.get("diff", DIFF))
                     return self._send(200, state.pull_json(full_name, pr))
                 if pm.group(2) == "/files":
                     return self._send(

@@ -114,6 +114,12 @@ class ChatRequest:
     max_tokens: int = 4096
     temperature: float | None = None
     stop_sequences: tuple[str, ...] = ()
+    # Prompt caching. ``cache_key`` names the conversation (the task id) so a provider that routes by
+    # key (OpenAI's ``prompt_cache_key``) keeps it on one cache; ``cache_prefix`` asks providers that need
+    # explicit breakpoints (Anthropic's ``cache_control``) to mark the stable prefix: the tools, the system
+    # prompt and the latest turns. Providers with implicit caching (Gemini) need neither.
+    cache_key: str | None = None
+    cache_prefix: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -163,24 +163,52 @@ class AnthropicChatModel(RetryingChatModel):
         return malformed(name)
 
 
+_EPHEMERAL = {"type": "ephemeral"}
+MAX_CACHE_BREAKPOINTS = 4  # Anthropic's limit per request
+
+
 def _params(request: ChatRequest) -> dict[str, Any]:
+    messages = [_message(m) for m in request.messages]
     params: dict[str, Any] = {
         "model": request.model,
         "max_tokens": request.max_tokens,
-        "messages": [_message(m) for m in request.messages],
+        "messages": messages,
     }
     if request.system:
-        params["system"] = request.system
+        if request.cache_prefix:
+            params["system"] = [{"type": "text", "text": request.system, "cache_control": _EPHEMERAL}]
+        else:
+            params["system"] = request.system
     if request.tools:
         params["tools"] = [
             {"name": t.name, "description": t.description, "input_schema": t.input_schema}
             for t in request.tools
         ]
+        if request.cache_prefix:
+            params["tools"][-1]["cache_control"] = _EPHEMERAL
+    if request.cache_prefix:
+        _mark_latest_turns(messages, MAX_CACHE_BREAKPOINTS - bool(request.system) - bool(request.tools))
     if request.temperature is not None:
         params["temperature"] = request.temperature
     if request.stop_sequences:
         params["stop_sequences"] = list(request.stop_sequences)
     return params
+
+
+def _mark_latest_turns(messages: list[dict[str, Any]], available: int) -> None:
+    """Breakpoints on the last block of the last two user turns (the newest tool results or instructions).
+
+    The newest one writes the whole conversation to the cache; the one before is where the previous call
+    wrote, so the next call reads it even when the history grew by many blocks since. Cache order is tools,
+    system, messages, so these prefixes include the tools and the system prompt.
+    """
+    marked = 0
+    for message in reversed(messages):
+        if marked >= min(2, available):
+            return
+        if message["role"] == "user" and message["content"]:
+            message["content"][-1]["cache_control"] = _EPHEMERAL
+            marked += 1
 
 
 def _message(message: Message) -> dict[str, Any]:

@@ -56,7 +56,8 @@ class GeminiChatModel(RetryingChatModel):
     Gemini function calls may come without ids: the adapter then names them ``gemini-call-<n>`` and, when a
     tool result goes back, finds the function name from the matching call in the conversation. Usage:
     ``input_tokens`` = prompt tokens minus cached tokens (``cachedContentTokenCount`` -> cache reads);
-    ``output_tokens`` = candidate tokens plus thinking tokens (both billed as output).
+    ``output_tokens`` = candidate tokens plus thinking tokens (both billed as output). Prompt caching is
+    implicit on Gemini 2.5+: ``ChatRequest.cache_key`` and ``cache_prefix`` need nothing sent.
     """
 
     provider_name = "gemini"

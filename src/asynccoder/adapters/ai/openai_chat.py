@@ -73,8 +73,17 @@ class OpenAIChatModel(RetryingChatModel):
             project=None,
         )
 
+    @property
+    def routes_by_cache_key(self) -> bool:
+        """OpenAI's own API keeps requests with one ``prompt_cache_key`` on one prompt cache; compatible
+        servers may reject the unknown field, so they get none (their caching, if any, is automatic)."""
+        return self.provider_name == "openai"
+
     def _params(self, request: ChatRequest) -> dict[str, Any]:
-        return _params(request, legacy_max_tokens=self.provider_name != "openai")
+        params = _params(request, legacy_max_tokens=self.provider_name != "openai")
+        if request.cache_key and self.routes_by_cache_key:
+            params["prompt_cache_key"] = request.cache_key
+        return params
 
     def __repr__(self) -> str:
         return f"OpenAIChatModel(provider={self.provider_name!r}, base_url={str(self._client.base_url)!r})"

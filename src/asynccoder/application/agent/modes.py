@@ -1,0 +1,258 @@
+"""The five modes: their system prompts, their ``submit`` tool and the mode-only tools.
+
+System prompts carry no timestamps, ids or per-task values (those go in the first user message), so the
+prefix tools + system is byte-identical across every task of a mode and stays in the provider's cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+
+from asynccoder.application.agent.loop import SUBMIT, normalise_path
+from asynccoder.application.agent.review_diff import FileDiff
+from asynccoder.application.ports.agent import AgentTool, ToolOutput
+from asynccoder.domain.ai import ToolDefinition
+from asynccoder.domain.tasks import TaskMode
+
+_COMMON = (
+    "You are Async Coder, an autonomous software engineer working in a checkout of the user's repository. "
+    "Work only through the tools. Paths are relative to the repository root. Read before you conclude; "
+    "prefer small, focused steps. Tool outputs may be truncated: narrow your request when they are. "
+    "Finish by calling `submit` exactly once with the fields it asks for. Keep code in plain text fields."
+)
+
+SYSTEM_PROMPTS: dict[TaskMode, str] = {
+    TaskMode.ASK: _COMMON
+    + "\n\nMode: Ask (read-only). Answer the user's question from the code itself. Open the files that "
+    "matter, then submit a markdown answer that cites every file you relied on (`path` or `path:line`). "
+    "Cite only files you actually read.",
+    TaskMode.ARCHITECT: _COMMON
+    + "\n\nMode: Architect (read-only). Produce an implementation plan grounded in this repository: the "
+    "affected files (existing ones you read, and new ones you propose), and numbered steps. Do not edit.",
+    TaskMode.DEBUG: _COMMON
+    + "\n\nMode: Debug. Find the root cause of the reported problem and fix it with the smallest correct "
+    "change. Run the repository's tests when a test command is given. When you submit, you will be shown "
+    "your own diff once to review before it is committed and proposed as a pull request.",
+    TaskMode.DOCUMENTATION: _COMMON
+    + "\n\nMode: Documentation. Improve or add documentation only: markdown, reStructuredText, text files "
+    "and files under docs/. Never change code. When you submit, you will be shown your diff once to review.",
+    TaskMode.PR_REVIEW: _COMMON
+    + "\n\nMode: PR Review (read-only). Review the pull request's diff. Report each real problem (bugs, "
+    "security, broken contracts, missing tests) with `report_finding` on a new-side line number shown in "
+    "the diff; findings on lines outside the diff go to the review summary. No style nitpicks. Then submit "
+    "a short summary.",
+}
+
+READ_ONLY_MODES = frozenset({TaskMode.ASK, TaskMode.ARCHITECT, TaskMode.PR_REVIEW})
+
+_STRING_LIST = {"type": "array", "items": {"type": "string"}}
+
+_SUBMIT_SCHEMAS: dict[TaskMode, tuple[str, dict[str, Any], tuple[str, ...]]] = {
+    TaskMode.ASK: (
+        "Finish with the answer.",
+        {
+            "answer": {"type": "string", "description": "The answer in markdown, citing files."},
+            "cited_files": {**_STRING_LIST, "description": "Paths of the files the answer relies on."},
+        },
+        ("answer", "cited_files"),
+    ),
+    TaskMode.ARCHITECT: (
+        "Finish with the plan.",
+        {
+            "plan": {"type": "string", "description": "The plan in markdown: approach and numbered steps."},
+            "affected_files": {**_STRING_LIST, "description": "Existing files the plan changes."},
+            "new_files": {**_STRING_LIST, "description": "Files the plan creates."},
+        },
+        ("plan", "affected_files"),
+    ),
+    TaskMode.DEBUG: (
+        "Finish: your changes are reviewed, committed and proposed as a pull request.",
+        {
+            "title": {"type": "string", "description": "Pull request title, under 70 characters."},
+            "summary": {"type": "string", "description": "Markdown: root cause, the fix, how it was tested."},
+        },
+        ("title", "summary"),
+    ),
+    TaskMode.DOCUMENTATION: (
+        "Finish: your documentation changes are reviewed, committed and proposed as a pull request.",
+        {
+            "title": {"type": "string", "description": "Pull request title, under 70 characters."},
+            "summary": {"type": "string", "description": "Markdown summary of the documentation changes."},
+        },
+        ("title", "summary"),
+    ),
+    TaskMode.PR_REVIEW: (
+        "Finish the review.",
+        {
+            "summary": {"type": "string", "description": "Markdown summary of the review."},
+            "event": {"type": "string", "enum": ["COMMENT", "REQUEST_CHANGES"]},
+        },
+        ("summary",),
+    ),
+}
+
+SubmitCheck = Callable[[dict[str, Any]], str | None]
+
+
+class SubmitTool(AgentTool):
+    """``submit`` for one mode: checks field types, then the mode's own ``check`` (an error text or None)."""
+
+    def __init__(self, mode: TaskMode, check: SubmitCheck | None = None) -> None:
+        description, properties, required = _SUBMIT_SCHEMAS[mode]
+        self._definition = ToolDefinition(
+            SUBMIT,
+            description,
+            {"type": "object", "properties": properties, "required": list(required)},
+        )
+        self._properties = properties
+        self._required = required
+        self._check = check
+
+    @property
+    def definition(self) -> ToolDefinition:
+        return self._definition
+
+    async def run(self, arguments: dict[str, Any]) -> ToolOutput:
+        for name in self._required:
+            if name not in arguments:
+                return ToolOutput(f"`{name}` is required.", is_error=True)
+        for name, value in arguments.items():
+            spec = self._properties.get(name)
+            if spec is None:
+                return ToolOutput(f"Unknown field `{name}`.", is_error=True)
+            if spec["type"] == "string" and (not isinstance(value, str) or not value.strip()):
+                return ToolOutput(f"`{name}` must be a non-empty string.", is_error=True)
+            if spec["type"] == "string" and "enum" in spec and value not in spec["enum"]:
+                return ToolOutput(f"`{name}` must be one of {', '.join(spec['enum'])}.", is_error=True)
+            if spec["type"] == "array" and not (
+                isinstance(value, list) and all(isinstance(v, str) for v in value)
+            ):
+                return ToolOutput(f"`{name}` must be a list of paths.", is_error=True)
+        problem = self._check(arguments) if self._check else None
+        if problem:
+            return ToolOutput(problem, is_error=True)
+        return ToolOutput("Submitted.")
+
+
+# --- Documentation: docs only ----------------------------------------------------------------------------
+DOC_SUFFIXES = frozenset({".md", ".mdx", ".markdown", ".rst", ".txt", ".adoc", ".asciidoc"})
+DOC_NAMES = frozenset({"README", "CHANGELOG", "CONTRIBUTING", "AUTHORS", "NOTICE", "HISTORY"})
+_WRITE_COMMANDS = frozenset({"create", "str_replace", "insert", "write", "delete", "undo_edit"})
+
+
+def is_doc_path(path: str) -> bool:
+    pure = PurePosixPath(normalise_path(path))
+    if pure.parts and pure.parts[0] in {"docs", "doc"}:
+        return True
+    return pure.suffix.lower() in DOC_SUFFIXES or pure.name.upper() in DOC_NAMES
+
+
+class DocsOnlyEdits(AgentTool):
+    """Wraps an editing tool so that it refuses to write a file that is not documentation."""
+
+    def __init__(self, inner: AgentTool) -> None:
+        self._inner = inner
+
+    @property
+    def definition(self) -> ToolDefinition:
+        return self._inner.definition
+
+    async def run(self, arguments: dict[str, Any]) -> ToolOutput:
+        path = arguments.get("path")
+        command = arguments.get("command")
+        writes = command in _WRITE_COMMANDS or (command is None and "content" in arguments)
+        if writes and isinstance(path, str) and not is_doc_path(path):
+            return ToolOutput(
+                f"Documentation tasks may change documentation only; `{path}` is not a documentation "
+                "file (markdown, reStructuredText, text, or under docs/).",
+                is_error=True,
+            )
+        return await self._inner.run(arguments)
+
+
+# --- PR Review: findings -----------------------------------------------------------------------------------
+REPORT_FINDING = "report_finding"
+FINDING_MARKER = "<!-- asynccoder:finding {} -->"
+REVIEW_MARKER = "<!-- asynccoder:review head={} -->"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    path: str
+    line: int
+    severity: str
+    title: str
+    body: str
+    in_diff: bool
+
+    @property
+    def fingerprint(self) -> str:
+        key = f"{self.path}\n{' '.join(self.title.lower().split())}"
+        return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+@dataclass
+class FindingsTool(AgentTool):
+    """``report_finding``: validates the line against the diff's commentable lines; off-diff findings are kept
+    for the review summary and the model is told so."""
+
+    files: dict[str, FileDiff]
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def definition(self) -> ToolDefinition:
+        return ToolDefinition(
+            REPORT_FINDING,
+            "Report one problem in the pull request on a new-side line number shown in the diff.",
+            {
+                "type": "object",
+                "properties": {
+                    "path": {"type": "string"},
+                    "line": {"type": "integer", "description": "New-side line number from the diff."},
+                    "severity": {"type": "string", "enum": ["critical", "major", "minor"]},
+                    "title": {"type": "string", "description": "One line."},
+                    "body": {"type": "string", "description": "Why it is a problem and how to fix it."},
+                },
+                "required": ["path", "line", "severity", "title", "body"],
+            },
+        )
+
+    async def run(self, arguments: dict[str, Any]) -> ToolOutput:
+        path, line = arguments.get("path"), arguments.get("line")
+        severity, title, body = arguments.get("severity"), arguments.get("title"), arguments.get("body")
+        if not isinstance(path, str) or not isinstance(line, int) or isinstance(line, bool):
+            return ToolOutput("`path` (string) and `line` (integer) are required.", is_error=True)
+        if severity not in {"critical", "major", "minor"}:
+            return ToolOutput("`severity` must be critical, major or minor.", is_error=True)
+        if not isinstance(title, str) or not title.strip() or not isinstance(body, str) or not body.strip():
+            return ToolOutput("`title` and `body` must be non-empty strings.", is_error=True)
+        path = normalise_path(path)
+        diff = self.files.get(path)
+        in_diff = diff is not None and line in diff.commentable
+        self.findings.append(Finding(path, line, severity, title.strip(), body.strip(), in_diff))
+        if in_diff:
+            return ToolOutput(f"Recorded as an inline comment on {path}:{line}.")
+        if diff is None:
+            return ToolOutput(f"Recorded for the review summary: {path} is not part of this diff.")
+        ranges = _ranges(sorted(diff.commentable))
+        return ToolOutput(
+            f"Recorded for the review summary: line {line} of {path} is outside the diff "
+            f"(commentable lines: {ranges})."
+        )
+
+
+def _ranges(lines: list[int]) -> str:
+    spans: list[str] = []
+    start = prev = lines[0] if lines else 0
+    for n in lines[1:]:
+        if n != prev + 1:
+            spans.append(f"{start}-{prev}" if start != prev else str(start))
+            start = n
+        prev = n
+    if lines:
+        spans.append(f"{start}-{prev}" if start != prev else str(start))
+    return ", ".join(spans)

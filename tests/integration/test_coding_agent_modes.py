@@ -1,0 +1,434 @@
+"""Each mode end to end: a scripted model drives real tool calls on a real git repository; pull requests and
+reviews go through PyGithub to the local GitHub API server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from asynccoder.adapters.ai.scripted import ScriptedChatModel
+from asynccoder.adapters.github.pygithub_code_host import PyGithubCodeHost
+from asynccoder.adapters.memory.store import InMemoryStore
+from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
+from asynccoder.adapters.system.clock import ManualClock
+from asynccoder.adapters.system.ids import SequentialIdGenerator
+from asynccoder.application.agent.coding_agent import CodingAgent, SecretScan
+from asynccoder.domain.ai import TextBlock, ToolResult
+from asynccoder.domain.tasks import FailureReason, TaskMode
+from tests.support.agent_runtime import (
+    NOW,
+    FixedPriceBudget,
+    FixedPriceModels,
+    LocalWorkspaces,
+    SimpleToolbox,
+    call,
+    exact_secrets,
+    make_execution,
+    make_remote,
+    no_secrets,
+    scripted,
+)
+from tests.support.git_repos import git
+from tests.support.github_api_server import FakeGitHub, github_api_server
+
+TOKEN = "ghp-test-token"
+REPO = "octo/app"
+APP = "def add(a, b):\n    return a - b\n\n\ndef sub(a, b):\n    return a - b\n"
+
+
+@pytest.fixture
+def github() -> Iterator[FakeGitHub]:
+    with github_api_server() as state:
+        state.tokens[TOKEN] = "octo-bot"
+        state.add_repo(REPO, id=42, access={TOKEN: "push"})
+        yield state
+
+
+@dataclass
+class World:
+    remote: Path
+    workspaces: LocalWorkspaces
+    github: FakeGitHub
+    uow: InMemoryUnitOfWork
+    clock: ManualClock = field(default_factory=lambda: ManualClock(NOW))
+    ids: SequentialIdGenerator = field(default_factory=SequentialIdGenerator)
+
+    def agent(self, scan: SecretScan = no_secrets) -> CodingAgent:
+        return CodingAgent(
+            workspaces=self.workspaces,
+            toolbox=SimpleToolbox(),
+            code_host=PyGithubCodeHost(self.github.base),
+            uow=self.uow,
+            clock=self.clock,
+            ids=self.ids,
+            scan_secrets=scan,
+        )
+
+
+@pytest.fixture
+def world(tmp_path: Path, github: FakeGitHub) -> World:
+    remote = make_remote(
+        tmp_path / "origin",
+        {"app.py": APP, "README.md": "# App\n\nAdds numbers.\n", "docs/guide.md": "# Guide\n"},
+    )
+    scratch = tmp_path / "work"
+    scratch.mkdir()
+    return World(remote, LocalWorkspaces(remote, scratch), github, InMemoryUnitOfWork(InMemoryStore()))
+
+
+def models(chat: ScriptedChatModel) -> FixedPriceModels:
+    return FixedPriceModels(chat, FixedPriceBudget(cap_credits=1_000))
+
+
+def remote_file(remote: Path, ref: str, path: str) -> str:
+    return git("show", f"{ref}:{path}", cwd=remote)
+
+
+FIX = {
+    "command": "str_replace",
+    "path": "app.py",
+    "old_str": "    return a - b\n\n\ndef sub",
+    "new_str": "    return a + b\n\n\ndef sub",
+}
+
+
+async def test_debug_commits_the_fix_on_the_task_branch_and_opens_a_recorded_pull_request(
+    world: World,
+) -> None:
+    chat = scripted(
+        call("view", {"path": "app.py"}),
+        call("edit", FIX),
+        call("submit", {"title": "Fix add", "summary": "add subtracted."}),
+        call("submit", {"title": "Fix add()", "summary": "`add` subtracted; now it adds."}),
+    )
+    execution = make_execution(TaskMode.DEBUG, models(chat), instructions="add(2, 2) returns 0")
+
+    outcome = await world.agent().run(execution)
+
+    assert outcome.failure is None
+    assert outcome.result is not None
+    branch = f"asynccoder/{execution.task_id}"
+    assert outcome.result.branch == branch
+    assert "return a + b" in remote_file(world.remote, branch, "app.py")
+    assert f"Async Coder task {execution.task_id}" in git(
+        "log", "-1", "--format=%B", branch, cwd=world.remote
+    )
+    assert outcome.result.pull_request_number == 1
+    assert outcome.result.changed_files == ("app.py",)
+    assert outcome.result.diff_stats.additions == 1
+    assert outcome.result.diff_stats.deletions == 1
+    (pr,) = world.github.pulls.values()
+    assert (pr["head"], pr["base"], pr["title"]) == (branch, "main", "Fix add()")
+    async with world.uow as uow:
+        stored = await uow.pull_requests.get_by_number(execution.repository.repository_id, 1)
+    assert stored is not None
+    assert stored.opened_by_platform
+    assert stored.head_ref == branch
+    # The first submit came back with the model's own diff to review.
+    review_turn = chat.requests[3].messages[-1].content
+    (result,) = [b for b in review_turn if isinstance(b, ToolResult)]
+    assert "git diff" in result.content
+    assert "+    return a + b" in result.content
+
+
+async def test_debug_reuses_the_open_pull_request_of_its_branch(world: World) -> None:
+    execution = make_execution(TaskMode.DEBUG, models(scripted()))
+    branch = f"asynccoder/{execution.task_id}"
+    world.github.pulls[(REPO, 7)] = {
+        "id": 7,
+        "number": 7,
+        "state": "open",
+        "title": "Earlier attempt",
+        "body": "",
+        "head": branch,
+        "base": "main",
+        "draft": False,
+        "user": "octo-bot",
+    }
+    chat = scripted(
+        call("edit", FIX),
+        call("submit", {"title": "Fix add", "summary": "s"}),
+        call("submit", {"title": "Fix add", "summary": "s"}),
+    )
+
+    outcome = await world.agent().run(make_execution(TaskMode.DEBUG, models(chat)))
+
+    assert outcome.result is not None
+    assert outcome.result.pull_request_number == 7
+    assert len(world.github.pulls) == 1
+
+
+async def test_debug_resolves_githubs_422_already_exists_by_reading_the_pull_request_back(
+    world: World,
+) -> None:
+    world.github.race_open_pull = {
+        "id": 9,
+        "number": 1,
+        "state": "open",
+        "title": "Opened concurrently",
+        "body": "",
+        "base": "main",
+        "draft": False,
+        "user": "octo-bot",
+    }
+    chat = scripted(
+        call("edit", FIX),
+        call("submit", {"title": "Fix add", "summary": "s"}),
+        call("submit", {"title": "Fix add", "summary": "s"}),
+    )
+
+    outcome = await world.agent().run(make_execution(TaskMode.DEBUG, models(chat)))
+
+    assert outcome.failure is None
+    assert outcome.result is not None
+    assert outcome.result.pull_request_number == 1
+    assert len(world.github.pulls) == 1
+
+
+async def test_a_secret_in_the_change_blocks_the_push_with_a_redacted_excerpt(world: World) -> None:
+    secret = "sk-live-0123456789abcdef"
+    chat = scripted(
+        call("edit", {"command": "create", "path": "config.py", "file_text": f"KEY = '{secret}'\n"}),
+        call("submit", {"title": "Add config", "summary": "s"}),
+        call("submit", {"title": "Add config", "summary": "s"}),
+    )
+    execution = make_execution(TaskMode.DEBUG, models(chat))
+
+    outcome = await world.agent(exact_secrets(secret)).run(execution)
+
+    assert outcome.failure is FailureReason.INVALID_REQUEST
+    assert outcome.message is not None
+    assert "secret" in outcome.message
+    assert secret not in outcome.message
+    branches = git("branch", "--list", cwd=world.remote)
+    assert f"asynccoder/{execution.task_id}" not in branches
+    assert world.github.pulls == {}
+
+
+async def test_documentation_changes_docs_only_and_refuses_code_edits(world: World) -> None:
+    chat = scripted(
+        call("edit", FIX),
+        call(
+            "edit",
+            {
+                "command": "str_replace",
+                "path": "README.md",
+                "old_str": "Adds numbers.",
+                "new_str": "Adds numbers.\n\n## Usage\n\n`add(1, 2)`",
+            },
+        ),
+        call("submit", {"title": "Document usage", "summary": "Usage section."}),
+        call("submit", {"title": "Document usage", "summary": "Usage section."}),
+    )
+    execution = make_execution(TaskMode.DOCUMENTATION, models(chat))
+
+    outcome = await world.agent().run(execution)
+
+    assert outcome.result is not None
+    assert outcome.result.changed_files == ("README.md",)
+    refused = [b for b in chat.requests[1].messages[-1].content if isinstance(b, ToolResult)]
+    assert refused[0].is_error
+    assert "documentation only" in refused[0].content
+    branch = f"asynccoder/{execution.task_id}"
+    changed = git("diff", "--name-only", "main", branch, cwd=world.remote).split()
+    assert changed == ["README.md"]
+    assert remote_file(world.remote, branch, "app.py") == APP
+    assert len(world.github.pulls) == 1
+
+
+async def test_ask_answers_citing_only_files_it_read(world: World) -> None:
+    chat = scripted(
+        call("view", {"path": "app.py"}),
+        call("submit", {"answer": "`add` subtracts (app.py:2).", "cited_files": ["app.py", "lib.py"]}),
+        call("submit", {"answer": "`add` subtracts (app.py:2).", "cited_files": ["app.py:2"]}),
+    )
+
+    outcome = await world.agent().run(
+        make_execution(TaskMode.ASK, models(chat), instructions="What does add do?")
+    )
+
+    assert outcome.result is not None
+    assert outcome.result.summary_markdown.endswith("**Files read:** `app.py`")
+    refusal = next(b for b in chat.requests[2].messages[-1].content if isinstance(b, ToolResult))
+    assert refusal.is_error
+    assert "lib.py" in refusal.content
+    assert world.workspaces.opened[0].pushed == []
+    edit_tools = [t.name for t in chat.requests[0].tools if t.name == "edit"]
+    assert edit_tools == []
+
+
+async def test_architect_returns_a_plan_naming_real_files(world: World) -> None:
+    chat = scripted(
+        call("view", {"path": "app.py"}),
+        call("submit", {"plan": "1. Fix add.", "affected_files": ["src/calc.py"]}),
+        call(
+            "submit",
+            {
+                "plan": "1. Fix `add`.\n2. Add a test.",
+                "affected_files": ["app.py"],
+                "new_files": ["tests/test_app.py"],
+            },
+        ),
+    )
+
+    outcome = await world.agent().run(make_execution(TaskMode.ARCHITECT, models(chat)))
+
+    assert outcome.result is not None
+    text = outcome.result.summary_markdown
+    assert "## Affected files\n- `app.py`" in text
+    assert "## New files\n- `tests/test_app.py`" in text
+    refusal = next(b for b in chat.requests[2].messages[-1].content if isinstance(b, ToolResult))
+    assert refusal.is_error
+    assert "src/calc.py" in refusal.content
+
+
+# --- PR Review ----------------------------------------------------------------------------------------------
+def push_feature(world: World, files: dict[str, str], message: str) -> str:
+    clone = world.workspaces.scratch / f"dev-{message.replace(' ', '-')}"
+    git("clone", str(world.remote), str(clone), cwd=world.workspaces.scratch)
+    existing = git("branch", "-r", cwd=clone)
+    git("checkout", *(["feature"] if "origin/feature" in existing else ["-b", "feature"]), cwd=clone)
+    for name, text in files.items():
+        (clone / name).write_text(text)
+    git("add", ".", cwd=clone)
+    git("commit", "-m", message, cwd=clone)
+    git("push", "origin", "feature", cwd=clone)
+    return git("rev-parse", "HEAD", cwd=clone).strip()
+
+
+def open_pull(world: World, head_sha: str) -> None:
+    diff = git("diff", "main", head_sha, cwd=world.remote)
+    world.github.pulls[(REPO, 3)] = {
+        "id": 3,
+        "number": 3,
+        "state": "open",
+        "title": "Add mul",
+        "body": "",
+        "head": "feature",
+        "head_sha": head_sha,
+        "base": "main",
+        "draft": False,
+        "user": "octo-dev",
+        "diff": diff,
+    }
+
+
+NEW_APP = APP + "\n\ndef mul(a, b):\n    return a * b + 1\n"
+
+
+async def test_pr_review_posts_one_review_with_inline_comments_on_diff_lines_and_the_rest_in_the_summary(
+    world: World,
+) -> None:
+    head = push_feature(world, {"app.py": NEW_APP}, "add mul")
+    open_pull(world, head)
+    chat = scripted(
+        call(
+            "report_finding",
+            {
+                "path": "app.py",
+                "line": 10,
+                "severity": "major",
+                "title": "mul adds one",
+                "body": "Drop the `+ 1`.",
+            },
+        ),
+        call(
+            "report_finding",
+            {"path": "app.py", "line": 2, "severity": "major", "title": "add subtracts", "body": "Use `+`."},
+        ),
+        call("submit", {"summary": "One bug in the new code.", "event": "REQUEST_CHANGES"}),
+    )
+
+    outcome = await world.agent().run(make_execution(TaskMode.PR_REVIEW, models(chat), pull_request_number=3))
+
+    assert outcome.failure is None
+    assert outcome.result is not None
+    (review,) = world.github.reviews
+    assert review["state"] == "CHANGES_REQUESTED"
+    (comment,) = review["comments"]
+    assert (comment["path"], comment["line"], comment["side"]) == ("app.py", 10, "RIGHT")
+    assert "mul adds one" in comment["body"]
+    assert "<!-- asynccoder:finding " in comment["body"]
+    assert "### Findings outside the diff" in review["body"]
+    assert "`app.py:2` **add subtracts**" in review["body"]
+    assert f"<!-- asynccoder:review head={head} -->" in review["body"]
+    prompt = chat.requests[0].messages[0].content[0]
+    assert isinstance(prompt, TextBlock)
+    assert "10 +    return a * b + 1" in prompt.text
+    out_of_diff = next(b for b in chat.requests[2].messages[-1].content if isinstance(b, ToolResult))
+    assert "outside the diff" in out_of_diff.content
+
+
+async def test_a_re_review_after_a_push_covers_only_new_commits_and_does_not_repeat_itself(
+    world: World,
+) -> None:
+    head = push_feature(world, {"app.py": NEW_APP}, "add mul")
+    open_pull(world, head)
+    first = scripted(
+        call(
+            "report_finding",
+            {"path": "app.py", "line": 10, "severity": "major", "title": "mul adds one", "body": "Drop it."},
+        ),
+        call("submit", {"summary": "First pass."}),
+    )
+    await world.agent().run(make_execution(TaskMode.PR_REVIEW, models(first), pull_request_number=3))
+    world.clock.advance(timedelta(minutes=5))
+    newer = push_feature(world, {"app.py": NEW_APP + "\n\ndef div(a, b):\n    return a / b\n"}, "add div")
+    open_pull(world, newer)
+    second = scripted(
+        call(
+            "report_finding",
+            {"path": "app.py", "line": 10, "severity": "major", "title": "Mul adds one", "body": "Again."},
+        ),
+        call(
+            "report_finding",
+            {"path": "app.py", "line": 14, "severity": "minor", "title": "div by zero", "body": "Guard b."},
+        ),
+        call("submit", {"summary": "Second pass."}),
+    )
+
+    await world.agent().run(make_execution(TaskMode.PR_REVIEW, models(second), pull_request_number=3))
+
+    assert len(world.github.reviews) == 2
+    (comment,) = world.github.reviews[1]["comments"]
+    assert comment["line"] == 14
+    assert "div by zero" in comment["body"]
+    prompt = second.requests[0].messages[0].content[0]
+    assert isinstance(prompt, TextBlock)
+    assert "14 +    return a / b" in prompt.text
+    assert "10 +    return a * b + 1" not in prompt.text  # only context now: it came in an older commit
+    assert f"commits after `{head[:12]}`" in prompt.text
+
+    world.clock.advance(timedelta(minutes=5))
+    third = scripted()
+    outcome = await world.agent().run(
+        make_execution(TaskMode.PR_REVIEW, models(third), pull_request_number=3)
+    )
+
+    assert outcome.result is not None
+    assert "Already reviewed" in outcome.result.summary_markdown
+    assert third.requests == []
+    assert len(world.github.reviews) == 2
+
+
+async def test_debug_out_of_budget_hands_its_partial_work_over_as_a_draft_pull_request(world: World) -> None:
+    looks = [call("view", {"path": "app.py" if i % 2 else "README.md"}, call_id=f"v{i}") for i in range(12)]
+    chat = scripted(call("edit", FIX), *looks)
+    budget = FixedPriceBudget(cap_credits=100)
+    execution = make_execution(TaskMode.DEBUG, FixedPriceModels(chat, budget, credits_per_call=10))
+
+    outcome = await world.agent().run(execution)
+
+    assert outcome.failure is None
+    assert outcome.result is not None
+    assert outcome.result.partial
+    assert "## Hand-off notes" in outcome.result.summary_markdown
+    assert outcome.result.pull_request_number == 1
+    (pr,) = world.github.pulls.values()
+    assert pr["draft"] is True
+    assert pr["title"].startswith("WIP: ")
+    assert "return a + b" in remote_file(world.remote, f"asynccoder/{execution.task_id}", "app.py")
