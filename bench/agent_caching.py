@@ -37,15 +37,14 @@ from tests.support.agent_runtime import (
 )
 from tests.support.ai import fast_options
 from tests.support.anthropic_server import AnthropicServer, PromptCache
+from tests.support.system import ManualClock, SequentialIdGenerator
 
 from asynccoder.adapters.ai.anthropic_chat import AnthropicChatModel
-from asynccoder.adapters.memory.code_host import InMemoryCodeHost
+from asynccoder.adapters.memory.code_hosting import InMemoryCodeHost
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
-from asynccoder.adapters.system.clock import ManualClock
-from asynccoder.adapters.system.ids import SequentialIdGenerator
 from asynccoder.application.agent.coding_agent import CodingAgent
-from asynccoder.application.ai.ports import ChatModel
+from asynccoder.application.ports.ai import ChatModel
 from asynccoder.domain.ai import ChatRequest, ChatResponse, Usage
 from asynccoder.domain.ai_catalogue import ModelPrice, price_exact_micro_usd_numerator
 from asynccoder.domain.tasks import TaskMode

@@ -11,14 +11,12 @@ from pathlib import Path
 import pytest
 
 from asynccoder.adapters.ai.scripted import ScriptedChatModel, text_turn
-from asynccoder.adapters.memory.code_host import InMemoryCodeHost
+from asynccoder.adapters.memory.code_hosting import InMemoryCodeHost
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
-from asynccoder.adapters.system.clock import ManualClock
-from asynccoder.adapters.system.ids import SequentialIdGenerator
 from asynccoder.application.agent.coding_agent import CodingAgent
 from asynccoder.application.agent.loop import MALFORMED_NOTICE, WRAP_UP_NOTICE, LoopLimits
-from asynccoder.application.ai.ports import ChatModel
+from asynccoder.application.ports.ai import ChatModel
 from asynccoder.application.ports.task_execution import LogLevel, TaskCancelled
 from asynccoder.domain.ai import ChatRequest, ChatResponse, StreamDone, StreamEvent, TextBlock
 from asynccoder.domain.tasks import FailureReason, TaskMode
@@ -36,6 +34,7 @@ from tests.support.agent_runtime import (
     no_secrets,
     scripted,
 )
+from tests.support.system import ManualClock, SequentialIdGenerator
 
 
 @pytest.fixture

@@ -14,8 +14,6 @@ from asynccoder.adapters.ai.scripted import ScriptedChatModel
 from asynccoder.adapters.github.pygithub_code_host import PyGithubCodeHost
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
-from asynccoder.adapters.system.clock import ManualClock
-from asynccoder.adapters.system.ids import SequentialIdGenerator
 from asynccoder.application.agent.coding_agent import CodingAgent, SecretScan
 from asynccoder.domain.ai import TextBlock, ToolResult
 from asynccoder.domain.tasks import FailureReason, TaskMode
@@ -34,6 +32,7 @@ from tests.support.agent_runtime import (
 )
 from tests.support.git_repos import git
 from tests.support.github_api_server import FakeGitHub, github_api_server
+from tests.support.system import ManualClock, SequentialIdGenerator
 
 TOKEN = "ghp-test-token"
 REPO = "octo/app"

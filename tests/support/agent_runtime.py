@@ -18,8 +18,8 @@ from typing import Any
 from uuid import UUID
 
 from asynccoder.adapters.ai.scripted import ScriptedChatModel, ScriptedTurn
-from asynccoder.application.ai.ports import ChatModel
 from asynccoder.application.ports.agent import AgentTool, AgentToolbox, ToolOutput, Workspace
+from asynccoder.application.ports.ai import ChatModel
 from asynccoder.application.ports.task_execution import (
     BudgetExhausted,
     LogLevel,

@@ -22,13 +22,11 @@ import pytest
 from asynccoder.adapters.ai.anthropic_chat import AnthropicChatModel
 from asynccoder.adapters.ai.gemini_chat import GeminiChatModel
 from asynccoder.adapters.ai.openai_chat import OpenAIChatModel
-from asynccoder.adapters.memory.code_host import InMemoryCodeHost
+from asynccoder.adapters.memory.code_hosting import InMemoryCodeHost
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
-from asynccoder.adapters.system.clock import ManualClock
-from asynccoder.adapters.system.ids import SequentialIdGenerator
 from asynccoder.application.agent.coding_agent import CodingAgent
-from asynccoder.domain.ai import ChatRequest, Message, Role, TextBlock, ToolCall, ToolResult, Usage
+from asynccoder.domain.ai import ChatRequest, Message, MessageRole, TextBlock, ToolCall, ToolResult, Usage
 from asynccoder.domain.tasks import TaskMode
 from tests.support import anthropic_server as wire
 from tests.support import gemini_server, openai_server
@@ -44,6 +42,7 @@ from tests.support.agent_runtime import (
 )
 from tests.support.ai import READ_FILE, fast_options
 from tests.support.anthropic_server import AnthropicServer, PromptCache, count_breakpoints
+from tests.support.system import ManualClock, SequentialIdGenerator
 
 KEY = "sk-ant-test-key"
 GOLDEN = Path(__file__).parent / "golden" / "anthropic_agent_step1.json"
@@ -57,8 +56,8 @@ def conversation(**changes: Any) -> ChatRequest:
         tools=(READ_FILE, SEARCH),
         messages=(
             Message.user("Fix the bug."),
-            Message(Role.ASSISTANT, (ToolCall("t1", "read_file", {"path": "a.py"}),)),
-            Message(Role.USER, (ToolResult("t1", "x = 1"),)),
+            Message(MessageRole.ASSISTANT, (ToolCall("t1", "read_file", {"path": "a.py"}),)),
+            Message(MessageRole.USER, (ToolResult("t1", "x = 1"),)),
         ),
         max_tokens=256,
         cache_key="0192d5a0-0000-7000-8000-000000000001",
@@ -114,10 +113,10 @@ async def test_anthropic_never_sends_more_than_four_breakpoints(
 ) -> None:
     long = (
         *conversation().messages,
-        Message(Role.ASSISTANT, (ToolCall("t2", "read_file", {"path": "b.py"}),)),
-        Message(Role.USER, (ToolResult("t2", "y = 2"),)),
-        Message(Role.ASSISTANT, (ToolCall("t3", "read_file", {"path": "c.py"}),)),
-        Message(Role.USER, (ToolResult("t3", "z = 3"), TextBlock("Budget notice."))),
+        Message(MessageRole.ASSISTANT, (ToolCall("t2", "read_file", {"path": "b.py"}),)),
+        Message(MessageRole.USER, (ToolResult("t2", "y = 2"),)),
+        Message(MessageRole.ASSISTANT, (ToolCall("t3", "read_file", {"path": "c.py"}),)),
+        Message(MessageRole.USER, (ToolResult("t3", "z = 3"), TextBlock("Budget notice."))),
     )
     anthropic.enqueue(wire.message("ok"), wire.message("ok"))
     model = anthropic_model(anthropic, http_client)
@@ -139,8 +138,8 @@ async def test_the_local_server_reports_a_cache_write_then_a_read_of_the_repeate
     first = conversation()
     grown = (
         *first.messages,
-        Message(Role.ASSISTANT, (ToolCall("t2", "read_file", {"path": "b.py"}),)),
-        Message(Role.USER, (ToolResult("t2", "y = 2"),)),
+        Message(MessageRole.ASSISTANT, (ToolCall("t2", "read_file", {"path": "b.py"}),)),
+        Message(MessageRole.USER, (ToolResult("t2", "y = 2"),)),
     )
 
     one = await model.complete(first)

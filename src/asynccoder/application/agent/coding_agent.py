@@ -22,16 +22,17 @@ from asynccoder.application.agent.modes import (
     is_doc_path,
 )
 from asynccoder.application.agent.review_diff import pack_for_review, parse_unified_diff
-from asynccoder.application.common.ports import Clock, IdGenerator, UnitOfWork
-from asynccoder.application.github.ports import CodeHost, HostedPullRequest, InlineComment
+from asynccoder.application.code_hosting.pull_requests import pull_request_from_host
 from asynccoder.application.ports.agent import AgentTool, AgentToolbox, SandboxUnavailable, Workspace
+from asynccoder.application.ports.code_hosting import CodeHost, HostedPullRequest, InlineComment
+from asynccoder.application.ports.system import Clock, IdGenerator
 from asynccoder.application.ports.task_execution import (
     TaskCancelled,
     TaskExecution,
     TaskOutcome,
     TaskRunner,
 )
-from asynccoder.application.repositories.pull_requests import pull_request_from_host
+from asynccoder.application.ports.uow import UnitOfWork
 from asynccoder.domain.ai import ProviderError
 from asynccoder.domain.code_hosting import CommentKind, PullRequestComment, PullRequestReview
 from asynccoder.domain.errors import NotFound, Refused, Unavailable

@@ -14,8 +14,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from asynccoder.application.common.ports import Clock
 from asynccoder.application.ports.agent import AgentTool, ToolOutput
+from asynccoder.application.ports.system import Clock
 from asynccoder.application.ports.task_execution import (
     BudgetExhausted,
     LogLevel,
@@ -28,7 +28,7 @@ from asynccoder.domain.ai import (
     ChatResponse,
     ContentBlock,
     Message,
-    Role,
+    MessageRole,
     TextBlock,
     ToolCall,
     ToolResult,
@@ -130,7 +130,7 @@ class AgentLoop:
                 return self._end(result, LoopEnd.BUDGET, "the budget ran out before the model submitted")
             if result.steps >= self._limits.max_steps:
                 return self._end(result, LoopEnd.STEP_LIMIT, f"the step limit ({self._limits.max_steps})")
-            self.messages.append(Message(Role.USER, tuple(pending)))
+            self.messages.append(Message(MessageRole.USER, tuple(pending)))
             pending = []
             result.condensations += self._maybe_condense()
             try:
@@ -144,7 +144,7 @@ class AgentLoop:
             result.steps += 1
             if wrap_up_left is not None:
                 wrap_up_left -= 1
-            self.messages.append(Message(Role.ASSISTANT, response.content or (TextBlock("(empty)"),)))
+            self.messages.append(Message(MessageRole.ASSISTANT, response.content or (TextBlock("(empty)"),)))
             if response.text.strip():
                 result.last_text = response.text.strip()
             calls = response.tool_calls
@@ -173,7 +173,7 @@ class AgentLoop:
                 await self._log_step(result.steps, response, call, output, usage=index == 0)
             if submitted is not None:
                 # Close the turn so the conversation stays well-formed if anyone continues it.
-                self.messages.append(Message(Role.USER, tuple(pending)))
+                self.messages.append(Message(MessageRole.USER, tuple(pending)))
                 result.submitted = submitted
                 return self._end(result, LoopEnd.SUBMITTED, "submitted")
             if malformed >= self._limits.max_malformed:
@@ -230,7 +230,7 @@ class AgentLoop:
             return 0
         keep = self._limits.keep_recent
         start = len(self.messages) - keep
-        while start < len(self.messages) and self.messages[start].role is not Role.ASSISTANT:
+        while start < len(self.messages) and self.messages[start].role is not MessageRole.ASSISTANT:
             start += 1
         if start <= 1 or start >= len(self.messages):
             return 0
