@@ -7,7 +7,9 @@ is a deliberate, tested step.
 
 from __future__ import annotations
 
+import os
 import shlex
+import shutil
 from pathlib import Path
 
 import nox
@@ -72,6 +74,20 @@ def arch(session: nox.Session) -> None:
     _install_locked(session)
     for check in _checks("lint-imports"):
         session.run(*check, env=ci_env())
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The benchmark harness (bench/README.md): every scenario, ratios into bench/results/. Under 15 minutes.
+
+    Installs the locked project plus the ``bench`` extra, and wrk from Debian if it is missing.
+    ``nox -s bench -- request_path webhooks`` runs only those scenarios.
+    """
+    session.install("-c", str(LOCK), "-e", ".[bench]")
+    if shutil.which("wrk") is None:
+        sudo = [] if os.geteuid() == 0 else ["sudo"]
+        session.run(*sudo, "apt-get", "install", "-y", "wrk", external=True)
+    session.run("python", "-m", "bench", *session.posargs)
 
 
 @nox.session(reuse_venv=False)
