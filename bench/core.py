@@ -156,6 +156,13 @@ class Bench:
             env["DATABASE_URL"] = self.postgres_url
         return self.server(uvicorn_app(name, factory, env))
 
+    def release(self, *names: str) -> None:
+        """Stop servers a scenario no longer needs (their idle pools hold PostgreSQL connections)."""
+        for name in names:
+            server = self.servers.pop(name, None)
+            if server is not None:
+                server.stop()
+
     def stop_all(self) -> None:
         for server in self.servers.values():
             server.stop()
@@ -172,28 +179,39 @@ class Bench:
         per_round: list[dict[str, dict[str, Any]]] = []
         for index in range(self.rounds):
             order = resolved[index % len(resolved) :] + resolved[: index % len(resolved)]
-            results = {
-                name: wrk(server.url, load, self.seconds, self.work_dir) for name, server, load in order
-            }
+            results = {}
+            for name, server, load in order:
+                results[name] = wrk(server.url, load, self.seconds, self.work_dir)
+                results[name]["settle_s"] = server.settle()
             per_round.append(results)
             print(
                 f"  {scenario_name} round {index + 1}: "
-                + ", ".join(f"{n} {r['rps']:.0f}/s" for n, r in results.items())
+                + ", ".join(f"{n} {r['rps']:.0f}/s" for n, r in results.items()),
+                flush=True,
             )
         rps = {name: [r[name]["rps"] for r in per_round] for name, _, _ in resolved}
         self.measurements[scenario_name] = {"rps": rps, "rounds": per_round}
-        rows = [
-            Row(
-                scenario_name,
-                f"{name} (req/s, absolute, for scale only)",
-                "req/s",
-                statistics.median(v),
-                min(v),
-                max(v),
-                samples=v,
+        rows = []
+        for name, _server, load in resolved:
+            status = sum(r[name]["status"] for r in per_round)
+            sockets = sum(r[name]["socket_errors"] for r in per_round)
+            total = sum(r[name]["requests"] for r in per_round)
+            note = ""
+            if (status and not load.expect_errors) or sockets:
+                note = f"**{status} answers >= 400 and {sockets} socket errors/timeouts in {total} requests**"
+            v = rps[name]
+            rows.append(
+                Row(
+                    scenario_name,
+                    f"{name} (req/s, for scale only)",
+                    "req/s",
+                    statistics.median(v),
+                    min(v),
+                    max(v),
+                    note=note,
+                    samples=v,
+                )
             )
-            for name, v in rps.items()
-        ]
         for ratio in ratios:
             values = [n / d for n, d in zip(rps[ratio.numerator], rps[ratio.denominator], strict=True)]
             median = statistics.median(values)

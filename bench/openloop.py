@@ -1,4 +1,4 @@
-"""An open-loop HTTP/1.1 load generator: requests start on a fixed schedule whether or not earlier ones finished.
+"""An open-loop HTTP/1.1 load generator: requests start on a fixed schedule, finished or not.
 
 Latency is measured from each request's *intended* start, so a stalled server shows up in the tail instead of
 slowing the generator down (no coordinated omission). wrk2 is not packaged in Debian; this stands in for it.

@@ -1,38 +1,53 @@
-"""``python -m bench [scenario ...]``: run the scenarios, write bench/results/<timestamp>.json and latest.md."""
+"""``python -m bench [scenario ...]``: run scenarios, write bench/results/<timestamp>.json and latest.md."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
 import platform
+import re
 import subprocess
 import tempfile
 import time
 import traceback
 import uuid
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import postgres as bench_postgres
 from bench import scenarios as _registered  # noqa: F401  (registers the scenarios)
 from bench.core import SCENARIOS, Bench, Row
 from bench.harness import LOAD_CPU, ROOT, SERVER_CPU, ensure_wrk
 
 RESULTS = ROOT / "bench" / "results"
-# A maintenance database on the server the suite uses; the run creates and drops its own database there.
-POSTGRES = os.environ.get(
-    "ASYNCCODER_BENCH_POSTGRES_URL",
-    os.environ.get("ASYNCCODER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
-).replace("postgresql+psycopg://", "postgresql://")
+# A maintenance database of an existing server: the run then creates and drops its own database there.
+# Unset (the default), the run starts a private cluster (bench/postgres.py) when initdb is installed.
+SHARED_POSTGRES = os.environ.get("ASYNCCODER_BENCH_POSTGRES_URL")
+FALLBACK_POSTGRES = os.environ.get(
+    "ASYNCCODER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 
-def _admin(sql: str) -> None:
+def _admin(url: str, sql: str) -> None:
     import psycopg
 
-    with psycopg.connect(POSTGRES, autocommit=True) as conn:
+    with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(sql)
+
+
+def _pg_connections(url: str) -> str:
+    """How much of the PostgreSQL server other work is using (``in use / max_connections``)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        used = conn.execute("SELECT count(*) FROM pg_stat_activity").fetchone()
+        limit = conn.execute("SHOW max_connections").fetchone()
+    return f"{used[0] if used else '?'} / {limit[0] if limit else '?'}"
 
 
 def _version(package: str) -> str:
@@ -57,12 +72,28 @@ def main() -> int:
         parser.error(f"unknown scenario(s): {', '.join(unknown)}")
     ensure_wrk()
 
+    with contextlib.ExitStack() as stack:
+        if SHARED_POSTGRES:
+            server, postgres = "the server named by ASYNCCODER_BENCH_POSTGRES_URL", SHARED_POSTGRES
+        elif bench_postgres.available():
+            server, postgres = (
+                "a private cluster started for this run",
+                stack.enter_context(bench_postgres.private_cluster()),
+            )
+        else:
+            server, postgres = "the shared test server (no initdb found)", FALLBACK_POSTGRES
+        postgres = postgres.replace("postgresql+psycopg://", "postgresql://")
+        return _run(args, chosen, postgres, server)
+
+
+def _run(args: argparse.Namespace, chosen: list[str], postgres: str, postgres_server: str) -> int:
     database = f"bench_{uuid.uuid4().hex[:10]}"
-    _admin(f'CREATE DATABASE "{database}"')
+    _admin(postgres, f'CREATE DATABASE "{database}"')
     postgres_url = (
-        POSTGRES.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{database}"
+        postgres.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{database}"
     )
     load_before = os.getloadavg()
+    pg_in_use = _pg_connections(postgres)
     started = time.monotonic()
     rows: list[Row] = []
     failures: dict[str, str] = {}
@@ -84,8 +115,8 @@ def main() -> int:
                 )
         finally:
             bench.stop_all()
-            logs = {p.name: p.read_text()[-2000:] for p in Path(tmp).glob("*.log") if p.stat().st_size}
-            _admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            logs = {p.name: _error_lines(p) for p in Path(tmp).glob("*.log")}
+            _admin(postgres, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
     load_after = os.getloadavg()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     commit = subprocess.run(
@@ -97,6 +128,8 @@ def main() -> int:
         "duration_s": round(time.monotonic() - started, 1),
         "load_average_before": load_before,
         "load_average_after": load_after,
+        "postgres": postgres_server,
+        "postgres_connections_in_use_before": pg_in_use,
         "cpus": os.cpu_count(),
         "cpu_model": _cpu_model(),
         "python": platform.python_version(),
@@ -124,7 +157,7 @@ def main() -> int:
             )
         },
         "failures": failures,
-        "server_logs_tail": logs if failures else {},
+        "server_error_lines": {name: lines for name, lines in logs.items() if lines},
     }
     document = {
         "meta": meta,
@@ -136,6 +169,33 @@ def main() -> int:
     (RESULTS / "latest.md").write_text(markdown(meta, rows, bench.measurements))
     print((RESULTS / "latest.md").read_text())
     return 1 if failures else 0
+
+
+def _error_lines(log: Path) -> list[str]:
+    """What went wrong in a server: counts of >= 400 answers per route and status from its request log,
+    then its last few error lines."""
+    text = log.read_text(errors="replace").splitlines()
+    statuses: Counter[str] = Counter()
+    for line in text:
+        match = re.search(r'"method": "(\w+)", "path": "([^"]+)", "status": (\d+)', line)
+        if match and int(match.group(3)) >= 400:
+            path = re.sub(r"[0-9a-f]{8}-[0-9a-f-]{27}", "{id}", match.group(2))
+            statuses[f"{match.group(1)} {path} -> {match.group(3)}"] += 1
+    errors: Counter[str] = Counter()
+    for line in text:
+        if '"level": "error"' not in line and "Traceback" not in line:
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            errors[line[:300]] += 1
+            continue
+        cause = str(record.get("exception", "")).strip().splitlines()[-1:] or [""]
+        if "client disconnected prematurely" in cause[0]:
+            # wrk closing its connections at the end of each run, requests still in flight: logged as 500.
+            cause = [cause[0] + " (wrk closing connections at the end of a run)"]
+        errors[f"{record.get('event')}: {cause[0][:300]}"] += 1
+    return [f"{count} x {what}" for what, count in (statuses + errors).most_common(12)]
 
 
 def _cpu_model() -> str:
@@ -159,19 +219,23 @@ def _fmt(value: float | None, unit: str) -> str:
 
 
 def markdown(meta: dict[str, Any], rows: list[Row], measurements: dict[str, Any]) -> str:
+    before = " / ".join(f"{x:.2f}" for x in meta["load_average_before"])
+    after = " / ".join(f"{x:.2f}" for x in meta["load_average_after"])
+    method = meta["method"]
     lines = [
         "# Benchmark results (latest run)",
         "",
-        f"Run {meta['timestamp']} on commit `{meta['commit']}`, {meta['cpus']} CPUs ({meta['cpu_model']}), Python "
-        f"{meta['python']}, {meta['duration_s']:.0f} s. Load average before "
-        f"{' / '.join(f'{x:.2f}' for x in meta['load_average_before'])}, after "
-        f"{' / '.join(f'{x:.2f}' for x in meta['load_average_after'])} (1 / 5 / 15 min).",
+        f"Run {meta['timestamp']} on commit `{meta['commit']}`, {meta['cpus']} CPUs ({meta['cpu_model']}), "
+        f"Python {meta['python']}, {meta['duration_s']:.0f} s. Load average before {before}, after {after} "
+        f"(1 / 5 / 15 min). PostgreSQL: {meta['postgres']} ({meta['postgres_connections_in_use_before']} "
+        "connections in use before the run).",
         "",
-        f"Method: servers pinned to CPU {meta['method']['server_cpu']}, load on CPU {meta['method']['load_cpu']}; "
-        f"{meta['method']['rounds']} interleaved rounds of {meta['method']['seconds_per_run']:.0f} s per variant "
-        f"after a {meta['method']['warmup_seconds']:.0f} s warm-up; a ratio is computed inside each round, the table "
-        "shows the median and the min-max over rounds. Absolute req/s are for scale only: the machine is shared, "
-        "so only ratios taken within one round mean anything. Full data: the JSON of the same timestamp.",
+        f"Method: servers pinned to CPU {method['server_cpu']}, load on CPU {method['load_cpu']}; "
+        f"{method['rounds']} interleaved rounds of {method['seconds_per_run']:.0f} s per variant after a "
+        f"{method['warmup_seconds']:.0f} s warm-up; each ratio is computed inside a round, the table shows "
+        "the median and min-max over rounds. Absolute req/s are for scale only: the machine is shared, "
+        "so only ratios taken within one round mean anything. Full data: the JSON of the same timestamp; "
+        "method: [bench/README.md](../README.md).",
         "",
         "| scenario | measurement | median | min-max | target | met | note |",
         "|---|---|---|---|---|---|---|",
@@ -179,9 +243,8 @@ def markdown(meta: dict[str, Any], rows: list[Row], measurements: dict[str, Any]
     for row in rows:
         spread = f"{_fmt(row.low, row.unit)}-{_fmt(row.high, row.unit)}" if row.low is not None else ""
         met = "" if row.met is None else ("yes" if row.met else "**no**")
-        lines.append(
-            f"| {row.scenario} | {row.label} | {_fmt(row.median, row.unit)} | {spread} | {row.target} | {met} | {row.note} |"
-        )
+        cells = [row.scenario, row.label, _fmt(row.median, row.unit), spread, row.target, met, row.note]
+        lines.append("| " + " | ".join(cells) + " |")
     if meta["failures"]:
         lines += ["", "## Scenarios that failed", ""]
         lines += [f"- `{name}`: {error}" for name, error in meta["failures"].items()]

@@ -92,7 +92,7 @@ class ListOut(BaseModel):
     next_cursor: str | None
 
 
-engine = create_async_engine(os.environ["DATABASE_URL"], pool_size=5, max_overflow=5)
+engine = create_async_engine(os.environ["DATABASE_URL"], pool_size=10, max_overflow=10)
 Session = async_sessionmaker(engine, expire_on_commit=False)
 app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
 

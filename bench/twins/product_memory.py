@@ -1,6 +1,7 @@
 """The product itself with every repository on the in-memory adapters (no database), served like the product.
 
-Run as ``python -m bench.twins.product_memory PORT``: the same ``uvicorn.run`` arguments as ``asynccoder serve``.
+Run as ``python -m bench.twins.product_memory PORT``: ``uvicorn.run`` with the arguments ``asynccoder serve``
+uses.
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ class ListOut(msgspec.Struct, tag_field="source", tag="connected"):
     next_cursor: str | None
 
 
-pool = AsyncConnectionPool(database_dsn(), min_size=4, max_size=10, open=False)
+pool = AsyncConnectionPool(database_dsn(), min_size=1, max_size=20, open=False)
 
 
 @asynccontextmanager

@@ -46,13 +46,18 @@ class SseApp:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
+    async def disconnect(self, receive: Any) -> None:
+        """Returns when the client goes away (the request's empty body comes first)."""
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
     async def stream(self, receive: Any, send: Any) -> None:
         queue: asyncio.Queue[bytes] = asyncio.Queue()
         self.streams.add(queue)
         headers = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-store")]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": b": open\n\n", "more_body": True})
-        disconnected = asyncio.ensure_future(receive())
+        disconnected = asyncio.ensure_future(self.disconnect(receive))
         try:
             while True:
                 getter = asyncio.ensure_future(queue.get())

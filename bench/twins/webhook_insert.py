@@ -17,7 +17,7 @@ INSERT = (
     "INSERT INTO bench_webhook_deliveries (delivery_id, event) VALUES (%s, %s) "
     "ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id"
 )
-pool = AsyncConnectionPool(database_dsn(), min_size=4, max_size=10, open=False)
+pool = AsyncConnectionPool(database_dsn(), min_size=1, max_size=20, open=False)
 
 
 @asynccontextmanager
