@@ -93,7 +93,7 @@ def bench(session: nox.Session) -> None:
 @nox.session(reuse_venv=False)
 def lock(session: nox.Session) -> None:
     """Refresh `constraints.txt` to the newest allowed versions, then run every check and the whole suite."""
-    session.install("--upgrade", "--upgrade-strategy", "eager", "-e", ".[test]")
+    session.install("--upgrade", "--upgrade-strategy", "eager", "-e", ".[test,bench]")
     frozen = session.run("pip", "freeze", "--exclude-editable", silent=True, external=False)
     assert isinstance(frozen, str)
     pins = sorted((line for line in frozen.splitlines() if line and not line.startswith("#")), key=str.lower)

@@ -541,7 +541,7 @@ def profile(b: Bench) -> list[Row]:
     return [
         Row(
             "profile",
-            "py-spy, authenticated list on PostgreSQL: share of samples with a frame in",
+            "py-spy samples, authenticated list on PostgreSQL; share with a frame in",
             "count",
             samples,
             note=note,
@@ -555,12 +555,11 @@ def sse_twin(b: Bench) -> list[Row]:
     under uvicorn, and the cost of one fan-out to every stream."""
     import asyncio
 
-    server = b.server(uvicorn_app("twin-sse", "bench.twins.sse:create"))
     streams = 1000
     samples: list[float] = []
     fanout_ms: list[float] = []
 
-    async def hold() -> None:
+    async def hold(server: Server) -> None:
         before = server.rss_kib()
         connections = []
         for _ in range(streams):
@@ -581,11 +580,13 @@ def sse_twin(b: Bench) -> list[Row]:
             writer.close()
         await asyncio.gather(*(writer.wait_closed() for _, writer in connections), return_exceptions=True)
 
-    for _ in range(max(1, b.rounds // 2)):
-        asyncio.run(hold())
-        server.settle()
+    for _ in range(max(1, b.rounds // 2)):  # a fresh process each time: a warm heap reuses freed memory
+        server = Server(uvicorn_app("twin-sse", "bench.twins.sse:create"), b.work_dir).start().wait_ready()
+        try:
+            asyncio.run(hold(server))
+        finally:
+            server.stop()
     b.measurements["sse_twin"] = {"kib_per_idle_stream": samples, "fanout_ms": fanout_ms}
-    b.release("twin-sse")
     med = statistics.median
     return [
         Row(
