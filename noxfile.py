@@ -7,7 +7,9 @@ is a deliberate, tested step.
 
 from __future__ import annotations
 
+import os
 import shlex
+import shutil
 from pathlib import Path
 
 import nox
@@ -74,10 +76,24 @@ def arch(session: nox.Session) -> None:
         session.run(*check, env=ci_env())
 
 
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The benchmark harness (bench/README.md): every scenario, ratios into bench/results/. Under 15 minutes.
+
+    Installs the locked project plus the ``bench`` extra, and wrk from Debian if it is missing.
+    ``nox -s bench -- request_path webhooks`` runs only those scenarios.
+    """
+    session.install("-c", str(LOCK), "-e", ".[bench]")
+    if shutil.which("wrk") is None:
+        sudo = [] if os.geteuid() == 0 else ["sudo"]
+        session.run(*sudo, "apt-get", "install", "-y", "wrk", external=True)
+    session.run("python", "-m", "bench", *session.posargs)
+
+
 @nox.session(reuse_venv=False)
 def lock(session: nox.Session) -> None:
     """Refresh `constraints.txt` to the newest allowed versions, then run every check and the whole suite."""
-    session.install("--upgrade", "--upgrade-strategy", "eager", "-e", ".[test]")
+    session.install("--upgrade", "--upgrade-strategy", "eager", "-e", ".[test,bench]")
     frozen = session.run("pip", "freeze", "--exclude-editable", silent=True, external=False)
     assert isinstance(frozen, str)
     pins = sorted((line for line in frozen.splitlines() if line and not line.startswith("#")), key=str.lower)
