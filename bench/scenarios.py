@@ -299,7 +299,7 @@ def webhooks(b: Bench) -> list[Row]:
     from tests.support.code_hosting import seed_repository, signed
     from tests.support.github_payloads import pull_request_event
 
-    from asynccoder.application.common.ports import UnitOfWork
+    from asynccoder.application.ports.uow import UnitOfWork
     from asynccoder.domain.code_hosting import Permission
 
     world = b.world("postgres")

@@ -86,7 +86,7 @@ def in_container(
     container, or with ``app_scope`` the APP container itself (``work`` then opens its own requests)."""
     from dishka import Scope
 
-    from asynccoder.ioc.container import make_container
+    from asynccoder.ioc.core import make_container
     from asynccoder.ioc.settings import load_settings
 
     settings = load_settings({**os.environ, **env})
@@ -107,8 +107,8 @@ def in_container(
 def add_users_with_credits(env: dict[str, str], count: int, credits: int) -> list[uuid.UUID]:
     """``count`` active users (through the users repository) each granted ``credits`` by ``GrantCredits``."""
     from asynccoder.application.billing.credits import GrantCredits, GrantCreditsInput
-    from asynccoder.application.common.ports import UnitOfWork
-    from asynccoder.domain.users import Role, User, UserStatus
+    from asynccoder.application.ports.uow import UnitOfWork
+    from asynccoder.domain.identity import Role, User, UserStatus
 
     now = datetime.now(UTC)
     users = [

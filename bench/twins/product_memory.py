@@ -12,7 +12,7 @@ from typing import Any
 import uvicorn
 
 from asynccoder.entrypoints.http.app import create_app
-from asynccoder.ioc.container import InMemoryPersistenceProvider
+from asynccoder.ioc.core import InMemoryPersistenceProvider
 
 
 def create() -> Any:
