@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from dishka import Provider, Scope, provide
@@ -17,7 +18,7 @@ from asynccoder.adapters.system.ids import Uuid7Generator
 from asynccoder.adapters.system.platform_access import ConfiguredPlatformKeys
 from asynccoder.application.billing.credits import GrantCredits, GrantCreditsInput
 from asynccoder.application.ports.ai import PlatformKeys
-from asynccoder.domain.ai import ModelTier, Usage
+from asynccoder.domain.ai import ModelTier, ToolCall, Usage
 from asynccoder.domain.ai import Provider as AiProvider
 from asynccoder.domain.ai_catalogue import TaskMode
 from asynccoder.domain.code_hosting import Permission, RepositoryAccess
@@ -28,6 +29,7 @@ from tests.support.ai_catalogue_builders import make_config, make_model, make_pr
 from tests.support.billing import seed_catalogue
 from tests.support.builders import T0, make_user
 from tests.support.code_hosting import access_token, in_database, make_repository
+from tests.support.git_repos import make_repo
 
 MODEL = "claude-http"
 
@@ -42,7 +44,8 @@ async def _seed(
     settings: Settings, *, credits: int = 10_000, permission: Permission = Permission.WRITE
 ) -> Any:
     owner, stranger = make_user(), make_user()
-    repo = make_repository(host="local", host_id=None, full_name="acme/http-tasks")
+    path = make_repo(settings.repositories_root, "acme/http-tasks", feature=False)
+    repo = make_repository(host="local", host_id=None, full_name="acme/http-tasks", clone_url=str(path))
     model = make_model(
         provider=AiProvider.ANTHROPIC,
         model_name=MODEL,
@@ -89,12 +92,21 @@ async def _until_settled(client: AsyncTestClient[Any], url: str, headers: dict[s
 
 
 async def test_an_ask_task_runs_to_completion_and_its_receipt_matches_the_charge(
-    backend_settings: Settings,
+    backend_settings: Settings, tmp_path: Path
 ) -> None:
-    settings = dataclasses.replace(backend_settings, embedded_worker=True)
+    settings = dataclasses.replace(backend_settings, embedded_worker=True, data_dir=tmp_path)
     owner, stranger, repo = await _seed(settings)
     factory = ScriptedChatModelFactory()
-    factory.model(MODEL).add(ScriptedTurn(text="It builds with nox.", usage=Usage(2_000, 300)))
+    # The real coding agent runs: it reads the real repository through its tools, then submits.
+    factory.model(MODEL).add(
+        ScriptedTurn(tool_calls=(ToolCall("c1", "view", {"path": "app.py"}),), usage=Usage(2_000, 300)),
+        ScriptedTurn(
+            tool_calls=(
+                ToolCall("c2", "submit", {"answer": "It prints hi (app.py:1).", "cited_files": ["app.py"]}),
+            ),
+            usage=Usage(2_100, 200),
+        ),
+    )
     me = {"Authorization": f"Bearer {access_token(settings, owner)}"}
     them = {"Authorization": f"Bearer {access_token(settings, stranger)}"}
     async with _client(settings, factory) as client:
@@ -113,7 +125,8 @@ async def test_an_ask_task_runs_to_completion_and_its_receipt_matches_the_charge
         assert again.json()["id"] == created.json()["id"]
         done = await _until_settled(client, url, me)
         assert done["status"] == "succeeded", (done["failure_reason"], done["failure_message"])
-        assert done["result"]["summary_markdown"] == "It builds with nox."
+        assert done["result"]["summary_markdown"].startswith("It prints hi (app.py:1).")
+        assert "**Files read:** `app.py`" in done["result"]["summary_markdown"]
         logs = (await client.get(f"{url}/logs", headers=me)).json()
         receipt = (await client.get(f"{url}/receipt", headers=me)).json()
         listed = (await client.get("/api/v1/tasks?status=succeeded", headers=me)).json()
@@ -127,7 +140,7 @@ async def test_an_ask_task_runs_to_completion_and_its_receipt_matches_the_charge
         ]
         finished_cancel = await client.delete(url, headers=me)
         credits = (await client.get("/api/v1/users/credits", headers=me)).json()
-    assert [line["message"] for line in logs["items"]] == ["Asking the model.", "The model answered."]
+    assert [line["message"] for line in logs["items"]] == ["step 1: view", "step 2: submit"]
     assert receipt["settled_credits"] == sum(line["billed_credits"] for line in receipt["lines"]) > 0
     assert receipt["lines"][0]["input_tokens"] == 2_000
     assert [t["id"] for t in listed["items"]] == [done["id"]]
@@ -138,7 +151,8 @@ async def test_an_ask_task_runs_to_completion_and_its_receipt_matches_the_charge
     assert (credits["available_credits"], credits["held_credits"]) == (10_000 - receipt["settled_credits"], 0)
 
 
-async def test_submit_refusals_are_problem_documents(backend_settings: Settings) -> None:
+async def test_submit_refusals_are_problem_documents(backend_settings: Settings, tmp_path: Path) -> None:
+    backend_settings = dataclasses.replace(backend_settings, data_dir=tmp_path)
     owner, _, repo = await _seed(backend_settings, credits=1_500, permission=Permission.READ)
     me = {"Authorization": f"Bearer {access_token(backend_settings, owner)}"}
     body = {"repository_id": str(repo.id), "mode": "ask", "instructions": "Why?", "budget_cap_credits": 1_000}

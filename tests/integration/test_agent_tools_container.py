@@ -1,31 +1,22 @@
-"""The agent tools provider wires the sandbox, the toolbox and the workspace factory."""
+"""The composition root wires the sandbox, the toolbox, the workspace factory and the agent as task runner."""
 
 from __future__ import annotations
 
-from dishka import Provider, Scope, from_context, make_async_container, provide
+from dishka import Scope
 
 from asynccoder.adapters.agent_tools.toolbox import WorkspaceToolbox
-from asynccoder.adapters.git.cli_transport import GitCliTransport
 from asynccoder.adapters.git.workspace import GitWorkspaceFactory
 from asynccoder.adapters.sandbox.bubblewrap import BubblewrapSandbox
+from asynccoder.application.agent.coding_agent import CodingAgent
 from asynccoder.application.ports.agent import AgentToolbox, Sandbox, WorkspaceFactory
-from asynccoder.application.ports.code_hosting import GitTransport
-from asynccoder.ioc.agent_tools import AgentToolsProvider
-from asynccoder.ioc.settings import Settings
+from asynccoder.application.ports.task_execution import TaskRunner
+from asynccoder.ioc.agent import PerTaskCodingAgent
+from asynccoder.ioc.core import make_container
 from tests.support.app import make_settings
 
 
-class Base(Provider):
-    settings = from_context(provides=Settings, scope=Scope.APP)
-
-    @provide(scope=Scope.APP)
-    def transport(self) -> GitTransport:
-        return GitCliTransport(allowed_hosts=frozenset({"github.com"}))
-
-
-async def test_the_provider_builds_the_agent_tools() -> None:
-    settings = make_settings()
-    container = make_async_container(Base(), AgentToolsProvider(), context={Settings: settings})
+async def test_the_container_builds_the_agent_and_its_tools() -> None:
+    container = make_container(make_settings())
     try:
         sandbox = await container.get(Sandbox)
         toolbox = await container.get(AgentToolbox)
@@ -33,5 +24,8 @@ async def test_the_provider_builds_the_agent_tools() -> None:
         assert isinstance(toolbox, WorkspaceToolbox)
         assert toolbox.shell_available == await sandbox.available()
         assert isinstance(await container.get(WorkspaceFactory), GitWorkspaceFactory)
+        assert isinstance(await container.get(TaskRunner), PerTaskCodingAgent)
+        async with container(scope=Scope.REQUEST) as request:
+            assert isinstance(await request.get(CodingAgent), CodingAgent)
     finally:
         await container.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -22,6 +22,7 @@ from asynccoder.application.ports.agent import AgentTool, AgentToolbox, ToolOutp
 from asynccoder.application.ports.ai import ChatModel
 from asynccoder.application.ports.task_execution import (
     BudgetExhausted,
+    GitCredentials,
     LogLevel,
     ModelCall,
     RepositoryCheckout,
@@ -97,14 +98,21 @@ class LocalWorkspaces:
 
     @asynccontextmanager
     async def open(
-        self, execution: TaskExecution, *, writable: bool, ref: str | None = None
+        self,
+        *,
+        task_id: UUID,
+        repository: RepositoryCheckout,
+        credentials: GitCredentials,
+        writable: bool,
+        ref: str | None = None,
+        known_secrets: Sequence[str] = (),
     ) -> AsyncIterator[Workspace]:
-        root = self.scratch / f"ws-{execution.task_id}-{len(self.opened)}"
+        root = self.scratch / f"ws-{task_id}-{len(self.opened)}"
         git("clone", "--no-recurse-submodules", str(self.remote), str(root), cwd=self.scratch)
         if ref:
             git("checkout", "--detach", ref, cwd=root)
         base = git("rev-parse", "HEAD", cwd=root).strip()
-        branch = f"asynccoder/{execution.task_id}"
+        branch = f"asynccoder/{task_id}"
         if writable:
             git("checkout", "-b", branch, cwd=root)
         workspace = GitWorkspace(root, branch, base)

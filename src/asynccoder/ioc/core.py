@@ -29,9 +29,11 @@ from asynccoder.application.ports.system import (
     IdGenerator,
 )
 from asynccoder.application.ports.uow import UnitOfWork
+from asynccoder.ioc.agent import AgentProvider
 from asynccoder.ioc.ai import AiCatalogueProvider, AiProvider
 from asynccoder.ioc.billing import BillingProvider
 from asynccoder.ioc.code_hosting import CodeHostingProvider
+from asynccoder.ioc.events import TaskEventsProvider
 from asynccoder.ioc.identity import IdentityProvider
 from asynccoder.ioc.settings import Settings
 from asynccoder.ioc.tasks import TasksProvider
@@ -102,6 +104,8 @@ def default_providers() -> list[Provider]:
         BillingProvider(),
         CodeHostingProvider(),
         TasksProvider(),
+        TaskEventsProvider(),
+        AgentProvider(),
     ]
 
 

@@ -9,16 +9,16 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from uuid import UUID
 
 from dishka import AsyncContainer, Provider, Scope, provide, provide_all
 
-from asynccoder.adapters.memory.tasks import InMemoryTaskEventNotifier
 from asynccoder.application.ai.call_model import CallModelForUser
 from asynccoder.application.ai.selection import SelectModelsForUser
 from asynccoder.application.billing.credits import ExpireHolds, ExtendHold
 from asynccoder.application.code_hosting.repositories import UserTokens
 from asynccoder.application.ports.ai import TierEntitlements
-from asynccoder.application.ports.events import TaskEventNotifier
+from asynccoder.application.ports.events import TaskEvent, TaskEventAccess, TaskEventNotifier
 from asynccoder.application.ports.system import Clock, IdGenerator
 from asynccoder.application.ports.task_execution import TaskRunner
 from asynccoder.application.ports.uow import UnitOfWork
@@ -34,21 +34,27 @@ from asynccoder.application.tasks.manage import (
 )
 from asynccoder.application.tasks.settlement import SettleEndedTasks, SettleTask
 from asynccoder.application.tasks.single_turn import SingleTurnRunner
+from asynccoder.application.tasks.streaming import TaskEventReader
 from asynccoder.application.tasks.submit import SubmitTask, TaskPolicy
+from asynccoder.domain.identity import Actor
 from asynccoder.ioc.settings import Settings
 
 
 class TasksProvider(Provider):
     """Task use cases and the engine's collaborators.
 
-    The notifier here is in-process (one API process with an embedded worker); a multi-process deployment
-    overrides ``TaskEventNotifier`` with the channels-backed one. The runner is ``SingleTurnRunner`` until the
-    coding agent overrides ``TaskRunner``.
+    The notifier is ``TaskEventsProvider``'s channels-backed one (memory, Redis or PostgreSQL), so a stream on
+    any API process sees what any worker does. The runner is ``SingleTurnRunner`` until the coding agent's
+    provider overrides ``TaskRunner``.
     """
 
     @provide(scope=Scope.APP)
-    def notifier(self) -> TaskEventNotifier:
-        return InMemoryTaskEventNotifier()
+    def event_reader(self, container: AsyncContainer) -> TaskEventReader:
+        return ScopedTaskEventReader(container)
+
+    @provide(scope=Scope.APP)
+    def event_access(self, container: AsyncContainer) -> TaskEventAccess:
+        return ScopedTaskEventAccess(container)
 
     @provide(scope=Scope.APP)
     def runner(self) -> TaskRunner:
@@ -96,6 +102,34 @@ class TasksProvider(Provider):
         tokens: UserTokens,
     ) -> TaskServices:
         return TaskServices(uow, call_model, settle, settle_ended, extend_hold, expire_holds, tokens)
+
+
+class ScopedTaskEventReader(TaskEventReader):
+    """Reads a task's events in a short unit of work of its own per call: a stream lives for minutes and must
+    not hold a connection between reads."""
+
+    def __init__(self, container: AsyncContainer) -> None:
+        self._container = container
+
+    async def list_after(self, task_id: UUID, after_seq: int, *, limit: int) -> list[TaskEvent]:
+        async with self._container(scope=Scope.REQUEST) as request:
+            uow: UnitOfWork = await request.get(UnitOfWork)
+            async with uow:
+                return await uow.task_events.list_after(task_id, after_seq, limit=limit)
+
+
+class ScopedTaskEventAccess(TaskEventAccess):
+    """The task's owner or an admin may watch it; an unknown task is nobody's."""
+
+    def __init__(self, container: AsyncContainer) -> None:
+        self._container = container
+
+    async def can_watch(self, actor: Actor, task_id: UUID) -> bool:
+        async with self._container(scope=Scope.REQUEST) as request:
+            uow: UnitOfWork = await request.get(UnitOfWork)
+            async with uow:
+                task = await uow.tasks.get(task_id)
+        return task is not None and (task.user_id == actor.user_id or actor.is_admin)
 
 
 def worker_id() -> str:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from asynccoder.application.agent.loop import AgentLoop, LoopEnd, LoopLimits, LoopResult, normalise_path
 from asynccoder.application.agent.modes import (
@@ -23,7 +23,13 @@ from asynccoder.application.agent.modes import (
 )
 from asynccoder.application.agent.review_diff import pack_for_review, parse_unified_diff
 from asynccoder.application.code_hosting.pull_requests import pull_request_from_host
-from asynccoder.application.ports.agent import AgentTool, AgentToolbox, SandboxUnavailable, Workspace
+from asynccoder.application.ports.agent import (
+    AgentTool,
+    AgentToolbox,
+    SandboxUnavailable,
+    Workspace,
+    WorkspaceFactory,
+)
 from asynccoder.application.ports.code_hosting import CodeHost, HostedPullRequest, InlineComment
 from asynccoder.application.ports.system import Clock, IdGenerator
 from asynccoder.application.ports.task_execution import (
@@ -37,17 +43,6 @@ from asynccoder.domain.ai import ProviderError
 from asynccoder.domain.code_hosting import CommentKind, PullRequestComment, PullRequestReview
 from asynccoder.domain.errors import NotFound, Refused, Unavailable
 from asynccoder.domain.tasks import DiffStats, FailureReason, TaskMode, TaskResult
-
-
-class WorkspaceFactory(Protocol):
-    """Opens the task's workspace (writable: on branch ``asynccoder/<task-id>``; else read-only at ``ref`` or
-    the base branch) and removes it when the block exits. Raises ``Unavailable`` when the repository cannot be
-    cloned."""
-
-    def open(
-        self, execution: TaskExecution, *, writable: bool, ref: str | None = None
-    ) -> AbstractAsyncContextManager[Workspace]: ...
-
 
 # Returns redacted excerpts of whatever looks like a secret in ``text`` (empty when clean).
 SecretScan = Callable[[str], Sequence[str]]
@@ -101,7 +96,9 @@ class CodingAgent(TaskRunner):
         ids: IdGenerator,
         scan_secrets: SecretScan,
         limits: LoopLimits | None = None,
+        known_secrets: Sequence[str] = (),
     ) -> None:
+        self._known_secrets = tuple(known_secrets)
         self._workspaces = workspaces
         self._toolbox = toolbox
         self._host = code_host
@@ -111,12 +108,24 @@ class CodingAgent(TaskRunner):
         self._scan = scan_secrets
         self._limits = limits or LoopLimits()
 
+    def _open(
+        self, execution: TaskExecution, *, writable: bool, ref: str | None = None
+    ) -> AbstractAsyncContextManager[Workspace]:
+        return self._workspaces.open(
+            task_id=execution.task_id,
+            repository=execution.repository,
+            credentials=execution.git_credentials,
+            writable=writable,
+            ref=ref,
+            known_secrets=self._known_secrets,
+        )
+
     async def run(self, execution: TaskExecution) -> TaskOutcome:
         try:
             if execution.mode is TaskMode.PR_REVIEW:
                 return await self._review(execution)
             writable = execution.mode not in READ_ONLY_MODES
-            async with self._workspaces.open(execution, writable=writable) as workspace:
+            async with self._open(execution, writable=writable) as workspace:
                 if writable:
                     return await self._edit(execution, workspace)
                 return await self._answer(execution, workspace)
@@ -298,7 +307,7 @@ class CodingAgent(TaskRunner):
                     pull_request_url=details.pull_request.html_url,
                 )
             )
-        async with self._workspaces.open(x, writable=False, ref=head or None) as workspace:
+        async with self._open(x, writable=False, ref=head or None) as workspace:
             diff = details.diff
             if last_head:
                 try:
