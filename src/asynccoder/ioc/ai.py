@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 from dishka import Provider, Scope, provide, provide_all
 
+from asynccoder.adapters.ai.demo import DemoChatModelFactory
 from asynccoder.adapters.ai.factory import SdkChatModelFactory
 from asynccoder.adapters.ai.resilience import CallOptions, RetryPolicy
 from asynccoder.adapters.ai.scripted import ScriptedChatModelFactory
@@ -67,6 +68,9 @@ class AiProvider(Provider):
 
     @provide(scope=Scope.APP)
     async def chat_models(self, settings: Settings) -> AsyncIterator[ChatModelFactory]:
+        if settings.demo_model:
+            yield DemoChatModelFactory()
+            return
         factory = SdkChatModelFactory(
             base_urls={
                 ModelProvider.ANTHROPIC: settings.anthropic_base_url,
@@ -105,6 +109,8 @@ class AiCatalogueProvider(Provider):
 
     @provide(scope=Scope.APP)
     def platform_keys(self, settings: Settings) -> PlatformKeys:
+        if settings.demo_model:  # every provider is reachable: the demo model answers, no key is sent
+            return ConfiguredPlatformKeys(dict.fromkeys(ModelProvider, "demo"))
         return ConfiguredPlatformKeys(
             {
                 ModelProvider.ANTHROPIC: settings.claude_api_key,

@@ -116,6 +116,7 @@ class Settings:
         return "redis" if self.redis_url else "memory"
 
     embedded_worker: bool | None = None  # None: on with SQLite, off with PostgreSQL
+    demo_model: bool = False  # the offline demo model answers every model call (development only)
     worker_concurrency: int = 2
     task_time_limit_seconds: int = 1800
     task_stale_after_seconds: int = 30
@@ -352,6 +353,7 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "EVENT_STREAM_HEARTBEAT_SECONDS": ("event_stream_heartbeat_seconds", _positive_int),
     "TASK_EVENTS_COALESCE_MS": ("task_events_coalesce_ms", _positive_int),
     "ASYNCCODER_EMBEDDED_WORKER": ("embedded_worker", _bool),
+    "ASYNCCODER_DEMO_MODEL": ("demo_model", _bool),
     "WORKER_CONCURRENCY": ("worker_concurrency", _positive_int),
     "TASK_TIME_LIMIT_SECONDS": ("task_time_limit_seconds", _positive_int),
     "TASK_STALE_AFTER_SECONDS": ("task_stale_after_seconds", _positive_int),
@@ -429,6 +431,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             problems.append("GITHUB_CLIENT_SECRET is required when GITHUB_CLIENT_ID is set")
         if values.get("code_host") == "local":
             problems.append("CODE_HOST=local (local git repositories) is for development only")
+        if values.get("demo_model"):
+            problems.append("ASYNCCODER_DEMO_MODEL (the offline demo model) is for development only")
         if values.get("clerk_jwks_url") and not values.get("clerk_issuer"):
             problems.append("CLERK_ISSUER is required in production when CLERK_JWKS_URL is set")
         if (
