@@ -397,6 +397,11 @@ async def test_a_publisher_whose_postgres_connection_is_terminated_reconnects_fo
         await first_value(listener)
         await worker.notify(task, 1)
         assert await next_at_least(listener, 1) == 1
+        # The listener may hear the message before the publisher's call has returned and counted it.
+        deadline = asyncio.get_running_loop().time() + 5
+        while worker.messages_published < 1:
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.01)
         published = worker.messages_published
 
         async with await psycopg.AsyncConnection.connect(
