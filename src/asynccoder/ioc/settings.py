@@ -56,6 +56,9 @@ class Settings:
     public_base_url: str = "http://127.0.0.1:8000"
     max_request_body_bytes: int = 1_048_576
     trusted_proxies: tuple[str, ...] = ()
+    # Browser origins allowed to call the API (CORS); none by default. Credentials only when asked for.
+    cors_allowed_origins: tuple[str, ...] = ()
+    cors_allow_credentials: bool = False
 
     jwt_secret: str = field(default="", repr=False)
     jwt_issuer: str = "asynccoder"
@@ -249,6 +252,29 @@ def _networks(raw: str) -> tuple[str, ...]:
     return items
 
 
+def _origins(raw: str) -> tuple[str, ...]:
+    """``https://app.example.com,http://localhost:5173`` (scheme, host and port only) or a lone ``*``."""
+    items = _csv(raw)
+    if items == ("*",):
+        return items
+    origins: list[str] = []
+    for item in items:
+        parts = urlsplit(item.rstrip("/"))
+        if (
+            parts.scheme not in {"http", "https"}
+            or not parts.hostname
+            or "*" in item
+            or parts.username
+            or parts.password
+            or parts.path
+            or parts.query
+            or parts.fragment
+        ):
+            raise ValueError(f"{item!r} is not an origin like https://app.example.com (or a lone *)")
+        origins.append(f"{parts.scheme}://{parts.netloc.lower()}")
+    return tuple(origins)
+
+
 def _redis_url(raw: str) -> str | None:
     value = raw.strip()
     if not value:
@@ -309,6 +335,8 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "PUBLIC_BASE_URL": ("public_base_url", _http_url),
     "MAX_REQUEST_BODY_BYTES": ("max_request_body_bytes", _positive_int),
     "TRUSTED_PROXIES": ("trusted_proxies", _networks),
+    "CORS_ALLOWED_ORIGINS": ("cors_allowed_origins", _origins),
+    "CORS_ALLOW_CREDENTIALS": ("cors_allow_credentials", _bool),
     "JWT_SECRET": ("jwt_secret", _str),
     "JWT_ISSUER": ("jwt_issuer", _str),
     "JWT_AUDIENCE": ("jwt_audience", _str),
@@ -402,6 +430,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         "postgresql"
     ):
         problems.append("TASK_EVENTS_BACKEND=postgres needs a PostgreSQL DATABASE_URL")
+    if values.get("cors_allow_credentials") and values.get("cors_allowed_origins") == ("*",):
+        problems.append("CORS_ALLOW_CREDENTIALS=true needs CORS_ALLOWED_ORIGINS to list origins, not *")
     if problems:
         raise SettingsError(problems)
 

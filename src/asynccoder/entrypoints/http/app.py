@@ -11,6 +11,7 @@ import structlog
 from dishka import Provider
 from dishka.integrations.litestar import setup_dishka
 from litestar import Litestar, Router
+from litestar.config.cors import CORSConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -95,6 +96,28 @@ def openapi_config() -> OpenAPIConfig:
     )
 
 
+def cors_config(settings: Settings) -> CORSConfig | None:
+    """CORS for the browser origins in ``CORS_ALLOWED_ORIGINS`` (none: no CORS headers, browsers refuse
+    cross-origin calls); credentials (cookies) only with ``CORS_ALLOW_CREDENTIALS=true``."""
+    if not settings.cors_allowed_origins:
+        return None
+    return CORSConfig(
+        allow_origins=list(settings.cors_allowed_origins),
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=["authorization", "content-type", "idempotency-key", "last-event-id", "x-request-id"],
+        allow_credentials=settings.cors_allow_credentials,
+        expose_headers=[
+            "location",
+            "retry-after",
+            "x-request-id",
+            "ratelimit-limit",
+            "ratelimit-remaining",
+            "ratelimit-reset",
+        ],
+        max_age=600,
+    )
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -129,6 +152,7 @@ def create_app(
     app = Litestar(
         route_handlers=[HealthController, api],
         exception_handlers=EXCEPTION_HANDLERS,
+        cors_config=cors_config(settings),
         lifespan=[lifespan],
         openapi_config=openapi_config(),
         request_max_body_size=settings.max_request_body_bytes,
