@@ -340,4 +340,9 @@ class RepositoryEventRepository(Protocol):
 
     async def list_pending(self, *, limit: int) -> list[RepositoryEvent]: ...
 
-    async def mark_processed(self, event_id: UUID, processed_at: datetime) -> bool: ...
+    async def mark_processed(
+        self, event_id: UUID, processed_at: datetime, *, payload: dict[str, str] | None = None
+    ) -> bool:
+        """Marks a pending event processed (``False`` if it already was); ``payload``, when given, replaces
+        the stored one (the consumer records its outcome there)."""
+        ...
