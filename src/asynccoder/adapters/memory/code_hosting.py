@@ -353,6 +353,9 @@ class InMemoryRepositoryEventRepository(_Base, RepositoryEventRepository):
         pending = sorted((e for e in self._s.events.values() if e.processed_at is None), key=lambda e: e.id)
         return pending[:limit]
 
+    async def get(self, event_id: UUID) -> RepositoryEvent | None:
+        return self._s.events.get(event_id)
+
     async def mark_processed(
         self, event_id: UUID, processed_at: datetime, *, payload: dict[str, str] | None = None
     ) -> bool:

@@ -571,6 +571,12 @@ class SqlAlchemyRepositoryEventRepository(RepositoryEventRepository):
         )
         return [_event(row) for row in rows]
 
+    async def get(self, event_id: UUID) -> RepositoryEvent | None:
+        row = (
+            await self._conn.execute(repository_events.select().where(repository_events.c.id == event_id))
+        ).first()
+        return _event(row) if row is not None else None
+
     async def mark_processed(
         self, event_id: UUID, processed_at: datetime, *, payload: dict[str, str] | None = None
     ) -> bool:

@@ -340,6 +340,8 @@ class RepositoryEventRepository(Protocol):
 
     async def list_pending(self, *, limit: int) -> list[RepositoryEvent]: ...
 
+    async def get(self, event_id: UUID) -> RepositoryEvent | None: ...
+
     async def mark_processed(
         self, event_id: UUID, processed_at: datetime, *, payload: dict[str, str] | None = None
     ) -> bool:
