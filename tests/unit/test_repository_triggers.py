@@ -3,8 +3,10 @@ into ``repository_events``, then ``ProcessRepositoryEvents`` turns them into tas
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -19,6 +21,7 @@ from asynccoder.application.billing.credits import GrantCredits, GrantCreditsInp
 from asynccoder.application.code_hosting.repositories import CodeHostingConfig, UserTokens
 from asynccoder.application.code_hosting.webhooks import IngestGitHubWebhook, WebhookDelivery, sign
 from asynccoder.application.ports.code_hosting import HostedPullRequest
+from asynccoder.application.tasks.engine import TaskServices
 from asynccoder.application.tasks.triggers import ProcessRepositoryEvents, TriggerOutcome, TriggerPolicy
 from asynccoder.domain.code_hosting import Permission, PullRequestState, Repository, RepositoryEvent
 from asynccoder.domain.identity import User
@@ -354,3 +357,20 @@ async def test_a_comment_on_a_plain_issue_is_recorded_as_a_command(world: Trigge
 def test_the_mention_command_grammar(body: str, expected: tuple[TaskMode, str] | None) -> None:
     command = parse_mention(body)
     assert (None if command is None else (command.mode, command.instructions)) == expected
+
+
+async def test_the_workers_maintenance_pass_consumes_the_events(world: TriggerWorld) -> None:
+    await world.deliver("pull_request", pull_request_event("opened", head_sha=SHA_1))
+
+    @contextlib.asynccontextmanager
+    async def scope() -> AsyncIterator[TaskServices]:
+        async with world.engine.services() as services:
+            yield replace(services, triggers=world.consumer())
+
+    worker = world.engine.worker(runner=None)
+    worker.scope = scope
+    await worker.maintain()
+
+    [task] = world.tasks()
+    assert task.mode is TaskMode.PR_REVIEW
+    assert world.events()[0].processed_at is not None
