@@ -27,6 +27,7 @@ from asynccoder.domain.code_hosting import Permission, PullRequestState, Reposit
 from asynccoder.domain.identity import User
 from asynccoder.domain.tasks import Task, TaskMode
 from asynccoder.domain.triggers import DEFAULT_REVIEW_INSTRUCTIONS, parse_mention
+from asynccoder.ioc.settings import SettingsError, load_settings
 from tests.support.builders import T0, make_user
 from tests.support.code_hosting import BOX, SECRET, make_repository, seed_repository
 from tests.support.github_payloads import FULL_NAME, issue_comment_event, pull_request_event
@@ -374,3 +375,12 @@ async def test_the_workers_maintenance_pass_consumes_the_events(world: TriggerWo
     [task] = world.tasks()
     assert task.mode is TaskMode.PR_REVIEW
     assert world.events()[0].processed_at is not None
+
+
+def test_the_daily_cap_is_a_setting(tmp_path: Any) -> None:
+    base = {"ASYNCCODER_DATA_DIR": str(tmp_path)}
+    assert load_settings(base).trigger_daily_cap_per_repository == 20
+    settings = load_settings({**base, "TRIGGER_DAILY_CAP_PER_REPOSITORY": "3"})
+    assert settings.trigger_daily_cap_per_repository == 3
+    with pytest.raises(SettingsError):
+        load_settings({**base, "TRIGGER_DAILY_CAP_PER_REPOSITORY": "0"})
