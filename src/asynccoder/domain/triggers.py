@@ -12,7 +12,7 @@ from asynccoder.domain.ai_catalogue import TaskMode
 
 MENTION = "@asynccoder"
 TRIGGER_KEY_PREFIX = "github:"  # every task a trigger creates carries an idempotency key with this prefix
-MAX_COMMAND_LENGTH = 20_000
+MAX_COMMAND_LENGTH = 19_000  # leaves room for the context line the task adds within the 20,000 limit
 
 # The mention must open a line; the mode is the next word; the rest of the comment is the instructions.
 _COMMAND = re.compile(r"(?im)^[ \t]*@asynccoder(?![\w-])[ \t]+([A-Za-z_-]+)[ \t]*(.*)\Z", re.DOTALL)
