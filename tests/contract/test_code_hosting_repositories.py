@@ -215,6 +215,29 @@ async def test_outbox_events_are_pending_until_processed_once(uow_factory: UowFa
         assert await uow.repository_events.list_pending(limit=10) == []
 
 
+async def test_processing_an_event_may_record_its_outcome_in_the_payload(uow_factory: UowFactory) -> None:
+    repo = await seed_repository(uow_factory(), users=[(make_user(), Permission.ADMIN)], secret=None)
+    event = RepositoryEvent(new_id(), repo.id, "comment_command", T0, payload={"number": "1"})
+    kept = RepositoryEvent(new_id(), repo.id, "comment_command", T0, payload={"number": "2"})
+    outcome = {"number": "1", "outcome": "skipped", "reason": "daily_cap"}
+    async with uow_factory() as uow:
+        await uow.repository_events.add(event)
+        await uow.repository_events.add(kept)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.repository_events.mark_processed(event.id, T0, payload=outcome)
+        assert not await uow.repository_events.mark_processed(event.id, T0, payload={"outcome": "again"})
+        assert await uow.repository_events.mark_processed(kept.id, T0)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.repository_events.list_pending(limit=10) == []
+        stored = await uow.repository_events.get(event.id)
+        untouched = await uow.repository_events.get(kept.id)
+        assert await uow.repository_events.get(new_id()) is None
+    assert stored == replace(event, processed_at=T0, payload=outcome)
+    assert untouched == replace(kept, processed_at=T0)
+
+
 @pytest.mark.postgres
 async def test_ten_concurrent_records_of_one_delivery_let_exactly_one_win(
     postgres_engine: AsyncEngine,

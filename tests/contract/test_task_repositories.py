@@ -63,6 +63,29 @@ async def test_a_task_round_trips_and_lists_newest_first_with_filters(uow_factor
         assert await uow.tasks.count_active(alice.id) == 2
 
 
+async def test_tasks_on_a_repository_are_counted_by_creation_time_and_key_prefix(
+    uow_factory: UowFactory,
+) -> None:
+    (alice,), (repo, other) = await seed_owner(uow_factory, repositories=2)
+    day = T0 + timedelta(hours=1)
+    for task in (
+        make_task(alice.id, repo.id, idempotency_key="github:review:1", created_at=day),
+        make_task(
+            alice.id, repo.id, idempotency_key="github:comment:2", created_at=day, status=TaskStatus.CANCELLED
+        ),
+        make_task(alice.id, repo.id, idempotency_key="github:review:old", created_at=T0),
+        make_task(alice.id, repo.id, idempotency_key="api-key-1", created_at=day),
+        make_task(alice.id, repo.id, created_at=day),
+        make_task(alice.id, other.id, idempotency_key="github:review:3", created_at=day),
+        make_task(alice.id, repo.id, idempotency_key="github_x", created_at=day),
+    ):
+        await _add(uow_factory, task)
+    async with uow_factory() as uow:
+        assert await uow.tasks.count_for_repository_since(repo.id, day, key_prefix="github:") == 2
+        assert await uow.tasks.count_for_repository_since(repo.id, T0, key_prefix="github:") == 3
+        assert await uow.tasks.count_for_repository_since(other.id, day, key_prefix="github:") == 1
+
+
 async def test_the_concurrency_limit_counts_queued_and_running_tasks(uow_factory: UowFactory) -> None:
     (alice,), (repo,) = await seed_owner(uow_factory)
     await _add(uow_factory, make_task(alice.id, repo.id, concurrency_limit=2))

@@ -18,6 +18,7 @@ from asynccoder.application.ai.selection import SelectModelsForUser
 from asynccoder.application.billing.credits import ExpireHolds, ExtendHold
 from asynccoder.application.code_hosting.repositories import UserTokens
 from asynccoder.application.ports.ai import TierEntitlements
+from asynccoder.application.ports.code_hosting import CodeHost
 from asynccoder.application.ports.events import TaskEvent, TaskEventAccess, TaskEventNotifier
 from asynccoder.application.ports.system import Clock, IdGenerator
 from asynccoder.application.ports.task_execution import TaskRunner
@@ -36,6 +37,7 @@ from asynccoder.application.tasks.settlement import SettleEndedTasks, SettleTask
 from asynccoder.application.tasks.single_turn import SingleTurnRunner
 from asynccoder.application.tasks.streaming import TaskEventReader
 from asynccoder.application.tasks.submit import SubmitTask, TaskPolicy
+from asynccoder.application.tasks.triggers import ProcessRepositoryEvents, TriggerPolicy
 from asynccoder.domain.identity import Actor
 from asynccoder.ioc.settings import Settings
 
@@ -77,6 +79,25 @@ class TasksProvider(Provider):
     ) -> SubmitTask:
         return SubmitTask(uow, clock, ids, tiers, select, notifier, policy)
 
+    @provide(scope=Scope.APP)
+    def trigger_policy(self, settings: Settings) -> TriggerPolicy:
+        return TriggerPolicy(
+            task_url_base=f"{settings.public_base_url.rstrip('/')}/api/v1/tasks",
+            daily_cap_per_repository=settings.trigger_daily_cap_per_repository,
+        )
+
+    @provide(scope=Scope.REQUEST)
+    def triggers(
+        self,
+        uow: UnitOfWork,
+        clock: Clock,
+        submit: SubmitTask,
+        code_host: CodeHost,
+        tokens: UserTokens,
+        policy: TriggerPolicy,
+    ) -> ProcessRepositoryEvents:
+        return ProcessRepositoryEvents(uow, clock, submit, code_host, tokens, policy)
+
     use_cases = provide_all(
         GetTask,
         ListTasks,
@@ -100,8 +121,11 @@ class TasksProvider(Provider):
         extend_hold: ExtendHold,
         expire_holds: ExpireHolds,
         tokens: UserTokens,
+        triggers: ProcessRepositoryEvents,
     ) -> TaskServices:
-        return TaskServices(uow, call_model, settle, settle_ended, extend_hold, expire_holds, tokens)
+        return TaskServices(
+            uow, call_model, settle, settle_ended, extend_hold, expire_holds, tokens, triggers
+        )
 
 
 class ScopedTaskEventReader(TaskEventReader):

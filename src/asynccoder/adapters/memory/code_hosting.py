@@ -353,11 +353,20 @@ class InMemoryRepositoryEventRepository(_Base, RepositoryEventRepository):
         pending = sorted((e for e in self._s.events.values() if e.processed_at is None), key=lambda e: e.id)
         return pending[:limit]
 
-    async def mark_processed(self, event_id: UUID, processed_at: datetime) -> bool:
+    async def get(self, event_id: UUID) -> RepositoryEvent | None:
+        return self._s.events.get(event_id)
+
+    async def mark_processed(
+        self, event_id: UUID, processed_at: datetime, *, payload: dict[str, str] | None = None
+    ) -> bool:
         event = self._s.events.get(event_id)
         if event is None or event.processed_at is not None:
             return False
-        self._s.events[event_id] = dataclasses.replace(event, processed_at=processed_at)
+        self._s.events[event_id] = dataclasses.replace(
+            event,
+            processed_at=processed_at,
+            payload=dict(payload) if payload is not None else event.payload,
+        )
         return True
 
 

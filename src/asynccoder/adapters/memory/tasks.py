@@ -247,6 +247,17 @@ class InMemoryTaskRepository(TaskRepository):
     async def count_active(self, user_id: UUID) -> int:
         return sum(1 for t in self._s.tasks.values() if t.user_id == user_id and t.status in _ACTIVE)
 
+    async def count_for_repository_since(
+        self, repository_id: UUID, since: datetime, *, key_prefix: str
+    ) -> int:
+        return sum(
+            1
+            for t in self._s.tasks.values()
+            if t.repository_id == repository_id
+            and t.created_at >= since
+            and (t.idempotency_key or "").startswith(key_prefix)
+        )
+
     async def queue_position(self, task_id: UUID, now: datetime) -> int | None:
         task = self._s.tasks.get(task_id)
         if task is None or task.status is not TaskStatus.QUEUED:

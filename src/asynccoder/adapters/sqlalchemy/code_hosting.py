@@ -571,11 +571,22 @@ class SqlAlchemyRepositoryEventRepository(RepositoryEventRepository):
         )
         return [_event(row) for row in rows]
 
-    async def mark_processed(self, event_id: UUID, processed_at: datetime) -> bool:
+    async def get(self, event_id: UUID) -> RepositoryEvent | None:
+        row = (
+            await self._conn.execute(repository_events.select().where(repository_events.c.id == event_id))
+        ).first()
+        return _event(row) if row is not None else None
+
+    async def mark_processed(
+        self, event_id: UUID, processed_at: datetime, *, payload: dict[str, str] | None = None
+    ) -> bool:
+        values: dict[str, Any] = {"processed_at": processed_at}
+        if payload is not None:
+            values["payload"] = dict(payload)
         result = await self._conn.execute(
             repository_events.update()
             .where(repository_events.c.id == event_id, repository_events.c.processed_at.is_(None))
-            .values(processed_at=processed_at)
+            .values(**values)
         )
         return bool(result.rowcount)
 

@@ -431,6 +431,22 @@ class SqlAlchemyTaskRepository(TaskRepository):
             or 0
         )
 
+    async def count_for_repository_since(
+        self, repository_id: UUID, since: datetime, *, key_prefix: str
+    ) -> int:
+        return int(
+            await self._conn.scalar(
+                sa.select(sa.func.count())
+                .select_from(tasks)
+                .where(
+                    tasks.c.repository_id == repository_id,
+                    tasks.c.created_at >= since,
+                    tasks.c.idempotency_key.startswith(key_prefix, autoescape=True),
+                )
+            )
+            or 0
+        )
+
     async def queue_position(self, task_id: UUID, now: datetime) -> int | None:
         fair = _fair_queue(None)
         ranked = sa.select(

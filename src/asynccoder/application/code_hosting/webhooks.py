@@ -48,6 +48,7 @@ from asynccoder.domain.code_hosting import (
     webhook_secret_context,
 )
 from asynccoder.domain.errors import Conflict, InvalidInput
+from asynccoder.domain.triggers import MAX_COMMAND_LENGTH, parse_mention
 
 HOST = "github"
 MAX_DELIVERY_ID = 100
@@ -127,8 +128,10 @@ class IngestGitHubWebhook:
     pull_request_review, pull_request_review_comment, issue_comment on pull requests, push to tracked
     branches; repository deleted/transferred, installation_repositories removed and member removed
     disconnect; member edited mirrors the new permission level (matched by GitHub login). Older snapshots
-    never replace newer ones. Slow follow-ups (auto-review) are written to the repository_events
-    outbox. Every other event or action is acknowledged and ignored.
+    never replace newer ones. Slow follow-ups are written to the repository_events outbox: auto-review of
+    an open, non-draft pull request (``auto_review_requested``) and a new issue or pull request comment
+    carrying an ``@asynccoder <mode>`` command (``comment_command``). Every other event or action is
+    acknowledged and ignored.
     """
 
     def __init__(
@@ -385,13 +388,45 @@ class IngestGitHubWebhook:
         issue, comment = payload.issue, payload.comment
         if repo is None or issue is None or comment is None or comment.id is None or issue.number is None:
             return "ignored"
+        command = payload.action == "created" and await self._record_command(uow, repo, payload, now)
         if issue.pull_request is None or payload.action not in {"created", "edited", "deleted"}:
-            return "ignored"  # a comment on a plain issue
+            return "issue_comment command" if command else "ignored"  # a comment on a plain issue
         pull = await self._pull_request_stub(uow, repo, issue.number, issue.title, now)
         await uow.pull_requests.upsert_comment(
             self._comment(pull, CommentKind.ISSUE_COMMENT, comment, payload.action == "deleted", now)
         )
         return f"issue_comment {payload.action}"
+
+    async def _record_command(
+        self, uow: UnitOfWork, repo: Repository, payload: IssueCommentEvent, now: datetime
+    ) -> bool:
+        """A new comment carrying an ``@asynccoder`` command becomes a ``comment_command`` outbox row (bots'
+        comments never do, so a reply cannot trigger anything)."""
+        issue, comment = payload.issue, payload.comment
+        assert issue is not None
+        assert comment is not None
+        assert issue.number is not None
+        body = clean_text(comment.body, MAX_COMMAND_LENGTH + 200) or ""
+        login = _login(comment.user)
+        is_bot = comment.user is not None and (comment.user.type or "").lower() == "bot"
+        if not login or is_bot or parse_mention(body) is None:
+            return False
+        await uow.repository_events.add(
+            RepositoryEvent(
+                id=self._ids.new_id(),
+                repository_id=repo.id,
+                kind="comment_command",
+                created_at=now,
+                payload={
+                    "number": str(issue.number),
+                    "comment_id": str(comment.id),
+                    "author_login": login,
+                    "on_pull_request": "true" if issue.pull_request is not None else "false",
+                    "body": body,
+                },
+            )
+        )
+        return True
 
     async def _push(
         self, uow: UnitOfWork, repo: Repository | None, _env: Envelope, payload: PushEvent, now: datetime

@@ -141,6 +141,13 @@ class TaskRepository(Protocol):
 
     async def count_active(self, user_id: UUID) -> int: ...
 
+    async def count_for_repository_since(
+        self, repository_id: UUID, since: datetime, *, key_prefix: str
+    ) -> int:
+        """Tasks on the repository created at or after ``since`` whose idempotency key starts with
+        ``key_prefix`` (e.g. those GitHub triggers created today), whatever their status."""
+        ...
+
     async def queue_position(self, task_id: UUID, now: datetime) -> int | None:
         """0-based position of a queued task in claim order (``None`` when not queued)."""
         ...

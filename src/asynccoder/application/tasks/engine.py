@@ -14,7 +14,8 @@ Guarantees, and the windows they take (defaults of ``EngineConfig``):
   30 s: queued again while attempts remain, else failed ``internal`` (charge waived). A lost task is thus
   requeued or failed within ``stale_after + maintenance_interval`` (35 s);
 - every ended task is settled: by its worker right away, or by the maintenance sweep once it has been
-  ended for ``settle_grace`` = 10 s; abandoned credit holds expire (``ExpireHolds``) in the same pass;
+  ended for ``settle_grace`` = 10 s; abandoned credit holds expire (``ExpireHolds``) in the same pass,
+  which also turns pending ``repository_events`` into tasks (``triggers.ProcessRepositoryEvents``);
 - transient failures (the runner's ``transient`` outcomes) are retried with exponential backoff
   (``retry_backoff``) until ``max_attempts``;
 - graceful shutdown (``stop()``) signals every running task, waits up to ``shutdown_grace`` for runners to
@@ -78,6 +79,12 @@ class CodeHostTokens(Protocol):
     async def token_for(self, user_id: UUID) -> str: ...
 
 
+class RepositoryEventConsumer(Protocol):
+    """Turns pending code-host events into tasks (``ProcessRepositoryEvents``)."""
+
+    async def __call__(self) -> Any: ...
+
+
 @dataclass(frozen=True, slots=True)
 class TaskServices:
     """What one short step of the engine needs; each scope has its own unit of work."""
@@ -89,6 +96,7 @@ class TaskServices:
     extend_hold: ExtendHold
     expire_holds: ExpireHolds
     tokens: CodeHostTokens
+    triggers: RepositoryEventConsumer | None = None
 
 
 ServicesScope = Callable[[], AbstractAsyncContextManager[TaskServices]]
@@ -416,13 +424,17 @@ class TaskWorker:
         return task
 
     async def maintain(self) -> None:
-        """Hand back stale tasks, settle ended tasks nobody settled, expire abandoned holds."""
+        """Hand back stale tasks, settle ended tasks nobody settled, expire abandoned holds, and turn pending
+        code-host events (``repository_events``) into tasks."""
         await self.recover_stale()
         now = self.clock.now()
         async with self.scope() as services:
             await services.settle_ended(now - self.config.settle_grace)
         async with self.scope() as services:
             await services.expire_holds(ExpireHoldsInput())
+        async with self.scope() as services:
+            if services.triggers is not None:
+                await services.triggers()
 
     async def recover_stale(self) -> int:
         now = self.clock.now()
