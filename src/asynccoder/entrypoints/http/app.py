@@ -40,6 +40,7 @@ from asynccoder.entrypoints.http.identity.sessions import SessionController
 from asynccoder.entrypoints.http.middleware import request_id_middleware
 from asynccoder.entrypoints.http.openapi_strict import StrictStructSchemaPlugin
 from asynccoder.entrypoints.http.problems import ERROR_CODES_DOC, EXCEPTION_HANDLERS
+from asynccoder.entrypoints.http.requests import ApiRequest
 from asynccoder.entrypoints.http.tasks.routes import TASK_HANDLERS
 from asynccoder.entrypoints.observability import configure_logging
 from asynccoder.entrypoints.worker import embedded_worker
@@ -135,6 +136,7 @@ def create_app(
         debug=False,
         logging_config=None,  # configure_logging owns logging
         plugins=[StrictStructSchemaPlugin()],
+        request_class=ApiRequest,
     )
     app.state.settings = settings
     _document_security(app)
