@@ -6,7 +6,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from asynccoder.domain.errors import InvalidInput
+from asynccoder.adapters.sqlalchemy.database import create_engine
+from asynccoder.adapters.sqlalchemy.uow import SqlAlchemyUnitOfWork
+from asynccoder.domain.errors import InvalidInput, Unavailable
+from tests.support.databases import Databases
 
 CANARY = "canary-4711@example.com"
 
@@ -27,3 +30,18 @@ async def test_a_nul_in_text_for_postgresql_is_invalid_input(postgres_engine: As
             await conn.execute(sa.text("SELECT CAST(:v AS TEXT)"), {"v": "a\x00" + CANARY})
     assert caught.value.code == "invalid_text"
     assert CANARY not in str(caught.value)
+
+
+async def test_an_exhausted_pool_fails_fast_as_unavailable_with_a_retry_hint(databases: Databases) -> None:
+    engine = create_engine(databases.url("postgres"), pool_size=1, pool_timeout=0.2)  # 1 + 1 overflow
+    try:
+        async with engine.connect(), engine.connect():
+            with pytest.raises(Unavailable) as caught:
+                async with SqlAlchemyUnitOfWork(engine):
+                    pass
+        assert caught.value.code == "database_busy"
+        assert caught.value.retry_after == 1
+        async with SqlAlchemyUnitOfWork(engine):  # recovers as soon as a connection is free
+            pass
+    finally:
+        await engine.dispose()

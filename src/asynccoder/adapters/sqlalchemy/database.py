@@ -61,8 +61,13 @@ def _refuse_nul_text(context: ExceptionContext) -> None:
         raise InvalidInput("Text may not contain NUL characters (U+0000).", code="invalid_text")
 
 
-def create_engine(raw_url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
-    """Create the async engine for ``raw_url``; SQLite files get their directory created."""
+def create_engine(
+    raw_url: str, *, echo: bool = False, pool_size: int = 10, pool_timeout: float = 5.0
+) -> AsyncEngine:
+    """Create the async engine for ``raw_url``; SQLite files get their directory created.
+
+    ``pool_timeout``: how long a request waits for a free PostgreSQL connection before it fails (503 through
+    the unit of work) instead of queueing behind an overload for SQLAlchemy's default 30 s."""
     url = parse_database_url(raw_url)
     if is_sqlite(url):
         database = url.database or ""
@@ -79,6 +84,7 @@ def create_engine(raw_url: str, *, echo: bool = False, pool_size: int = 10) -> A
         hide_parameters=True,
         pool_size=pool_size,
         max_overflow=pool_size,
+        pool_timeout=pool_timeout,
         pool_pre_ping=True,
         pool_recycle=1800,
     )

@@ -133,6 +133,8 @@ def handle_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Re
         extra["errors"] = [{"field": p.field, "message": p.message} for p in exc.problems]
     if isinstance(exc, Unauthenticated):
         headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+    if isinstance(exc, Unavailable) and exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, TooManyRequests):
         headers["Retry-After"] = str(exc.retry_after)
         headers["RateLimit-Remaining"] = "0"
