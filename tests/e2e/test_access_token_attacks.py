@@ -60,6 +60,7 @@ def _claims(settings: Settings, user_id: str, **changes: Any) -> dict[str, Any]:
         "wrong_aud",
         "expired_beyond_leeway",
         "refresh_typed",
+        "issued_in_the_future",
     ],
 )
 async def test_a_bad_access_token_gets_401(api: AsyncTestClient[Any], settings: Settings, case: str) -> None:
@@ -85,6 +86,9 @@ async def test_a_bad_access_token_gets_401(api: AsyncTestClient[Any], settings: 
         ),
         "refresh_typed": lambda: jwt.encode(
             _claims(settings, user_id, typ="refresh"), secret, algorithm="HS256"
+        ),
+        "issued_in_the_future": lambda: jwt.encode(
+            _claims(settings, user_id, iat=int(time.time()) + 3600), secret, algorithm="HS256"
         ),
     }
     response = await api.get("/api/v1/users/profile", headers=bearer(tokens[case]()))

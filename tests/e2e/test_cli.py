@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from asynccoder import __version__
@@ -53,3 +54,15 @@ def test_bad_configuration_exits_with_one_line_per_problem(tmp_path: Path) -> No
     assert "DATABASE_URL" in result.stderr
     assert "LOG_LEVEL" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "option"), [("rotate-keys", "--batch-size=0"), ("expire-holds", "--limit=-1")]
+)
+def test_a_batch_or_limit_below_one_is_refused_with_a_clear_error(
+    tmp_path: Path, command: str, option: str
+) -> None:
+    result = run_cli(command, option, env={"ASYNCCODER_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 2
+    assert "must be at least 1" in result.stderr
+    assert option.split("=")[0] in result.stderr

@@ -9,7 +9,7 @@ from litestar import get, post
 from litestar.params import JSONBody
 from litestar.testing import AsyncTestClient
 
-from asynccoder.domain.errors import Conflict, FieldProblem, InvalidInput
+from asynccoder.domain.errors import Conflict, FieldProblem, InvalidInput, Unavailable
 from tests.e2e.conftest import ClientFactory
 from tests.support.app import make_settings
 
@@ -33,12 +33,17 @@ async def boom() -> None:
     raise RuntimeError("secret internals: /srv/app.py SELECT * FROM users")
 
 
+@get("/busy", opt={"public": True}, operation_id="test_busy")
+async def busy() -> None:
+    raise Unavailable("The service is busy; try again shortly.", code="database_busy", retry_after=1)
+
+
 def settings() -> Any:
     return make_settings(max_request_body_bytes=1024)
 
 
 async def _client(client_factory: ClientFactory) -> Any:
-    return client_factory(settings(), extra_route_handlers=[create_widget, boom])
+    return client_factory(settings(), extra_route_handlers=[create_widget, boom, busy])
 
 
 def _assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
@@ -123,3 +128,10 @@ async def test_a_client_with_the_default_app_gets_problem_json_for_unknown_api_p
     client: AsyncTestClient[Any],
 ) -> None:
     _assert_problem(await client.get("/api/v1/unknown"), 404, "not_found")
+
+
+async def test_a_saturated_dependency_is_a_503_with_retry_after(client_factory: ClientFactory) -> None:
+    async with await _client(client_factory) as client:
+        response = await client.get("/api/v1/busy")
+    _assert_problem(response, 503, "database_busy")
+    assert response.headers["retry-after"] == "1"

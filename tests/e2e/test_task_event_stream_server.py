@@ -148,7 +148,7 @@ async def test_a_client_that_reconnects_with_last_event_id_gets_every_event_exac
 
     async with http.stream("GET", events_url(server, task), headers=ada) as response:
         assert response.status_code == 200
-        assert response.headers["cache-control"] == "no-cache"
+        assert response.headers["cache-control"] == "no-store"  # credentialed: never stored
         stream = messages(response)
         first = await read_events(stream, 3)
         await emit(http, server, ada, task, line=3)  # live, while connected

@@ -87,6 +87,16 @@ async def test_bad_claims_are_refused(
         await verifier.verify(clerk_token(key, issuer=ISSUER, **token_args))  # type: ignore[arg-type]
 
 
+async def test_a_token_issued_in_the_future_is_refused(
+    verifier: JwksClerkTokenVerifier, key: SigningKey
+) -> None:
+    now = int(time.time())
+    claims = {"iss": ISSUER, "sub": "user_1", "iat": now + 3600, "nbf": now, "exp": now + 7200, "azp": APP}
+    token = jwt.encode(claims, key.private, algorithm="RS256", headers={"kid": key.kid})
+    with pytest.raises(Unauthenticated):
+        await verifier.verify(token)
+
+
 async def test_a_token_without_exp_is_refused(verifier: JwksClerkTokenVerifier, key: SigningKey) -> None:
     now = int(time.time())
     token = jwt.encode(

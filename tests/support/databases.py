@@ -55,7 +55,7 @@ class Databases:
     async def engine(self, backend: str) -> AsyncEngine:
         if backend not in self._engines:
             url = await anyio.to_thread.run_sync(self.url, backend)
-            self._engines[backend] = create_engine(url, pool_size=20)
+            self._engines[backend] = create_engine(url, pool_size=20, pool_timeout=30)
         return self._engines[backend]
 
     async def clean_engine(self, backend: str) -> AsyncEngine:

@@ -105,3 +105,11 @@ def test_an_rs256_token_claiming_our_issuer_is_rejected() -> None:
 
 def test_a_non_jwt_credential_is_left_to_other_verifiers() -> None:
     assert service.verify("acp_personal_access_token", now=T0) is None
+
+
+def test_a_token_issued_in_the_future_beyond_the_leeway_is_rejected() -> None:
+    future = _claims(iat=int((T0 + timedelta(hours=1)).timestamp()))
+    with pytest.raises(Unauthenticated):
+        service.verify(jwt.encode(future, SECRET, algorithm="HS256"), now=T0)
+    within_leeway = _claims(iat=int((T0 + timedelta(seconds=29)).timestamp()))
+    assert service.verify(jwt.encode(within_leeway, SECRET, algorithm="HS256"), now=T0) is not None

@@ -12,7 +12,7 @@ from tests.unit.test_settings import GOOD_KEY
 PRODUCTION = {
     "ASYNCCODER_ENV": "production",
     "DATABASE_URL": "postgresql://app@db/app",
-    "JWT_SECRET": "p" * 40,
+    "JWT_SECRET": "prod-jwt-secret-Q7f3Kx9mZ2vB8nL4wR6tY1",
     "ENCRYPTION_KEYS": GOOD_KEY,
 }
 

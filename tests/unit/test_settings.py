@@ -59,7 +59,7 @@ def test_production_starts_with_real_secrets_and_logs_json() -> None:
         {
             "ASYNCCODER_ENV": "production",
             "DATABASE_URL": "postgresql://app@db/app",
-            "JWT_SECRET": "p" * 40,
+            "JWT_SECRET": "prod-jwt-secret-Q7f3Kx9mZ2vB8nL4wR6tY1",
             "ENCRYPTION_KEYS": GOOD_KEY,
         }
     )
@@ -161,3 +161,18 @@ def test_production_refuses_the_local_code_host() -> None:
 def test_an_unknown_code_host_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SettingsError):
         load_settings({"ASYNCCODER_DATA_DIR": str(tmp_path), "CODE_HOST": "gitlab"})
+
+
+def test_production_refuses_a_sqlite_database_and_a_secret_of_one_repeated_character() -> None:
+    env = {
+        "ASYNCCODER_ENV": "production",
+        "DATABASE_URL": "sqlite+aiosqlite:///data/asynccoder.db",
+        "JWT_SECRET": "p" * 40,
+        "ENCRYPTION_KEYS": GOOD_KEY,
+    }
+    with pytest.raises(SettingsError) as caught:
+        load_settings(env)
+    problems = caught.value.problems
+    assert any(p.startswith("DATABASE_URL must be PostgreSQL in production") for p in problems)
+    assert any(p.startswith("JWT_SECRET must have at least 8 different characters") for p in problems)
+    assert not any("p" * 40 in p for p in problems)

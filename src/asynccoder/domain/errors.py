@@ -95,6 +95,10 @@ class TooManyRequests(DomainError):
 
 
 class Unavailable(DomainError):
-    """A dependency the operation needs is down."""
+    """A dependency the operation needs is down or saturated (``retry_after``: seconds worth waiting)."""
 
     code = "dependency_unavailable"
+
+    def __init__(self, message: str, *, code: str | None = None, retry_after: int | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after

@@ -144,6 +144,21 @@ def _expire_holds(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer of at least ``minimum`` (a batch of 0 would succeed doing nothing)."""
+
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="asynccoder", description="Async Coder backend.")
     parser.add_argument("--version", action="version", version=f"asynccoder {__version__}")
@@ -169,9 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     rotate = sub.add_parser("rotate-keys", help="re-encrypt every stored secret under the newest key")
-    rotate.add_argument("--batch-size", type=int, default=100)
+    rotate.add_argument("--batch-size", type=_at_least(1), default=100, help="rows per transaction (>= 1)")
     expire = sub.add_parser("expire-holds", help="return the credits of holds past their expiry")
-    expire.add_argument("--limit", type=int, default=500, help="at most this many holds per run")
+    expire.add_argument(
+        "--limit", type=_at_least(1), default=500, help="at most this many holds per run (>= 1)"
+    )
 
     for extend in _PARSER_EXTENSIONS:
         extend(sub)

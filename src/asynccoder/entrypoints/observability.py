@@ -34,10 +34,14 @@ def configure_logging(*, level: str = "INFO", fmt: str = "console", stream: Text
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _redact,
     ]
+    # Tracebacks are plain text in every format: never frame locals (they hold request bodies, tokens and
+    # keys) and never rich rendering, which costs the event loop hundreds of milliseconds per error.
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        else structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
     )
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],

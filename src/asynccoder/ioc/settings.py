@@ -26,6 +26,8 @@ API_PREFIX = "/api/v1"
 GITHUB_WEBHOOK_PATH = f"{API_PREFIX}/webhooks/github"
 GITHUB_CALLBACK_PATH = f"{API_PREFIX}/users/github/callback"
 
+# A real random secret of 32+ characters has far more; "xxxx..." or "abab..." are typed, not generated.
+_MIN_DISTINCT_SECRET_CHARACTERS = 8
 _ENVIRONMENTS: tuple[Environment, ...] = ("development", "test", "production")
 _KNOWN_WEAK = {"", "changeme", "change-me", "secret", "dev", "development", "test", "password", "default"}
 
@@ -455,6 +457,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             problems.append("JWT_SECRET is required in production")
         elif len(secret) < 32:
             problems.append("JWT_SECRET must be at least 32 characters in production")
+        elif len(set(secret)) < _MIN_DISTINCT_SECRET_CHARACTERS:
+            problems.append(
+                f"JWT_SECRET must have at least {_MIN_DISTINCT_SECRET_CHARACTERS} different characters in "
+                "production (generate one: python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        if str(values.get("database_url", "")).startswith("sqlite"):
+            problems.append("DATABASE_URL must be PostgreSQL in production (SQLite is for development)")
         if "encryption_keys" not in values:
             problems.append("ENCRYPTION_KEYS is required in production")
         if values.get("stripe_secret_key") and not values.get("stripe_webhook_secret"):

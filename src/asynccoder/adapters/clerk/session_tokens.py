@@ -90,6 +90,8 @@ class JwksClerkTokenVerifier(ClerkTokenVerifier):
             raise Unauthenticated("The session token has expired.", code="token_expired")
         if not isinstance(claims["nbf"], int | float) or claims["nbf"] - LEEWAY_SECONDS > now:
             raise _invalid("The session token is not valid yet.")
+        if not isinstance(claims["iat"], int | float) or claims["iat"] - LEEWAY_SECONDS > now:
+            raise _invalid("The session token is not valid yet.")
         if self._authorized_parties and claims.get("azp") not in self._authorized_parties:
             raise _invalid()
         subject = claims["sub"]

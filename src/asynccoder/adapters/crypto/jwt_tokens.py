@@ -82,6 +82,10 @@ class JwtAccessTokenService(AccessTokenService):
             raise Unauthenticated("The token has expired.", code="token_expired")
         if not isinstance(claims["nbf"], int) or claims["nbf"] - LEEWAY_SECONDS > timestamp:
             raise Unauthenticated("The token is not valid yet.")
+        # A token issued in the future was not issued by a server with a sane clock (or was forged with a
+        # stolen key to outlive its rotation): refuse it like an early ``nbf``.
+        if not isinstance(claims["iat"], int) or claims["iat"] - LEEWAY_SECONDS > timestamp:
+            raise Unauthenticated("The token is not valid yet.")
         if claims["typ"] != ACCESS_TOKEN_TYPE:
             raise Unauthenticated("The token is not an access token.")
         try:

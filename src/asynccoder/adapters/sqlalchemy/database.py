@@ -7,8 +7,10 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 from sqlalchemy import create_engine as create_sync_engine_
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from asynccoder.domain.errors import InvalidInput
 
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+psycopg")
 
@@ -52,20 +54,42 @@ def _on_sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_engine(raw_url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
-    """Create the async engine for ``raw_url``; SQLite files get their directory created."""
+def _refuse_nul_text(context: ExceptionContext) -> None:
+    # psycopg refuses to send a str holding U+0000 (PostgreSQL text cannot store it): that is bad input from
+    # the caller, whichever route or command it came through, not a server error.
+    if "cannot contain NUL" in str(context.original_exception):
+        raise InvalidInput("Text may not contain NUL characters (U+0000).", code="invalid_text")
+
+
+def create_engine(
+    raw_url: str, *, echo: bool = False, pool_size: int = 10, pool_timeout: float = 5.0
+) -> AsyncEngine:
+    """Create the async engine for ``raw_url``; SQLite files get their directory created.
+
+    ``pool_timeout``: how long a request waits for a free PostgreSQL connection before it fails (503 through
+    the unit of work) instead of queueing behind an overload for SQLAlchemy's default 30 s."""
     url = parse_database_url(raw_url)
     if is_sqlite(url):
         database = url.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, echo=echo)
+        # ``hide_parameters``: a failing statement's values (e-mails, digests) never reach an error or log.
+        engine = create_async_engine(url, echo=echo, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
         event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
         return engine
-    return create_async_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800
+    engine = create_async_engine(
+        url,
+        echo=echo,
+        hide_parameters=True,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_timeout=pool_timeout,
+        pool_pre_ping=True,
+        pool_recycle=1800,
     )
+    event.listen(engine.sync_engine, "handle_error", _refuse_nul_text)
+    return engine
 
 
 def create_sync_engine(raw_url: str) -> Engine:
@@ -76,8 +100,8 @@ def create_sync_engine(raw_url: str) -> Engine:
         database = url.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_sync_engine_(url)
+        engine = create_sync_engine_(url, hide_parameters=True)
         event.listen(engine, "connect", _on_sqlite_connect)
         event.listen(engine, "begin", _on_sqlite_begin)
         return engine
-    return create_sync_engine_(url, pool_pre_ping=True)
+    return create_sync_engine_(url, pool_pre_ping=True, hide_parameters=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from asynccoder.adapters.sqlalchemy.ai import (
@@ -37,6 +38,7 @@ from asynccoder.adapters.sqlalchemy.tasks import (
     SqlAlchemyTaskUsageRepository,
 )
 from asynccoder.application.ports.uow import UnitOfWork
+from asynccoder.domain.errors import Unavailable
 
 
 class SqlAlchemyUnitOfWork(UnitOfWork):
@@ -76,7 +78,13 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
     async def __aenter__(self) -> Self:
         if self._conn is not None:
             raise RuntimeError("a unit of work cannot be entered twice")
-        conn = await self._engine.connect()
+        try:
+            conn = await self._engine.connect()
+        except sa_exc.TimeoutError:
+            # Every pooled connection is busy: say so at once and let the client come back.
+            raise Unavailable(
+                "The service is busy; try again shortly.", code="database_busy", retry_after=1
+            ) from None
         try:
             await conn.begin()
         except BaseException:

@@ -38,9 +38,10 @@ from asynccoder.entrypoints.http.identity.admin_users import AdminUserController
 from asynccoder.entrypoints.http.identity.personal_access_tokens import PersonalAccessTokenController
 from asynccoder.entrypoints.http.identity.profile import ProfileController
 from asynccoder.entrypoints.http.identity.sessions import SessionController
-from asynccoder.entrypoints.http.middleware import request_id_middleware
+from asynccoder.entrypoints.http.middleware import request_id_middleware, security_headers_middleware
 from asynccoder.entrypoints.http.openapi_strict import StrictStructSchemaPlugin
 from asynccoder.entrypoints.http.problems import ERROR_CODES_DOC, EXCEPTION_HANDLERS
+from asynccoder.entrypoints.http.requests import ApiRequest
 from asynccoder.entrypoints.http.tasks.routes import TASK_HANDLERS
 from asynccoder.entrypoints.observability import configure_logging
 from asynccoder.entrypoints.worker import embedded_worker
@@ -159,12 +160,15 @@ def create_app(
         debug=False,
         logging_config=None,  # configure_logging owns logging
         plugins=[StrictStructSchemaPlugin()],
+        request_class=ApiRequest,
     )
     app.state.settings = settings
     _document_security(app)
     setup_dishka(container, app)
     # Outermost, so that even 404s for unknown routes carry a request id and are logged.
-    app.asgi_handler = request_id_middleware(app.asgi_handler)
+    app.asgi_handler = request_id_middleware(
+        security_headers_middleware(app.asgi_handler, hsts=settings.is_production)
+    )
     return app
 
 

@@ -38,6 +38,7 @@ from asynccoder.domain.errors import (
     Unauthenticated,
     Unavailable,
 )
+from asynccoder.entrypoints.http.requests import ClientDisconnected
 
 PROBLEM_TYPE_BASE = "https://docs.asynccoder.dev/problems/"
 log = structlog.get_logger("asynccoder.http")
@@ -132,6 +133,8 @@ def handle_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Re
         extra["errors"] = [{"field": p.field, "message": p.message} for p in exc.problems]
     if isinstance(exc, Unauthenticated):
         headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+    if isinstance(exc, Unavailable) and exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, TooManyRequests):
         headers["Retry-After"] = str(exc.retry_after)
         headers["RateLimit-Remaining"] = "0"
@@ -142,7 +145,11 @@ def handle_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Re
     return problem(request, status=status, code=exc.code, detail=exc.message, headers=headers, extra=extra)
 
 
-def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if isinstance(exc, ClientDisconnected):
+        # Nobody is listening for an answer, and the server did nothing wrong.
+        log.info("client_disconnected", path=request.url.path, method=request.method)
+        return Response(content=b"", status_code=exc.status_code)
     status = exc.status_code
     headers = dict(exc.headers or {})
     extra: dict[str, Any] = {}
