@@ -14,6 +14,7 @@ from dishka import Provider as DishkaProvider
 from dishka import Scope, provide
 from litestar.testing import AsyncTestClient
 
+from asynccoder.adapters.ai.scripted import ScriptedChatModelFactory
 from asynccoder.adapters.crypto.jwt_tokens import JwtAccessTokenService
 from asynccoder.adapters.sqlalchemy.ai_tables import api_keys
 from asynccoder.adapters.sqlalchemy.database import create_engine
@@ -32,8 +33,8 @@ from asynccoder.domain.identity import (
 )
 from asynccoder.entrypoints.http.app import create_app
 from asynccoder.ioc.settings import Settings
+from tests.support.ai import pong_models
 from tests.support.builders import make_user
-from tests.support.fake_chat import FakeChatModelFactory
 
 CANARY = "sk-ant-api03-CANARY-e2e-7f3c9d1b"
 PLATFORM_KEY = "sk-ant-PLATFORM-e2e-5a5a5a5a"
@@ -57,7 +58,7 @@ SONNET = {
 
 class Harness:
     def __init__(
-        self, client: AsyncTestClient[Any], settings: Settings, factory: FakeChatModelFactory
+        self, client: AsyncTestClient[Any], settings: Settings, factory: ScriptedChatModelFactory
     ) -> None:
         self.client, self.settings, self.factory = client, settings, factory
         self.tokens = JwtAccessTokenService(
@@ -125,7 +126,7 @@ class Harness:
 
 @pytest.fixture
 async def harness(backend_settings: Settings) -> AsyncIterator[Harness]:
-    factory = FakeChatModelFactory()
+    factory = pong_models()
 
     class FakeFactoryProvider(DishkaProvider):
         @provide(scope=Scope.APP)

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
+from asynccoder.adapters.github.webhooks import sign
 from asynccoder.adapters.system.clock import SystemClock
 from asynccoder.adapters.system.ids import Uuid7Generator
 from asynccoder.application.billing.credits import GrantCredits, GrantCreditsInput
-from asynccoder.application.code_hosting.webhooks import sign
 from asynccoder.ioc.core import make_container
 from asynccoder.ioc.settings import Settings
 from asynccoder.ioc.tasks import make_task_worker

@@ -20,8 +20,8 @@ from asynccoder.application.ports.system import Clock
 from asynccoder.domain.identity import Role, User
 from asynccoder.entrypoints.http.app import create_app
 from asynccoder.ioc.settings import Settings
+from tests.support.ai import pong_models
 from tests.support.builders import make_user
-from tests.support.fake_chat import FakeChatModelFactory
 from tests.support.system import ManualClock
 
 BEFORE = datetime(2031, 2, 1, 12, 0, tzinfo=UTC)
@@ -88,7 +88,7 @@ async def harness(backend_settings: Settings) -> AsyncIterator[Harness]:
 
         @provide(scope=Scope.APP)
         def chat_model_factory(self) -> ChatModelFactory:
-            return FakeChatModelFactory()
+            return pong_models()
 
     settings = dataclasses.replace(backend_settings, claude_api_key="sk-ant-PLATFORM-lifecycle-0000")
     app = create_app(settings, overrides=[FixedTime()])

@@ -13,8 +13,8 @@ from asynccoder.application.ai.api_keys import (
     CreateApiKeyInput,
 )
 from asynccoder.domain.ai import Provider
+from tests.support.ai import pong_models
 from tests.support.builders import T0, make_user
-from tests.support.fake_chat import FakeChatModelFactory
 from tests.support.system import ManualClock, SequentialIdGenerator
 
 SECRET = "sk-proj-registry-check-0042"
@@ -33,7 +33,7 @@ async def test_the_registry_context_opens_every_stored_key_and_the_dump_has_no_p
         ManualClock(T0),
         SequentialIdGenerator(7000),
         box,
-        FakeChatModelFactory(),
+        pong_models(),
     )
     await create(CreateApiKeyInput(user.as_actor(), Provider.OPENAI, SECRET))
     [sealed] = [c for c in SEALED_COLUMNS if c.table.name == "api_keys"]

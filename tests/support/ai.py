@@ -1,4 +1,4 @@
-"""Builders for AI tests: fast retry policies, common requests, and a plan-less tier entitlement."""
+"""Builders for AI tests: fast retry policies, common requests, a plan-less tier entitlement, pong models."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import dataclasses
 from uuid import UUID
 
 from asynccoder.adapters.ai.resilience import CallOptions, RetryPolicy
+from asynccoder.adapters.ai.scripted import ScriptedChatModelFactory, text_turn
 from asynccoder.application.ports.ai import TierEntitlements
-from asynccoder.domain.ai import ChatRequest, Message, ModelTier, ToolDefinition
+from asynccoder.domain.ai import ChatRequest, Message, ModelTier, ToolDefinition, Usage
 
 
 class RecordingSleep:
@@ -45,3 +46,9 @@ class AllTiersEntitlements(TierEntitlements):
 
     async def allowed_tiers(self, user_id: UUID) -> frozenset[ModelTier]:
         return frozenset(ModelTier)
+
+
+def pong_models() -> ScriptedChatModelFactory:
+    """Scripted models that answer "pong" to every call (12 input, 1 output tokens) unless ``behaviour``
+    fails it; ``calls`` records each call with the key it was made with."""
+    return ScriptedChatModelFactory(default=text_turn("pong", Usage(12, 1)))

@@ -8,15 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asynccoder.adapters.crypto.secret_box import AesGcmSecretBox
+from asynccoder.adapters.github.webhooks import GitHubWebhooks, sign
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
 from asynccoder.application.code_hosting.repositories import CodeHostingConfig
-from asynccoder.application.code_hosting.webhooks import (
-    IngestGitHubWebhook,
-    WebhookDelivery,
-    WebhookOutcome,
-    sign,
-)
+from asynccoder.application.code_hosting.webhooks import IngestGitHubWebhook, WebhookOutcome
+from asynccoder.application.ports.code_hosting import WebhookDelivery
 from asynccoder.application.ports.uow import UnitOfWork
 from asynccoder.domain.code_hosting import (
     GitHubConnection,
@@ -140,6 +137,7 @@ class WebhookWorld:
     def ingest(self) -> IngestGitHubWebhook:
         return IngestGitHubWebhook(
             self.uow(),
+            GitHubWebhooks(),
             BOX,
             self.clock,
             SequentialIdGenerator(start=5_000_000),

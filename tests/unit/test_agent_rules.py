@@ -8,7 +8,13 @@ from hypothesis import strategies as st
 
 from asynccoder.application.agent.loop import normalise_path, summarise_arguments
 from asynccoder.application.agent.modes import FindingsTool, SubmitTool, is_doc_path
-from asynccoder.application.agent.review_diff import pack_for_review, parse_unified_diff
+from asynccoder.domain.agent.diffs import (
+    FileStatus,
+    commentable_lines,
+    pack_files,
+    parse_unified_diff,
+    render_file,
+)
 from asynccoder.domain.agent.stuck import Step, stuck_reason
 from asynccoder.domain.tasks import TaskMode
 
@@ -66,24 +72,25 @@ def test_hunks_are_numbered_on_the_new_side_and_commentable_lines_are_the_hunks_
     files = {f.path: f for f in parse_unified_diff(DIFF)}
 
     app = files["app.py"]
-    assert app.commentable == frozenset({1, 2, 3, 4, 5, 21, 22, 23})
-    rendered = app.render()
-    assert rendered.startswith("## File: 'app.py'\n__new hunk__\n1  import os\n2 +def main() -> None:")
-    assert "__old hunk__\n-print('hi')" in rendered
-    assert files["old.txt"].deleted
-    assert files["old.txt"].commentable == frozenset()
+    assert commentable_lines(app).right == frozenset({1, 2, 3, 4, 5, 21, 22, 23})
+    rendered = render_file(app)
+    assert rendered.startswith("## File: 'app.py'\n")
+    assert "__new hunk__\n1  import os\n2 +def main() -> None:" in rendered
+    assert "-print('hi')" in rendered.split("__old hunk__", 1)[1]
+    assert files["old.txt"].status is FileStatus.DELETED
+    assert commentable_lines(files["old.txt"]).right == frozenset()
 
 
-def test_packing_drops_deletions_and_lists_what_does_not_fit() -> None:
+def test_packing_puts_deletions_last_and_lists_what_does_not_fit() -> None:
     files = parse_unified_diff(DIFF)
 
-    packed, left_out = pack_for_review(files, max_chars=10_000)
-    assert "## File: 'app.py'" in packed
-    assert left_out == ["old.txt"]
+    packed = pack_files(files, 10_000)
+    assert "## File: 'app.py'" in packed.text
+    assert packed.omitted == ()
 
-    packed, left_out = pack_for_review(files, max_chars=10)
-    assert packed == ""
-    assert left_out == ["app.py", "old.txt"]
+    packed = pack_files(files, 10)
+    assert packed.included == ()
+    assert packed.omitted == ("app.py", "old.txt")
 
 
 def test_documentation_paths() -> None:

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SECRETS = ("POSTGRES_PASSWORD", "JWT_SECRET", "ENCRYPTION_KEYS")
 REAL_LOOKING = {
     "POSTGRES_PASSWORD": "s3cretpassw0rd",
-    "JWT_SECRET": "j" * 48,
+    "JWT_SECRET": "jQ7-vR2xLw9_mN4tKp8ZbC3dYf6HsGa1EuWo5Ti0",
     "ENCRYPTION_KEYS": "k1:" + "a" * 43,
 }
 _VARIABLE = re.compile(r"\$\{(?P<name>[A-Z_][A-Z0-9_]*)(?:(?P<op>:\?|:-)(?P<arg>[^}]*))?\}")

@@ -7,10 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from asynccoder.application.code_hosting.webhooks import (
-    WebhookDelivery,
-    sign,
-)
+from asynccoder.adapters.github.webhooks import sign
+from asynccoder.application.ports.code_hosting import WebhookDelivery
 from asynccoder.domain.code_hosting import CommentKind, Permission, PullRequestState
 from asynccoder.domain.errors import InvalidInput
 from tests.support.builders import T0, make_user
@@ -163,7 +161,7 @@ async def test_a_failure_after_the_dedupe_record_rolls_both_back(world: WebhookW
     async def explode(*args: object) -> str:
         raise Boom
 
-    ingest._handlers = lambda: {"pull_request": (dict, explode)}  # type: ignore[method-assign,assignment]
+    ingest._pull_request = explode  # type: ignore[method-assign,assignment]
     body = json.dumps(pull_request_event()).encode()
     with pytest.raises(Boom):
         await ingest(WebhookDelivery("pull_request", "d-9", sign(SECRET, body), body))

@@ -40,9 +40,9 @@ from asynccoder.domain.identity import (
     Actor,
     Role,
 )
+from tests.support.ai import pong_models
 from tests.support.ai_catalogue_builders import make_config, make_model, make_price
 from tests.support.builders import T0, new_id
-from tests.support.fake_chat import FakeChatModelFactory
 from tests.support.system import ManualClock, SequentialIdGenerator
 
 CANARY = "sk-ant-CANARY-0123456789-wxyz"
@@ -55,7 +55,7 @@ class World:
         self.clock = ManualClock(T0)
         self.ids = SequentialIdGenerator(start=5000)
         self.box = AesGcmSecretBox([("k1", b"k" * 32)])
-        self.factory = FakeChatModelFactory()
+        self.factory = pong_models()
         self.platform = ConfiguredPlatformKeys(platform or {})
         self.alice = Actor(new_id(), Role.USER)
         self.bob = Actor(new_id(), Role.USER)

@@ -13,14 +13,15 @@ from typing import Any
 
 import pytest
 
+from asynccoder.adapters.github.webhooks import GitHubWebhooks, sign
 from asynccoder.adapters.memory.code_hosting import InMemoryCodeHost
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.tasks import tasks_state
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
 from asynccoder.application.billing.credits import GrantCredits, GrantCreditsInput
 from asynccoder.application.code_hosting.repositories import CodeHostingConfig, UserTokens
-from asynccoder.application.code_hosting.webhooks import IngestGitHubWebhook, WebhookDelivery, sign
-from asynccoder.application.ports.code_hosting import HostedPullRequest
+from asynccoder.application.code_hosting.webhooks import IngestGitHubWebhook
+from asynccoder.application.ports.code_hosting import HostedPullRequest, WebhookDelivery
 from asynccoder.application.tasks.engine import TaskServices
 from asynccoder.application.tasks.triggers import ProcessRepositoryEvents, TriggerOutcome, TriggerPolicy
 from asynccoder.domain.code_hosting import Permission, PullRequestState, Repository, RepositoryEvent
@@ -82,6 +83,7 @@ class TriggerWorld:
         body = json.dumps(payload).encode()
         ingest = IngestGitHubWebhook(
             InMemoryUnitOfWork(self.store),
+            GitHubWebhooks(),
             BOX,
             self.clock,
             self.ids,

@@ -17,6 +17,7 @@ from dishka import Provider, Scope, provide
 from asynccoder.adapters.git.cli_transport import GitCliTransport
 from asynccoder.adapters.git.local_code_host import LocalGitCodeHost
 from asynccoder.adapters.github.oauth_client import HttpxGitHubOAuth
+from asynccoder.adapters.github.webhooks import GitHubWebhooks
 from asynccoder.application.code_hosting.github_connection import (
     CompleteGitHubConnection,
     DisconnectGitHub,
@@ -45,6 +46,7 @@ from asynccoder.application.ports.code_hosting import (
     CodeHost,
     GitHubOAuth,
     GitTransport,
+    WebhookDecoder,
 )
 from asynccoder.application.ports.system import Clock, SecretBox
 from asynccoder.application.ports.uow import UnitOfWork
@@ -101,6 +103,7 @@ class CodeHostingProvider(Provider):
     open_pull = provide(OpenPullRequest, scope=Scope.REQUEST)
     post_review = provide(PostPullRequestReview, scope=Scope.REQUEST)
     ingest_webhook = provide(IngestGitHubWebhook, scope=Scope.REQUEST)
+    webhook_decoder = provide(GitHubWebhooks, provides=WebhookDecoder, scope=Scope.APP)
 
     @provide(scope=Scope.APP)
     async def github_oauth(self, settings: Settings) -> AsyncIterator[GitHubOAuth]:

@@ -21,7 +21,6 @@ from asynccoder.application.agent.modes import (
     SubmitTool,
     is_doc_path,
 )
-from asynccoder.application.agent.review_diff import pack_for_review, parse_unified_diff
 from asynccoder.application.code_hosting.pull_requests import pull_request_from_host
 from asynccoder.application.ports.agent import (
     AgentTool,
@@ -39,6 +38,7 @@ from asynccoder.application.ports.task_execution import (
     TaskRunner,
 )
 from asynccoder.application.ports.uow import UnitOfWork
+from asynccoder.domain.agent.diffs import pack_files, parse_unified_diff
 from asynccoder.domain.ai import ProviderError
 from asynccoder.domain.code_hosting import CommentKind, PullRequestComment, PullRequestReview
 from asynccoder.domain.errors import NotFound, Refused, Unavailable
@@ -316,10 +316,9 @@ class CodingAgent(TaskRunner):
                     # The last reviewed commit is gone (a force-push): review the whole pull request again.
                     last_head = None
             files = {f.path: f for f in parse_unified_diff(diff)}
-            packed, left_out = pack_for_review(
-                list(files.values()), max_chars=x.models.context_window * 4 // 3
-            )
-            findings = FindingsTool({p: files[p] for p in files})
+            # The rendered files that fit (deletion-only and binary ones last), then a list of the others.
+            packed = pack_files(files.values(), x.models.context_window * 4 // 3)
+            findings = FindingsTool(files)
             tools = (
                 *self._toolbox.tools_for(workspace, read_only=True, shell=False),
                 findings,
@@ -328,10 +327,8 @@ class CodingAgent(TaskRunner):
             scope = f"the commits after `{last_head[:12]}`" if last_head else "the whole pull request"
             prompt = (
                 f"{_task_prompt(x)}\n\nPull request #{number}: {details.pull_request.title}\n"
-                f"Review {scope}. The diff, with new-side line numbers:\n\n{packed}"
+                f"Review {scope}. The diff, with new-side line numbers:\n\n{packed.text}"
             )
-            if left_out:
-                prompt += "\n\nOther modified files (not shown): " + ", ".join(left_out)
             result = await self._loop(x, tools).run(prompt)
         if result.end is LoopEnd.SUBMITTED and result.submitted is not None:
             summary = result.submitted["summary"].strip()

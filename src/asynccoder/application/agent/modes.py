@@ -13,8 +13,8 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from asynccoder.application.agent.loop import SUBMIT, normalise_path
-from asynccoder.application.agent.review_diff import FileDiff
 from asynccoder.application.ports.agent import AgentTool, ToolOutput
+from asynccoder.domain.agent.diffs import FileDiff, commentable_lines
 from asynccoder.domain.ai import ToolDefinition
 from asynccoder.domain.tasks import TaskMode
 
@@ -232,13 +232,14 @@ class FindingsTool(AgentTool):
             return ToolOutput("`title` and `body` must be non-empty strings.", is_error=True)
         path = normalise_path(path)
         diff = self.files.get(path)
-        in_diff = diff is not None and line in diff.commentable
+        commentable = commentable_lines(diff).right if diff is not None else frozenset[int]()
+        in_diff = line in commentable
         self.findings.append(Finding(path, line, severity, title.strip(), body.strip(), in_diff))
         if in_diff:
             return ToolOutput(f"Recorded as an inline comment on {path}:{line}.")
         if diff is None:
             return ToolOutput(f"Recorded for the review summary: {path} is not part of this diff.")
-        ranges = _ranges(sorted(diff.commentable))
+        ranges = _ranges(sorted(commentable))
         return ToolOutput(
             f"Recorded for the review summary: line {line} of {path} is outside the diff "
             f"(commentable lines: {ranges})."

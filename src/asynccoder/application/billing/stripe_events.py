@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 from uuid import UUID
 
 from asynccoder.application.billing.credits import GrantCreditsInput, grant_in
 from asynccoder.application.ports.billing import (
-    PaymentEvent,
+    ChargeRefunded,
+    CheckoutCompleted,
+    InvoiceSettled,
     PaymentGateway,
+    SubscriptionChanged,
 )
 from asynccoder.application.ports.system import (
     Clock,
@@ -24,7 +26,6 @@ from asynccoder.domain.billing import (
     Subscription,
     SubscriptionPlan,
     SubscriptionStatus,
-    subscription_status_from_stripe,
 )
 from asynccoder.domain.errors import Conflict
 
@@ -41,36 +42,6 @@ class StripeEventHandled:
     event_type: str
     duplicate: bool
     applied: bool
-
-
-def _uuid(raw: Any) -> UUID | None:
-    try:
-        return UUID(str(raw))
-    except (ValueError, TypeError):
-        return None
-
-
-def _ts(raw: Any) -> datetime | None:
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        return datetime.fromtimestamp(raw, UTC)
-    return None
-
-
-def _str(raw: Any) -> str | None:
-    if isinstance(raw, str) and raw:
-        return raw
-    if isinstance(raw, dict) and isinstance(raw.get("id"), str):
-        return str(raw["id"])  # an expanded object
-    return None
-
-
-def _dict(raw: Any) -> dict[str, Any]:
-    return raw if isinstance(raw, dict) else {}
-
-
-def _first_item(obj: dict[str, Any], container: str) -> dict[str, Any]:
-    data = _dict(obj.get(container)).get("data")
-    return _dict(data[0]) if isinstance(data, list) and data else {}
 
 
 class HandleStripeEvent:
@@ -93,39 +64,44 @@ class HandleStripeEvent:
 
     async def __call__(self, data: HandleStripeEventInput) -> StripeEventHandled:
         event = self._gateway.parse_event(data.payload, data.signature_header)
-        handler = _HANDLERS.get(event.type)
         async with self._uow as uow:
             if not await uow.stripe_events.add(event.id, event.type, event.created, self._clock.now()):
                 return StripeEventHandled(event.id, event.type, duplicate=True, applied=False)
-            applied = False
-            if handler is not None:
-                applied = await handler(self, uow, event)
+            match event.data:
+                case CheckoutCompleted() as checkout:
+                    applied = await self._checkout_completed(uow, checkout)
+                case SubscriptionChanged() as changed:
+                    applied = await self._subscription_changed(uow, changed, event.created)
+                case InvoiceSettled(paid=True) as invoice:
+                    applied = await self._invoice_paid(uow, invoice, event.created)
+                case InvoiceSettled() as invoice:
+                    applied = await self._invoice_failed(uow, invoice, event.created)
+                case ChargeRefunded() as refund:
+                    applied = await self._charge_refunded(uow, refund)
+                case _:
+                    applied = False
             await uow.commit()
         return StripeEventHandled(event.id, event.type, duplicate=False, applied=applied)
 
-    async def _user_for(self, uow: UnitOfWork, obj: dict[str, Any], metadata: dict[str, Any]) -> UUID | None:
-        user_id = _uuid(metadata.get("user_id"))
+    async def _user_for(self, uow: UnitOfWork, user_id: UUID | None, customer: str | None) -> UUID | None:
         if user_id is not None and await uow.users.get(user_id) is not None:
             return user_id
-        customer = _str(obj.get("customer"))
         return await uow.subscriptions.get_user_by_customer(customer) if customer else None
 
     # --- checkout ---------------------------------------------------------------------------------------
 
-    async def _checkout_completed(self, uow: UnitOfWork, event: PaymentEvent) -> bool:
-        obj = event.data
-        metadata = _dict(obj.get("metadata"))
-        user_id = await self._user_for(uow, obj, metadata)
+    async def _checkout_completed(self, uow: UnitOfWork, checkout: CheckoutCompleted) -> bool:
+        user_id = await self._user_for(uow, checkout.user_id, checkout.customer_id)
         if user_id is None:
             return False
-        customer = _str(obj.get("customer"))
+        customer = checkout.customer_id
         if customer:
             await uow.subscriptions.link_customer(user_id, customer, self._clock.now())
-        if obj.get("mode") != "payment" or obj.get("payment_status") != "paid":
+        if not checkout.paid_payment:
             return customer is not None
-        package_id = _uuid(metadata.get("package_id"))
+        package_id = checkout.package_id
         package = await uow.billing_catalogue.get_package(package_id) if package_id else None
-        session_id = _str(obj.get("id"))
+        session_id = checkout.session_id
         if package is None or session_id is None:
             return False
         try:
@@ -139,7 +115,7 @@ class HandleStripeEvent:
                     idempotency_key=f"checkout:{session_id}",
                     kind=EntryKind.PURCHASE,
                     reason=f"Credit package {package.code}",
-                    reference=_str(obj.get("payment_intent")) or session_id,
+                    reference=checkout.payment_intent_id or session_id,
                 ),
             )
         except Conflict:  # the session was granted before, under other terms: never twice
@@ -149,38 +125,30 @@ class HandleStripeEvent:
     # --- subscriptions ----------------------------------------------------------------------------------
 
     async def _plan_for(
-        self, uow: UnitOfWork, metadata: dict[str, Any], price_id: str | None
+        self, uow: UnitOfWork, plan_id: UUID | None, price_id: str | None
     ) -> SubscriptionPlan | None:
-        plan_id = _uuid(metadata.get("plan_id"))
         plan = await uow.billing_catalogue.get_plan(plan_id) if plan_id else None
         if plan is None and price_id:
             plan = await uow.billing_catalogue.get_plan_by_price(price_id)
         return plan
 
-    async def _subscription_changed(self, uow: UnitOfWork, event: PaymentEvent) -> bool:
-        obj = event.data
-        stripe_id = _str(obj.get("id"))
+    async def _subscription_changed(
+        self, uow: UnitOfWork, changed: SubscriptionChanged, event_created: datetime
+    ) -> bool:
+        stripe_id = changed.subscription_id
         if stripe_id is None:
             return False
-        deleted = event.type == "customer.subscription.deleted"
-        status = (
-            SubscriptionStatus.CANCELED
-            if deleted
-            else subscription_status_from_stripe(str(obj.get("status")))
-        )
         existing = await uow.subscriptions.get_by_stripe_id(stripe_id)
-        item = _first_item(obj, "items")
-        metadata = _dict(obj.get("metadata"))
         now = self._clock.now()
         if existing is None:
-            user_id = await self._user_for(uow, obj, metadata)
-            plan = await self._plan_for(uow, metadata, _str(_dict(item.get("price")).get("id")))
+            user_id = await self._user_for(uow, changed.user_id, changed.customer_id)
+            plan = await self._plan_for(uow, changed.plan_id, changed.price_id)
             if user_id is None or plan is None:
                 return False
             plan_id = plan.id
         else:
             user_id, plan_id = existing.user_id, existing.plan_id
-            plan = await self._plan_for(uow, metadata, _str(_dict(item.get("price")).get("id")))
+            plan = await self._plan_for(uow, changed.plan_id, changed.price_id)
             if plan is not None:
                 plan_id = plan.id
         subscription = Subscription(
@@ -188,12 +156,11 @@ class HandleStripeEvent:
             user_id=user_id,
             plan_id=plan_id,
             stripe_subscription_id=stripe_id,
-            status=status,
-            current_period_start=_ts(obj.get("current_period_start"))
-            or _ts(item.get("current_period_start")),
-            current_period_end=_ts(obj.get("current_period_end")) or _ts(item.get("current_period_end")),
-            cancel_at_period_end=bool(obj.get("cancel_at_period_end")),
-            last_event_at=event.created,
+            status=changed.status,
+            current_period_start=changed.current_period_start,
+            current_period_end=changed.current_period_end,
+            cancel_at_period_end=changed.cancel_at_period_end,
+            last_event_at=event_created,
             created_at=existing.created_at if existing else now,
             updated_at=now,
         )
@@ -203,51 +170,38 @@ class HandleStripeEvent:
 
     # --- invoices ---------------------------------------------------------------------------------------
 
-    def _invoice_subscription(self, obj: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
-        details = _dict(_dict(obj.get("parent")).get("subscription_details")) or _dict(
-            obj.get("subscription_details")
-        )
-        stripe_sub = _str(obj.get("subscription")) or _str(details.get("subscription"))
-        return stripe_sub, _dict(details.get("metadata"))
-
-    async def _record_invoice(
-        self, uow: UnitOfWork, event: PaymentEvent, status: str
-    ) -> tuple[UUID | None, str | None, str | None, dict[str, Any]]:
-        obj = event.data
-        invoice_id = _str(obj.get("id"))
-        stripe_sub, metadata = self._invoice_subscription(obj)
+    async def _record_invoice(self, uow: UnitOfWork, invoice: InvoiceSettled) -> UUID | None:
+        stripe_sub = invoice.subscription_id
         existing = await uow.subscriptions.get_by_stripe_id(stripe_sub) if stripe_sub else None
-        user_id = existing.user_id if existing else await self._user_for(uow, obj, metadata)
-        if user_id is None or invoice_id is None:
-            return None, None, stripe_sub, metadata
-        amount = obj.get("amount_paid")
+        user_id = (
+            existing.user_id if existing else await self._user_for(uow, invoice.user_id, invoice.customer_id)
+        )
+        if user_id is None or invoice.invoice_id is None:
+            return None
         await uow.subscriptions.record_invoice(
             InvoiceRecord(
                 id=self._ids.new_id(),
                 user_id=user_id,
-                stripe_invoice_id=invoice_id,
-                status=status,
-                amount_paid_cents=amount if isinstance(amount, int) else 0,
-                currency=str(obj.get("currency") or "usd"),
+                stripe_invoice_id=invoice.invoice_id,
+                status="paid" if invoice.paid else "payment_failed",
+                amount_paid_cents=invoice.amount_paid_cents,
+                currency=invoice.currency,
                 created_at=self._clock.now(),
                 stripe_subscription_id=stripe_sub,
-                hosted_invoice_url=_str(obj.get("hosted_invoice_url")),
+                hosted_invoice_url=invoice.hosted_invoice_url,
             )
         )
-        return user_id, invoice_id, stripe_sub, metadata
+        return user_id
 
-    async def _invoice_paid(self, uow: UnitOfWork, event: PaymentEvent) -> bool:
-        user_id, invoice_id, stripe_sub, metadata = await self._record_invoice(uow, event, "paid")
+    async def _invoice_paid(self, uow: UnitOfWork, invoice: InvoiceSettled, event_created: datetime) -> bool:
+        user_id = await self._record_invoice(uow, invoice)
+        invoice_id, stripe_sub = invoice.invoice_id, invoice.subscription_id
         if user_id is None or invoice_id is None or stripe_sub is None:
             return False
         subscription = await uow.subscriptions.get_by_stripe_id(stripe_sub)
-        line = _first_item(event.data, "lines")
-        price = _dict(line.get("price")).get("id") or _dict(
-            _dict(_dict(line.get("pricing")).get("price_details"))
-        ).get("price")
         plan = await uow.billing_catalogue.get_plan(subscription.plan_id) if subscription else None
         if plan is None:
-            plan = await self._plan_for(uow, metadata, _str(price))
+            plan = await self._plan_for(uow, invoice.plan_id, invoice.price_id)
         if plan is None:
             return False
         granted_now = False
@@ -271,32 +225,32 @@ class HandleStripeEvent:
             granted_now = not granted.replayed
         if subscription is not None:
             await uow.subscriptions.set_status_if_newer(
-                stripe_sub, SubscriptionStatus.ACTIVE, event.created, self._clock.now()
+                stripe_sub, SubscriptionStatus.ACTIVE, event_created, self._clock.now()
             )
-            period = _dict(line.get("period"))
-            start = _ts(period.get("start")) or subscription.current_period_start
+            start = invoice.period_start or subscription.current_period_start
             if start is not None and granted_now:
                 await uow.subscriptions.add_usage(
-                    subscription.id, start, _ts(period.get("end")), granted=plan.monthly_credits, used=0
+                    subscription.id, start, invoice.period_end, granted=plan.monthly_credits, used=0
                 )
         return True
 
-    async def _invoice_failed(self, uow: UnitOfWork, event: PaymentEvent) -> bool:
-        user_id, _, stripe_sub, _ = await self._record_invoice(uow, event, "payment_failed")
+    async def _invoice_failed(
+        self, uow: UnitOfWork, invoice: InvoiceSettled, event_created: datetime
+    ) -> bool:
+        user_id = await self._record_invoice(uow, invoice)
+        stripe_sub = invoice.subscription_id
         if user_id is None or stripe_sub is None:
             return False
         return await uow.subscriptions.set_status_if_newer(
-            stripe_sub, SubscriptionStatus.PAST_DUE, event.created, self._clock.now()
+            stripe_sub, SubscriptionStatus.PAST_DUE, event_created, self._clock.now()
         )
 
     # --- refunds ----------------------------------------------------------------------------------------
 
-    async def _charge_refunded(self, uow: UnitOfWork, event: PaymentEvent) -> bool:
-        obj = event.data
-        charge_id = _str(obj.get("id"))
-        payment_intent = _str(obj.get("payment_intent"))
-        amount, refunded = obj.get("amount"), obj.get("amount_refunded")
-        if not (charge_id and payment_intent and isinstance(amount, int) and isinstance(refunded, int)):
+    async def _charge_refunded(self, uow: UnitOfWork, refund: ChargeRefunded) -> bool:
+        charge_id, payment_intent = refund.charge_id, refund.payment_intent_id
+        amount, refunded = refund.amount_cents, refund.amount_refunded_cents
+        if not (charge_id and payment_intent and amount is not None and refunded is not None):
             return False
         if amount <= 0 or refunded <= 0:
             return False
@@ -327,15 +281,3 @@ class HandleStripeEvent:
             )
         )
         return True
-
-
-_HANDLERS = {
-    "checkout.session.completed": HandleStripeEvent._checkout_completed,
-    "checkout.session.async_payment_succeeded": HandleStripeEvent._checkout_completed,
-    "customer.subscription.created": HandleStripeEvent._subscription_changed,
-    "customer.subscription.updated": HandleStripeEvent._subscription_changed,
-    "customer.subscription.deleted": HandleStripeEvent._subscription_changed,
-    "invoice.paid": HandleStripeEvent._invoice_paid,
-    "invoice.payment_failed": HandleStripeEvent._invoice_failed,
-    "charge.refunded": HandleStripeEvent._charge_refunded,
-}

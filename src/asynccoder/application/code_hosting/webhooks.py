@@ -3,30 +3,27 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, TypeVar
 from uuid import UUID
 
-import msgspec
-
 from asynccoder.application.code_hosting.repositories import CodeHostingConfig
-from asynccoder.application.code_hosting.webhook_payloads import (
-    CommentPayload,
-    Envelope,
-    IssueCommentEvent,
-    MemberEvent,
-    PullRequestEvent,
-    PullRequestPayload,
-    PullRequestReviewCommentEvent,
-    PullRequestReviewEvent,
-    PushEvent,
-    RepositoryEventPayload,
-    RepositoryRef,
-    clean_text,
-    parse_timestamp,
+from asynccoder.application.ports.code_hosting import (
+    CommentSnapshot,
+    HostRepositoryRef,
+    IssueCommentDelivered,
+    MemberChanged,
+    PingDelivered,
+    PullRequestDelivered,
+    PullRequestSnapshot,
+    PushDelivered,
+    RepositoriesRemoved,
+    RepositoryChanged,
+    ReviewCommentDelivered,
+    ReviewDelivered,
+    WebhookDecoder,
+    WebhookDelivery,
+    WebhookEnvelope,
 )
 from asynccoder.application.ports.system import (
     Clock,
@@ -37,7 +34,6 @@ from asynccoder.application.ports.system import (
 from asynccoder.application.ports.uow import UnitOfWork
 from asynccoder.domain.code_hosting import (
     CommentKind,
-    Permission,
     PullRequest,
     PullRequestComment,
     PullRequestReview,
@@ -63,29 +59,7 @@ _PR_ACTIONS = {
     "ready_for_review",
     "converted_to_draft",
 }
-# GitHub's collaborator roles -> the platform's three levels.
-_GITHUB_PERMISSIONS = {
-    "admin": Permission.ADMIN,
-    "maintain": Permission.WRITE,
-    "write": Permission.WRITE,
-    "push": Permission.WRITE,
-    "triage": Permission.READ,
-    "read": Permission.READ,
-    "pull": Permission.READ,
-}
 _AUTO_REVIEW_ACTIONS = {"opened", "reopened", "synchronize", "ready_for_review"}
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class WebhookDelivery:
-    """One HTTP delivery: the headers GitHub sets and the raw body exactly as received."""
-
-    event: str | None
-    delivery_id: str | None
-    signature: str | None
-    body: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,22 +70,12 @@ class WebhookOutcome:
     detail: str = ""
 
 
-def sign(secret: str, body: bytes) -> str:
-    """The ``X-Hub-Signature-256`` value GitHub sends for ``body``."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def _bad(message: str, code: str) -> InvalidInput:
-    return InvalidInput(message, code=code)
-
-
-def _decode(body: bytes, shape: type[T]) -> T:
-    try:
-        return msgspec.json.decode(body, type=shape)
-    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):
-        raise _bad(
-            "The payload is not a GitHub event of the announced type.", "webhook_payload_invalid"
-        ) from None
+def clean_text(value: str | None, limit: int) -> str | None:
+    """Text safe for every database: no NUL, valid UTF-8, at most ``limit`` characters."""
+    if value is None:
+        return None
+    text = value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+    return text[:limit]
 
 
 class IngestGitHubWebhook:
@@ -135,9 +99,16 @@ class IngestGitHubWebhook:
     """
 
     def __init__(
-        self, uow: UnitOfWork, box: SecretBox, clock: Clock, ids: IdGenerator, config: CodeHostingConfig
+        self,
+        uow: UnitOfWork,
+        decoder: WebhookDecoder,
+        box: SecretBox,
+        clock: Clock,
+        ids: IdGenerator,
+        config: CodeHostingConfig,
     ) -> None:
         self._uow = uow
+        self._decoder = decoder
         self._box = box
         self._clock = clock
         self._ids = ids
@@ -147,41 +118,51 @@ class IngestGitHubWebhook:
         event = (delivery.event or "").strip()
         delivery_id = (delivery.delivery_id or "").strip()
         if not event or not delivery_id or len(event) > MAX_EVENT_NAME or len(delivery_id) > MAX_DELIVERY_ID:
-            raise _bad("X-GitHub-Event and X-GitHub-Delivery are required.", "webhook_headers_missing")
-        if not delivery.signature or not delivery.signature.startswith("sha256="):
-            raise _bad("X-Hub-Signature-256 is required.", "webhook_signature_missing")
-        envelope = _decode(delivery.body, Envelope)
+            raise InvalidInput(
+                "X-GitHub-Event and X-GitHub-Delivery are required.", code="webhook_headers_missing"
+            )
+        envelope = self._decoder.read_envelope(delivery)
 
         repository, secrets = await self._candidates(envelope)
         if not secrets:
             return WebhookOutcome("ignored", "unknown repository")
-        # Bytes, not str: compare_digest refuses non-ASCII str, and a header may carry anything.
-        presented = delivery.signature.encode("utf-8", "replace")
-        if not any(
-            hmac.compare_digest(sign(secret, delivery.body).encode(), presented) for secret in secrets
-        ):
-            raise _bad("The signature does not match the payload.", "webhook_signature_invalid")
-        if event == "ping":
+        if not self._decoder.verifies(delivery, secrets):
+            raise InvalidInput("The signature does not match the payload.", code="webhook_signature_invalid")
+        payload = self._decoder.decode(delivery)
+        if isinstance(payload, PingDelivered):
             return WebhookOutcome("pong")
-
-        handler = self._handlers().get(event)
-        if handler is None:
+        if payload is None:
             return WebhookOutcome("ignored", "event not handled")
-        payload = _decode(delivery.body, handler[0])
         now = self._clock.now()
         async with self._uow as uow:
             if not await uow.github_deliveries.record(delivery_id, event, now):
                 return WebhookOutcome("duplicate")
             current = await uow.repositories.get(repository.id) if repository is not None else None
-            detail = await handler[1](uow, current, envelope, payload, now)
+            match payload:
+                case PullRequestDelivered():
+                    detail = await self._pull_request(uow, current, payload, now)
+                case ReviewDelivered():
+                    detail = await self._review(uow, current, payload, now)
+                case ReviewCommentDelivered():
+                    detail = await self._review_comment(uow, current, payload, now)
+                case IssueCommentDelivered():
+                    detail = await self._issue_comment(uow, current, payload, now)
+                case PushDelivered():
+                    detail = await self._push(uow, current, payload, now)
+                case RepositoryChanged():
+                    detail = await self._repository(uow, current, payload)
+                case RepositoriesRemoved():
+                    detail = await self._installation_repositories(uow, payload)
+                case MemberChanged():
+                    detail = await self._member(uow, current, payload, now)
             await uow.commit()
         return WebhookOutcome("processed", detail)
 
-    async def _candidates(self, envelope: Envelope) -> tuple[Repository | None, list[str]]:
+    async def _candidates(self, envelope: WebhookEnvelope) -> tuple[Repository | None, list[str]]:
         secrets: list[str] = []
         repository: Repository | None = None
         ref = envelope.repository
-        if ref is not None and (ref.id is not None or ref.full_name):
+        if ref is not None:
             async with self._uow as uow:
                 repository = await self._find(uow, ref)
                 webhook = await uow.repositories.get_webhook(repository.id) if repository else None
@@ -197,33 +178,18 @@ class IngestGitHubWebhook:
             secrets.append(self._config.app_webhook_secret)
         return repository, secrets
 
-    def _handlers(self) -> dict[str, tuple[type[Any], Any]]:
-        return {
-            "pull_request": (PullRequestEvent, self._pull_request),
-            "pull_request_review": (PullRequestReviewEvent, self._review),
-            "pull_request_review_comment": (PullRequestReviewCommentEvent, self._review_comment),
-            "issue_comment": (IssueCommentEvent, self._issue_comment),
-            "push": (PushEvent, self._push),
-            "repository": (RepositoryEventPayload, self._repository),
-            "installation_repositories": (Envelope, self._installation_repositories),
-            "member": (MemberEvent, self._member),
-        }
-
     # --- effects (inside the delivery's transaction) ----------------------------------------------------
 
     async def _pull_request(
         self,
         uow: UnitOfWork,
         repo: Repository | None,
-        _env: Envelope,
-        payload: PullRequestEvent,
+        payload: PullRequestDelivered,
         now: datetime,
     ) -> str:
         if repo is None or payload.action not in _PR_ACTIONS or payload.pull_request is None:
             return "ignored"
         stored = await self._store_pull_request(uow, repo, payload.pull_request, now)
-        if stored is None:
-            return "ignored"
         if (
             repo.auto_review
             and payload.action in _AUTO_REVIEW_ACTIONS
@@ -243,17 +209,8 @@ class IngestGitHubWebhook:
         return f"pull_request {payload.action}"
 
     async def _store_pull_request(
-        self, uow: UnitOfWork, repo: Repository, pr: PullRequestPayload, now: datetime
-    ) -> PullRequest | None:
-        if pr.number is None:
-            return None
-        merged_at = parse_timestamp(pr.merged_at)
-        if pr.state == "open":
-            state = PullRequestState.OPEN
-        elif pr.merged or merged_at is not None:
-            state = PullRequestState.MERGED
-        else:
-            state = PullRequestState.CLOSED
+        self, uow: UnitOfWork, repo: Repository, pr: PullRequestSnapshot, now: datetime
+    ) -> PullRequest:
         return await uow.pull_requests.upsert(
             PullRequest(
                 id=self._ids.new_id(),
@@ -261,16 +218,16 @@ class IngestGitHubWebhook:
                 number=pr.number,
                 title=clean_text(pr.title, 1024) or "",
                 body=clean_text(pr.body, 65536),
-                state=state,
-                author_login=_login(pr.user),
-                head_ref=clean_text(pr.head.ref if pr.head else None, 255) or "",
-                head_sha=clean_text(pr.head.sha if pr.head else None, 64),
-                base_ref=clean_text(pr.base.ref if pr.base else None, 255) or "",
+                state=pr.state,
+                author_login=_login(pr.author_login),
+                head_ref=clean_text(pr.head_ref, 255) or "",
+                head_sha=clean_text(pr.head_sha, 64),
+                base_ref=clean_text(pr.base_ref, 255) or "",
                 html_url=clean_text(pr.html_url, 2048),
-                draft=bool(pr.draft),
-                merged_at=merged_at,
-                closed_at=parse_timestamp(pr.closed_at),
-                source_updated_at=parse_timestamp(pr.updated_at) or now,
+                draft=pr.draft,
+                merged_at=pr.merged_at,
+                closed_at=pr.closed_at,
+                source_updated_at=pr.updated_at or now,
                 created_at=now,
                 updated_at=now,
             )
@@ -304,8 +261,7 @@ class IngestGitHubWebhook:
         self,
         uow: UnitOfWork,
         repo: Repository | None,
-        _env: Envelope,
-        payload: PullRequestReviewEvent,
+        payload: ReviewDelivered,
         now: datetime,
     ) -> str:
         if repo is None or payload.review is None or payload.pull_request is None:
@@ -313,20 +269,18 @@ class IngestGitHubWebhook:
         if payload.action not in {"submitted", "edited", "dismissed"}:
             return "ignored"
         pull = await self._store_pull_request(uow, repo, payload.pull_request, now)
-        if pull is None:
-            return "ignored"
         review = payload.review
         state = "dismissed" if payload.action == "dismissed" else (review.state or "commented").lower()
         await uow.pull_requests.upsert_review(
             PullRequestReview(
                 id=self._ids.new_id(),
                 pull_request_id=pull.id,
-                host_review_id=review.id,
-                author_login=_login(review.user),
+                host_review_id=review.host_review_id,
+                author_login=_login(review.author_login),
                 state=clean_text(state, 32) or "commented",
                 body=clean_text(review.body, 65536),
-                commit_sha=clean_text(review.commit_id, 64),
-                submitted_at=parse_timestamp(review.submitted_at),
+                commit_sha=clean_text(review.commit_sha, 64),
+                submitted_at=review.submitted_at,
                 created_at=now,
                 updated_at=now,
             )
@@ -334,20 +288,20 @@ class IngestGitHubWebhook:
         return f"pull_request_review {payload.action}"
 
     def _comment(
-        self, pull: PullRequest, kind: CommentKind, comment: CommentPayload, deleted: bool, now: datetime
+        self, pull: PullRequest, kind: CommentKind, comment: CommentSnapshot, deleted: bool, now: datetime
     ) -> PullRequestComment:
         return PullRequestComment(
             id=self._ids.new_id(),
             pull_request_id=pull.id,
             kind=kind,
-            host_comment_id=comment.id,
-            author_login=_login(comment.user),
+            host_comment_id=comment.host_comment_id,
+            author_login=_login(comment.author_login),
             body=clean_text(comment.body, 65536) or "",
             path=clean_text(comment.path, 4096),
-            line=comment.line if comment.line is not None else comment.original_line,
-            review_id=comment.pull_request_review_id,
+            line=comment.line,
+            review_id=comment.review_id,
             deleted=deleted,
-            source_updated_at=parse_timestamp(comment.updated_at) or parse_timestamp(comment.created_at),
+            source_updated_at=comment.updated_at,
             created_at=now,
             updated_at=now,
         )
@@ -356,22 +310,14 @@ class IngestGitHubWebhook:
         self,
         uow: UnitOfWork,
         repo: Repository | None,
-        _env: Envelope,
-        payload: PullRequestReviewCommentEvent,
+        payload: ReviewCommentDelivered,
         now: datetime,
     ) -> str:
-        if (
-            repo is None
-            or payload.comment is None
-            or payload.pull_request is None
-            or payload.comment.id is None
-        ):
+        if repo is None or payload.comment is None or payload.pull_request is None:
             return "ignored"
         if payload.action not in {"created", "edited", "deleted"}:
             return "ignored"
         pull = await self._store_pull_request(uow, repo, payload.pull_request, now)
-        if pull is None:
-            return "ignored"
         await uow.pull_requests.upsert_comment(
             self._comment(pull, CommentKind.REVIEW_COMMENT, payload.comment, payload.action == "deleted", now)
         )
@@ -381,35 +327,32 @@ class IngestGitHubWebhook:
         self,
         uow: UnitOfWork,
         repo: Repository | None,
-        _env: Envelope,
-        payload: IssueCommentEvent,
+        payload: IssueCommentDelivered,
         now: datetime,
     ) -> str:
-        issue, comment = payload.issue, payload.comment
-        if repo is None or issue is None or comment is None or comment.id is None or issue.number is None:
+        number, comment = payload.issue_number, payload.comment
+        if repo is None or comment is None or number is None:
             return "ignored"
         command = payload.action == "created" and await self._record_command(uow, repo, payload, now)
-        if issue.pull_request is None or payload.action not in {"created", "edited", "deleted"}:
+        if not payload.on_pull_request or payload.action not in {"created", "edited", "deleted"}:
             return "issue_comment command" if command else "ignored"  # a comment on a plain issue
-        pull = await self._pull_request_stub(uow, repo, issue.number, issue.title, now)
+        pull = await self._pull_request_stub(uow, repo, number, payload.issue_title, now)
         await uow.pull_requests.upsert_comment(
             self._comment(pull, CommentKind.ISSUE_COMMENT, comment, payload.action == "deleted", now)
         )
         return f"issue_comment {payload.action}"
 
     async def _record_command(
-        self, uow: UnitOfWork, repo: Repository, payload: IssueCommentEvent, now: datetime
+        self, uow: UnitOfWork, repo: Repository, payload: IssueCommentDelivered, now: datetime
     ) -> bool:
         """A new comment carrying an ``@asynccoder`` command becomes a ``comment_command`` outbox row (bots'
         comments never do, so a reply cannot trigger anything)."""
-        issue, comment = payload.issue, payload.comment
-        assert issue is not None
+        number, comment = payload.issue_number, payload.comment
         assert comment is not None
-        assert issue.number is not None
+        assert number is not None
         body = clean_text(comment.body, MAX_COMMAND_LENGTH + 200) or ""
-        login = _login(comment.user)
-        is_bot = comment.user is not None and (comment.user.type or "").lower() == "bot"
-        if not login or is_bot or parse_mention(body) is None:
+        login = _login(comment.author_login)
+        if not login or comment.author_is_bot or parse_mention(body) is None:
             return False
         await uow.repository_events.add(
             RepositoryEvent(
@@ -418,10 +361,10 @@ class IngestGitHubWebhook:
                 kind="comment_command",
                 created_at=now,
                 payload={
-                    "number": str(issue.number),
-                    "comment_id": str(comment.id),
+                    "number": str(number),
+                    "comment_id": str(comment.host_comment_id),
                     "author_login": login,
-                    "on_pull_request": "true" if issue.pull_request is not None else "false",
+                    "on_pull_request": "true" if payload.on_pull_request else "false",
                     "body": body,
                 },
             )
@@ -429,52 +372,38 @@ class IngestGitHubWebhook:
         return True
 
     async def _push(
-        self, uow: UnitOfWork, repo: Repository | None, _env: Envelope, payload: PushEvent, now: datetime
+        self, uow: UnitOfWork, repo: Repository | None, payload: PushDelivered, now: datetime
     ) -> str:
-        ref = payload.ref or ""
+        ref = payload.ref
         if repo is None or not ref.startswith("refs/heads/") or not payload.after:
             return "ignored"
         branch = ref.removeprefix("refs/heads/")
         if payload.deleted or payload.after == _ZERO_SHA or not repo.tracks(branch):
             return "ignored"
-        pushed_at = (
-            (parse_timestamp(payload.repository.pushed_at) if payload.repository else None)
-            or (parse_timestamp(payload.head_commit.timestamp) if payload.head_commit else None)
-            or now
-        )
+        pushed_at = payload.pushed_at or now
         await uow.repositories.record_push(repo.id, clean_text(payload.after, 64) or "", pushed_at)
         return "push recorded"
 
-    async def _repository(
-        self,
-        uow: UnitOfWork,
-        repo: Repository | None,
-        _env: Envelope,
-        payload: RepositoryEventPayload,
-        now: datetime,
-    ) -> str:
+    async def _repository(self, uow: UnitOfWork, repo: Repository | None, payload: RepositoryChanged) -> str:
         if repo is None:
             return "ignored"
         if payload.action in {"deleted", "transferred"}:
             await self._disconnect(uow, repo.id)
             return f"repository {payload.action}: disconnected"
-        ref = payload.repository
-        if payload.action == "renamed" and ref is not None and ref.full_name:
+        if payload.action == "renamed" and payload.full_name:
             try:
-                new_name = validate_full_name(clean_text(ref.full_name, 140) or "")
+                new_name = validate_full_name(clean_text(payload.full_name, 140) or "")
                 await uow.repositories.update(replace(repo, full_name=new_name))
             except (InvalidInput, Conflict):
                 return "ignored"
             return "repository renamed"
         return "ignored"
 
-    async def _installation_repositories(
-        self, uow: UnitOfWork, _repo: Repository | None, env: Envelope, _payload: Envelope, now: datetime
-    ) -> str:
-        if env.action != "removed" or not env.repositories_removed:
+    async def _installation_repositories(self, uow: UnitOfWork, payload: RepositoriesRemoved) -> str:
+        if payload.action != "removed" or not payload.removed:
             return "ignored"
         removed = 0
-        for ref in env.repositories_removed:
+        for ref in payload.removed:
             found = await self._find(uow, ref)
             if found is not None:
                 await self._disconnect(uow, found.id)
@@ -482,15 +411,14 @@ class IngestGitHubWebhook:
         return f"installation_repositories removed: {removed} disconnected"
 
     async def _member(
-        self, uow: UnitOfWork, repo: Repository | None, _env: Envelope, payload: MemberEvent, now: datetime
+        self, uow: UnitOfWork, repo: Repository | None, payload: MemberChanged, now: datetime
     ) -> str:
-        login = (payload.member.login if payload.member else None) or ""
+        login = payload.login
         if repo is None or not login or payload.action not in {"removed", "edited"}:
             return "ignored"
         level = None
         if payload.action == "edited":
-            change = payload.changes.permission if payload.changes else None
-            level = _GITHUB_PERMISSIONS.get((change.to if change else None) or "")
+            level = payload.permission
             if level is None:
                 return "ignored"
         for access in await uow.repositories.list_access(repo.id):
@@ -505,17 +433,16 @@ class IngestGitHubWebhook:
             await uow.repositories.delete_webhook(repo.id)
         return f"member {payload.action}"
 
-    async def _find(self, uow: UnitOfWork, ref: RepositoryRef) -> Repository | None:
+    async def _find(self, uow: UnitOfWork, ref: HostRepositoryRef) -> Repository | None:
         full_name = clean_text(ref.full_name, 140) or ""
-        if ref.id is None and not full_name:
+        if ref.host_id is None and not full_name:
             return None
-        return await uow.repositories.find(HOST, ref.id, full_name)
+        return await uow.repositories.find(HOST, ref.host_id, full_name)
 
     async def _disconnect(self, uow: UnitOfWork, repository_id: UUID) -> None:
         await uow.repositories.delete_all_access(repository_id)
         await uow.repositories.delete_webhook(repository_id)
 
 
-def _login(account: Any) -> str | None:
-    login = getattr(account, "login", None) if account is not None else None
-    return clean_text(login, 100) if isinstance(login, str) else None
+def _login(login: str | None) -> str | None:
+    return clean_text(login, 100)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 from uuid import UUID
 
 from asynccoder.domain.billing import (
@@ -72,13 +72,76 @@ class InvoicePage:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckoutCompleted:
+    """A checkout session finished (``checkout.session.completed`` or ``async_payment_succeeded``).
+    ``user_id`` and ``package_id`` come from the metadata we set; ``paid_payment`` is a paid one-time payment
+    (not a subscription)."""
+
+    session_id: str | None
+    customer_id: str | None
+    payment_intent_id: str | None
+    paid_payment: bool
+    user_id: UUID | None = None
+    package_id: UUID | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionChanged:
+    """A subscription was created, updated or deleted; the periods are those of the subscription or else of
+    its first item, ``price_id`` that of the first item."""
+
+    subscription_id: str | None
+    deleted: bool
+    status: SubscriptionStatus
+    customer_id: str | None
+    price_id: str | None
+    current_period_start: datetime | None
+    current_period_end: datetime | None
+    cancel_at_period_end: bool
+    user_id: UUID | None = None
+    plan_id: UUID | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceSettled:
+    """An invoice was paid (``paid``) or its payment failed; ``user_id``/``plan_id`` come from the
+    subscription's metadata, ``price_id`` and the period from the first line."""
+
+    paid: bool
+    invoice_id: str | None
+    subscription_id: str | None
+    customer_id: str | None
+    amount_paid_cents: int
+    currency: str
+    hosted_invoice_url: str | None
+    price_id: str | None
+    period_start: datetime | None
+    period_end: datetime | None
+    user_id: UUID | None = None
+    plan_id: UUID | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeRefunded:
+    """A charge was refunded, in part or in full (``amount_refunded`` of ``amount``, in cents)."""
+
+    charge_id: str | None
+    payment_intent_id: str | None
+    amount_cents: int | None
+    amount_refunded_cents: int | None
+
+
+PaymentEventData = CheckoutCompleted | SubscriptionChanged | InvoiceSettled | ChargeRefunded
+
+
+@dataclass(frozen=True, slots=True)
 class PaymentEvent:
-    """A verified webhook event: ``data`` is the event's ``data.object`` as plain JSON values."""
+    """A verified webhook event, decoded by the gateway: ``data`` is ``None`` for a type we do not act on."""
 
     id: str
     type: str
     created: datetime
-    data: dict[str, Any] = field(default_factory=dict)
+    data: PaymentEventData | None = None
 
 
 class PaymentGateway(Protocol):

@@ -157,6 +157,177 @@ class WebhookRegistration:
     )
 
 
+# --- webhook deliveries -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookDelivery:
+    """One HTTP delivery: the headers GitHub sets and the raw body exactly as received."""
+
+    event: str | None
+    delivery_id: str | None
+    signature: str | None
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class HostRepositoryRef:
+    """A repository named by a delivery: the host's id and/or ``owner/name`` (as sent; ``""`` if absent)."""
+
+    host_id: int | None
+    full_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEnvelope:
+    """What is read before the signature is checked: the repository the delivery claims to be about."""
+
+    repository: HostRepositoryRef | None
+
+
+@dataclass(frozen=True, slots=True)
+class PullRequestSnapshot:
+    """A pull request as the delivery describes it (text as sent; the use case bounds it)."""
+
+    number: int
+    title: str | None
+    body: str | None
+    state: PullRequestState
+    draft: bool
+    author_login: str | None
+    head_ref: str | None
+    head_sha: str | None
+    base_ref: str | None
+    html_url: str | None
+    merged_at: datetime | None
+    closed_at: datetime | None
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewSnapshot:
+    host_review_id: int | None
+    author_login: str | None
+    state: str | None
+    body: str | None
+    commit_sha: str | None
+    submitted_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class CommentSnapshot:
+    """``line`` is the current line or, on an outdated diff, the original one; ``updated_at`` falls back to
+    the creation time."""
+
+    host_comment_id: int
+    author_login: str | None
+    body: str | None
+    path: str | None
+    line: int | None
+    review_id: int | None
+    updated_at: datetime | None
+    author_is_bot: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PingDelivered:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class PullRequestDelivered:
+    action: str | None
+    pull_request: PullRequestSnapshot | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewDelivered:
+    action: str | None
+    review: ReviewSnapshot | None
+    pull_request: PullRequestSnapshot | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewCommentDelivered:
+    action: str | None
+    comment: CommentSnapshot | None
+    pull_request: PullRequestSnapshot | None
+
+
+@dataclass(frozen=True, slots=True)
+class IssueCommentDelivered:
+    """A comment on an issue; ``on_pull_request`` when the issue is a pull request."""
+
+    action: str | None
+    issue_number: int | None
+    issue_title: str | None
+    on_pull_request: bool
+    comment: CommentSnapshot | None
+
+
+@dataclass(frozen=True, slots=True)
+class PushDelivered:
+    """``pushed_at``: the repository's push time, else the head commit's, ``None`` if neither is readable."""
+
+    ref: str
+    after: str | None
+    deleted: bool
+    pushed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class RepositoryChanged:
+    action: str | None
+    full_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RepositoriesRemoved:
+    """An installation lost access to repositories (``installation_repositories``)."""
+
+    action: str | None
+    removed: tuple[HostRepositoryRef, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MemberChanged:
+    """A collaborator was removed or edited; ``permission`` is the new level, ``None`` if not one we know."""
+
+    action: str | None
+    login: str
+    permission: Permission | None
+
+
+WebhookEvent = (
+    PingDelivered
+    | PullRequestDelivered
+    | ReviewDelivered
+    | ReviewCommentDelivered
+    | IssueCommentDelivered
+    | PushDelivered
+    | RepositoryChanged
+    | RepositoriesRemoved
+    | MemberChanged
+)
+
+
+class WebhookDecoder(Protocol):
+    """The code host's webhook format: signature check and decoding of the raw body into typed events.
+    Failures raise ``InvalidInput``: ``webhook_signature_missing``, ``webhook_payload_invalid``."""
+
+    def read_envelope(self, delivery: WebhookDelivery) -> WebhookEnvelope:
+        """Check that a signature is present and read the repository the delivery names (nothing verified)."""
+        ...
+
+    def verifies(self, delivery: WebhookDelivery, secrets: list[str]) -> bool:
+        """Whether the signature is that of the raw body under one of ``secrets`` (constant-time compare)."""
+        ...
+
+    def decode(self, delivery: WebhookDelivery) -> WebhookEvent | None:
+        """The typed event of a verified delivery; ``None`` for an event the platform does not handle."""
+        ...
+
+
 class CodeHost(Protocol):
     """The code host's API, acting as the user whose ``token`` is given.
 

@@ -9,10 +9,8 @@ from dishka.integrations.litestar import FromDishka, inject
 from litestar import Request, Response, post
 from litestar.openapi import ResponseSpec
 
-from asynccoder.application.code_hosting.webhooks import (
-    IngestGitHubWebhook,
-    WebhookDelivery,
-)
+from asynccoder.application.code_hosting.webhooks import IngestGitHubWebhook
+from asynccoder.application.ports.code_hosting import WebhookDelivery
 from asynccoder.entrypoints.http.auth import PUBLIC
 
 

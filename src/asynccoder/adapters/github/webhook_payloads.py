@@ -3,7 +3,8 @@
 GitHub sends ``null`` for many fields (a deleted user becomes ``null`` or "ghost", ``body`` may be ``null``,
 ``repository.pushed_at`` is an integer on ``push`` and a string elsewhere), so every field has a default and
 timestamps are read by ``parse_timestamp``. Integers that end up in BIGINT columns are bounded so that a
-hostile payload is a 400, never a database error. Unknown fields are ignored.
+hostile payload is a 400, never a database error. Unknown fields are ignored. ``webhooks.py`` turns them into
+the port's typed events.
 """
 
 from __future__ import annotations
@@ -177,11 +178,3 @@ def parse_timestamp(value: Timestamp) -> datetime | None:
         return parsed.astimezone(UTC)
     except (ValueError, OverflowError, OSError, TypeError):
         return None
-
-
-def clean_text(value: str | None, limit: int) -> str | None:
-    """Text safe for every database: no NUL, valid UTF-8, at most ``limit`` characters."""
-    if value is None:
-        return None
-    text = value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
-    return text[:limit]
