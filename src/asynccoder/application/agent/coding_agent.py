@@ -21,7 +21,7 @@ from asynccoder.application.agent.modes import (
     SubmitTool,
     is_doc_path,
 )
-from asynccoder.application.code_hosting.pull_requests import pull_request_from_host
+from asynccoder.application.code_hosting.pull_requests import pull_request_from_host, record_posted_review_in
 from asynccoder.application.ports.agent import (
     AgentTool,
     AgentToolbox,
@@ -40,7 +40,6 @@ from asynccoder.application.ports.task_execution import (
 from asynccoder.application.ports.uow import UnitOfWork
 from asynccoder.domain.agent.diffs import pack_files, parse_unified_diff
 from asynccoder.domain.ai import ProviderError
-from asynccoder.domain.code_hosting import CommentKind, PullRequestComment, PullRequestReview
 from asynccoder.domain.errors import NotFound, Refused, Unavailable
 from asynccoder.domain.tasks import DiffStats, FailureReason, TaskMode, TaskResult
 
@@ -355,38 +354,16 @@ class CodingAgent(TaskRunner):
                     by_platform=False,
                 )
             )
-            await uow.pull_requests.upsert_review(
-                PullRequestReview(
-                    id=self._ids.new_id(),
-                    pull_request_id=pull.id,
-                    host_review_id=review.host_review_id,
-                    author_login=None,
-                    state=review.state,
-                    body=body,
-                    commit_sha=head or None,
-                    submitted_at=review.submitted_at or now,
-                    created_at=now,
-                    updated_at=now,
-                    by_platform=True,
-                )
+            await record_posted_review_in(
+                uow,
+                self._ids,
+                pull,
+                review,
+                body=body,
+                commit_sha=head or None,
+                comments=inline,
+                now=now,
             )
-            for comment in inline:
-                await uow.pull_requests.upsert_comment(
-                    PullRequestComment(
-                        id=self._ids.new_id(),
-                        pull_request_id=pull.id,
-                        kind=CommentKind.REVIEW_COMMENT,
-                        host_comment_id=None,
-                        author_login=None,
-                        body=comment.body,
-                        path=comment.path,
-                        line=comment.line,
-                        review_id=review.host_review_id,
-                        created_at=now,
-                        updated_at=now,
-                        by_platform=True,
-                    )
-                )
             await uow.commit()
         return TaskOutcome(
             result=TaskResult(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -14,6 +15,7 @@ from asynccoder.application.ports.code_hosting import (
     CodeHost,
     HostedPullRequest,
     InlineComment,
+    PostedReview,
 )
 from asynccoder.application.ports.system import (
     Clock,
@@ -230,38 +232,62 @@ class PostPullRequestReview:
             comments=list(command.comments),
             commit_sha=pull.head_sha,
         )
-        now = self._clock.now()
-        review = PullRequestReview(
-            id=self._ids.new_id(),
-            pull_request_id=pull.id,
-            host_review_id=posted.host_review_id,
-            author_login=None,
-            state=posted.state,
-            body=command.body,
-            commit_sha=pull.head_sha,
-            submitted_at=posted.submitted_at or now,
-            created_at=now,
-            updated_at=now,
-            by_platform=True,
-        )
         async with self._uow as uow:
-            await uow.pull_requests.upsert_review(review)
-            for inline in command.comments:
-                await uow.pull_requests.upsert_comment(
-                    PullRequestComment(
-                        id=self._ids.new_id(),
-                        pull_request_id=pull.id,
-                        kind=CommentKind.REVIEW_COMMENT,
-                        host_comment_id=None,
-                        author_login=None,
-                        body=inline.body,
-                        path=inline.path,
-                        line=inline.line,
-                        review_id=posted.host_review_id,
-                        created_at=now,
-                        updated_at=now,
-                        by_platform=True,
-                    )
-                )
+            review = await record_posted_review_in(
+                uow,
+                self._ids,
+                pull,
+                posted,
+                body=command.body,
+                commit_sha=pull.head_sha,
+                comments=command.comments,
+                now=self._clock.now(),
+            )
             await uow.commit()
         return review
+
+
+async def record_posted_review_in(
+    uow: UnitOfWork,
+    ids: IdGenerator,
+    pull: PullRequest,
+    posted: PostedReview,
+    *,
+    body: str,
+    commit_sha: str | None,
+    comments: Sequence[InlineComment],
+    now: datetime,
+) -> PullRequestReview:
+    """Records a review the platform posted, with its inline comments, in an open unit of work."""
+    review = PullRequestReview(
+        id=ids.new_id(),
+        pull_request_id=pull.id,
+        host_review_id=posted.host_review_id,
+        author_login=None,
+        state=posted.state,
+        body=body,
+        commit_sha=commit_sha,
+        submitted_at=posted.submitted_at or now,
+        created_at=now,
+        updated_at=now,
+        by_platform=True,
+    )
+    await uow.pull_requests.upsert_review(review)
+    for inline in comments:
+        await uow.pull_requests.upsert_comment(
+            PullRequestComment(
+                id=ids.new_id(),
+                pull_request_id=pull.id,
+                kind=CommentKind.REVIEW_COMMENT,
+                host_comment_id=None,
+                author_login=None,
+                body=inline.body,
+                path=inline.path,
+                line=inline.line,
+                review_id=posted.host_review_id,
+                created_at=now,
+                updated_at=now,
+                by_platform=True,
+            )
+        )
+    return review
