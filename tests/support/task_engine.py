@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 from asynccoder.adapters.ai.scripted import ScriptedChatModelFactory, ScriptedTurn
 from asynccoder.adapters.crypto.secret_box import AesGcmSecretBox
-from asynccoder.adapters.memory.tasks import InMemoryTaskEventNotifier
 from asynccoder.adapters.system.ids import Uuid7Generator
 from asynccoder.adapters.system.platform_access import ConfiguredPlatformKeys
 from asynccoder.application.ai.api_keys import ResolveCallCredentials
@@ -27,6 +28,7 @@ from asynccoder.application.billing.credits import (
     ReleaseHold,
     SettleHold,
 )
+from asynccoder.application.ports.events import TaskEventNotifier
 from asynccoder.application.ports.system import Clock, IdGenerator
 from asynccoder.application.ports.task_execution import (
     LogLevel,
@@ -271,3 +273,26 @@ class _NoTokens:
 
 def sequential_ids() -> SequentialIdGenerator:
     return SequentialIdGenerator(start=7_000_000)
+
+
+class InMemoryTaskEventNotifier(TaskEventNotifier):
+    """Test-only in-process fan-out of "task X has events up to seq N" (one process only)."""
+
+    def __init__(self) -> None:
+        self._listeners: dict[UUID, set[asyncio.Queue[int]]] = defaultdict(set)
+
+    async def notify(self, task_id: UUID, seq: int) -> None:
+        for queue in list(self._listeners.get(task_id, ())):
+            # Coalesced: a listener that has not read yet only needs the newest sequence.
+            while not queue.empty():
+                queue.get_nowait()
+            queue.put_nowait(seq)
+
+    async def listen(self, task_id: UUID) -> AsyncIterator[int]:
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        self._listeners[task_id].add(queue)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            self._listeners[task_id].discard(queue)

@@ -5,7 +5,7 @@ blocked) the toolbox never offers the shell, and tasks that need it fail ``sandb
 live under ``<data dir>/workspaces``, one private directory per task, removed when the task ends.
 
 ``TaskRunner`` is the ``CodingAgent``, built per task in a REQUEST scope of its own (its unit of work and
-collaborators are the task's), overriding the engine's default single-turn runner.
+collaborators are the task's).
 """
 
 from __future__ import annotations

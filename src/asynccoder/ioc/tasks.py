@@ -34,7 +34,6 @@ from asynccoder.application.tasks.manage import (
     UpdateTask,
 )
 from asynccoder.application.tasks.settlement import SettleEndedTasks, SettleTask
-from asynccoder.application.tasks.single_turn import SingleTurnRunner
 from asynccoder.application.tasks.streaming import TaskEventReader
 from asynccoder.application.tasks.submit import SubmitTask, TaskPolicy
 from asynccoder.application.tasks.triggers import ProcessRepositoryEvents, TriggerPolicy
@@ -46,8 +45,7 @@ class TasksProvider(Provider):
     """Task use cases and the engine's collaborators.
 
     The notifier is ``TaskEventsProvider``'s channels-backed one (memory, Redis or PostgreSQL), so a stream on
-    any API process sees what any worker does. The runner is ``SingleTurnRunner`` until the coding agent's
-    provider overrides ``TaskRunner``.
+    any API process sees what any worker does. The ``TaskRunner`` is the coding agent (``ioc/agent.py``).
     """
 
     @provide(scope=Scope.APP)
@@ -57,10 +55,6 @@ class TasksProvider(Provider):
     @provide(scope=Scope.APP)
     def event_access(self, container: AsyncContainer) -> TaskEventAccess:
         return ScopedTaskEventAccess(container)
-
-    @provide(scope=Scope.APP)
-    def runner(self) -> TaskRunner:
-        return SingleTurnRunner()
 
     @provide(scope=Scope.APP)
     def policy(self, settings: Settings) -> TaskPolicy:

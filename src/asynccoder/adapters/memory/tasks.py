@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections import defaultdict
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -14,7 +12,6 @@ from uuid import UUID
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.application.ports.events import (
     TaskEvent,
-    TaskEventNotifier,
     TaskEventRepository,
     TaskEventType,
 )
@@ -25,6 +22,7 @@ from asynccoder.application.ports.tasks import (
     TaskRepository,
     TaskUsage,
     TaskUsageRepository,
+    daily_task_usage,
 )
 from asynccoder.domain.tasks import (
     ConcurrencyLimitReached,
@@ -330,24 +328,11 @@ class InMemoryTaskUsageRepository(TaskUsageRepository):
         return sum(u.charged_credits for u in tasks_state(self._store).usage if u.task_id == task_id)
 
     async def daily(self, user_id: UUID | None, start: date, end: date) -> list[DailyTaskUsage]:
-        groups: dict[tuple[date, UUID], list[TaskUsage]] = defaultdict(list)
-        for u in tasks_state(self._store).usage:
-            day = u.created_at.date()
-            if (user_id is None or u.user_id == user_id) and start <= day <= end:
-                groups[(day, u.model_id)].append(u)
-        return [
-            DailyTaskUsage(
-                day,
-                model_id,
-                len(rows),
-                sum(r.input_tokens for r in rows),
-                sum(r.output_tokens for r in rows),
-                sum(r.cache_read_tokens for r in rows),
-                sum(r.cache_write_tokens for r in rows),
-                sum(r.charged_credits for r in rows),
-            )
-            for (day, model_id), rows in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1]))
-        ]
+        return daily_task_usage(
+            u
+            for u in tasks_state(self._store).usage
+            if (user_id is None or u.user_id == user_id) and start <= u.created_at.date() <= end
+        )
 
 
 class InMemoryTaskEventRepository(TaskEventRepository):
@@ -368,26 +353,3 @@ class InMemoryTaskEventRepository(TaskEventRepository):
         events = tasks_state(self._store).events.get(task_id, [])
         rows = [e for e in events if e.seq > after_seq and (type is None or e.type is type)]
         return rows[:limit]
-
-
-class InMemoryTaskEventNotifier(TaskEventNotifier):
-    """In-process fan-out of "task X has events up to seq N" (one process only)."""
-
-    def __init__(self) -> None:
-        self._listeners: dict[UUID, set[asyncio.Queue[int]]] = defaultdict(set)
-
-    async def notify(self, task_id: UUID, seq: int) -> None:
-        for queue in list(self._listeners.get(task_id, ())):
-            # Coalesced: a listener that has not read yet only needs the newest sequence.
-            while not queue.empty():
-                queue.get_nowait()
-            queue.put_nowait(seq)
-
-    async def listen(self, task_id: UUID) -> AsyncIterator[int]:
-        queue: asyncio.Queue[int] = asyncio.Queue()
-        self._listeners[task_id].add(queue)
-        try:
-            while True:
-                yield await queue.get()
-        finally:
-            self._listeners[task_id].discard(queue)

@@ -35,6 +35,7 @@ from asynccoder.application.ports.tasks import (
     TaskRepository,
     TaskUsage,
     TaskUsageRepository,
+    daily_task_usage,
 )
 from asynccoder.domain.ai_catalogue import KeySource
 from asynccoder.domain.tasks import (
@@ -578,23 +579,7 @@ class SqlAlchemyTaskUsageRepository(TaskUsageRepository):
         q = sa.select(task_usage).where(task_usage.c.created_at >= lo, task_usage.c.created_at < hi)
         if user_id is not None:
             q = q.where(task_usage.c.user_id == user_id)
-        groups: dict[tuple[date, UUID], list[TaskUsage]] = {}
-        for row in await self._conn.execute(q):
-            u = _usage(row)
-            groups.setdefault((u.created_at.date(), u.model_id), []).append(u)
-        return [
-            DailyTaskUsage(
-                day,
-                model_id,
-                len(rows),
-                sum(r.input_tokens for r in rows),
-                sum(r.output_tokens for r in rows),
-                sum(r.cache_read_tokens for r in rows),
-                sum(r.cache_write_tokens for r in rows),
-                sum(r.charged_credits for r in rows),
-            )
-            for (day, model_id), rows in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1]))
-        ]
+        return daily_task_usage(_usage(row) for row in await self._conn.execute(q))
 
 
 class SqlAlchemyTaskEventRepository(TaskEventRepository):

@@ -7,6 +7,7 @@ statement (plus, in the same transaction, the slot and lock bookkeeping), correc
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
@@ -64,6 +65,26 @@ class DailyTaskUsage:
     cache_read_tokens: int
     cache_write_tokens: int
     charged_credits: int
+
+
+def daily_task_usage(usage: Iterable[TaskUsage]) -> list[DailyTaskUsage]:
+    """Per UTC day and model, ordered by day then model: the one aggregation every adapter reports."""
+    groups: dict[tuple[date, UUID], list[TaskUsage]] = {}
+    for u in usage:
+        groups.setdefault((u.created_at.date(), u.model_id), []).append(u)
+    return [
+        DailyTaskUsage(
+            day,
+            model_id,
+            len(rows),
+            sum(r.input_tokens for r in rows),
+            sum(r.output_tokens for r in rows),
+            sum(r.cache_read_tokens for r in rows),
+            sum(r.cache_write_tokens for r in rows),
+            sum(r.charged_credits for r in rows),
+        )
+        for (day, model_id), rows in sorted(groups.items())
+    ]
 
 
 class TaskRepository(Protocol):
