@@ -10,12 +10,14 @@ import pytest
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
 from asynccoder.adapters.system.clock import SystemClock
+from asynccoder.application.tasks.engine import TaskWorker
 from asynccoder.application.tasks.manage import GetTaskReceipt
 from asynccoder.domain.ai import ProviderOverloaded
 from asynccoder.domain.tasks import FailureReason, Task, TaskStatus, retry_backoff
 from tests.support.system import ManualClock
 from tests.support.task_engine import (
     Call,
+    Do,
     EngineWorld,
     Fail,
     Hang,
@@ -218,3 +220,19 @@ async def test_shutdown_hands_running_tasks_back(world: EngineWorld) -> None:
     back = await _task(world, task.id)
     assert (back.status, back.attempt, back.worker_id) == (TaskStatus.QUEUED, 1, None)
     assert await _account(world, user.id) == (CREDITS - 1_000, 1_000)  # still reserved for the next attempt
+
+
+async def test_work_that_finishes_as_the_worker_shuts_down_is_kept(world: EngineWorld) -> None:
+    user, repo = await world.user_with_repository(credits=CREDITS)
+    task = (await world.submit(user, repo)).task
+    holder: list[TaskWorker] = []
+
+    async def stop_the_worker(_: object) -> None:
+        holder[0].stop()
+        await asyncio.sleep(0.05)  # the shutdown signal is set while the work is still finishing
+
+    runner = ScriptedTaskRunner(((Do(stop_the_worker), Log("finished")),))
+    holder.append(world.worker(runner))
+    await asyncio.wait_for(holder[0].run(), 5)
+    done = await _task(world, task.id)
+    assert (done.status, done.attempt) == (TaskStatus.SUCCEEDED, 1)

@@ -542,9 +542,10 @@ class TaskWorker:
             watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watch
-        if signal.cancelled:
+        finished = outcome.result is not None and not outcome.result.partial
+        if signal.cancelled and not (signal.reason == "shutdown" and finished):
             return self._signalled(task, signal, outcome)
-        return self._from_outcome(task, outcome)
+        return self._from_outcome(task, outcome)  # work that ended as the worker shut down is kept
 
     def _signalled(self, task: Task, signal: _Signal, outcome: TaskOutcome | None = None) -> _Ending:
         if signal.reason == "timeout":
