@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import pytest
 from litestar.testing import AsyncTestClient
 
 HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
@@ -89,3 +91,19 @@ async def test_no_response_schema_exposes_hashes_ciphertexts_or_stored_secrets(
     # The walk reaches real response bodies (so an empty result cannot pass by accident).
     assert {"display_name", "available_credits", "last4", "full_name"} <= properties
     assert properties & FORBIDDEN_PROPERTIES == set()
+
+
+@pytest.mark.parametrize("page", ["/schema", "/schema/swagger", "/schema/redoc"])
+async def test_the_docs_pages_load_every_asset_from_this_server(
+    client: AsyncTestClient[Any], page: str
+) -> None:
+    html = (await client.get(page)).text
+    assert not re.findall(r"""(?:src|href)=["']?(?:https?:)?//""", html), "an asset from another origin"
+    assets = re.findall(r"""(?:src|href)=["']?(/schema/assets/[^"' >]+)""", html)
+    assert any(a.endswith(".js") for a in assets), html
+    for asset in assets:
+        response = await client.get(asset)
+        assert response.status_code == 200, asset
+        assert response.content, asset
+        kind = "javascript" if asset.endswith(".js") else "css" if asset.endswith(".css") else "image"
+        assert kind in response.headers["content-type"], asset

@@ -49,11 +49,14 @@ async def test_every_kind_of_response_carries_the_hardening_headers(api: AsyncTe
 
 
 async def test_the_docs_ui_may_load_its_assets_but_not_be_framed(api: AsyncTestClient[Any]) -> None:
-    for path in ("/schema", "/schema/swagger"):
+    for path in ("/schema", "/schema/swagger", "/schema/redoc"):
         response = await api.get(path)
         assert response.status_code == 200, path
         _assert_hardened(response, path)
-        assert "default-src" not in response.headers["content-security-policy"], path
+        policy = response.headers["content-security-policy"]
+        assert "default-src 'self'" in policy, path
+        assert "frame-ancestors 'none'" in policy, path
+        assert "http" not in policy, path  # nothing may come from another origin
 
 
 async def test_every_authenticated_get_route_answers_no_store(api: AsyncTestClient[Any]) -> None:

@@ -13,7 +13,6 @@ from dishka.integrations.litestar import setup_dishka
 from litestar import Litestar, Router
 from litestar.config.cors import CORSConfig
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.routes import HTTPRoute
 from litestar.types import ControllerRouterHandler
@@ -33,6 +32,7 @@ from asynccoder.entrypoints.http.code_hosting.github_webhooks import receive_git
 from asynccoder.entrypoints.http.code_hosting.pull_requests import PullRequestController
 from asynccoder.entrypoints.http.code_hosting.repositories import RepositoryController
 from asynccoder.entrypoints.http.common import API_PREFIX
+from asynccoder.entrypoints.http.docs_ui import docs_assets_router, docs_render_plugins
 from asynccoder.entrypoints.http.health import HealthController
 from asynccoder.entrypoints.http.identity.admin_users import AdminUserController
 from asynccoder.entrypoints.http.identity.personal_access_tokens import PersonalAccessTokenController
@@ -83,7 +83,7 @@ def openapi_config() -> OpenAPIConfig:
         version=__version__,
         description="Hand AI coding work to the machine and get it back later.\n\n" + ERROR_CODES_DOC,
         path="/schema",
-        render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        render_plugins=docs_render_plugins(),
         components=Components(
             security_schemes={
                 "bearer": SecurityScheme(
@@ -151,7 +151,7 @@ def create_app(
         guards=[require_user],
     )
     app = Litestar(
-        route_handlers=[HealthController, api],
+        route_handlers=[HealthController, api, docs_assets_router()],
         exception_handlers=EXCEPTION_HANDLERS,
         cors_config=cors_config(settings),
         lifespan=[lifespan],
