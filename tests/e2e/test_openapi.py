@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -107,3 +108,25 @@ async def test_the_docs_pages_load_every_asset_from_this_server(
         assert response.content, asset
         kind = "javascript" if asset.endswith(".js") else "css" if asset.endswith(".css") else "image"
         assert kind in response.headers["content-type"], asset
+
+
+async def test_every_error_response_is_documented_as_problem_json_without_made_up_examples(
+    client: AsyncTestClient[Any],
+) -> None:
+    text = (await client.get("/schema/openapi.json")).text
+    assert '"examples"' not in text  # Litestar's generated examples are random strings such as "b17e570850"
+    document = json.loads(text)
+    errors = 0
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method not in HTTP_METHODS:
+                continue
+            for status, response in operation["responses"].items():
+                if int(status) >= 400 and "content" in response:
+                    errors += 1
+                    assert set(response["content"]) == {"application/problem+json"}, (
+                        f"{method} {path} {status}"
+                    )
+            if operation.get("parameters") or operation.get("requestBody"):
+                assert "400" in operation["responses"], f"{method} {path} takes input but documents no 400"
+    assert errors > 100

@@ -12,6 +12,7 @@ from dishka import Provider
 from dishka.integrations.litestar import setup_dishka
 from litestar import Litestar, Router
 from litestar.config.cors import CORSConfig
+from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.routes import HTTPRoute
@@ -31,7 +32,7 @@ from asynccoder.entrypoints.http.code_hosting.github_connection import GitHubCon
 from asynccoder.entrypoints.http.code_hosting.github_webhooks import receive_github_webhook
 from asynccoder.entrypoints.http.code_hosting.pull_requests import PullRequestController
 from asynccoder.entrypoints.http.code_hosting.repositories import RepositoryController
-from asynccoder.entrypoints.http.common import API_PREFIX
+from asynccoder.entrypoints.http.common import API_PREFIX, problem_response
 from asynccoder.entrypoints.http.docs_ui import docs_assets_router, docs_render_plugins
 from asynccoder.entrypoints.http.health import HealthController
 from asynccoder.entrypoints.http.identity.admin_users import AdminUserController
@@ -172,14 +173,29 @@ def create_app(
     return app
 
 
+_MALFORMED = problem_response("The request is malformed (`invalid_request` and specific codes)")
+
+
 def _document_security(app: Litestar) -> None:
-    """In OpenAPI, guarded operations require the bearer scheme and public ones require nothing."""
+    """In OpenAPI, guarded operations require the bearer scheme and public ones require nothing; an operation
+    that takes input documents its 400 as problem+json (Litestar's default would show its own error shape)."""
     for route in app.routes:
         if not isinstance(route, HTTPRoute):
             continue
         for handler in route.route_handlers:
             if route.path.startswith(API_PREFIX) and not handler.opt.get("public"):
                 handler.security = [{"bearer": []}]
+            responses = handler.responses or {}
+            if 400 not in responses and (route.path_parameters or _takes_input(handler)):
+                handler.responses = {**responses, 400: _MALFORMED}
+
+
+def _takes_input(handler: HTTPRouteHandler) -> bool:
+    return any(
+        name not in {"request", "state", "scope", "dishka_container"}
+        and "FromDishka" not in str(field.annotation)
+        for name, field in handler.parsed_fn_signature.parameters.items()
+    )
 
 
 def create_app_from_env() -> Any:

@@ -45,6 +45,7 @@ def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
             data_container=Problem,
             description=HTTPStatus(status).phrase,
             media_type="application/problem+json",
+            generate_examples=False,
         )
         for status in statuses
     }
@@ -53,7 +54,10 @@ def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
 def problem_response(description: str, container: type[Problem] = Problem) -> ResponseSpec:
     """One problem+json response with a description listing the codes it may carry."""
     return ResponseSpec(
-        data_container=container, description=description, media_type="application/problem+json"
+        data_container=container,
+        description=description,
+        media_type="application/problem+json",
+        generate_examples=False,  # Litestar's generated examples are random strings, not real problems
     )
 
 

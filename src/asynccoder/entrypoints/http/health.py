@@ -10,6 +10,7 @@ from litestar import Controller, Request, Response, get
 from litestar.openapi import ResponseSpec
 
 from asynccoder.application.health.check_readiness import CheckReadiness
+from asynccoder.entrypoints.http.common import problem_response
 from asynccoder.entrypoints.http.problems import problem
 
 
@@ -43,11 +44,8 @@ class HealthController(Controller):
         operation_id="health_ready",
         summary="The platform can serve traffic",
         responses={
-            503: ResponseSpec(
-                data_container=dict[str, Any],
-                description="A dependency is down; the problem+json body names it",
-                media_type="application/problem+json",
-            )
+            200: ResponseSpec(data_container=ReadinessReport, description="Ready", generate_examples=False),
+            503: problem_response("A dependency is down (`not_ready`); `components` names what failed"),
         },
     )
     @inject

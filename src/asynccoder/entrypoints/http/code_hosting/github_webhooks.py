@@ -12,6 +12,7 @@ from litestar.openapi import ResponseSpec
 from asynccoder.application.code_hosting.webhooks import IngestGitHubWebhook
 from asynccoder.application.ports.code_hosting import WebhookDelivery
 from asynccoder.entrypoints.http.auth import PUBLIC
+from asynccoder.entrypoints.http.common import problem_response
 
 
 class WebhookAck(msgspec.Struct):
@@ -34,12 +35,10 @@ GITHUB_MAX_DELIVERY_BYTES = 25 * 1024 * 1024
     request_max_body_size=GITHUB_MAX_DELIVERY_BYTES,
     responses={
         202: ResponseSpec(data_container=WebhookAck, description="Accepted and ignored (unknown repository)"),
-        400: ResponseSpec(
-            data_container=dict[str, Any],
-            media_type="application/problem+json",
-            description="Missing headers, bad signature or malformed payload (`webhook_headers_missing`, "
+        400: problem_response(
+            "Missing headers, bad signature or malformed payload (`webhook_headers_missing`, "
             "`webhook_signature_missing`, `webhook_signature_invalid`, `webhook_payload_invalid`); nothing "
-            "was written",
+            "was written"
         ),
     },
 )
