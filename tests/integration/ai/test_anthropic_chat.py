@@ -9,13 +9,9 @@ import pytest
 
 from asynccoder.adapters.ai.anthropic_chat import AnthropicChatModel
 from asynccoder.domain.ai import (
-    ContextTooLong,
     Message,
     MessageRole,
-    ProviderAuthError,
     ProviderOverloaded,
-    ProviderRateLimited,
-    ProviderUnavailable,
     StopReason,
     StreamDone,
     TextDelta,
@@ -156,19 +152,6 @@ async def test_streamed_tool_calls_are_assembled_from_json_deltas(
     assert done.response.stop_reason is StopReason.TOOL_USE
 
 
-async def test_a_429_is_retried_after_the_servers_retry_after(
-    server: AnthropicServer, make_model: ModelMaker
-) -> None:
-    server.enqueue(wire.rate_limited("7"), wire.message("ok"))
-    model, sleep = make_model()
-
-    response = await model.complete(hello_request())
-
-    assert response.text == "ok"
-    assert sleep.delays == [7.0]
-    assert len(server.requests) == 2
-
-
 async def test_retry_after_ms_is_preferred_to_retry_after(
     server: AnthropicServer, make_model: ModelMaker
 ) -> None:
@@ -178,91 +161,6 @@ async def test_retry_after_ms_is_preferred_to_retry_after(
     await model.complete(hello_request())
 
     assert sleep.delays == [1.5]
-
-
-async def test_rate_limits_until_attempts_run_out_raise_rate_limited_with_retry_after(
-    server: AnthropicServer, make_model: ModelMaker
-) -> None:
-    server.enqueue(wire.rate_limited("2"), wire.rate_limited("2"), wire.rate_limited("3"))
-    model, sleep = make_model(attempts=3)
-
-    with pytest.raises(ProviderRateLimited) as caught:
-        await model.complete(hello_request())
-
-    assert caught.value.retry_after == 3.0
-    assert len(server.requests) == 3
-    assert len(sleep.delays) == 2
-
-
-@pytest.mark.parametrize("reply", [wire.overloaded(), wire.unavailable()], ids=["529", "503"])
-async def test_overloaded_answers_are_retried_then_reported(
-    server: AnthropicServer, make_model: ModelMaker, reply: Reply
-) -> None:
-    server.enqueue(reply, reply)
-    model, sleep = make_model(attempts=2)
-
-    with pytest.raises(ProviderOverloaded):
-        await model.complete(hello_request())
-
-    assert len(server.requests) == 2
-    assert len(sleep.delays) == 1
-
-
-async def test_an_overloaded_attempt_followed_by_success_succeeds(
-    server: AnthropicServer, make_model: ModelMaker
-) -> None:
-    server.enqueue(wire.overloaded(), wire.message("after all"))
-    model, _ = make_model()
-
-    assert (await model.complete(hello_request())).text == "after all"
-
-
-async def test_a_wrong_key_is_an_auth_error_and_is_not_retried(
-    server: AnthropicServer, make_model: ModelMaker
-) -> None:
-    model, sleep = make_model(key="sk-ant-wrong")
-
-    with pytest.raises(ProviderAuthError):
-        await model.complete(hello_request())
-
-    assert len(server.requests) == 1
-    assert sleep.delays == []
-
-
-async def test_a_context_length_400_is_context_too_long(
-    server: AnthropicServer, make_model: ModelMaker
-) -> None:
-    server.enqueue(wire.context_too_long())
-    model, _ = make_model()
-
-    with pytest.raises(ContextTooLong):
-        await model.complete(hello_request())
-
-
-async def test_a_malformed_body_is_unavailable_after_retries(
-    server: AnthropicServer, make_model: ModelMaker
-) -> None:
-    server.enqueue(Reply.raw(b"{not json"), Reply.raw(b'{"type": "message"}'))
-    model, _ = make_model(attempts=2)
-
-    with pytest.raises(ProviderUnavailable) as caught:
-        await model.complete(hello_request())
-
-    assert caught.value.code == "provider_malformed_response"
-    assert len(server.requests) == 2
-
-
-async def test_a_hanging_server_times_out_as_unavailable(
-    server: AnthropicServer, make_model: ModelMaker
-) -> None:
-    server.enqueue(Reply.hanging(), Reply.hanging())
-    model, _ = make_model(attempts=2, read_timeout=0.3)
-
-    with pytest.raises(ProviderUnavailable) as caught:
-        await model.complete(hello_request())
-
-    assert caught.value.code == "provider_timeout"
-    assert len(server.requests) == 2
 
 
 async def test_an_overloaded_error_event_before_any_text_retries_the_stream(
@@ -275,26 +173,6 @@ async def test_an_overloaded_error_event_before_any_text_retries_the_stream(
 
     assert [e.text for e in events if isinstance(e, TextDelta)] == ["fine"]
     assert len(sleep.delays) == 1
-
-
-async def test_a_stream_cut_short_is_unavailable(server: AnthropicServer, make_model: ModelMaker) -> None:
-    server.enqueue(wire.stream(cut_after_start=True))
-    model, _ = make_model(attempts=1)
-
-    with pytest.raises(ProviderUnavailable):
-        _ = [e async for e in model.stream(hello_request())]
-
-
-async def test_streaming_rate_limit_is_retried_before_the_first_delta(
-    server: AnthropicServer, make_model: ModelMaker
-) -> None:
-    server.enqueue(wire.rate_limited("1"), wire.stream(["x"]))
-    model, sleep = make_model()
-
-    events = [e async for e in model.stream(hello_request())]
-
-    assert isinstance(events[-1], StreamDone)
-    assert sleep.delays == [1.0]
 
 
 async def test_an_error_event_after_text_was_streamed_is_final(

@@ -9,13 +9,8 @@ import pytest
 
 from asynccoder.adapters.ai.gemini_chat import GeminiChatModel
 from asynccoder.domain.ai import (
-    ContextTooLong,
     Message,
     MessageRole,
-    ProviderAuthError,
-    ProviderOverloaded,
-    ProviderRateLimited,
-    ProviderUnavailable,
     StopReason,
     StreamDone,
     TextDelta,
@@ -25,7 +20,6 @@ from asynccoder.domain.ai import (
 )
 from tests.support import gemini_server as wire
 from tests.support.ai import READ_FILE, RecordingSleep, fast_options, hello_request
-from tests.support.fake_http import Reply
 from tests.support.gemini_server import GeminiServer
 
 KEY = "gemini-test-key"
@@ -193,123 +187,3 @@ async def test_streamed_tool_calls_are_assembled_from_json_deltas(
     assert isinstance(done, StreamDone)
     assert done.response.tool_calls == (ToolCall("call_9", "read_file", {"path": "a/b.py"}),)
     assert done.response.stop_reason is StopReason.TOOL_USE
-
-
-async def test_a_429_is_retried_after_the_servers_retry_after(
-    server: GeminiServer, make_model: ModelMaker
-) -> None:
-    server.enqueue(wire.rate_limited("7"), wire.content("ok"))
-    model, sleep = make_model()
-
-    response = await model.complete(hello_request())
-
-    assert response.text == "ok"
-    assert sleep.delays == [7.0]
-    assert len(server.requests) == 2
-
-
-async def test_rate_limits_until_attempts_run_out_raise_rate_limited_with_retry_after(
-    server: GeminiServer, make_model: ModelMaker
-) -> None:
-    server.enqueue(wire.rate_limited("2"), wire.rate_limited("2"), wire.rate_limited("3"))
-    model, sleep = make_model(attempts=3)
-
-    with pytest.raises(ProviderRateLimited) as caught:
-        await model.complete(hello_request())
-
-    assert caught.value.retry_after == 3.0
-    assert len(server.requests) == 3
-    assert len(sleep.delays) == 2
-
-
-@pytest.mark.parametrize("reply", [wire.overloaded()], ids=["503"])
-async def test_overloaded_answers_are_retried_then_reported(
-    server: GeminiServer, make_model: ModelMaker, reply: Reply
-) -> None:
-    server.enqueue(reply, reply)
-    model, sleep = make_model(attempts=2)
-
-    with pytest.raises(ProviderOverloaded):
-        await model.complete(hello_request())
-
-    assert len(server.requests) == 2
-    assert len(sleep.delays) == 1
-
-
-async def test_an_overloaded_attempt_followed_by_success_succeeds(
-    server: GeminiServer, make_model: ModelMaker
-) -> None:
-    server.enqueue(wire.overloaded(), wire.content("after all"))
-    model, _ = make_model()
-
-    assert (await model.complete(hello_request())).text == "after all"
-
-
-async def test_a_wrong_key_is_an_auth_error_and_is_not_retried(
-    server: GeminiServer, make_model: ModelMaker
-) -> None:
-    model, sleep = make_model(key="gemini-wrong")
-
-    with pytest.raises(ProviderAuthError):
-        await model.complete(hello_request())
-
-    assert len(server.requests) == 1
-    assert sleep.delays == []
-
-
-async def test_a_context_length_400_is_context_too_long(server: GeminiServer, make_model: ModelMaker) -> None:
-    server.enqueue(wire.context_too_long())
-    model, _ = make_model()
-
-    with pytest.raises(ContextTooLong):
-        await model.complete(hello_request())
-
-
-async def test_a_malformed_body_is_unavailable_after_retries(
-    server: GeminiServer, make_model: ModelMaker
-) -> None:
-    server.enqueue(Reply.raw(b"{not json"), Reply.raw(b'{"type": "message"}'))
-    model, _ = make_model(attempts=2)
-
-    with pytest.raises(ProviderUnavailable) as caught:
-        await model.complete(hello_request())
-
-    assert caught.value.code == "provider_malformed_response"
-    assert len(server.requests) == 2
-
-
-async def test_a_hanging_server_times_out_as_unavailable(
-    server: GeminiServer, make_model: ModelMaker
-) -> None:
-    server.enqueue(Reply.hanging(), Reply.hanging())
-    model, _ = make_model(attempts=2, read_timeout=0.3)
-
-    with pytest.raises(ProviderUnavailable) as caught:
-        await model.complete(hello_request())
-
-    assert caught.value.code == "provider_timeout"
-    assert len(server.requests) == 2
-
-
-async def test_a_stream_cut_short_is_unavailable(server: GeminiServer, make_model: ModelMaker) -> None:
-    server.enqueue(wire.stream(["partial"], cut_before_finish=True))
-    model, _ = make_model(attempts=1)
-
-    seen: list[object] = []
-    with pytest.raises(ProviderUnavailable):
-        async for event in model.stream(hello_request()):
-            seen.append(event)
-
-    assert seen == [TextDelta("partial")]
-
-
-async def test_streaming_rate_limit_is_retried_before_the_first_delta(
-    server: GeminiServer, make_model: ModelMaker
-) -> None:
-    server.enqueue(wire.rate_limited("1"), wire.stream(["x"]))
-    model, sleep = make_model()
-
-    events = [e async for e in model.stream(hello_request())]
-
-    assert isinstance(events[-1], StreamDone)
-    assert sleep.delays == [1.0]
