@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass, field, fields, is_dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from enum import Enum
 from typing import Any
 from uuid import UUID
 
@@ -119,6 +121,45 @@ class MemoryState:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+_LEAVES = (
+    str,
+    bytes,
+    int,
+    float,
+    type(None),
+    UUID,
+    datetime,
+    date,
+    timedelta,
+    Decimal,
+    Enum,
+    tuple,
+    frozenset,
+)
+
+
+def _copy_containers(value: Any) -> Any:
+    """A copy for rolling back: every mutable container (dicts, lists, sets, the non-frozen state dataclasses)
+    is copied; rows are frozen dataclasses or plain values, never changed in place, so they are shared. A deep
+    copy of the whole state cost ~3 ms per unit of work with only the seed data in it."""
+    if isinstance(value, dict):
+        return {key: _copy_containers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy_containers(item) for item in value]
+    if isinstance(value, set):
+        return set(value)  # members are hashable, so immutable
+    if isinstance(value, _LEAVES):
+        return value
+    if is_dataclass(value) and not isinstance(value, type):
+        if type(value).__dataclass_params__.frozen:  # type: ignore[attr-defined]
+            return value
+        duplicate = copy.copy(value)
+        for item in fields(value):
+            setattr(duplicate, item.name, _copy_containers(getattr(value, item.name)))
+        return duplicate
+    return copy.deepcopy(value)  # anything else: make no assumption
+
+
 class InMemoryStore:
     """Holds a ``MemoryState``; transactions run one at a time (serializable) and roll back by snapshot."""
 
@@ -127,7 +168,7 @@ class InMemoryStore:
         self.lock = asyncio.Lock()
 
     def snapshot(self) -> MemoryState:
-        return copy.deepcopy(self.state)
+        return _copy_containers(self.state)
 
     def restore(self, snapshot: MemoryState) -> None:
         self.state = snapshot
