@@ -10,7 +10,7 @@ from sqlalchemy import create_engine as create_sync_engine_
 from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from asynccoder.domain.errors import InvalidInput
+from asynccoder.domain.errors import InvalidInput, Unavailable
 
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+psycopg")
 
@@ -54,6 +54,20 @@ def _on_sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _translate_postgres_errors(context: ExceptionContext) -> None:
+    """Bad text is the caller's mistake (400); a lost or refused connection is a retryable 503.
+
+    There is no pre-ping on checkout (it cost a round trip per request, ~13 % of throughput): a connection
+    that died while pooled (a database restart, a failover) fails the statement that finds out, SQLAlchemy
+    then invalidates the whole pool so the next checkout connects afresh, and the client is told to come
+    back."""
+    _refuse_nul_text(context)
+    if context.is_disconnect:
+        raise Unavailable(
+            "The database connection was lost; try again.", code="database_unavailable", retry_after=1
+        )
+
+
 def _refuse_nul_text(context: ExceptionContext) -> None:
     # psycopg refuses to send a str holding U+0000 (PostgreSQL text cannot store it): that is bad input from
     # the caller, whichever route or command it came through, not a server error.
@@ -85,10 +99,9 @@ def create_engine(
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_timeout=pool_timeout,
-        pool_pre_ping=True,
         pool_recycle=1800,
     )
-    event.listen(engine.sync_engine, "handle_error", _refuse_nul_text)
+    event.listen(engine.sync_engine, "handle_error", _translate_postgres_errors)
     return engine
 
 
