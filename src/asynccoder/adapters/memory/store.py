@@ -168,7 +168,8 @@ class InMemoryStore:
         self.lock = asyncio.Lock()
 
     def snapshot(self) -> MemoryState:
-        return _copy_containers(self.state)
+        copied: MemoryState = _copy_containers(self.state)
+        return copied
 
     def restore(self, snapshot: MemoryState) -> None:
         self.state = snapshot
