@@ -24,6 +24,7 @@ from asynccoder.application.ai.usage import (
     RecordModelUsage,
     RecordModelUsageInput,
 )
+from asynccoder.application.billing.credits import GrantCredits, GrantCreditsInput
 from asynccoder.application.ports.ai import ChatModelFactory
 from asynccoder.domain.ai import ProviderAuthError, Usage
 from asynccoder.domain.ai_catalogue import CallOutcome, KeySource
@@ -96,15 +97,20 @@ class Harness:
         finally:
             await engine.dispose()
 
-    async def catalogue(self, admin: dict[str, str]) -> str:
+    async def catalogue(self, admin: dict[str, str], **changes: Any) -> str:
         response = await self.client.put(
             "/api/v1/admin/ai-providers/anthropic", json={"display_name": "Anthropic"}, headers=admin
         )
         assert response.status_code == 200, response.text
-        response = await self.client.post("/api/v1/admin/models", json=SONNET, headers=admin)
+        response = await self.client.post("/api/v1/admin/models", json={**SONNET, **changes}, headers=admin)
         assert response.status_code == 201, response.text
         assert response.headers["location"] == f"/api/v1/models/{response.json()['id']}"
         return str(response.json()["id"])
+
+    async def grant(self, user: User, credits: int) -> None:
+        async with self.client.app.state.dishka_container() as request_container:
+            grant = await request_container.get(GrantCredits)
+            await grant(GrantCreditsInput(user.id, credits, f"test-grant:{user.id}:{credits}"))
 
     async def record(self, user: User, model_id: str, tokens: int) -> int:
         container = self.client.app.state.dishka_container
@@ -168,11 +174,25 @@ async def test_users_see_models_with_prices_and_whether_they_can_use_them(harnes
 
 async def test_a_model_test_reports_success_and_provider_failures_as_results(harness: Harness) -> None:
     _, admin = await harness.user(Role.ADMIN)
-    _, alice = await harness.user()
+    alice_user, alice = await harness.user()
     model_id = await harness.catalogue(admin)
-    ok = await harness.client.post("/api/v1/models/test", json={"model_id": model_id}, headers=alice)
+    test = {"model_id": model_id}
+    refused = await harness.client.post("/api/v1/models/test", json=test, headers=alice)
+    assert (refused.status_code, refused.json()["code"]) == (422, "tier_not_allowed")  # standard, on Free
+    economy = {"tier": "economy"}
+    assert (
+        await harness.client.patch(f"/api/v1/admin/models/{model_id}", json=economy, headers=admin)
+    ).is_success
+    poor = await harness.client.post("/api/v1/models/test", json=test, headers=alice)
+    assert (poor.status_code, poor.json()["code"]) == (402, "insufficient_credits")  # no free use of the key
+    assert harness.factory.calls == []
+    await harness.grant(alice_user, 100)
+    ok = await harness.client.post("/api/v1/models/test", json=test, headers=alice)
     assert ok.status_code == 200
     assert ok.json()["ok"] is True
+    assert ok.json()["charged_credits"] >= 1
+    balance = (await harness.client.get("/api/v1/users/credits", headers=alice)).json()
+    assert (balance["available_credits"], balance["held_credits"]) == (100 - ok.json()["charged_credits"], 0)
     assert ok.json()["model"] == "claude-sonnet-4-5-20250929"
     assert harness.factory.calls[-1].api_key == PLATFORM_KEY
     assert harness.factory.calls[-1].request.max_tokens <= 16
@@ -293,7 +313,7 @@ async def test_a_ciphertext_copied_into_another_users_row_fails_to_decrypt(harne
     _, admin = await harness.user(Role.ADMIN)
     alice_user, alice = await harness.user()
     bob_user, bob = await harness.user()
-    model_id = await harness.catalogue(admin)
+    model_id = await harness.catalogue(admin, tier="economy")  # a tier the Free plan includes
     await harness.client.post(
         "/api/v1/api-keys", json={"provider": "anthropic", "key": CANARY}, headers=alice
     )

@@ -15,6 +15,7 @@ from litestar.testing import AsyncTestClient
 from asynccoder.adapters.crypto.jwt_tokens import JwtAccessTokenService
 from asynccoder.adapters.sqlalchemy.database import create_engine
 from asynccoder.adapters.sqlalchemy.uow import SqlAlchemyUnitOfWork
+from asynccoder.application.billing.credits import GrantCredits, GrantCreditsInput
 from asynccoder.application.ports.ai import ChatModelFactory
 from asynccoder.application.ports.system import Clock
 from asynccoder.domain.identity import Role, User
@@ -71,6 +72,11 @@ class Harness:
         """A token issued at the app's (fixed) now."""
         return {"Authorization": f"Bearer {self.tokens.issue(user, now=self.clock.now()).token}"}
 
+    async def grant(self, user: User, credits: int) -> None:
+        async with self.client.app.state.dishka_container() as request_container:
+            grant = await request_container.get(GrantCredits)
+            await grant(GrantCreditsInput(user.id, credits, f"test-grant:{user.id}"))
+
     async def create(self, admin: User, body: dict[str, Any]) -> dict[str, Any]:
         response = await self.client.post("/api/v1/admin/models", json=body, headers=self.auth(admin))
         assert response.status_code == 201, response.text
@@ -108,6 +114,7 @@ async def test_models_show_their_lifecycle_and_stop_being_usable_on_the_retireme
     harness: Harness,
 ) -> None:
     admin, alice = await harness.user(Role.ADMIN), await harness.user()
+    await harness.grant(alice, 100)  # a test on the platform key is paid
     successor = await harness.create(admin, model_body("opus-next"))
     old = await harness.create(
         admin,
@@ -139,6 +146,7 @@ async def test_models_show_their_lifecycle_and_stop_being_usable_on_the_retireme
 
 async def test_requesting_a_retired_model_gets_422_with_the_suggested_replacement(harness: Harness) -> None:
     admin, alice = await harness.user(Role.ADMIN), await harness.user()
+    await harness.grant(alice, 100)  # a test on the platform key is paid
     successor = await harness.create(admin, model_body("opus-next"))
     old = await harness.create(
         admin, model_body("opus-old", retires_on="2031-06-01", replacement_model_id=successor["id"])

@@ -261,7 +261,8 @@ async def test_trying_a_retired_model_is_refused_with_its_replacement(world: Wor
     replacement = await world.create()
     model = await world.create(retires_on=RETIRES_ON, replacement_model_id=replacement.id)
     world.clock.set(RETIRED)
-    use_case = TryModel(world.uow(), world.clock, None, None, world.platform)  # type: ignore[arg-type]
+    # Nothing past the catalogue is reached: no key, no entitlements, no charge, no call, no record.
+    use_case = TryModel(world.uow(), world.clock, None, None, world.platform, None, None, None, None)  # type: ignore[arg-type]
     with pytest.raises(ModelRetired) as caught:
         await use_case(TryModelInput(world.admin, model.id, use_own_key=False))
     assert caught.value.replacement_model_id == replacement.id

@@ -33,14 +33,24 @@ from asynccoder.application.ai.usage import (
     RecordModelUsage,
     RecordModelUsageInput,
 )
+from asynccoder.application.billing.credits import (
+    GrantCredits,
+    GrantCreditsInput,
+    ReleaseHold,
+    ReserveCredits,
+    SettleHold,
+)
+from asynccoder.application.billing.plan_entitlements import CreditTrialCharges
+from asynccoder.application.ports.ai import TierEntitlements
 from asynccoder.domain.ai import ModelTier, Provider, ProviderAuthError, ProviderOverloaded, Usage
 from asynccoder.domain.ai_catalogue import ApiKeyStatus, CallOutcome, KeySource, api_key_context
+from asynccoder.domain.billing import InsufficientCredits
 from asynccoder.domain.errors import Conflict, InvalidInput, NotFound, Refused
 from asynccoder.domain.identity import (
     Actor,
     Role,
 )
-from tests.support.ai import pong_models
+from tests.support.ai import AllTiersEntitlements, pong_models
 from tests.support.ai_catalogue_builders import make_config, make_model, make_price
 from tests.support.builders import T0, new_id
 from tests.support.system import ManualClock, SequentialIdGenerator
@@ -79,6 +89,35 @@ class World:
 
     def resolve(self) -> ResolveCallCredentials:
         return ResolveCallCredentials(self.uow(), self.clock, self.box, self.platform)
+
+    def try_model(self, entitlements: TierEntitlements | None = None) -> TryModel:
+        uow = self.uow()
+        charges = CreditTrialCharges(
+            ReserveCredits(uow, self.clock, self.ids),
+            SettleHold(uow, self.clock, self.ids),
+            ReleaseHold(uow, self.clock, self.ids),
+        )
+        return TryModel(
+            uow,
+            self.clock,
+            self.box,
+            self.factory,
+            self.platform,
+            entitlements or AllTiersEntitlements(),
+            charges,
+            RecordModelUsage(uow, self.clock, self.ids),
+            self.ids,
+        )
+
+    async def grant(self, actor: Actor, credits: int) -> None:
+        await GrantCredits(self.uow(), self.clock, self.ids)(
+            GrantCreditsInput(actor.user_id, credits, f"grant:{actor.user_id}:{credits}")
+        )
+
+    async def account(self, actor: Actor) -> tuple[int, int]:
+        async with self.uow() as uow:
+            account = await uow.credits.get_account(actor.user_id)
+        return account.available, account.held
 
     async def add_key(self, actor: Actor, **kwargs: object) -> object:
         values: dict[str, object] = {"actor": actor, "provider": Provider.ANTHROPIC, "key": CANARY}
@@ -235,16 +274,67 @@ async def test_a_ciphertext_copied_to_another_users_row_cannot_be_used() -> None
 
 async def test_testing_a_model_reports_a_provider_failure_as_a_result() -> None:
     world = await World({Provider.ANTHROPIC: PLATFORM_KEY}).seed()
+    await world.grant(world.alice, 10)
     world.factory.behaviour = lambda ref, key: ProviderOverloaded("Overloaded", provider="anthropic")
-    try_model = TryModel(world.uow(), world.clock, world.box, world.factory, world.platform)
+    try_model = world.try_model()
     result = await try_model(TryModelInput(world.alice, world.model.id, use_own_key=False))
-    assert (result.ok, result.error_code) == (False, "provider_overloaded")
+    assert (result.ok, result.error_code, result.charged_credits) == (False, "provider_overloaded", 0)
     assert world.factory.calls[0].api_key == PLATFORM_KEY
+    assert await world.account(world.alice) == (10, 0)  # a failed test costs nothing, the hold is released
+
+
+async def test_a_test_on_the_platform_key_is_paid_recorded_and_needs_the_credits() -> None:
+    world = await World({Provider.ANTHROPIC: PLATFORM_KEY}).seed()
+    with pytest.raises(InsufficientCredits):  # a Free user with no credits gets no free use of the key
+        await world.try_model()(TryModelInput(world.alice, world.model.id, use_own_key=False))
+    assert world.factory.calls == []
+    await world.grant(world.alice, 10)
+    result = await world.try_model()(TryModelInput(world.alice, world.model.id, use_own_key=False))
+    assert result.ok
+    assert result.charged_credits >= 1
+    assert await world.account(world.alice) == (10 - result.charged_credits, 0)
+    async with world.uow() as uow:
+        [day] = await uow.model_usage.user_daily_usage(world.alice.user_id, start=T0.date(), end=T0.date())
+    assert (day.model_id, day.calls, day.errors, day.charged_credits) == (
+        world.model.id,
+        1,
+        0,
+        result.charged_credits,
+    )
+
+
+async def test_a_test_of_a_tier_the_plan_does_not_include_is_refused_before_any_call() -> None:
+    world = await World({Provider.ANTHROPIC: PLATFORM_KEY}).seed()
+    await world.grant(world.alice, 10)
+
+    class EconomyExcluded:
+        async def allowed_tiers(self, user_id: object) -> frozenset[ModelTier]:
+            return frozenset({ModelTier.STANDARD})
+
+    with pytest.raises(Refused) as caught:
+        await world.try_model(EconomyExcluded())(
+            TryModelInput(world.alice, world.model.id, use_own_key=False)
+        )
+    assert caught.value.code == "tier_not_allowed"
+    assert world.factory.calls == []
+    assert await world.account(world.alice) == (10, 0)
+
+
+async def test_a_test_whose_own_key_the_provider_refuses_marks_the_key_invalid() -> None:
+    world = await World().seed()
+    key = await world.add_key(world.alice)
+    world.factory.behaviour = lambda ref, key: ProviderAuthError("invalid x-api-key", provider="anthropic")
+    result = await world.try_model()(TryModelInput(world.alice, world.model.id, use_own_key=True))
+    assert (result.ok, result.error_code, result.charged_credits) == (False, "provider_auth_failed", 0)
+    async with world.uow() as uow:
+        stored = await uow.api_keys.get(key.id)  # type: ignore[attr-defined]
+    assert stored is not None
+    assert stored.status is ApiKeyStatus.INVALID
 
 
 async def test_testing_with_an_own_key_needs_one_and_without_needs_a_platform_key() -> None:
     world = await World().seed()
-    try_model = TryModel(world.uow(), world.clock, world.box, world.factory, world.platform)
+    try_model = world.try_model()
     with pytest.raises(Refused) as own:
         await try_model(TryModelInput(world.alice, world.model.id, use_own_key=True))
     with pytest.raises(Refused) as platform:

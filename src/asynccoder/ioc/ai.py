@@ -43,11 +43,13 @@ from asynccoder.application.ai.usage import (
     RecordModelUsage,
 )
 from asynccoder.application.billing.catalogue import GetEntitlements
-from asynccoder.application.billing.plan_entitlements import PlanTierEntitlements
+from asynccoder.application.billing.credits import ReleaseHold, ReserveCredits, SettleHold
+from asynccoder.application.billing.plan_entitlements import CreditTrialCharges, PlanTierEntitlements
 from asynccoder.application.ports.ai import (
     ChatModelFactory,
     PlatformKeys,
     TierEntitlements,
+    TrialCharges,
 )
 from asynccoder.application.ports.system import Clock
 from asynccoder.domain.ai import Provider as ModelProvider
@@ -126,6 +128,12 @@ class AiCatalogueProvider(Provider):
     @provide(scope=Scope.REQUEST)
     def entitlements(self, get_entitlements: GetEntitlements) -> TierEntitlements:
         return PlanTierEntitlements(get_entitlements)
+
+    @provide(scope=Scope.REQUEST)
+    def trial_charges(
+        self, reserve: ReserveCredits, settle: SettleHold, release: ReleaseHold
+    ) -> TrialCharges:
+        return CreditTrialCharges(reserve, settle, release)
 
     use_cases = provide_all(
         ListModels,

@@ -136,3 +136,15 @@ class TierEntitlements(Protocol):
     """Which model tiers a user's plan allows (billing owns the answer)."""
 
     async def allowed_tiers(self, user_id: UUID) -> frozenset[ModelTier]: ...
+
+
+class TrialCharges(Protocol):
+    """Pays for a model test made on the platform key out of the user's credits (billing owns the ledger).
+
+    ``reserve`` holds ``amount`` credits (``InsufficientCredits`` when they are not available) and returns the
+    hold's id; ``settle`` spends ``amount`` (at most what was held) and releases the rest, or releases the
+    whole hold when ``amount`` is 0. Each opens its own unit of work."""
+
+    async def reserve(self, user_id: UUID, amount: int, reference: str) -> UUID: ...
+
+    async def settle(self, user_id: UUID, hold_id: UUID, amount: int) -> None: ...

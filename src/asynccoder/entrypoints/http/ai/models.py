@@ -148,6 +148,7 @@ class ModelTestOut(msgspec.Struct):
     model: str
     error_code: str | None
     message: str
+    charged_credits: int  # what the test cost on the platform key; 0 on the caller's own key
 
 
 MicroUsd = Annotated[
@@ -275,9 +276,12 @@ class ModelsController(Controller):
         responses={
             **BAD_REQUEST,
             **NOT_FOUND,
+            402: problem_response(
+                "Not enough credits for a test on the platform key (`insufficient_credits`)"
+            ),
             422: problem_response(
                 "`model_retired` (the model is past its retirement date; `replacement_model_id` is the "
-                "suggested model, or `null`), `no_own_key`, `api_key_unreadable` or "
+                "suggested model, or `null`), `tier_not_allowed`, `no_own_key`, `api_key_unreadable` or "
                 "`platform_key_not_configured`",
                 ModelRetiredProblem,
             ),
@@ -289,10 +293,19 @@ class ModelsController(Controller):
     ) -> ModelTestOut:
         """One short prompt with a tiny `max_tokens`, with the caller's own key or the platform key.
 
-        A provider failure is a result (`ok: false`, `error_code` such as
-        `provider_auth_failed`), not an error."""
+        Only models of the tiers the caller's plan includes (`tier_not_allowed`). On the platform key the test
+        is paid like any call (usually 1 credit; 402 `insufficient_credits` when not even that is available)
+        and recorded in usage; an own key the provider refuses is marked invalid. A provider failure is a
+        result (`ok: false`, `error_code` such as `provider_auth_failed`), not an error."""
         result = await use_case(TryModelInput(actor, data.model_id, data.use_own_key))
-        return ModelTestOut(result.ok, result.latency_ms, result.model, result.error_code, result.message)
+        return ModelTestOut(
+            result.ok,
+            result.latency_ms,
+            result.model,
+            result.error_code,
+            result.message,
+            result.charged_credits,
+        )
 
 
 class AdminModelsController(Controller):
