@@ -32,38 +32,49 @@ ENCRYPTION_KEYS = "k1:" + base64.urlsafe_b64encode(b"e" * 32).decode()
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, str]]:
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, dict[str, str]]]:
+    """A server process and a bearer token for an admin and for a normal user."""
     data_dir = tmp_path_factory.mktemp("schemathesis") / "data"
     server = start_server(data_dir, {"JWT_SECRET": JWT_SECRET, "ENCRYPTION_KEYS": ENCRYPTION_KEYS})
     try:
         server.wait_ready()
-        user = make_user(role=Role.ADMIN)
+        callers = {"admin": make_user(role=Role.ADMIN), "user": make_user(role=Role.USER)}
         engine = create_sync_engine(f"sqlite+aiosqlite:///{data_dir / 'asynccoder.db'}")
         with engine.begin() as conn:
-            conn.execute(
-                users.insert().values(
-                    id=user.id,
-                    email=user.email,
-                    display_name=user.display_name,
-                    role=user.role.value,
-                    status=user.status.value,
-                    created_at=user.created_at,
-                    updated_at=user.updated_at,
+            for user in callers.values():
+                conn.execute(
+                    users.insert().values(
+                        id=user.id,
+                        email=user.email,
+                        display_name=user.display_name,
+                        role=user.role.value,
+                        status=user.status.value,
+                        created_at=user.created_at,
+                        updated_at=user.updated_at,
+                    )
                 )
-            )
         engine.dispose()
         tokens = JwtAccessTokenService(
             secret=JWT_SECRET, issuer="asynccoder", audience="asynccoder-api", ttl=timedelta(hours=1)
         )
-        token = tokens.issue(user, now=datetime.now(UTC)).token
-        yield server, token
+        now = datetime.now(UTC)
+        yield server, {name: tokens.issue(user, now=now).token for name, user in callers.items()}
     finally:
         server.stop()
 
 
+# Admins reach every operation's body; a normal user and an anonymous caller mostly meet the guards, whose
+# 401/403 answers must be documented too (fewer examples: most cases stop at the guard).
+CALLERS = {"admin": EXAMPLES_PER_OPERATION, "user": 8, "anonymous": 4}
+
+
 @pytest.mark.slow
-def test_every_operation_honours_its_schema_and_never_answers_5xx(live: tuple[LiveServer, str]) -> None:
-    server, token = live
+@pytest.mark.parametrize("caller", list(CALLERS))
+def test_every_operation_honours_its_schema_and_never_answers_5xx(
+    live: tuple[LiveServer, dict[str, str]], caller: str
+) -> None:
+    server, tokens = live
+    headers = {"Authorization": f"Bearer {tokens[caller]}"} if caller in tokens else {}
     api = schemathesis.openapi.from_url(f"{server.url}/schema/openapi.json")
     failures: dict[str, str] = {}
     operations = 0
@@ -73,7 +84,7 @@ def test_every_operation_honours_its_schema_and_never_answers_5xx(live: tuple[Li
 
         @given(case=operation.as_strategy())
         @settings(
-            max_examples=EXAMPLES_PER_OPERATION,
+            max_examples=CALLERS[caller],
             deadline=None,
             derandomize=True,
             suppress_health_check=list(HealthCheck),
@@ -81,7 +92,7 @@ def test_every_operation_honours_its_schema_and_never_answers_5xx(live: tuple[Li
         def exercise(case: Any) -> None:
             case.call_and_validate(
                 base_url=server.url,
-                headers={"Authorization": f"Bearer {token}"},
+                headers=headers,
                 additional_checks=[status_code_conformance, content_type_conformance],
                 # Domain rules (a real email address, a strong password) are stricter than a JSON schema can
                 # say; a 400 for a schema-valid value the rules refuse is correct behaviour here.

@@ -130,3 +130,19 @@ async def test_every_error_response_is_documented_as_problem_json_without_made_u
             if operation.get("parameters") or operation.get("requestBody"):
                 assert "400" in operation["responses"], f"{method} {path} takes input but documents no 400"
     assert errors > 100
+
+
+async def test_every_guarded_operation_documents_its_401_and_every_admin_operation_its_403(
+    client: AsyncTestClient[Any],
+) -> None:
+    document = (await client.get("/schema/openapi.json")).json()
+    guarded = 0
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method not in HTTP_METHODS or {"bearer": []} not in operation.get("security", []):
+                continue
+            guarded += 1
+            assert "401" in operation["responses"], f"{method} {path}"
+            if path.startswith("/api/v1/admin"):
+                assert "403" in operation["responses"], f"{method} {path}"
+    assert guarded > 50

@@ -174,18 +174,23 @@ def create_app(
 
 
 _MALFORMED = problem_response("The request is malformed (`invalid_request` and specific codes)")
+_UNAUTHENTICATED = problem_response("No valid credential (`missing_token`, `invalid_token`, `token_expired`)")
 
 
 def _document_security(app: Litestar) -> None:
-    """In OpenAPI, guarded operations require the bearer scheme and public ones require nothing; an operation
-    that takes input documents its 400 as problem+json (Litestar's default would show its own error shape)."""
+    """In OpenAPI, guarded operations require the bearer scheme and document their 401, public ones require
+    nothing; an operation that takes input documents its 400 as problem+json (Litestar's default would show
+    its own error shape)."""
     for route in app.routes:
         if not isinstance(route, HTTPRoute):
             continue
         for handler in route.route_handlers:
+            responses = handler.responses or {}
             if route.path.startswith(API_PREFIX) and not handler.opt.get("public"):
                 handler.security = [{"bearer": []}]
-            responses = handler.responses or {}
+                if 401 not in responses:
+                    responses = {**responses, 401: _UNAUTHENTICATED}
+                    handler.responses = responses
             if 400 not in responses and (route.path_parameters or _takes_input(handler)):
                 handler.responses = {**responses, 400: _MALFORMED}
 
