@@ -34,6 +34,8 @@ from asynccoder.ioc.settings import Settings
 from tests.e2e.conftest import ClientFactory
 from tests.support.app import make_settings
 from tests.support.billing import (
+    PERIOD,
+    PERIOD_START,
     PRO,
     STARTER,
     WEBHOOK_SECRET,
@@ -379,10 +381,11 @@ async def test_each_paid_invoice_grants_the_monthly_allowance_once(billing: Bill
     invoice = invoice_object("in_1", "sub_3", uid, plan)
     await billing.deliver(event("evt_i1", "invoice.paid", invoice))
     await billing.deliver(event("evt_i1_again_with_new_id", "invoice.paid", invoice))
-    await billing.deliver(event("evt_i2", "invoice.paid", invoice_object("in_2", "sub_3", uid, plan)))
+    next_month = invoice_object("in_2", "sub_3", uid, plan, start=PERIOD_START + PERIOD)
+    await billing.deliver(event("evt_i2", "invoice.paid", next_month))
     assert await billing.balance(user) == (2 * PRO.monthly_credits, 0)
     usage = (await billing.client.get("/api/v1/billing/subscription", headers=auth)).json()["usage"]
-    assert usage["credits_granted"] == 2 * PRO.monthly_credits
+    assert usage["credits_granted"] == PRO.monthly_credits  # the subscription's current period
 
 
 async def test_an_invoice_paid_before_the_subscription_event_still_grants(billing: Billing) -> None:
