@@ -254,12 +254,17 @@ class HandleStripeEvent:
         state_at: datetime,
     ) -> Subscription | None:
         """The invoice's subscription after storing the provider's state of it; when the provider does not
-        know it and it is not stored yet (the invoice came first), the subscription the invoice describes."""
+        know it and it is not stored yet (the invoice came first), the active subscription a paid invoice
+        describes (a $0 one describes nothing: its subscription event will)."""
         stripe_sub = invoice.subscription_id
         assert stripe_sub is not None
         if current is not None:
             await self._subscription_changed(uow, current, state_at, from_provider=True)
-        elif await uow.subscriptions.get_by_stripe_id(stripe_sub) is None and invoice.paid:
+        elif (
+            invoice.paid
+            and invoice.amount_paid_cents > 0
+            and await uow.subscriptions.get_by_stripe_id(stripe_sub) is None
+        ):
             described = SubscriptionChanged(
                 subscription_id=stripe_sub,
                 deleted=False,
@@ -289,8 +294,14 @@ class HandleStripeEvent:
         subscription = await self._sync_from_invoice(uow, invoice, current, state_at)
         if subscription is None:
             return False
-        if current is None and await uow.subscriptions.set_status_if_newer(
-            stripe_sub, SubscriptionStatus.ACTIVE, state_at, self._clock.now()
+        # Money taken makes it active; a $0 (trial) invoice leaves the state as it is.
+        took_money = invoice.amount_paid_cents > 0
+        if (
+            current is None
+            and took_money
+            and await uow.subscriptions.set_status_if_newer(
+                stripe_sub, SubscriptionStatus.ACTIVE, state_at, self._clock.now()
+            )
         ):
             subscription = dataclasses.replace(subscription, status=SubscriptionStatus.ACTIVE)
         plan = await uow.billing_catalogue.get_plan(subscription.plan_id)
@@ -298,7 +309,7 @@ class HandleStripeEvent:
             plan is None
             or plan.monthly_credits <= 0
             or invoice.billing_reason not in GRANTING_BILLING_REASONS
-            or invoice.amount_paid_cents <= 0
+            or not took_money
             or not subscription.status.entitles
         ):
             return False
