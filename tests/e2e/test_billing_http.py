@@ -875,8 +875,16 @@ async def test_a_signed_event_without_created_is_acknowledged_with_its_receipt_t
         ("evt_" + "x" * 300, "1790000000"),
         ("evt_nul\u0000x", "1790000000"),
         (12345, "1790000000"),
+        ("evt_from_the_future", str(int(time.time()) + 3 * 86400)),
     ],
-    ids=["created-1e20", "created-huge-int", "id-over-255", "id-with-nul", "id-not-a-string"],
+    ids=[
+        "created-1e20",
+        "created-huge-int",
+        "id-over-255",
+        "id-with-nul",
+        "id-not-a-string",
+        "created-ahead",
+    ],
 )
 async def test_signed_but_odd_events_get_400_never_500_and_write_nothing(
     billing: Billing, event_id: Any, created: str
