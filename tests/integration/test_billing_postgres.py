@@ -178,10 +178,10 @@ async def test_the_database_refuses_a_negative_balance_even_without_the_applicat
 # --- refunds (issue 15.1) -------------------------------------------------------------------------------
 
 
-async def _buyer(engine: AsyncEngine, payment_intent: str) -> User:
+async def _buyer(engine: AsyncEngine, payment_intent: str, *, other_credits: int = 0) -> User:
     """A user who bought the Starter package (5,000 credits for 500 cents) through ``payment_intent``."""
     await seed_catalogue(lambda: SqlAlchemyUnitOfWork(engine))
-    user = await _user_with(engine, 0)
+    user = await _user_with(engine, other_credits)
     session = f"cs_{payment_intent}"
     payload = event(
         f"evt_buy_{payment_intent}",
@@ -222,7 +222,7 @@ async def test_two_partial_refunds_delivered_together_take_back_the_refunded_sha
 async def test_twenty_concurrent_refund_events_take_back_exactly_the_charges_credits(
     postgres_engine: AsyncEngine,
 ) -> None:
-    user = await _buyer(postgres_engine, "pi_twenty")
+    user = await _buyer(postgres_engine, "pi_twenty", other_credits=20_000)
     # Stripe's amount_refunded is cumulative: 25, 50, ... 500 cents, delivered all at once in any order.
     deliveries = [_refund_delivery("ch_twenty", "pi_twenty", 25 * n, n) for n in range(20, 0, -1)]
 
@@ -232,7 +232,7 @@ async def test_twenty_concurrent_refund_events_take_back_exactly_the_charges_cre
     assert all(not r.duplicate for r in results)
     assert sum(taken) == STARTER.credits
     assert all(amount > 0 for amount in taken)
-    assert await _balance(postgres_engine, user) == (0, 0, (0, 0))
+    assert await _balance(postgres_engine, user) == (20_000, 0, (20_000, 0))
 
 
 async def test_refunds_racing_with_spending_never_refuse_stripe_and_never_overdraw(
