@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from datetime import timedelta
 
@@ -131,3 +132,47 @@ async def test_customers_link_first_writer_wins(uow_factory: UowFactory) -> None
         await uow.subscriptions.link_customer(b.id, "cus_a", T0)
         assert await uow.subscriptions.get_customer_id(b.id) is None
         assert await uow.subscriptions.get_user_by_customer("cus_a") == a.id
+
+
+async def test_a_charge_refund_claim_only_ever_adds_the_increase(uow_factory: UowFactory) -> None:
+    user = await _user(uow_factory)
+    async with uow_factory() as uow:
+        claim = uow.credits.claim_charge_refund
+        assert await claim("ch_1", user.id, refunded_cents=250, credits=2_500, now=T0) == 2_500
+        assert await claim("ch_1", user.id, refunded_cents=250, credits=2_500, now=T0) == 0
+        assert await claim("ch_1", user.id, refunded_cents=100, credits=1_000, now=T0) == 0
+        assert await claim("ch_1", user.id, refunded_cents=500, credits=5_000, now=T0) == 2_500
+        assert await claim("ch_2", user.id, refunded_cents=100, credits=1_000, now=T0) == 1_000
+        await uow.commit()
+
+
+async def test_concurrent_charge_refund_claims_add_up_to_the_largest(uow_factory: UowFactory) -> None:
+    user = await _user(uow_factory)
+
+    async def claim(credits: int) -> int:
+        async with uow_factory() as uow:
+            raised = await uow.credits.claim_charge_refund(
+                "ch_many", user.id, refunded_cents=credits // 10, credits=credits, now=T0
+            )
+            await uow.commit()
+            return raised
+
+    raised = await asyncio.gather(*(claim(250 * n) for n in range(20, 0, -1)))
+    assert sum(raised) == 5_000
+
+
+async def test_taking_back_stops_at_the_available_balance_and_is_idempotent(uow_factory: UowFactory) -> None:
+    user = await _user(uow_factory)
+    async with uow_factory() as uow:
+        await uow.credits.post(LedgerEntry(new_id(), user.id, EntryKind.GRANT, 300, 0, "g", T0))
+        await uow.credits.post(LedgerEntry(new_id(), user.id, EntryKind.HOLD, -100, 100, "h", T0))
+        back = LedgerEntry(new_id(), user.id, EntryKind.REFUND, -500, 0, "back", T0, reference="charge:ch")
+        taken = await uow.credits.take_back(back)
+        again = await uow.credits.take_back(dataclasses.replace(back, id=new_id()))
+        nothing = await uow.credits.take_back(dataclasses.replace(back, id=new_id(), idempotency_key="more"))
+        assert taken is not None
+        assert (taken.available_delta, again) == (-200, taken)
+        assert nothing is None
+        assert await uow.credits.sum_entries(user.id) == (0, 100)
+        account = await uow.credits.get_account(user.id)
+        assert (account.available, account.held) == (0, 100)

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from litestar.testing import AsyncTestClient
 
 from asynccoder.adapters.crypto.jwt_tokens import JwtAccessTokenService
+from asynccoder.adapters.sqlalchemy.billing_tables import stripe_events
 from asynccoder.adapters.sqlalchemy.database import create_engine
 from asynccoder.adapters.sqlalchemy.uow import SqlAlchemyUnitOfWork
 from asynccoder.adapters.system.clock import SystemClock
@@ -34,12 +35,16 @@ from asynccoder.ioc.settings import Settings
 from tests.e2e.conftest import ClientFactory
 from tests.support.app import make_settings
 from tests.support.billing import (
+    ENTERPRISE,
+    PERIOD,
+    PERIOD_START,
     PRO,
     STARTER,
     WEBHOOK_SECRET,
     charge_refunded,
     checkout_completed,
     event,
+    invoice_line,
     invoice_object,
     seed_catalogue,
     signature,
@@ -379,10 +384,11 @@ async def test_each_paid_invoice_grants_the_monthly_allowance_once(billing: Bill
     invoice = invoice_object("in_1", "sub_3", uid, plan)
     await billing.deliver(event("evt_i1", "invoice.paid", invoice))
     await billing.deliver(event("evt_i1_again_with_new_id", "invoice.paid", invoice))
-    await billing.deliver(event("evt_i2", "invoice.paid", invoice_object("in_2", "sub_3", uid, plan)))
+    next_month = invoice_object("in_2", "sub_3", uid, plan, start=PERIOD_START + PERIOD)
+    await billing.deliver(event("evt_i2", "invoice.paid", next_month))
     assert await billing.balance(user) == (2 * PRO.monthly_credits, 0)
     usage = (await billing.client.get("/api/v1/billing/subscription", headers=auth)).json()["usage"]
-    assert usage["credits_granted"] == 2 * PRO.monthly_credits
+    assert usage["credits_granted"] == PRO.monthly_credits  # the subscription's current period
 
 
 async def test_an_invoice_paid_before_the_subscription_event_still_grants(billing: Billing) -> None:
@@ -565,3 +571,358 @@ async def test_an_admin_grant_repeated_with_the_same_idempotency_key_happens_onc
     assert again.json()["entry"]["id"] == first.json()["entry"]["id"]
     assert changed.status_code == 409
     assert await billing.balance(user) == (250, 0)
+
+
+# --- under real Stripe traffic (issue 15) --------------------------------------------------------------
+
+
+async def _subscription_view(billing: Billing, auth: dict[str, str]) -> dict[str, Any]:
+    response = await billing.client.get("/api/v1/billing/subscription", headers=auth)
+    assert response.status_code == 200
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def _price_plans(billing: Billing) -> None:
+    """Pro and Enterprise sold through Stripe prices, as the Customer Portal needs them."""
+    async with billing.uow() as uow:
+        await uow.billing_catalogue.save_plan(dataclasses.replace(PRO, stripe_price_id="price_pro"))
+        await uow.billing_catalogue.save_plan(dataclasses.replace(ENTERPRISE, stripe_price_id="price_ent"))
+        await uow.commit()
+
+
+@BOTH
+async def test_concurrent_partial_refunds_over_http_take_back_the_charges_credits_once(
+    billing: Billing,
+) -> None:
+    user, _ = await billing.user()
+    obj = checkout_completed("cs_cr", str(user.id), str(STARTER.id), payment_intent="pi_cr")
+    await billing.deliver(event("evt_buy_cr", "checkout.session.completed", obj))
+    refunds = [
+        event(f"evt_cr_{n}", "charge.refunded", charge_refunded("ch_cr", "pi_cr", 500, 25 * n))
+        for n in range(1, 21)
+    ]
+
+    responses = await asyncio.gather(*(billing.deliver(p) for p in refunds))
+
+    assert [r.status_code for r in responses] == [200] * 20
+    assert await billing.balance(user) == (0, 0)
+    async with billing.uow() as uow:
+        taken = [
+            -e.available_delta for e in await uow.credits.entries_with_reference(user.id, "charge:ch_cr")
+        ]
+    assert sum(taken) == STARTER.credits
+
+
+async def test_a_refund_for_credits_already_spent_is_acknowledged_not_402(billing: Billing) -> None:
+    user, _ = await billing.user()
+    obj = checkout_completed("cs_sp", str(user.id), str(STARTER.id), payment_intent="pi_sp")
+    await billing.deliver(event("evt_buy_sp", "checkout.session.completed", obj))
+    await ReserveCredits(billing.uow(), clock, ids)(ReserveCreditsInput(user.id, STARTER.credits, "task:all"))
+    first = await billing.deliver(
+        event("evt_sp1", "charge.refunded", charge_refunded("ch_sp", "pi_sp", 500, 250))
+    )
+    second = await billing.deliver(
+        event("evt_sp2", "charge.refunded", charge_refunded("ch_sp", "pi_sp", 500, 500))
+    )
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert await billing.balance(user) == (0, STARTER.credits)
+
+
+async def test_a_plan_switch_in_the_portal_follows_the_price_not_the_stale_metadata(billing: Billing) -> None:
+    await _price_plans(billing)
+    user, auth = await billing.user()
+    uid, pro = str(user.id), str(PRO.id)
+    t = int(time.time()) - 100
+    created = subscription_object("sub_sw", uid, pro, "active", price="price_pro")
+    await billing.deliver(event("evt_sw1", "customer.subscription.created", created, created=t))
+    # The portal changes the item's price; the metadata we set at checkout still names Pro.
+    switched = subscription_object("sub_sw", uid, pro, "active", price="price_ent")
+    await billing.deliver(event("evt_sw2", "customer.subscription.updated", switched, created=t + 10))
+    renewal = invoice_object(
+        "in_sw", "sub_sw", uid, pro, amount=ENTERPRISE.price_cents, start=PERIOD_START + PERIOD
+    )
+    await billing.deliver(event("evt_sw3", "invoice.paid", renewal, created=t + 20))
+
+    body = await _subscription_view(billing, auth)
+    assert body["plan"]["code"] == "enterprise"
+    assert body["entitlements"]["max_concurrent_tasks"] == ENTERPRISE.max_concurrent_tasks
+    assert await billing.balance(user) == (ENTERPRISE.monthly_credits, 0)
+
+
+async def test_a_proration_invoice_grants_no_new_month(billing: Billing) -> None:
+    user, _ = await billing.user()
+    uid, plan = str(user.id), str(PRO.id)
+    await billing.deliver(
+        event("evt_pr0", "customer.subscription.created", subscription_object("sub_pr", uid, plan, "active"))
+    )
+    first = invoice_object("in_pr1", "sub_pr", uid, plan, billing_reason="subscription_create")
+    await billing.deliver(event("evt_pr1", "invoice.paid", first))
+    lines = [
+        invoice_line(
+            "sub_pr", start=PERIOD_START + 86400, end=PERIOD_START + PERIOD, amount=-600, proration=True
+        ),
+        invoice_line(
+            "sub_pr", start=PERIOD_START + 86400, end=PERIOD_START + PERIOD, amount=6000, proration=True
+        ),
+    ]
+    proration = invoice_object(
+        "in_pr2", "sub_pr", uid, plan, amount=5400, billing_reason="subscription_update", lines=lines
+    )
+    assert (await billing.deliver(event("evt_pr2", "invoice.paid", proration))).status_code == 200
+    assert await billing.balance(user) == (PRO.monthly_credits, 0)
+
+
+async def test_a_trial_gets_no_allowance_until_its_first_paid_invoice(billing: Billing) -> None:
+    user, auth = await billing.user()
+    uid, plan = str(user.id), str(PRO.id)
+    t = int(time.time()) - 100
+    trial = subscription_object("sub_tr", uid, plan, "trialing")
+    await billing.deliver(event("evt_tr1", "customer.subscription.created", trial, created=t))
+    zero = invoice_object("in_tr0", "sub_tr", uid, plan, amount=0, billing_reason="subscription_create")
+    await billing.deliver(event("evt_tr2", "invoice.paid", zero, created=t + 1))
+    during_trial = await billing.balance(user)
+    body = await _subscription_view(billing, auth)
+    first_paid = invoice_object("in_tr1", "sub_tr", uid, plan, start=PERIOD_START + PERIOD)
+    await billing.deliver(event("evt_tr3", "invoice.paid", first_paid, created=t + 2))
+
+    assert during_trial == (0, 0)
+    assert (body["status"], body["plan"]["code"]) == ("trialing", "pro")  # the trial entitles, grants nothing
+    assert await billing.balance(user) == (PRO.monthly_credits, 0)
+
+
+async def test_cancelling_during_the_trial_leaves_no_allowance(billing: Billing) -> None:
+    user, auth = await billing.user()
+    uid, plan = str(user.id), str(PRO.id)
+    t = int(time.time()) - 100
+    await billing.deliver(
+        event(
+            "evt_tc1",
+            "customer.subscription.created",
+            subscription_object("sub_tc", uid, plan, "trialing"),
+            created=t,
+        )
+    )
+    zero = invoice_object("in_tc0", "sub_tc", uid, plan, amount=0, billing_reason="subscription_create")
+    await billing.deliver(event("evt_tc2", "invoice.paid", zero, created=t + 1))
+    canceled = subscription_object("sub_tc", uid, plan, "canceled")
+    await billing.deliver(event("evt_tc3", "customer.subscription.deleted", canceled, created=t + 2))
+    assert await billing.balance(user) == (0, 0)
+    assert (await _subscription_view(billing, auth))["plan"]["code"] == "free"
+
+
+async def test_an_invoice_paid_after_the_subscription_was_deleted_grants_nothing(billing: Billing) -> None:
+    user, _ = await billing.user()
+    uid, plan = str(user.id), str(PRO.id)
+    t = int(time.time()) - 100
+    await billing.deliver(
+        event(
+            "evt_d1",
+            "customer.subscription.created",
+            subscription_object("sub_d", uid, plan, "active"),
+            created=t,
+        )
+    )
+    await billing.deliver(
+        event(
+            "evt_d2",
+            "customer.subscription.deleted",
+            subscription_object("sub_d", uid, plan, "canceled"),
+            created=t + 1,
+        )
+    )
+    late = invoice_object("in_d", "sub_d", uid, plan, start=PERIOD_START + PERIOD)
+    assert (await billing.deliver(event("evt_d3", "invoice.paid", late, created=t + 2))).status_code == 200
+    assert await billing.balance(user) == (0, 0)
+
+
+@BOTH
+async def test_two_invoices_for_one_period_grant_its_allowance_once(billing: Billing) -> None:
+    user, auth = await billing.user()
+    uid, plan = str(user.id), str(PRO.id)
+    await billing.deliver(
+        event("evt_o0", "customer.subscription.created", subscription_object("sub_o", uid, plan, "active"))
+    )
+    create = invoice_object("in_o1", "sub_o", uid, plan, billing_reason="subscription_create")
+    cycle = invoice_object("in_o2", "sub_o", uid, plan, billing_reason="subscription_cycle")
+    responses = await asyncio.gather(
+        billing.deliver(event("evt_o1", "invoice.paid", create)),
+        billing.deliver(event("evt_o2", "invoice.paid", cycle)),
+    )
+    assert [r.status_code for r in responses] == [200, 200]
+    assert await billing.balance(user) == (PRO.monthly_credits, 0)
+    assert (await _subscription_view(billing, auth))["usage"]["credits_granted"] == PRO.monthly_credits
+
+
+async def test_an_older_state_at_the_same_second_does_not_win(billing: Billing) -> None:
+    user, auth = await billing.user()
+    uid, plan = str(user.id), str(PRO.id)
+    t = int(time.time()) - 100
+    # Stripe sent created(incomplete) then updated(active) within one second; they arrive the other way round.
+    await billing.deliver(
+        event(
+            "evt_tie2",
+            "customer.subscription.updated",
+            subscription_object("sub_tie", uid, plan, "active"),
+            created=t,
+        )
+    )
+    await billing.deliver(
+        event(
+            "evt_tie1",
+            "customer.subscription.created",
+            subscription_object("sub_tie", uid, plan, "incomplete"),
+            created=t,
+        )
+    )
+    body = await _subscription_view(billing, auth)
+    assert (body["status"], body["plan"]["code"]) == ("active", "pro")
+
+
+@BOTH
+async def test_subscription_events_store_the_subscription_as_stripe_has_it_now(billing: Billing) -> None:
+    user, auth = await billing.user()
+    uid, plan = str(user.id), str(PRO.id)
+    t = int(time.time()) - 100
+    billing.stripe.subscriptions["sub_api"] = subscription_object("sub_api", uid, plan, "active")
+    # Two updates in the same second, the stale one (past_due) delivered last: the API has the truth.
+    await billing.deliver(
+        event(
+            "evt_api2",
+            "customer.subscription.updated",
+            subscription_object("sub_api", uid, plan, "active"),
+            created=t,
+        )
+    )
+    await billing.deliver(
+        event(
+            "evt_api1",
+            "customer.subscription.updated",
+            subscription_object("sub_api", uid, plan, "past_due"),
+            created=t,
+        )
+    )
+    reads = [
+        r for r in billing.stripe.requests if r.method == "GET" and r.path == "/v1/subscriptions/sub_api"
+    ]
+    assert (await _subscription_view(billing, auth))["status"] == "active"
+    assert len(reads) == 2
+    assert reads[0].headers["authorization"] == f"Bearer {API_KEY}"
+
+
+@pytest.mark.parametrize("status", ["incomplete", "paused", "unpaid"])
+async def test_subscriptions_that_are_not_paid_for_do_not_entitle_the_paid_plan(
+    billing: Billing, status: str
+) -> None:
+    user, auth = await billing.user()
+    obj = subscription_object(f"sub_{status}", str(user.id), str(PRO.id), status)
+    await billing.deliver(event(f"evt_{status}", "customer.subscription.created", obj))
+    body = await _subscription_view(billing, auth)
+    assert body["status"] == status
+    assert body["plan"]["code"] == "free"
+    assert body["entitlements"]["allowed_tiers"] == ["economy"]
+
+
+async def test_an_invoice_paid_before_the_subscription_exists_writes_the_first_periods_usage(
+    billing: Billing,
+) -> None:
+    user, auth = await billing.user()
+    uid, plan = str(user.id), str(PRO.id)
+    t = int(time.time()) - 100
+    first = invoice_object("in_first", "sub_first", uid, plan, billing_reason="subscription_create")
+    await billing.deliver(event("evt_first2", "invoice.paid", first, created=t + 1))
+    created = subscription_object("sub_first", uid, plan, "incomplete")
+    await billing.deliver(event("evt_first1", "customer.subscription.created", created, created=t))
+
+    body = await _subscription_view(billing, auth)
+    assert (body["status"], body["plan"]["code"]) == ("active", "pro")
+    assert body["usage"]["credits_granted"] == PRO.monthly_credits
+    assert await billing.balance(user) == (PRO.monthly_credits, 0)
+
+
+def _raw_event(event_id: Any, *, created: str | None = "1790000000") -> bytes:
+    """A Stripe event written by hand, so that ``created`` can be any JSON (or missing)."""
+    fields = [f'"id": {json.dumps(event_id)}', '"object": "event"', '"type": "customer.tax_id.created"']
+    if created is not None:
+        fields.append(f'"created": {created}')
+    fields.append('"data": {"object": {"id": "txi_1", "object": "tax_id"}}')
+    return ("{" + ", ".join(fields) + "}").encode()
+
+
+@BOTH
+async def test_a_signed_event_without_created_is_acknowledged_with_its_receipt_time(billing: Billing) -> None:
+    before = clock.now()
+    response = await billing.deliver(_raw_event("evt_no_created", created=None))
+    async with billing.engine.connect() as conn:
+        stored = (
+            await conn.execute(
+                sa.select(stripe_events.c.created, stripe_events.c.received_at).where(
+                    stripe_events.c.id == "evt_no_created"
+                )
+            )
+        ).one()
+    assert response.status_code == 200
+    assert stored.created == stored.received_at
+    assert before <= stored.created <= clock.now()
+
+
+@BOTH
+@pytest.mark.parametrize(
+    ("event_id", "created"),
+    [
+        ("evt_far", "1e20"),
+        ("evt_far_int", "100000000000000000000"),
+        ("evt_" + "x" * 300, "1790000000"),
+        ("evt_nul\u0000x", "1790000000"),
+        (12345, "1790000000"),
+        ("evt_from_the_future", str(int(time.time()) + 3 * 86400)),
+    ],
+    ids=[
+        "created-1e20",
+        "created-huge-int",
+        "id-over-255",
+        "id-with-nul",
+        "id-not-a-string",
+        "created-ahead",
+    ],
+)
+async def test_signed_but_odd_events_get_400_never_500_and_write_nothing(
+    billing: Billing, event_id: Any, created: str
+) -> None:
+    response = await billing.deliver(_raw_event(event_id, created=created))
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_event"
+    assert await billing.events_stored() == 0
+
+
+@BOTH
+async def test_odd_ids_inside_a_signed_event_are_ignored_not_a_500(billing: Billing) -> None:
+    user, _ = await billing.user()
+    obj = subscription_object("sub_\u0000" + "y" * 300, str(user.id), str(PRO.id), "active")
+    response = await billing.deliver(event("evt_odd_inside", "customer.subscription.created", obj))
+    assert response.status_code == 200
+
+
+async def test_a_retried_checkout_replays_under_the_same_key_and_a_changed_body_is_refused(
+    billing: Billing,
+) -> None:
+    user, auth = await billing.user()
+    await billing.client.post("/api/v1/billing/checkout", json={"package_id": str(STARTER.id)}, headers=auth)
+    headers = {**auth, "Idempotency-Key": "order-lost"}
+    billing.stripe.drop_next_response = 1  # Stripe makes the session, the answer never arrives
+
+    first = await billing.client.post(
+        "/api/v1/billing/checkout", json={"package_id": str(STARTER.id)}, headers=headers
+    )
+    changed = await billing.client.post(
+        "/api/v1/billing/checkout", json={"plan_id": str(PRO.id)}, headers=headers
+    )
+
+    posts = [r for r in billing.stripe.requests if r.path == "/v1/checkout/sessions"][1:]
+    assert first.status_code == 200
+    assert [r.headers["idempotency-key"] for r in posts[:2]] == [f"checkout:{user.id}:order-lost"] * 2
+    assert posts[0].params == posts[1].params
+    assert len(billing.stripe.sessions) == 2  # the first checkout's and the retried one's, made once
+    assert first.json()["session_id"] in billing.stripe.sessions
+    assert changed.status_code == 409
+    assert changed.json()["code"] == "idempotency_key_reused"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import pytest
@@ -26,6 +27,7 @@ from asynccoder.domain.identity import User
 from tests.support.billing import (
     STARTER,
     WEBHOOK_SECRET,
+    charge_refunded,
     checkout_completed,
     event,
     seed_catalogue,
@@ -171,3 +173,86 @@ async def test_the_database_refuses_a_negative_balance_even_without_the_applicat
             await conn.execute(
                 sa.text("UPDATE credit_accounts SET available = -1 WHERE user_id = :u"), {"u": user.id}
             )
+
+
+# --- refunds (issue 15.1) -------------------------------------------------------------------------------
+
+
+async def _buyer(engine: AsyncEngine, payment_intent: str, *, other_credits: int = 0) -> User:
+    """A user who bought the Starter package (5,000 credits for 500 cents) through ``payment_intent``."""
+    await seed_catalogue(lambda: SqlAlchemyUnitOfWork(engine))
+    user = await _user_with(engine, other_credits)
+    session = f"cs_{payment_intent}"
+    payload = event(
+        f"evt_buy_{payment_intent}",
+        "checkout.session.completed",
+        checkout_completed(session, str(user.id), str(STARTER.id), payment_intent=payment_intent),
+    )
+    await _handler(engine)(HandleStripeEventInput(payload, signature(payload)))
+    return user
+
+
+def _refund_delivery(charge: str, payment_intent: str, refunded: int, n: int) -> HandleStripeEventInput:
+    payload = event(
+        f"evt_refund_{charge}_{n}", "charge.refunded", charge_refunded(charge, payment_intent, 500, refunded)
+    )
+    return HandleStripeEventInput(payload, signature(payload))
+
+
+async def _taken_back(engine: AsyncEngine, user: User, charge: str) -> list[int]:
+    async with SqlAlchemyUnitOfWork(engine) as uow:
+        return [
+            -e.available_delta for e in await uow.credits.entries_with_reference(user.id, f"charge:{charge}")
+        ]
+
+
+@pytest.mark.parametrize("trial", range(10))
+async def test_two_partial_refunds_delivered_together_take_back_the_refunded_share_once(
+    postgres_engine: AsyncEngine, trial: int
+) -> None:
+    user = await _buyer(postgres_engine, f"pi_pair{trial}")
+    deliveries = [_refund_delivery(f"ch_pair{trial}", f"pi_pair{trial}", r, r) for r in (250, 500)]
+
+    await asyncio.gather(*(_handler(postgres_engine)(d) for d in deliveries))
+
+    assert sum(await _taken_back(postgres_engine, user, f"ch_pair{trial}")) == STARTER.credits
+    assert await _balance(postgres_engine, user) == (0, 0, (0, 0))
+
+
+async def test_twenty_concurrent_refund_events_take_back_exactly_the_charges_credits(
+    postgres_engine: AsyncEngine,
+) -> None:
+    user = await _buyer(postgres_engine, "pi_twenty", other_credits=20_000)
+    # Stripe's amount_refunded is cumulative: 25, 50, ... 500 cents, delivered all at once in any order.
+    deliveries = [_refund_delivery("ch_twenty", "pi_twenty", 25 * n, n) for n in range(20, 0, -1)]
+
+    results = await asyncio.gather(*(_handler(postgres_engine)(d) for d in deliveries))
+
+    taken = await _taken_back(postgres_engine, user, "ch_twenty")
+    assert all(not r.duplicate for r in results)
+    assert sum(taken) == STARTER.credits
+    assert all(amount > 0 for amount in taken)
+    assert await _balance(postgres_engine, user) == (20_000, 0, (20_000, 0))
+
+
+async def test_refunds_racing_with_spending_never_refuse_stripe_and_never_overdraw(
+    postgres_engine: AsyncEngine,
+) -> None:
+    user = await _buyer(postgres_engine, "pi_race")
+
+    async def spend(n: int) -> None:
+        with contextlib.suppress(InsufficientCredits):
+            await ReserveCredits(SqlAlchemyUnitOfWork(postgres_engine), clock, ids)(
+                ReserveCreditsInput(user.id, 400, f"task:race:{n}")
+            )
+
+    refunds = [
+        _handler(postgres_engine)(_refund_delivery("ch_race", "pi_race", 50 * n, n)) for n in range(1, 11)
+    ]
+    # Every delivery is acknowledged: a refund that meets spent credits takes back what is left, no 402.
+    await asyncio.gather(*refunds, *(spend(n) for n in range(10)))
+
+    available, held, ledger = await _balance(postgres_engine, user)
+    assert ledger == (available, held)
+    assert available >= 0
+    assert sum(await _taken_back(postgres_engine, user, "ch_race")) + held + available == STARTER.credits

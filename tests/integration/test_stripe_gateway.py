@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 
 import pytest
 
@@ -18,7 +19,9 @@ from asynccoder.application.ports.billing import (
     CheckoutRequest,
     LineItem,
 )
+from asynccoder.domain.billing import SubscriptionStatus
 from asynccoder.domain.errors import Conflict, InvalidInput, Unavailable
+from tests.support.billing import ENTERPRISE, PERIOD_START, subscription_object
 from tests.support.builders import new_id
 from tests.support.stripe_server import API_KEY, StripeState, running_stripe_server
 
@@ -199,3 +202,53 @@ def test_events_that_do_not_verify_are_rejected(gateway: StripePaymentGateway, t
     with pytest.raises(InvalidInput) as caught:
         gateway.parse_event(body, header)
     assert caught.value.code == "invalid_signature"
+
+
+async def test_a_checkout_whose_answer_was_lost_is_retried_with_the_same_key_and_made_once(
+    gateway: StripePaymentGateway, stripe_server: tuple[str, StripeState]
+) -> None:
+    state = stripe_server[1]
+    customer = await gateway.create_customer(
+        user_id=new_id(), email="a@example.com", idempotency_key="c-lost"
+    )
+    state.drop_next_response = 1
+
+    session = await gateway.create_checkout_session(_checkout(customer, "checkout:u1:lost"))
+
+    posts = [r for r in state.requests if r.path == "/v1/checkout/sessions"]
+    assert [r.headers["idempotency-key"] for r in posts] == ["checkout:u1:lost"] * 2
+    assert list(state.sessions) == [session.id]
+
+
+async def test_the_local_stripe_refuses_a_key_reused_on_another_endpoint_as_stripe_does(
+    gateway: StripePaymentGateway,
+) -> None:
+    customer = await gateway.create_customer(
+        user_id=new_id(), email="a@example.com", idempotency_key="k-both"
+    )
+    with pytest.raises(Conflict) as caught:
+        await gateway.create_checkout_session(_checkout(customer, "k-both"))
+    assert caught.value.code == "idempotency_key_reused"
+
+
+async def test_a_subscription_is_read_back_in_stripes_shape(
+    gateway: StripePaymentGateway, stripe_server: tuple[str, StripeState]
+) -> None:
+    user_id = new_id()
+    stripe_server[1].subscriptions["sub_read"] = subscription_object(
+        "sub_read", str(user_id), str(ENTERPRISE.id), "past_due", price="price_ent"
+    )
+
+    read = await gateway.retrieve_subscription("sub_read")
+    missing = await gateway.retrieve_subscription("sub_nobody")
+
+    assert read is not None
+    assert (read.subscription_id, read.status, read.price_id) == (
+        "sub_read",
+        SubscriptionStatus.PAST_DUE,
+        "price_ent",
+    )
+    assert (read.user_id, read.plan_id) == (user_id, ENTERPRISE.id)
+    assert read.current_period_start == datetime.fromtimestamp(PERIOD_START, UTC)
+    assert missing is None
+    assert stripe_server[1].requests[-1].path == "/v1/subscriptions/sub_nobody"

@@ -64,9 +64,21 @@ def checkout_completed(
     }
 
 
+PERIOD = 30 * 86400
+PERIOD_START = 1_790_000_000
+
+
 def subscription_object(
-    sub_id: str, user_id: str, plan_id: str, status: str, *, start: int = 1_790_000_000, cancel: bool = False
+    sub_id: str,
+    user_id: str,
+    plan_id: str,
+    status: str,
+    *,
+    start: int = PERIOD_START,
+    cancel: bool = False,
+    price: str = "price_pro",
 ) -> dict[str, Any]:
+    """A subscription as Stripe's API (2025-03-31 and later) shows it: the periods are on the items."""
     return {
         "id": sub_id,
         "object": "subscription",
@@ -80,26 +92,65 @@ def subscription_object(
                 {
                     "id": "si_1",
                     "object": "subscription_item",
-                    "price": {"id": "price_pro", "object": "price"},
+                    "price": {"id": price, "object": "price", "recurring": {"interval": "month"}},
+                    "quantity": 1,
                     "current_period_start": start,
-                    "current_period_end": start + 30 * 86400,
+                    "current_period_end": start + PERIOD,
                 }
             ],
+            "has_more": False,
         },
+        "livemode": False,
+    }
+
+
+def invoice_line(
+    sub_id: str,
+    *,
+    start: int = PERIOD_START,
+    end: int | None = None,
+    amount: int = 2000,
+    proration: bool = False,
+) -> dict[str, Any]:
+    """An invoice line item (API 2025-03-31+: the subscription item and proration flag under ``parent``)."""
+    return {
+        "id": f"il_{sub_id}_{start}_{int(proration)}",
+        "object": "line_item",
+        "amount": amount,
+        "currency": "usd",
+        "period": {"start": start, "end": end if end is not None else start + PERIOD},
+        "parent": {
+            "type": "subscription_item_details",
+            "subscription_item_details": {
+                "subscription": sub_id,
+                "subscription_item": "si_1",
+                "proration": proration,
+            },
+        },
+        "pricing": {"type": "price_details", "price_details": {"price": "price_pro", "product": "prod_1"}},
     }
 
 
 def invoice_object(
-    invoice_id: str, sub_id: str, user_id: str, plan_id: str, *, amount: int = 2000
+    invoice_id: str,
+    sub_id: str,
+    user_id: str,
+    plan_id: str,
+    *,
+    amount: int = 2000,
+    start: int = PERIOD_START,
+    billing_reason: str = "subscription_cycle",
+    lines: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     return {
         "id": invoice_id,
         "object": "invoice",
         "customer": f"cus_{user_id[-12:]}",
         "amount_paid": amount,
+        "amount_due": amount,
         "currency": "usd",
         "status": "paid",
-        "billing_reason": "subscription_cycle",
+        "billing_reason": billing_reason,
         "parent": {
             "type": "subscription_details",
             "subscription_details": {
@@ -109,7 +160,8 @@ def invoice_object(
         },
         "lines": {
             "object": "list",
-            "data": [{"id": "il_1", "period": {"start": 1_790_000_000, "end": 1_792_592_000}}],
+            "data": lines if lines is not None else [invoice_line(sub_id, start=start, amount=amount)],
+            "has_more": False,
         },
     }
 

@@ -1,15 +1,20 @@
 """A local HTTP server speaking the part of Stripe's API that the gateway uses.
 
 Form-encoded requests in, JSON objects in Stripe's shapes out. It checks ``Authorization: Bearer
-sk_test_...``, requires an ``Idempotency-Key`` on every POST and replays the first response for a repeated
-key (a different body under the same key gets Stripe's 400 ``idempotency_error``).
-Errors use Stripe's ``{"error": {...}}`` shape.
+sk_test_...`` and requires an ``Idempotency-Key`` on every POST, with Stripe's idempotency semantics
+(https://docs.stripe.com/api/idempotent_requests): the first result under a key is saved once the endpoint
+ran (not a 400 for invalid parameters, not a 5xx before it ran) and a repeat with the same parameters gets
+it again, with ``Idempotent-Replayed: true``; the same key with other parameters, or on another endpoint,
+is a 400 ``idempotency_error``; a repeat while the first is still running is a 409 ``idempotency_error``.
+``drop_next_response`` makes the server run a request and then hang up before answering, as a network
+failure after Stripe did the work would. Errors use Stripe's ``{"error": {...}}`` shape.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -36,8 +41,11 @@ class StripeState:
     customers: dict[str, dict[str, Any]] = field(default_factory=dict)
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     invoices: list[dict[str, Any]] = field(default_factory=list)
-    idempotency: dict[str, tuple[str, int, bytes]] = field(default_factory=dict)
+    subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)  # GET /v1/subscriptions/{id}
+    # key -> (method and path, sorted parameters, status, body); a key maps to None while it runs
+    idempotency: dict[str, tuple[str, list[tuple[str, str]], int, bytes] | None] = field(default_factory=dict)
     fail_next: list[int] = field(default_factory=list)  # statuses to answer the next requests with
+    drop_next_response: int = 0  # how many of the next requests run but get no answer (connection closed)
     counter: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -91,7 +99,8 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw_body = self.rfile.read(length) if length else b""
         query = dict(parse_qsl(url.query))
-        params = dict(parse_qsl(raw_body.decode())) if self.command == "POST" else query
+        pairs = parse_qsl(raw_body.decode(), keep_blank_values=True)
+        params = dict(pairs) if self.command == "POST" else query
         headers = {k.lower(): v for k, v in self.headers.items()}
         with self.state.lock:
             self.state.requests.append(Received(self.command, url.path, params, headers))
@@ -109,25 +118,61 @@ class _Handler(BaseHTTPRequestHandler):
                     *_error(400, "invalid_request_error", "This test server requires Idempotency-Key.")
                 )
                 return
+            endpoint, signature = f"{self.command} {url.path}", sorted(pairs)
             with self.state.lock:
+                known = key in self.state.idempotency
                 stored = self.state.idempotency.get(key)
+                if not known:
+                    self.state.idempotency[key] = None  # running
+            if known and stored is None:
+                self._send(
+                    *_error(
+                        409,
+                        "idempotency_error",
+                        "There is currently another in-progress request using this Idempotent Key "
+                        "(that probably means you submitted twice, and the other request is still going "
+                        "through). Please try again later.",
+                    )
+                )
+                return
             if stored is not None:
-                if stored[0] != f"{url.path}?{raw_body.decode()}":
+                if stored[0] != endpoint:
                     self._send(
                         *_error(
                             400,
                             "idempotency_error",
-                            "Keys for idempotent requests can only be used with the same parameters.",
+                            "Keys for idempotent requests can only be used for the same endpoint they "
+                            "were first used for.",
                         )
                     )
-                    return
-                self._send(stored[1], json.loads(stored[2]), {"Idempotent-Replayed": "true"})
+                elif stored[1] != signature:
+                    self._send(
+                        *_error(
+                            400,
+                            "idempotency_error",
+                            "Keys for idempotent requests can only be used with the same parameters they "
+                            "were first used with. Try using a key other than "
+                            f"'{key}' if you meant to execute a different request.",
+                        )
+                    )
+                else:
+                    self._send(stored[2], json.loads(stored[3]), {"Idempotent-Replayed": "true"})
                 return
-        status, body = self._route(self.command, url.path, params)
-        raw = self._send(status, body)
-        if self.command == "POST" and key and status < 500:
+            status, body = self._route(self.command, url.path, params)
             with self.state.lock:
-                self.state.idempotency[key] = (f"{url.path}?{raw_body.decode()}", status, raw)
+                drop = self.state.drop_next_response > 0
+                self.state.drop_next_response -= int(drop)
+                if status == 400:  # the endpoint refused the parameters: nothing is saved
+                    del self.state.idempotency[key]
+                else:
+                    self.state.idempotency[key] = (endpoint, signature, status, json.dumps(body).encode())
+            if drop:
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            self._send(status, body)
+            return
+        self._send(*self._route(self.command, url.path, params))
 
     def _route(self, method: str, path: str, p: dict[str, str]) -> tuple[int, dict[str, Any]]:
         n = next(self.state.counter)
@@ -181,6 +226,16 @@ class _Handler(BaseHTTPRequestHandler):
                 "url": f"https://billing.stripe.com/p/session/test_{n}",
                 "livemode": False,
             }
+        if method == "GET" and path.startswith("/v1/subscriptions/"):
+            subscription = self.state.subscriptions.get(path.removeprefix("/v1/subscriptions/"))
+            if subscription is None:
+                return _error(
+                    404,
+                    "invalid_request_error",
+                    f"No such subscription: '{path.removeprefix('/v1/subscriptions/')}'",
+                    "resource_missing",
+                )
+            return 200, subscription
         if method == "GET" and path == "/v1/invoices":
             mine = [i for i in self.state.invoices if i["customer"] == p.get("customer")]
             mine.sort(key=lambda i: i["created"], reverse=True)

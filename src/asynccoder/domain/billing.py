@@ -201,29 +201,37 @@ FREE_PLAN_CODE = "free"
 
 
 class SubscriptionStatus(enum.StrEnum):
+    """Stripe's subscription states we keep. Only ``trialing``, ``active`` and ``past_due`` (Stripe is still
+    retrying the payment) entitle to the paid plan; ``incomplete`` (first payment not made), ``unpaid``
+    (retries exhausted), ``paused`` (trial ended without a payment method) and ``canceled`` do not."""
+
     TRIALING = "trialing"
     ACTIVE = "active"
     PAST_DUE = "past_due"
+    INCOMPLETE = "incomplete"
+    UNPAID = "unpaid"
+    PAUSED = "paused"
     CANCELED = "canceled"
 
     @property
     def entitles(self) -> bool:
-        return self is not SubscriptionStatus.CANCELED
+        return self in _ENTITLING_STATUSES
+
+
+_ENTITLING_STATUSES = frozenset(
+    {SubscriptionStatus.TRIALING, SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE}
+)
 
 
 def subscription_status_from_stripe(raw: str) -> SubscriptionStatus:
-    """Stripe has more states than we model; unpaid/incomplete ones count as past due."""
-    mapping = {
-        "trialing": SubscriptionStatus.TRIALING,
-        "active": SubscriptionStatus.ACTIVE,
-        "past_due": SubscriptionStatus.PAST_DUE,
-        "unpaid": SubscriptionStatus.PAST_DUE,
-        "incomplete": SubscriptionStatus.PAST_DUE,
-        "paused": SubscriptionStatus.PAST_DUE,
-        "canceled": SubscriptionStatus.CANCELED,
-        "incomplete_expired": SubscriptionStatus.CANCELED,
-    }
-    return mapping.get(raw, SubscriptionStatus.PAST_DUE)
+    """Stripe's status string; ``incomplete_expired`` is final like ``canceled``, and a status we do not know
+    entitles to nothing (``unpaid``) until Stripe says otherwise."""
+    if raw == "incomplete_expired":
+        return SubscriptionStatus.CANCELED
+    try:
+        return SubscriptionStatus(raw)
+    except ValueError:
+        return SubscriptionStatus.UNPAID
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,6 +81,23 @@ class InMemoryCreditLedgerRepository(_Base, CreditLedgerRepository):
             (e for e in self._s.entries if e.kind is EntryKind.PURCHASE and e.reference == reference), None
         )
 
+    async def claim_charge_refund(
+        self, charge_id: str, user_id: UUID, *, refunded_cents: int, credits: int, now: datetime
+    ) -> int:
+        claimed = self._s.charge_refunds.get(charge_id, 0)
+        if credits <= claimed:
+            return 0
+        self._s.charge_refunds[charge_id] = credits
+        return credits - claimed
+
+    async def take_back(self, entry: LedgerEntry) -> LedgerEntry | None:
+        available = (await self.get_account(entry.user_id)).available
+        take = min(-entry.available_delta, available)
+        if take <= 0:
+            return await self.find_entry(entry.user_id, entry.idempotency_key)
+        stored, _ = await self.post(dataclasses.replace(entry, available_delta=-take))
+        return stored
+
     async def add_hold(self, hold: CreditHold) -> None:
         if hold.id in self._s.holds:
             raise Conflict("A hold with this id exists.")

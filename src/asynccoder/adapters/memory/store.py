@@ -90,6 +90,7 @@ class BillingState:
     usage: dict[tuple[UUID, datetime], SubscriptionUsage] = field(default_factory=dict)
     invoices: dict[str, InvoiceRecord] = field(default_factory=dict)
     stripe_events: set[str] = field(default_factory=set)
+    charge_refunds: dict[str, int] = field(default_factory=dict)  # Stripe charge id -> credits claimed
 
 
 @dataclass

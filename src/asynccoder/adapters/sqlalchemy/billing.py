@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from asynccoder.adapters.sqlalchemy.billing_tables import (
     billing_customers,
+    charge_refunds,
     credit_accounts,
     credit_holds,
     credit_ledger,
@@ -200,6 +202,66 @@ class SqlAlchemyCreditLedgerRepository(_Repo, CreditLedgerRepository):
             )
         ).first()
         return _entry(row) if row else None
+
+    async def _ensure_account(self, user_id: UUID, now: datetime) -> None:
+        await self._conn.execute(
+            insert_on_conflict(self._conn, credit_accounts)
+            .values(user_id=user_id, available=0, held=0, created_at=now)
+            .on_conflict_do_nothing(index_elements=["user_id"])
+        )
+
+    async def claim_charge_refund(
+        self, charge_id: str, user_id: UUID, *, refunded_cents: int, credits: int, now: datetime
+    ) -> int:
+        await self._ensure_account(user_id, now)
+        await self._conn.execute(
+            insert_on_conflict(self._conn, charge_refunds)
+            .values(
+                stripe_charge_id=charge_id,
+                user_id=user_id,
+                amount_refunded_cents=0,
+                credits_claimed=0,
+                last_claim=0,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["stripe_charge_id"])
+        )
+        # SET expressions read the row as it was before this UPDATE (on both databases), and a concurrent
+        # claim waits on the row lock, then re-checks the WHERE against the committed value.
+        raised = (
+            await self._conn.execute(
+                sa.update(charge_refunds)
+                .where(
+                    charge_refunds.c.stripe_charge_id == charge_id, charge_refunds.c.credits_claimed < credits
+                )
+                .values(
+                    last_claim=credits - charge_refunds.c.credits_claimed,
+                    credits_claimed=credits,
+                    amount_refunded_cents=refunded_cents,
+                    updated_at=now,
+                )
+                .returning(charge_refunds.c.last_claim)
+            )
+        ).first()
+        return int(raised.last_claim) if raised else 0
+
+    async def take_back(self, entry: LedgerEntry) -> LedgerEntry | None:
+        await self._ensure_account(entry.user_id, entry.created_at)
+        # A no-op UPDATE takes the account's row lock and returns the balance as of now: nothing can spend it
+        # before this transaction ends, so the clamped entry below always fits.
+        available = (
+            await self._conn.execute(
+                sa.update(credit_accounts)
+                .where(credit_accounts.c.user_id == entry.user_id)
+                .values(available=credit_accounts.c.available)
+                .returning(credit_accounts.c.available)
+            )
+        ).scalar_one()
+        take = min(-entry.available_delta, int(available))
+        if take <= 0:
+            return await self.find_entry(entry.user_id, entry.idempotency_key)
+        stored, _ = await self.post(dataclasses.replace(entry, available_delta=-take))
+        return stored
 
     async def add_hold(self, hold: CreditHold) -> None:
         await self._conn.execute(

@@ -14,6 +14,8 @@ LEDGER_SIGN_RULES = (
     " OR (kind IN ('refund', 'adjustment') AND available_delta <> 0 AND held_delta = 0)"
 )
 
+SUBSCRIPTION_STATUSES = "('trialing', 'active', 'past_due', 'incomplete', 'unpaid', 'paused', 'canceled')"
+
 credit_accounts = sa.Table(
     "credit_accounts",
     metadata,
@@ -126,7 +128,7 @@ subscriptions = sa.Table(
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
     sa.UniqueConstraint("stripe_subscription_id"),
-    sa.CheckConstraint("status IN ('trialing', 'active', 'past_due', 'canceled')", name="status"),
+    sa.CheckConstraint(f"status IN {SUBSCRIPTION_STATUSES}", name="status"),
     sa.Index("ix_subscriptions_user_id", "user_id"),
 )
 
@@ -166,4 +168,21 @@ invoices = sa.Table(
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.UniqueConstraint("stripe_invoice_id"),
     sa.Index("ix_invoices_user_id_id", "user_id", "id"),
+)
+
+# One row per refunded Stripe charge: the credits its refunds have claimed back so far. ``last_claim`` is what
+# the latest raise added (set in the same UPDATE, from the old value), so each refund event takes back only
+# the difference.
+charge_refunds = sa.Table(
+    "charge_refunds",
+    metadata,
+    sa.Column("stripe_charge_id", sa.String(255), primary_key=True),
+    sa.Column("user_id", sa.Uuid(), sa.ForeignKey("credit_accounts.user_id"), nullable=False),
+    sa.Column("amount_refunded_cents", sa.BigInteger(), nullable=False),
+    sa.Column("credits_claimed", sa.BigInteger(), nullable=False),
+    sa.Column("last_claim", sa.BigInteger(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.CheckConstraint(
+        "amount_refunded_cents >= 0 AND credits_claimed >= 0 AND last_claim >= 0", name="non_negative"
+    ),
 )

@@ -17,6 +17,7 @@ from asynccoder.application.ports.billing import (
     PaymentEvent,
     PaymentGateway,
     ProviderInvoice,
+    SubscriptionChanged,
 )
 from asynccoder.application.ports.system import Clock
 from asynccoder.domain.errors import Conflict, InvalidInput, NotFound, Refused, Unavailable
@@ -39,6 +40,7 @@ class InMemoryPaymentGateway(PaymentGateway):
         self.customers: dict[str, str] = {}  # customer id -> email
         self.sessions: list[tuple[CheckoutSession, CheckoutRequest]] = []
         self.invoices: dict[str, list[ProviderInvoice]] = {}
+        self.subscriptions: dict[str, SubscriptionChanged] = {}  # what the provider has now, by id
 
     def _replay(self, key: str, params: object) -> object | None:
         stored = self._idempotent.get(key)
@@ -84,6 +86,9 @@ class InMemoryPaymentGateway(PaymentGateway):
             ids = [i.id for i in invoices]
             invoices = invoices[ids.index(starting_after) + 1 :] if starting_after in ids else []
         return InvoicePage(items=invoices[:limit], has_more=len(invoices) > limit)
+
+    async def retrieve_subscription(self, subscription_id: str) -> SubscriptionChanged | None:
+        return self.subscriptions.get(subscription_id)
 
     def parse_event(self, payload: bytes, signature_header: str | None) -> PaymentEvent:
         if not self._webhook_secret:

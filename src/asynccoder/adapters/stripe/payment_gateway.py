@@ -9,7 +9,11 @@ from uuid import UUID
 
 import stripe
 
-from asynccoder.adapters.stripe.stripe_payloads import WEBHOOK_TOLERANCE_SECONDS, parse_verified_event
+from asynccoder.adapters.stripe.stripe_payloads import (
+    WEBHOOK_TOLERANCE_SECONDS,
+    parse_verified_event,
+    subscription_from_object,
+)
 from asynccoder.application.ports.billing import (
     CheckoutRequest,
     CheckoutSession,
@@ -17,6 +21,7 @@ from asynccoder.application.ports.billing import (
     PaymentEvent,
     PaymentGateway,
     ProviderInvoice,
+    SubscriptionChanged,
 )
 from asynccoder.domain.errors import Conflict, InvalidInput, Refused, Unavailable
 
@@ -150,6 +155,17 @@ class StripePaymentGateway(PaymentGateway):
                 )
             )
         return InvoicePage(items=items, has_more=bool(page.has_more))
+
+    async def retrieve_subscription(self, subscription_id: str) -> SubscriptionChanged | None:
+        try:
+            subscription = await self._client.v1.subscriptions.retrieve_async(subscription_id)
+        except stripe.InvalidRequestError as exc:
+            if exc.http_status == 404:
+                return None
+            raise _translate(exc) from None
+        except stripe.StripeError as exc:
+            raise _translate(exc) from None
+        return subscription_from_object(subscription.to_dict())
 
     def parse_event(self, payload: bytes, signature_header: str | None) -> PaymentEvent:
         if not self._webhook_secret:

@@ -105,7 +105,9 @@ class SubscriptionChanged:
 @dataclass(frozen=True, slots=True)
 class InvoiceSettled:
     """An invoice was paid (``paid``) or its payment failed; ``user_id``/``plan_id`` come from the
-    subscription's metadata, ``price_id`` and the period from the first line."""
+    subscription's metadata, ``price_id`` and the period from the first line that is not a proration (the
+    service period it pays for); ``billing_reason`` is Stripe's (``subscription_create``,
+    ``subscription_cycle``, ``subscription_update`` for prorations, ``manual`` ...)."""
 
     paid: bool
     invoice_id: str | None
@@ -119,6 +121,7 @@ class InvoiceSettled:
     period_end: datetime | None
     user_id: UUID | None = None
     plan_id: UUID | None = None
+    billing_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,11 +139,12 @@ PaymentEventData = CheckoutCompleted | SubscriptionChanged | InvoiceSettled | Ch
 
 @dataclass(frozen=True, slots=True)
 class PaymentEvent:
-    """A verified webhook event, decoded by the gateway: ``data`` is ``None`` for a type we do not act on."""
+    """A verified webhook event, decoded by the gateway: ``data`` is ``None`` for a type we do not act on;
+    ``created`` is ``None`` when the event does not say (the receiver then uses its receipt time)."""
 
     id: str
     type: str
-    created: datetime
+    created: datetime | None
     data: PaymentEventData | None = None
 
 
@@ -159,6 +163,11 @@ class PaymentGateway(Protocol):
     async def list_invoices(
         self, *, customer_id: str, limit: int, starting_after: str | None
     ) -> InvoicePage: ...
+
+    async def retrieve_subscription(self, subscription_id: str) -> SubscriptionChanged | None:
+        """The subscription as the provider has it now (Stripe's advice for ordering webhooks: re-read the
+        object instead of trusting the event order); ``None`` when the provider does not know it."""
+        ...
 
     def parse_event(self, payload: bytes, signature_header: str | None) -> PaymentEvent:
         """Verify the signature over the raw ``payload`` (with the timestamp tolerance) and decode the event;
@@ -197,6 +206,20 @@ class CreditLedgerRepository(Protocol):
     async def entries_with_reference(self, user_id: UUID, reference: str) -> list[LedgerEntry]: ...
 
     async def find_purchase_by_reference(self, reference: str) -> LedgerEntry | None: ...
+
+    async def claim_charge_refund(
+        self, charge_id: str, user_id: UUID, *, refunded_cents: int, credits: int, now: datetime
+    ) -> int:
+        """Raise the credits claimed back for a refunded charge to ``credits`` in one conditional statement
+        (one row per charge); returns the increase, ``0`` when as much or more was claimed before. Concurrent
+        claims for one charge therefore add up to the largest ``credits``, never more."""
+        ...
+
+    async def take_back(self, entry: LedgerEntry) -> LedgerEntry | None:
+        """Post ``entry`` (a negative ``refund``) for at most the account's available credits, reading them
+        under the account's row lock so the amount cannot change before the entry is posted (never raises
+        ``InsufficientCredits``); ``None`` when nothing is available. Idempotent by key like ``post``."""
+        ...
 
     async def add_hold(self, hold: CreditHold) -> None: ...
 

@@ -37,8 +37,10 @@ class StripeWebhookController(Controller):
         self, request: Request[Any, Any, Any], use_case: FromDishka[HandleStripeEvent]
     ) -> WebhookAck:
         """Stripe calls this with signed events (``Stripe-Signature``). Bad or stale signatures get 400 and
-        change nothing; a repeated event is acknowledged without a second effect; unknown types are
-        ignored."""
+        change nothing, as do signed events that are not Stripe events (``invalid_event``: an unusable id or
+        type, a ``created`` that is not a time); a missing ``created`` counts as the receipt time. A repeated
+        event is acknowledged without a second effect; unknown types are ignored. 503 when Stripe cannot be
+        asked for the subscription's current state (Stripe redelivers)."""
         payload = await request.body()
         result = await use_case(HandleStripeEventInput(payload, request.headers.get("stripe-signature")))
         return WebhookAck(received=True, duplicate=result.duplicate)
