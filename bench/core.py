@@ -117,6 +117,8 @@ class Bench:
             "LOG_FORMAT": "json",
             "CODE_HOST": "local",
             "LOCAL_REPOSITORIES_ROOT": str(self.repos_root),
+            # wrk from one address would be refused within a second; the ratios compare request paths.
+            "RATE_LIMIT_ENABLED": "false",
         }
         if backend == "sqlite":
             env["DATABASE_URL"] = f"sqlite+aiosqlite:///{data / 'asynccoder.db'}"

@@ -15,7 +15,18 @@ import httpx
 
 from bench import seed
 from bench.core import Bench, Ratio, Row, Variant, bearer, scenario
-from bench.harness import LOAD_CPU, ROOT, SERVER_CPU, Load, Server, open_loop, pinned, uvicorn_app, wrk
+from bench.harness import (
+    LOAD_CPU,
+    ROOT,
+    SERVER_CPU,
+    Load,
+    Server,
+    ServerSpec,
+    open_loop,
+    pinned,
+    uvicorn_app,
+    wrk,
+)
 
 HELLO = "bench.twins.hello:create"
 
@@ -607,3 +618,32 @@ def sse_twin(b: Bench) -> list[Row]:
             max(fanout_ms),
         ),
     ]
+
+
+def granian_product(b: Bench) -> Server:
+    """The product on SQLite (the ``sqlite`` world's database and secrets) under granian: ASGI, uvloop."""
+    env = {**b.world("sqlite").env, "ASYNCCODER_AUTO_MIGRATE": "false"}
+    argv = [sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--loop", "uvloop"]
+    argv += ["--host", "127.0.0.1", "--port", "{port}", "--no-access-log", "--log-level", "warning"]
+    argv += ["asynccoder.entrypoints.http.app:create_app_from_env"]
+    return b.server(ServerSpec("product-granian", argv, env))
+
+
+@scenario("servers")
+def servers(b: Bench) -> list[Row]:
+    """The production server choice: the product (SQLite) under granian vs under uvicorn with uvloop and
+    httptools (``asynccoder serve``), one process each, on the bare health route and an authenticated read."""
+    profile = authed("sqlite", "/api/v1/users/profile")
+    variants = [
+        Variant("uvicorn_health", product_on("sqlite"), lambda b: Load("/health/live")),
+        Variant("granian_health", granian_product, lambda b: Load("/health/live")),
+        Variant("uvicorn_profile", product_on("sqlite"), profile),
+        Variant("granian_profile", granian_product, profile),
+    ]
+    ratios = [
+        Ratio("GET /health/live: granian vs uvicorn+uvloop+httptools", "granian_health", "uvicorn_health"),
+        Ratio("authenticated profile (SQLite): granian vs uvicorn", "granian_profile", "uvicorn_profile"),
+    ]
+    rows = b.interleave("servers", variants, ratios)
+    b.release("product-granian")
+    return rows

@@ -20,5 +20,6 @@ def make_settings(**overrides: Any) -> Settings:
         encryption_keys=(TEST_ENCRYPTION_KEY,),
         log_level="WARNING",
         embedded_worker=False,  # tests that want one start it explicitly
+        rate_limit_enabled=False,  # tests of the limits switch them on
     )
     return replace(base, **overrides)

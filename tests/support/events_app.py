@@ -54,6 +54,7 @@ def start_events_server(data_dir: Path, env: dict[str, str] | None = None) -> Li
             "PASSWORD_HASH_MEMORY_KIB": "64",
             "PASSWORD_HASH_TIME_COST": "1",
             "PYTHONPATH": str(repo_root),
+            "RATE_LIMIT_ENABLED": "false",  # tests of the limits switch them on
             **(env or {}),
         },
         cwd=repo_root,

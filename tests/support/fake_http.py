@@ -35,6 +35,7 @@ class Reply:
     body: bytes = b""
     sse: tuple[bytes, ...] | None = None
     hang: bool = False
+    hang_seconds: float = 10  # a hanging reply gives up (closes without answering) after this long
 
     @staticmethod
     def json(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Reply:
@@ -57,8 +58,8 @@ class Reply:
         )
 
     @staticmethod
-    def hanging() -> Reply:
-        return Reply(hang=True)
+    def hanging(seconds: float = 10) -> Reply:
+        return Reply(hang=True, hang_seconds=seconds)
 
 
 class FakeHttpServer:
@@ -152,7 +153,7 @@ class FakeHttpServer:
 
     def _send(self, handler: BaseHTTPRequestHandler, reply: Reply) -> None:
         if reply.hang:
-            self._stop.wait(10)
+            self._stop.wait(reply.hang_seconds)
             return
         handler.send_response(reply.status)
         for name, value in reply.headers.items():

@@ -56,7 +56,14 @@ def start_server(data_dir: Path, env: dict[str, str] | None = None) -> LiveServe
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "asynccoder.entrypoints.cli", "serve", "--port", str(port)],
-        env={**os.environ, "ASYNCCODER_DATA_DIR": str(data_dir), "LOG_LEVEL": "WARNING", **(env or {})},
+        env={
+            **os.environ,
+            "ASYNCCODER_DATA_DIR": str(data_dir),
+            "LOG_LEVEL": "WARNING",
+            # tests of the limits switch them on
+            "RATE_LIMIT_ENABLED": "false",
+            **(env or {}),
+        },
         cwd=data_dir.parent,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

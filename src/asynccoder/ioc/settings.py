@@ -61,6 +61,14 @@ class Settings:
     # Browser origins allowed to call the API (CORS); none by default. Credentials only when asked for.
     cors_allowed_origins: tuple[str, ...] = ()
     cors_allow_credentials: bool = False
+    # Requests per minute on every route by plan rate-limit tier ("anonymous": no user, counted per client
+    # address); auth, billing and model-test routes get a separate bucket of a fifth of that.
+    rate_limit_enabled: bool = True
+    rate_limit_anonymous_per_minute: int = 100
+    rate_limit_basic_per_minute: int = 300
+    rate_limit_elevated_per_minute: int = 1200
+    rate_limit_unlimited_per_minute: int = 3000
+    rate_limit_tier_cache_seconds: int = 60
 
     jwt_secret: str = field(default="", repr=False)
     jwt_issuer: str = "asynccoder"
@@ -340,6 +348,12 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "TRUSTED_PROXIES": ("trusted_proxies", _networks),
     "CORS_ALLOWED_ORIGINS": ("cors_allowed_origins", _origins),
     "CORS_ALLOW_CREDENTIALS": ("cors_allow_credentials", _bool),
+    "RATE_LIMIT_ENABLED": ("rate_limit_enabled", _bool),
+    "RATE_LIMIT_ANONYMOUS_PER_MINUTE": ("rate_limit_anonymous_per_minute", _positive_int),
+    "RATE_LIMIT_BASIC_PER_MINUTE": ("rate_limit_basic_per_minute", _positive_int),
+    "RATE_LIMIT_ELEVATED_PER_MINUTE": ("rate_limit_elevated_per_minute", _positive_int),
+    "RATE_LIMIT_UNLIMITED_PER_MINUTE": ("rate_limit_unlimited_per_minute", _positive_int),
+    "RATE_LIMIT_TIER_CACHE_SECONDS": ("rate_limit_tier_cache_seconds", _positive_int),
     "JWT_SECRET": ("jwt_secret", _str),
     "JWT_ISSUER": ("jwt_issuer", _str),
     "JWT_AUDIENCE": ("jwt_audience", _str),

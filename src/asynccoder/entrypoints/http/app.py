@@ -42,6 +42,11 @@ from asynccoder.entrypoints.http.identity.sessions import SessionController
 from asynccoder.entrypoints.http.middleware import request_id_middleware, security_headers_middleware
 from asynccoder.entrypoints.http.openapi_strict import StrictStructSchemaPlugin
 from asynccoder.entrypoints.http.problems import ERROR_CODES_DOC, EXCEPTION_HANDLERS
+from asynccoder.entrypoints.http.rate_limit import (
+    document_rate_limits,
+    rate_limit_middleware,
+    rate_limit_stores,
+)
 from asynccoder.entrypoints.http.requests import ApiRequest
 from asynccoder.entrypoints.http.tasks.routes import TASK_HANDLERS
 from asynccoder.entrypoints.observability import configure_logging
@@ -162,9 +167,12 @@ def create_app(
         logging_config=None,  # configure_logging owns logging
         plugins=[StrictStructSchemaPlugin()],
         request_class=ApiRequest,
+        middleware=rate_limit_middleware(settings),
+        stores=rate_limit_stores(settings),
     )
     app.state.settings = settings
     _document_security(app)
+    document_rate_limits(app)
     setup_dishka(container, app)
     # Outermost, so that even 404s for unknown routes carry a request id and are logged.
     app.asgi_handler = request_id_middleware(

@@ -172,7 +172,12 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     elif isinstance(exc, PermissionDeniedException):
         detail = exc.detail or "You may not do this."
     elif isinstance(exc, LitestarTooManyRequests):
-        headers.setdefault("Retry-After", "1")
+        # Litestar's rate-limit middleware says when its window resets; that is when a retry may succeed.
+        reset = headers.get("RateLimit-Reset", "1")
+        headers.setdefault("Retry-After", str(max(1, int(reset))) if reset.isdigit() else "1")
+        detail = "Too many requests: wait for Retry-After seconds."
+        if headers.get("RateLimit-Limit", "").isdigit():
+            extra["limit"] = int(headers["RateLimit-Limit"])
     if status == 413:
         detail = "The request body is too large."
     return problem(request, status=status, code=code, detail=detail, headers=headers, extra=extra)
