@@ -3,10 +3,12 @@ reviews go through PyGithub to the local GitHub API server."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,6 +17,7 @@ from asynccoder.adapters.github.pygithub_code_host import PyGithubCodeHost
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
 from asynccoder.application.agent.coding_agent import CodingAgent, SecretScan
+from asynccoder.application.ports.agent import Workspace
 from asynccoder.domain.ai import TextBlock, ToolResult
 from asynccoder.domain.tasks import FailureReason, TaskMode
 from tests.support.agent_runtime import (
@@ -283,6 +286,31 @@ async def test_architect_returns_a_plan_naming_real_files(world: World) -> None:
     refusal = next(b for b in chat.requests[2].messages[-1].content if isinstance(b, ToolResult))
     assert refusal.is_error
     assert "src/calc.py" in refusal.content
+
+
+async def test_architect_asks_the_workspace_whether_affected_files_exist(world: World) -> None:
+    asked: list[str] = []
+    opened = world.workspaces.open
+
+    @asynccontextmanager
+    async def recording_open(**kwargs: Any) -> AsyncIterator[Workspace]:
+        async with opened(**kwargs) as workspace:
+            original = workspace.is_file
+
+            async def is_file(path: str) -> bool:
+                asked.append(path)
+                return await original(path)
+
+            workspace.is_file = is_file  # type: ignore[method-assign]
+            yield workspace
+
+    world.workspaces.open = recording_open  # type: ignore[method-assign]
+    chat = scripted(call("submit", {"plan": "1. Fix `add`.", "affected_files": ["./app.py", "README.md"]}))
+
+    outcome = await world.agent().run(make_execution(TaskMode.ARCHITECT, models(chat)))
+
+    assert outcome.result is not None
+    assert asked == ["app.py", "README.md"]
 
 
 # --- PR Review ----------------------------------------------------------------------------------------------

@@ -79,6 +79,10 @@ class GitWorkspace(Workspace):
         git("add", "--intent-to-add", ".", cwd=self._root)
         return tuple(git("diff", "--name-only", self._base, cwd=self._root).split())
 
+    async def is_file(self, path: str) -> bool:
+        found = _inside(self._root, path)
+        return found is not None and found.is_file()
+
     async def commit_and_push(self, message: str) -> str:
         git("add", "-A", cwd=self._root)
         git("commit", "-m", message, cwd=self._root)

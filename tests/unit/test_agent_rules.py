@@ -3,6 +3,8 @@ docs-only rule, the submit and report_finding tools' validation."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -102,7 +104,10 @@ def test_documentation_paths() -> None:
 
 
 async def test_submit_checks_required_fields_types_and_the_modes_rule() -> None:
-    tool = SubmitTool(TaskMode.ASK, lambda args: None if args["cited_files"] else "cite something")
+    async def check(args: dict[str, Any]) -> str | None:
+        return None if args["cited_files"] else "cite something"
+
+    tool = SubmitTool(TaskMode.ASK, check)
 
     assert (await tool.run({"answer": "x"})).is_error
     assert (await tool.run({"answer": "", "cited_files": ["a"]})).is_error

@@ -6,7 +6,6 @@ import re
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from asynccoder.application.agent.loop import AgentLoop, LoopEnd, LoopLimits, LoopResult, normalise_path
@@ -151,10 +150,13 @@ class CodingAgent(TaskRunner):
 
     async def _answer(self, x: TaskExecution, workspace: Workspace) -> TaskOutcome:
         seen: set[str] = set()
-        if x.mode is TaskMode.ASK:
-            submit = SubmitTool(x.mode, lambda args: _check_citations(args, seen))
-        else:
-            submit = SubmitTool(x.mode, lambda args: _check_affected(args, workspace.root))
+
+        async def check(args: dict[str, Any]) -> str | None:
+            if x.mode is TaskMode.ASK:
+                return _check_citations(args, seen)
+            return await _check_affected(args, workspace)
+
+        submit = SubmitTool(x.mode, check)
         tools = (*self._toolbox.tools_for(workspace, read_only=True, shell=False), submit)
         loop = self._loop(x, tools, seen=seen)
         result = await loop.run(_task_prompt(x))
@@ -479,23 +481,17 @@ def _check_citations(args: dict[str, Any], seen: set[str]) -> str | None:
     return None
 
 
-def _check_affected(args: dict[str, Any], root: Path) -> str | None:
+async def _check_affected(args: dict[str, Any], workspace: Workspace) -> str | None:
     affected = [normalise_path(p) for p in args.get("affected_files", [])]
     if not affected and not args.get("new_files"):
         return "Name the files the plan changes (`affected_files`) or creates (`new_files`)."
-    missing = [p for p in affected if not _inside_file(root, p)]
+    missing = [p for p in affected if not await workspace.is_file(p)]
     if missing:
         return (
             f"These affected files do not exist: {', '.join(missing)}. Use real paths, or list files to be "
             "created under `new_files`."
         )
     return None
-
-
-def _inside_file(root: Path, relative: str) -> bool:
-    base = root.resolve()
-    target = (base / relative).resolve()
-    return target.is_relative_to(base) and target.is_file()
 
 
 def _strip_line(path: str) -> str:

@@ -7,7 +7,7 @@ prefix tools + system is byte-identical across every task of a mode and stays in
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
@@ -95,7 +95,8 @@ _SUBMIT_SCHEMAS: dict[TaskMode, tuple[str, dict[str, Any], tuple[str, ...]]] = {
     ),
 }
 
-SubmitCheck = Callable[[dict[str, Any]], str | None]
+# A mode's own check of a well-typed submit: an error text for the model, or None to accept it.
+SubmitCheck = Callable[[dict[str, Any]], Awaitable[str | None]]
 
 
 class SubmitTool(AgentTool):
@@ -132,7 +133,7 @@ class SubmitTool(AgentTool):
                 isinstance(value, list) and all(isinstance(v, str) for v in value)
             ):
                 return ToolOutput(f"`{name}` must be a list of paths.", is_error=True)
-        problem = self._check(arguments) if self._check else None
+        problem = await self._check(arguments) if self._check else None
         if problem:
             return ToolOutput(problem, is_error=True)
         return ToolOutput("Submitted.")

@@ -81,6 +81,11 @@ class Workspace(Protocol):
 
     async def changed_files(self) -> tuple[str, ...]: ...
 
+    async def is_file(self, path: str) -> bool:
+        """Whether ``path`` (relative to the root) is a regular file of the checkout: False for anything
+        that resolves outside the root (``..``, absolute paths, symlinks leading out) or into ``.git``."""
+        ...
+
     async def commit_and_push(self, message: str) -> str:
         """Commits everything as the platform identity, pushes the branch with lease
         (credentials fetched now), returns the commit sha."""
