@@ -25,6 +25,7 @@ from tests.support.agent_runtime import (
     FixedPriceBudget,
     FixedPriceModels,
     LocalWorkspaces,
+    RecordingLog,
     SimpleToolbox,
     call,
     exact_secrets,
@@ -440,6 +441,99 @@ async def test_a_re_review_after_a_push_covers_only_new_commits_and_does_not_rep
     assert "Already reviewed" in outcome.result.summary_markdown
     assert third.requests == []
     assert len(world.github.reviews) == 2
+
+
+def finding(path: str, line: int, title: str, **extra: object) -> dict[str, object]:
+    return {"path": path, "line": line, "severity": "major", "title": title, "body": "Fix it.", **extra}
+
+
+async def test_pr_review_posts_multi_line_comments_and_comments_on_removed_lines(world: World) -> None:
+    changed = APP.replace("def sub(a, b):\n    return a - b\n", "def sub(a, b):\n    return b - a\n")
+    head = push_feature(
+        world, {"app.py": changed + "\n\ndef mul(a, b):\n    x = a\n    return x * b\n"}, "mul"
+    )
+    open_pull(world, head)
+    chat = scripted(
+        call("report_finding", finding("app.py", 6, "sub used to be right", side="LEFT"), call_id="f1"),
+        call("report_finding", finding("app.py", 11, "mul needs no temp", start_line=10), call_id="f2"),
+        call("report_finding", finding("app.py", 11, "crosses hunks", start_line=2), call_id="f3"),
+        call("report_finding", finding("app.py", 1, "not removed", side="LEFT"), call_id="f4"),
+        call("submit", {"summary": "Two problems."}),
+    )
+
+    outcome = await world.agent().run(make_execution(TaskMode.PR_REVIEW, models(chat), pull_request_number=3))
+
+    assert outcome.failure is None
+    (review,) = world.github.reviews
+    left, multi = review["comments"]
+    assert (left["path"], left["line"], left["side"]) == ("app.py", 6, "LEFT")
+    assert "start_line" not in left
+    assert (multi["start_line"], multi["start_side"], multi["line"], multi["side"]) == (
+        10,
+        "RIGHT",
+        11,
+        "RIGHT",
+    )
+    assert "`app.py:2-11` **crosses hunks**" in review["body"]
+    assert "`app.py:1 (removed lines)` **not removed**" in review["body"]
+    prompt = chat.requests[0].messages[0].content[0]
+    assert isinstance(prompt, TextBlock)
+    assert "6 -    return a - b" in prompt.text  # removed lines carry their old numbers
+
+
+async def test_a_comment_github_refuses_with_422_moves_to_the_summary_and_the_review_is_posted_once_more(
+    world: World,
+) -> None:
+    fixed_add = APP.replace("    return a - b\n\n\ndef sub", "    return a + b\n\n\ndef sub")
+    mul = "\n\ndef mul(a, b):\n    return a * b\n"
+    first_head = push_feature(world, {"app.py": fixed_add + mul}, "fix add and mul")
+    open_pull(world, first_head)
+    first = scripted(call("submit", {"summary": "First pass."}))
+    await world.agent().run(make_execution(TaskMode.PR_REVIEW, models(first), pull_request_number=3))
+    world.clock.advance(timedelta(minutes=5))
+    # The new commit reverts line 2: the re-review's diff (against the last review) shows it, GitHub's diff
+    # of the pull request against its base does not, so GitHub refuses a comment there.
+    head = push_feature(world, {"app.py": APP + mul + "\n\ndef div(a, b):\n    return a / b\n"}, "div")
+    open_pull(world, head)
+    second = scripted(
+        call("report_finding", finding("app.py", 2, "add subtracts again"), call_id="f1"),
+        call("report_finding", finding("app.py", 14, "div by zero"), call_id="f2"),
+        call("submit", {"summary": "Second pass."}),
+    )
+    log = RecordingLog()
+
+    outcome = await world.agent().run(
+        make_execution(TaskMode.PR_REVIEW, models(second), pull_request_number=3, log=log)
+    )
+
+    assert outcome.failure is None
+    assert len(world.github.reviews) == 2
+    review = world.github.reviews[1]
+    (comment,) = review["comments"]
+    assert comment["line"] == 14
+    assert "### Findings outside the diff\n- `app.py:2` **add subtracts again**" in review["body"]
+    posts = [r for r in world.github.requests if r[0] == "POST" and r[1].endswith("/reviews")]
+    assert len(posts) == 3  # the first review, the refused one, the one that was posted
+    assert any("moved to the review summary" in line for _, line, _ in log.lines)
+
+
+async def test_a_large_pull_request_shows_code_first_within_the_context_budget_and_lists_the_rest(
+    world: World,
+) -> None:
+    code = NEW_APP + "".join(f"\n\ndef f{i}(a):\n    return a + {i}\n" for i in range(6))
+    lock = "{\n" + "".join(f'  "node_modules/p{i}": {{"version": "1.0.{i}"}},\n' for i in range(9)) + "}\n"
+    head = push_feature(world, {"app.py": code, "package-lock.json": lock}, "big")
+    open_pull(world, head)
+    chat = scripted(call("submit", {"summary": "Looked at the code."}))
+    small = FixedPriceModels(chat, FixedPriceBudget(cap_credits=1_000), context_window=280)
+
+    await world.agent().run(make_execution(TaskMode.PR_REVIEW, small, pull_request_number=3))
+
+    prompt = chat.requests[0].messages[0].content[0]
+    assert isinstance(prompt, TextBlock)
+    assert "## File: 'app.py'" in prompt.text
+    assert "## File: 'package-lock.json'" not in prompt.text
+    assert prompt.text.endswith("## Other modified files (not shown)\n- package-lock.json\n")
 
 
 async def test_debug_out_of_budget_hands_its_partial_work_over_as_a_draft_pull_request(world: World) -> None:

@@ -78,7 +78,7 @@ def test_hunks_are_numbered_on_the_new_side_and_commentable_lines_are_the_hunks_
     rendered = render_file(app)
     assert rendered.startswith("## File: 'app.py'\n")
     assert "__new hunk__\n1  import os\n2 +def main() -> None:" in rendered
-    assert "-print('hi')" in rendered.split("__old hunk__", 1)[1]
+    assert "2 -print('hi')" in rendered.split("__old hunk__", 1)[1]
     assert files["old.txt"].status is FileStatus.DELETED
     assert commentable_lines(files["old.txt"]).right == frozenset()
 
@@ -127,9 +127,35 @@ async def test_a_finding_outside_the_diff_is_kept_for_the_summary() -> None:
 
     assert [f.in_diff for f in tool.findings] == [True, False, False]
     assert "inline comment" in inside.text
-    assert "commentable lines: 1-5, 21-23" in outside.text
+    assert "commentable RIGHT lines: 1-5, 21-23" in outside.text
     assert "not part of this diff" in elsewhere.text
     assert invalid.is_error
+
+
+async def test_findings_on_removed_lines_and_line_ranges_are_checked_per_side_and_hunk() -> None:
+    tool = FindingsTool({f.path: f for f in parse_unified_diff(DIFF)})
+    base = {"severity": "major", "title": "t", "body": "b", "path": "app.py"}
+
+    removed = await tool.run({**base, "line": 2, "side": "LEFT"})
+    range_in_hunk = await tool.run({**base, "start_line": 2, "line": 4})
+    left_only = await tool.run({**base, "line": 20, "side": "LEFT"})
+    right_of_left_only = await tool.run({**base, "line": 20})
+    across_hunks = await tool.run({**base, "start_line": 4, "line": 22})
+    bad_side = await tool.run({**base, "line": 2, "side": "BOTH"})
+
+    assert [(f.in_diff, f.side, f.start_line) for f in tool.findings] == [
+        (True, "LEFT", None),
+        (True, "RIGHT", 2),
+        (True, "LEFT", None),
+        (False, "RIGHT", None),
+        (False, "RIGHT", 4),
+    ]
+    assert "app.py:2 (removed lines)" in removed.text
+    assert "app.py:2-4" in range_in_hunk.text
+    assert "app.py:20" in left_only.text
+    assert "outside the diff" in right_of_left_only.text
+    assert "not inside one hunk" in across_hunks.text
+    assert bad_side.is_error
 
 
 @given(st.text(max_size=300))

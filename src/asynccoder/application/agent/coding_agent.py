@@ -31,13 +31,20 @@ from asynccoder.application.ports.agent import (
 from asynccoder.application.ports.code_hosting import CodeHost, HostedPullRequest, InlineComment
 from asynccoder.application.ports.system import Clock, IdGenerator
 from asynccoder.application.ports.task_execution import (
+    LogLevel,
     TaskCancelled,
     TaskExecution,
     TaskOutcome,
     TaskRunner,
 )
 from asynccoder.application.ports.uow import UnitOfWork
-from asynccoder.domain.agent.diffs import pack_files, parse_unified_diff
+from asynccoder.domain.agent.diffs import (
+    FileDiff,
+    estimate_tokens,
+    pack_files,
+    parse_unified_diff,
+    validate_finding,
+)
 from asynccoder.domain.ai import ProviderError
 from asynccoder.domain.errors import NotFound, Refused, Unavailable
 from asynccoder.domain.tasks import DiffStats, FailureReason, TaskMode, TaskResult
@@ -51,6 +58,7 @@ SELF_REVIEW = (
     "focused, call `submit` again (you may refine the title and summary). If not, fix it first, then submit."
 )
 MAX_REVIEW_DIFF_CHARS = 20_000
+REVIEW_DIFF_SHARE = 0.5  # of the model's context window (in estimated tokens) for the review's diff
 _REVIEW_MARKER_RE = re.compile(r"<!-- asynccoder:review head=([0-9a-f]{7,64}) -->")
 _FINDING_MARKER_RE = re.compile(r"<!-- asynccoder:finding ([0-9a-f]{16}) -->")
 
@@ -317,8 +325,10 @@ class CodingAgent(TaskRunner):
                     # The last reviewed commit is gone (a force-push): review the whole pull request again.
                     last_head = None
             files = {f.path: f for f in parse_unified_diff(diff)}
-            # The rendered files that fit (deletion-only and binary ones last), then a list of the others.
-            packed = pack_files(files.values(), x.models.context_window * 4 // 3)
+            # The rendered files that fit half the context window (code first; lockfiles, generated,
+            # deletion-only and binary files last), then a list of the others by name.
+            budget = int(x.models.context_window * REVIEW_DIFF_SHARE)
+            packed = pack_files(files.values(), budget, measure=estimate_tokens)
             findings = FindingsTool(files)
             tools = (
                 *self._toolbox.tools_for(workspace, read_only=True, shell=False),
@@ -342,9 +352,42 @@ class CodingAgent(TaskRunner):
         fresh = [f for f in findings.findings if f.fingerprint not in posted]
         body, inline = _review_texts(summary, fresh, head)
         self._block_secrets(body, *(c.body for c in inline))
-        review = await self._host.post_review(
-            token, x.repository.full_name, number, body=body, event=event, comments=inline, commit_sha=head
-        )
+        try:
+            review = await self._host.post_review(
+                token,
+                x.repository.full_name,
+                number,
+                body=body,
+                event=event,
+                comments=inline,
+                commit_sha=head,
+            )
+        except Refused as exc:
+            if exc.code != "review_comment_rejected":
+                raise
+            # GitHub does not say which comment it refused: those its own diff of the pull request cannot
+            # carry (a re-review's diff against the last review may differ), or else all of them, go to the
+            # summary, and the review is posted once more.
+            github_files = parse_unified_diff(details.diff)
+            refused = [f for f in fresh if f.in_diff and not _fits(github_files, f)]
+            if not refused:
+                refused = [f for f in fresh if f.in_diff]
+            fresh = [replace(f, in_diff=False) if f in refused else f for f in fresh]
+            body, inline = _review_texts(summary, fresh, head)
+            await x.log.write(
+                LogLevel.WARNING,
+                f"GitHub refused an inline comment; {len(refused)} moved to the review summary",
+                {"moved": [f.where for f in refused]},
+            )
+            review = await self._host.post_review(
+                token,
+                x.repository.full_name,
+                number,
+                body=body,
+                event=event,
+                comments=inline,
+                commit_sha=head,
+            )
         now = self._clock.now()
         async with self._uow as uow:
             pull = stored or await uow.pull_requests.upsert(
@@ -455,6 +498,8 @@ def _review_texts(summary: str, findings: list[Finding], head: str) -> tuple[str
             f.path,
             f.line,
             f"**{f.title}** ({f.severity})\n\n{f.body}\n\n{FINDING_MARKER.format(f.fingerprint)}",
+            side=f.side,
+            start_line=f.start_line,
         )
         for f in findings
         if f.in_diff
@@ -463,12 +508,18 @@ def _review_texts(summary: str, findings: list[Finding], head: str) -> tuple[str
     body = summary
     if outside:
         body += "\n\n### Findings outside the diff\n" + "\n".join(
-            f"- `{f.path}:{f.line}` **{f.title}** ({f.severity}): {f.body} "
-            + FINDING_MARKER.format(f.fingerprint)
+            f"- `{f.where}` **{f.title}** ({f.severity}): {f.body} " + FINDING_MARKER.format(f.fingerprint)
             for f in outside
         )
     body += "\n\n" + REVIEW_MARKER.format(head)
     return body, inline
+
+
+def _fits(files: Sequence[FileDiff], finding: Finding) -> bool:
+    check = validate_finding(
+        files, path=finding.path, line=finding.line, side=finding.side, start_line=finding.start_line
+    )
+    return check.ok
 
 
 def _check_citations(args: dict[str, Any], seen: set[str]) -> str | None:
