@@ -12,12 +12,13 @@ from typing import Any
 
 import pytest
 
+from asynccoder.adapters.agent_tools.toolbox import WorkspaceToolbox
 from asynccoder.adapters.ai.scripted import ScriptedChatModel
 from asynccoder.adapters.github.pygithub_code_host import PyGithubCodeHost
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
 from asynccoder.application.agent.coding_agent import CodingAgent, SecretScan
-from asynccoder.application.ports.agent import Workspace
+from asynccoder.application.ports.agent import AgentToolbox, CommandResult, Workspace
 from asynccoder.domain.ai import TextBlock, ToolResult
 from asynccoder.domain.tasks import FailureReason, TaskMode
 from tests.support.agent_runtime import (
@@ -26,6 +27,7 @@ from tests.support.agent_runtime import (
     FixedPriceModels,
     LocalWorkspaces,
     RecordingLog,
+    ScriptedSandbox,
     SimpleToolbox,
     call,
     exact_secrets,
@@ -60,10 +62,10 @@ class World:
     clock: ManualClock = field(default_factory=lambda: ManualClock(NOW))
     ids: SequentialIdGenerator = field(default_factory=SequentialIdGenerator)
 
-    def agent(self, scan: SecretScan = no_secrets) -> CodingAgent:
+    def agent(self, scan: SecretScan = no_secrets, toolbox: AgentToolbox | None = None) -> CodingAgent:
         return CodingAgent(
             workspaces=self.workspaces,
-            toolbox=SimpleToolbox(),
+            toolbox=toolbox or SimpleToolbox(),
             code_host=PyGithubCodeHost(self.github.base),
             uow=self.uow,
             clock=self.clock,
@@ -136,6 +138,74 @@ async def test_debug_commits_the_fix_on_the_task_branch_and_opens_a_recorded_pul
     (result,) = [b for b in review_turn if isinstance(b, ToolResult)]
     assert "git diff" in result.content
     assert "+    return a + b" in result.content
+
+
+async def test_debug_runs_the_repositorys_test_command_in_the_sandbox_and_reports_it_in_the_pr(
+    world: World,
+) -> None:
+    sandbox = ScriptedSandbox(
+        [
+            CommandResult(1, "FAILED test_app.py::test_add - assert -1 == 3\n"),
+            CommandResult(0, "3 passed in 0.01s\n"),
+        ]
+    )
+    submit = call("submit", {"title": "Fix add", "summary": "`add` subtracted."})
+    chat = scripted(
+        call("run_tests", {}, call_id="t1"),
+        call("edit", FIX, call_id="e1"),
+        call("run_tests", {}, call_id="t2"),
+        submit,  # answered with the diff to review
+        submit,
+    )
+    log = RecordingLog()
+    execution = make_execution(TaskMode.DEBUG, models(chat), log=log, test_command="pytest -q")
+
+    outcome = await world.agent(toolbox=await WorkspaceToolbox.probing(sandbox)).run(execution)
+
+    assert outcome.failure is None
+    assert [(command, timeout) for command, _, timeout in sandbox.ran] == [("pytest -q", 600)] * 2
+    assert "run_tests" in [t.name for t in chat.requests[0].tools]
+    prompt = chat.requests[0].messages[0].content[0]
+    assert isinstance(prompt, TextBlock)
+    assert "`run_tests`" in prompt.text
+    assert "`pytest -q`" in prompt.text
+    first_run = next(b for b in chat.requests[1].messages[-1].content if isinstance(b, ToolResult))
+    assert first_run.is_error
+    assert "exit code 1" in first_run.content
+    (pr,) = world.github.pulls.values()
+    assert "### Tests\n`pytest -q` passed (last of 2 runs in the sandbox)" in pr["body"]
+    assert "3 passed in 0.01s" in pr["body"]
+    assert ("tests: passed", {"command": "pytest -q", "runs": 2, "passed": True}) in [
+        (message, data) for _, message, data in log.lines
+    ]
+
+
+async def test_debug_submitting_untested_work_is_asked_once_to_run_the_tests(world: World) -> None:
+    sandbox = ScriptedSandbox([CommandResult(0, "ok\n")])
+    submit = call("submit", {"title": "Fix add", "summary": "`add` subtracted."})
+    chat = scripted(
+        call("edit", FIX, call_id="e1"), submit, call("run_tests", {}, call_id="t1"), submit, submit
+    )
+    execution = make_execution(TaskMode.DEBUG, models(chat), test_command="make test")
+
+    outcome = await world.agent(toolbox=await WorkspaceToolbox.probing(sandbox)).run(execution)
+
+    assert outcome.failure is None
+    reminder = next(b for b in chat.requests[2].messages[-1].content if isinstance(b, ToolResult))
+    assert "call `run_tests`" in reminder.content
+    assert [command for command, _, _ in sandbox.ran] == ["make test"]
+    (pr,) = world.github.pulls.values()
+    assert "`make test` passed (last of 1 run in the sandbox)" in pr["body"]
+
+
+async def test_without_a_test_command_debug_gets_no_run_tests_tool(world: World) -> None:
+    chat = scripted(call("submit", {"title": "Nothing", "summary": "No change needed."}))
+
+    await world.agent(toolbox=await WorkspaceToolbox.probing(ScriptedSandbox([]))).run(
+        make_execution(TaskMode.DEBUG, models(chat))
+    )
+
+    assert "run_tests" not in [t.name for t in chat.requests[0].tools]
 
 
 async def test_debug_reuses_the_open_pull_request_of_its_branch(world: World) -> None:

@@ -18,7 +18,14 @@ from typing import Any
 from uuid import UUID
 
 from asynccoder.adapters.ai.scripted import ScriptedChatModel, ScriptedTurn
-from asynccoder.application.ports.agent import AgentTool, AgentToolbox, ToolOutput, Workspace
+from asynccoder.application.ports.agent import (
+    AgentTool,
+    AgentToolbox,
+    CommandResult,
+    Sandbox,
+    ToolOutput,
+    Workspace,
+)
 from asynccoder.application.ports.ai import ChatModel
 from asynccoder.application.ports.task_execution import (
     BudgetExhausted,
@@ -194,11 +201,29 @@ class EditTool(AgentTool):
 
 
 class SimpleToolbox(AgentToolbox):
-    def tools_for(self, workspace: Workspace, *, read_only: bool, shell: bool) -> tuple[AgentTool, ...]:
+    def tools_for(
+        self, workspace: Workspace, *, read_only: bool, shell: bool, test_command: str | None = None
+    ) -> tuple[AgentTool, ...]:
         tools: list[AgentTool] = [ViewTool(workspace.root)]
         if not read_only:
             tools.append(EditTool(workspace.root))
         return tuple(tools)
+
+
+@dataclass
+class ScriptedSandbox(Sandbox):
+    """Answers each command with the next scripted result and records what it was asked to run (the real
+    bubblewrap sandbox has its own tests; this one lets the agent's use of it run where bwrap is missing)."""
+
+    results: list[CommandResult]
+    ran: list[tuple[str, Path, float]] = field(default_factory=list)
+
+    async def available(self) -> bool:
+        return True
+
+    async def run(self, command: str, *, workdir: Path, timeout_seconds: float) -> CommandResult:
+        self.ran.append((command, workdir, timeout_seconds))
+        return self.results.pop(0)
 
 
 # --- model access, budget, log, cancellation ------------------------------------------------------------
@@ -306,6 +331,7 @@ def make_execution(
     deadline: datetime | None = None,
     cancellation: EventCancellation | None = None,
     log: RecordingLog | None = None,
+    test_command: str | None = None,
 ) -> TaskExecution:
     return TaskExecution(
         task_id=task_id,
@@ -319,6 +345,7 @@ def make_execution(
             clone_url=f"https://github.com/{full_name}.git",
             base_branch="main",
             pull_request_number=pull_request_number,
+            test_command=test_command,
         ),
         models=models,
         budget=models.budget,

@@ -13,15 +13,18 @@ from asynccoder.application.agent.modes import (
     FINDING_MARKER,
     READ_ONLY_MODES,
     REVIEW_MARKER,
+    RUN_TESTS_FIRST,
     SYSTEM_PROMPTS,
     DocsOnlyEdits,
     Finding,
     FindingsTool,
+    RecordedTestRuns,
     SubmitTool,
     is_doc_path,
 )
 from asynccoder.application.code_hosting.pull_requests import pull_request_from_host, record_posted_review_in
 from asynccoder.application.ports.agent import (
+    RUN_TESTS,
     AgentTool,
     AgentToolbox,
     SandboxUnavailable,
@@ -58,6 +61,7 @@ SELF_REVIEW = (
     "focused, call `submit` again (you may refine the title and summary). If not, fix it first, then submit."
 )
 MAX_REVIEW_DIFF_CHARS = 20_000
+MAX_TEST_OUTPUT_CHARS = 3_000
 REVIEW_DIFF_SHARE = 0.5  # of the model's context window (in estimated tokens) for the review's diff
 _REVIEW_MARKER_RE = re.compile(r"<!-- asynccoder:review head=([0-9a-f]{7,64}) -->")
 _FINDING_MARKER_RE = re.compile(r"<!-- asynccoder:finding ([0-9a-f]{16}) -->")
@@ -186,17 +190,30 @@ class CodingAgent(TaskRunner):
 
     async def _edit(self, x: TaskExecution, workspace: Workspace) -> TaskOutcome:
         docs_only = x.mode is TaskMode.DOCUMENTATION
+        debug = x.mode is TaskMode.DEBUG
         tools: list[AgentTool] = list(
-            self._toolbox.tools_for(workspace, read_only=False, shell=x.mode is TaskMode.DEBUG)
+            self._toolbox.tools_for(
+                workspace,
+                read_only=False,
+                shell=debug,
+                test_command=x.repository.test_command if debug else None,
+            )
         )
         if docs_only:
             tools = [DocsOnlyEdits(t) for t in tools]
+        tests = next((RecordedTestRuns(t) for t in tools if t.definition.name == RUN_TESTS), None)
+        if tests is not None:
+            tools = [tests if t.definition.name == RUN_TESTS else t for t in tools]
         tools.append(SubmitTool(x.mode))
         reviewed = False
+        reminded = False
 
         async def on_submit(_: dict[str, Any]) -> str | None:
-            nonlocal reviewed
+            nonlocal reviewed, reminded
             changed = await workspace.changed_files()
+            if tests is not None and changed and not tests.runs and not reminded:
+                reminded = True
+                return RUN_TESTS_FIRST
             if docs_only:
                 code = [p for p in changed if not is_doc_path(p)]
                 if code:
@@ -209,8 +226,11 @@ class CodingAgent(TaskRunner):
             reviewed = True
             return SELF_REVIEW.format(diff=_clip(await workspace.diff(), MAX_REVIEW_DIFF_CHARS))
 
-        result = await self._loop(x, tools, on_submit=on_submit).run(_task_prompt(x))
+        result = await self._loop(x, tools, on_submit=on_submit).run(_task_prompt(x, tests=tests is not None))
         changed = await workspace.changed_files()
+        test_report = ""
+        if tests is not None and x.repository.test_command:
+            test_report = await self._report_tests(x, x.repository.test_command, tests)
         if result.end is LoopEnd.SUBMITTED and result.submitted is not None:
             title, summary = result.submitted["title"].strip(), result.submitted["summary"].strip()
             partial = result.wrapped_up
@@ -231,8 +251,28 @@ class CodingAgent(TaskRunner):
             )
         if not changed:
             return TaskOutcome(result=TaskResult(summary_markdown=summary + "\n\nNo files were changed."))
+        if test_report:
+            summary = f"{summary}\n\n{test_report}"
         published = await self._publish(x, workspace, title, summary, draft=partial)
         return TaskOutcome(result=replace(published, partial=partial, changed_files=changed))
+
+    async def _report_tests(self, x: TaskExecution, command: str, tests: RecordedTestRuns) -> str:
+        """Logs the outcome of the repository's tests and returns the pull request's "Tests" section."""
+        if not tests.runs:
+            await x.log.write(LogLevel.WARNING, "tests: not run", {"command": command, "runs": 0})
+            return f"### Tests\n`{command}` was not run."
+        last = tests.runs[-1]
+        verdict = "passed" if last.passed else "failed"
+        await x.log.write(
+            LogLevel.INFO if last.passed else LogLevel.WARNING,
+            f"tests: {verdict}",
+            {"command": command, "runs": len(tests.runs), "passed": last.passed},
+        )
+        return (
+            f"### Tests\n`{command}` {verdict} (last of {len(tests.runs)} run"
+            f"{'s' if len(tests.runs) != 1 else ''} in the sandbox):\n\n"
+            f"```\n{_clip(last.output.strip(), MAX_TEST_OUTPUT_CHARS)}\n```"
+        )
 
     async def _publish(
         self, x: TaskExecution, workspace: Workspace, title: str, summary: str, *, draft: bool
@@ -452,14 +492,15 @@ class CodingAgent(TaskRunner):
             )
 
 
-def _task_prompt(x: TaskExecution) -> str:
+def _task_prompt(x: TaskExecution, *, tests: bool = False) -> str:
     lines = [
         f"Repository: {x.repository.full_name} (base branch {x.repository.base_branch})",
         f"Task:\n{x.instructions.strip()}",
     ]
-    if x.mode is TaskMode.DEBUG and x.repository.test_command:
+    if tests and x.repository.test_command:
         lines.append(
-            f"The repository's test command (run it with the shell tool): {x.repository.test_command}"
+            f"The repository's test command, run by `run_tests` in the sandbox: `{x.repository.test_command}`"
+            ". Run it after your fix and before you submit; the result goes into the pull request."
         )
     return "\n\n".join(lines)
 

@@ -176,6 +176,41 @@ class DocsOnlyEdits(AgentTool):
         return await self._inner.run(arguments)
 
 
+# --- Debug: the repository's tests --------------------------------------------------------------------------
+RUN_TESTS_FIRST = (
+    "The repository has a test command: call `run_tests` to check your fix before you submit. If the "
+    "tests fail for reasons unrelated to your change, say so in the summary and submit again."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TestRun:
+    __test__ = False  # not a pytest class
+
+    passed: bool
+    output: str
+
+
+class RecordedTestRuns(AgentTool):
+    """Wraps ``run_tests`` and keeps every run's outcome for the log and the pull request body."""
+
+    __test__ = False  # not a pytest class
+
+    def __init__(self, inner: AgentTool) -> None:
+        self._inner = inner
+        self.runs: list[TestRun] = []
+
+    @property
+    def definition(self) -> ToolDefinition:
+        return self._inner.definition
+
+    async def run(self, arguments: dict[str, Any]) -> ToolOutput:
+        output = await self._inner.run(arguments)
+        if arguments == {}:
+            self.runs.append(TestRun(not output.is_error, output.text))
+        return output
+
+
 # --- PR Review: findings -----------------------------------------------------------------------------------
 REPORT_FINDING = "report_finding"
 FINDING_MARKER = "<!-- asynccoder:finding {} -->"

@@ -114,9 +114,16 @@ class WorkspaceFactory(Protocol):
     ) -> AbstractAsyncContextManager[Workspace]: ...
 
 
+# The tool that runs the repository's configured test command in the sandbox (no arguments).
+RUN_TESTS = "run_tests"
+
+
 class AgentToolbox(Protocol):
     """Builds the task's tools over its workspace: file viewer/editor and search always; edits only when not
-    ``read_only``; the shell only when ``shell`` and the sandbox is available. Order and definitions are
-    deterministic (prompt caching depends on it)."""
+    ``read_only``; the shell only when ``shell`` and the sandbox is available; ``run_tests`` (exactly
+    ``test_command``, in the sandbox) only when ``test_command`` is given and the sandbox is available.
+    Order and definitions are deterministic (prompt caching depends on it)."""
 
-    def tools_for(self, workspace: Workspace, *, read_only: bool, shell: bool) -> tuple[AgentTool, ...]: ...
+    def tools_for(
+        self, workspace: Workspace, *, read_only: bool, shell: bool, test_command: str | None = None
+    ) -> tuple[AgentTool, ...]: ...
