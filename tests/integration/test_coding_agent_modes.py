@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,15 +14,19 @@ import pytest
 
 from asynccoder.adapters.agent_tools.toolbox import WorkspaceToolbox
 from asynccoder.adapters.ai.scripted import ScriptedChatModel
+from asynccoder.adapters.crypto.secret_box import AesGcmSecretBox
 from asynccoder.adapters.github.pygithub_code_host import PyGithubCodeHost
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
 from asynccoder.application.agent.coding_agent import CodingAgent, SecretScan
-from asynccoder.application.ports.agent import AgentToolbox, CommandResult, Workspace
-from asynccoder.domain.ai import TextBlock, ToolResult
+from asynccoder.application.ai.api_keys import StoredProviderKeys
+from asynccoder.application.ports.agent import AgentToolbox, CommandResult, UserSecrets, Workspace
+from asynccoder.domain.ai import Provider, TextBlock, ToolResult
+from asynccoder.domain.ai_catalogue import api_key_context
 from asynccoder.domain.tasks import FailureReason, TaskMode
 from tests.support.agent_runtime import (
     NOW,
+    USER_ID,
     FixedPriceBudget,
     FixedPriceModels,
     LocalWorkspaces,
@@ -36,6 +40,7 @@ from tests.support.agent_runtime import (
     no_secrets,
     scripted,
 )
+from tests.support.ai_catalogue_builders import make_api_key
 from tests.support.git_repos import git
 from tests.support.github_api_server import FakeGitHub, github_api_server
 from tests.support.system import ManualClock, SequentialIdGenerator
@@ -62,7 +67,12 @@ class World:
     clock: ManualClock = field(default_factory=lambda: ManualClock(NOW))
     ids: SequentialIdGenerator = field(default_factory=SequentialIdGenerator)
 
-    def agent(self, scan: SecretScan = no_secrets, toolbox: AgentToolbox | None = None) -> CodingAgent:
+    def agent(
+        self,
+        scan: SecretScan = no_secrets,
+        toolbox: AgentToolbox | None = None,
+        user_secrets: UserSecrets | None = None,
+    ) -> CodingAgent:
         return CodingAgent(
             workspaces=self.workspaces,
             toolbox=toolbox or SimpleToolbox(),
@@ -71,6 +81,7 @@ class World:
             clock=self.clock,
             ids=self.ids,
             scan_secrets=scan,
+            user_secrets=user_secrets,
         )
 
 
@@ -280,6 +291,50 @@ async def test_a_secret_in_the_change_blocks_the_push_with_a_redacted_excerpt(wo
     branches = git("branch", "--list", cwd=world.remote)
     assert f"asynccoder/{execution.task_id}" not in branches
     assert world.github.pulls == {}
+
+
+async def store_user_key(world: World, plaintext: str, provider: Provider = Provider.OPENAI) -> UserSecrets:
+    """The user's BYOK key sealed as the API stores it; the agent reads it back through ``UserSecrets``."""
+    box = AesGcmSecretBox([("k1", b"\x01" * 32)])
+    key = make_api_key(USER_ID, provider=provider)
+    sealed = box.encrypt(plaintext, context=api_key_context(key.id, key.user_id))
+    async with world.uow as uow:
+        await uow.api_keys.add(replace(key, sealed_key=sealed))
+        await uow.commit()
+    return StoredProviderKeys(world.uow, box)
+
+
+async def test_the_users_stored_byok_key_blocks_the_push_when_the_change_contains_it(world: World) -> None:
+    user_key = "sk-proj-" + "Zq7" * 12
+    user_secrets = await store_user_key(world, user_key)
+    chat = scripted(
+        call("edit", {"command": "create", "path": "settings.py", "file_text": f"OPENAI = '{user_key}'\n"}),
+        call("submit", {"title": "Add settings", "summary": "s"}),
+        call("submit", {"title": "Add settings", "summary": "s"}),
+    )
+    execution = make_execution(TaskMode.DEBUG, models(chat))
+
+    outcome = await world.agent(exact_secrets(), user_secrets=user_secrets).run(execution)
+
+    assert outcome.failure is FailureReason.INVALID_REQUEST
+    assert outcome.message is not None
+    assert user_key not in outcome.message
+    assert f"asynccoder/{execution.task_id}" not in git("branch", "--list", cwd=world.remote)
+    assert world.github.pulls == {}
+
+
+async def test_a_review_quoting_the_users_stored_key_is_not_posted(world: World) -> None:
+    user_key = "sk-ant-api03-" + "Yw4" * 12
+    user_secrets = await store_user_key(world, user_key, Provider.ANTHROPIC)
+    head = push_feature(world, {"app.py": NEW_APP}, "add mul")
+    open_pull(world, head)
+    chat = scripted(call("submit", {"summary": f"Your key {user_key} is fine."}))
+    agent = world.agent(exact_secrets(), user_secrets=user_secrets)
+
+    outcome = await agent.run(make_execution(TaskMode.PR_REVIEW, models(chat), pull_request_number=3))
+
+    assert outcome.failure is FailureReason.INVALID_REQUEST
+    assert world.github.reviews == []
 
 
 async def test_documentation_changes_docs_only_and_refuses_code_edits(world: World) -> None:

@@ -41,6 +41,7 @@ from asynccoder.domain.tasks import TaskMode
 from tests.support.git_repos import git
 
 MODEL_ID = UUID("00000000-0000-7000-8000-0000000000aa")
+USER_ID = UUID("0192d5a0-0000-7000-8000-000000000011")
 
 
 # --- git workspace ------------------------------------------------------------------------------------------
@@ -335,7 +336,7 @@ def make_execution(
 ) -> TaskExecution:
     return TaskExecution(
         task_id=task_id,
-        user_id=UUID("0192d5a0-0000-7000-8000-000000000011"),
+        user_id=USER_ID,
         mode=mode,
         instructions=instructions,
         attempt=1,
@@ -364,15 +365,16 @@ def scripted(*turns: ScriptedTurn | BaseException) -> ScriptedChatModel:
     return ScriptedChatModel(turns)
 
 
-def no_secrets(text: str) -> tuple[str, ...]:
+def no_secrets(text: str, known: Sequence[str] = ()) -> tuple[str, ...]:
     return ()
 
 
-def exact_secrets(*secrets: str) -> Callable[[str], tuple[str, ...]]:
-    """The agenttools scanner's exact-match part, enough to prove the hook blocks publishing."""
+def exact_secrets(*secrets: str) -> Callable[[str, Sequence[str]], tuple[str, ...]]:
+    """The scanner's exact-match part (``secrets`` and the ``known`` ones the agent passes), enough to prove
+    the hook blocks publishing."""
 
-    def scan(text: str) -> tuple[str, ...]:
-        return tuple(f"{s[:4]}…(redacted)" for s in secrets if s in text)
+    def scan(text: str, known: Sequence[str] = ()) -> tuple[str, ...]:
+        return tuple(f"{s[:4]}…(redacted)" for s in (*secrets, *known) if s in text)
 
     return scan
 

@@ -28,6 +28,7 @@ from asynccoder.application.ports.agent import (
     AgentTool,
     AgentToolbox,
     SandboxUnavailable,
+    UserSecrets,
     Workspace,
     WorkspaceFactory,
 )
@@ -52,8 +53,9 @@ from asynccoder.domain.ai import ProviderError
 from asynccoder.domain.errors import NotFound, Refused, Unavailable
 from asynccoder.domain.tasks import DiffStats, FailureReason, TaskMode, TaskResult
 
-# Returns redacted excerpts of whatever looks like a secret in ``text`` (empty when clean).
-SecretScan = Callable[[str], Sequence[str]]
+# Returns redacted excerpts of whatever looks like a secret in ``text`` (common secret shapes, the platform's
+# secrets, and exact matches of the given known secrets, e.g. the user's own keys); empty when clean.
+SecretScan = Callable[[str, Sequence[str]], Sequence[str]]
 
 SELF_REVIEW = (
     "Before this is committed, review your own change as a strict reviewer would. Here is `git diff` of "
@@ -107,8 +109,11 @@ class CodingAgent(TaskRunner):
         scan_secrets: SecretScan,
         limits: LoopLimits | None = None,
         known_secrets: Sequence[str] = (),
+        user_secrets: UserSecrets | None = None,
     ) -> None:
         self._known_secrets = tuple(known_secrets)
+        self._user_secrets = user_secrets
+        self._run_secrets: tuple[str, ...] = ()
         self._workspaces = workspaces
         self._toolbox = toolbox
         self._host = code_host
@@ -127,10 +132,14 @@ class CodingAgent(TaskRunner):
             credentials=execution.git_credentials,
             writable=writable,
             ref=ref,
-            known_secrets=self._known_secrets,
+            known_secrets=(*self._known_secrets, *self._run_secrets),
         )
 
     async def run(self, execution: TaskExecution) -> TaskOutcome:
+        # The user's own stored keys (decrypted, held in memory for this run only) are scanned for, by
+        # exact match, before anything is pushed, commented or reviewed.
+        if self._user_secrets is not None:
+            self._run_secrets = tuple(await self._user_secrets.for_user(execution.user_id))
         try:
             if execution.mode is TaskMode.PR_REVIEW:
                 return await self._review(execution)
@@ -480,7 +489,7 @@ class CodingAgent(TaskRunner):
         )
 
     def _block_secrets(self, *texts: str) -> None:
-        leaks = [excerpt for text in texts for excerpt in self._scan(text)]
+        leaks = [excerpt for text in texts for excerpt in self._scan(text, self._run_secrets)]
         if leaks:
             raise _Stop(
                 TaskOutcome(

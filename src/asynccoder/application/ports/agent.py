@@ -114,6 +114,13 @@ class WorkspaceFactory(Protocol):
     ) -> AbstractAsyncContextManager[Workspace]: ...
 
 
+class UserSecrets(Protocol):
+    """The plaintext of the secrets a user stored with the platform (their own provider keys), for
+    exact-match secret scanning only: never logged, stored or returned. Unreadable ones are skipped."""
+
+    async def for_user(self, user_id: UUID) -> tuple[str, ...]: ...
+
+
 # The tool that runs the repository's configured test command in the sandbox (no arguments).
 RUN_TESTS = "run_tests"
 
