@@ -662,7 +662,8 @@ async def test_a_large_pull_request_shows_code_first_within_the_context_budget_a
 
 
 async def test_debug_out_of_budget_hands_its_partial_work_over_as_a_draft_pull_request(world: World) -> None:
-    looks = [call("view", {"path": "app.py" if i % 2 else "README.md"}, call_id=f"v{i}") for i in range(12)]
+    paths = ("app.py", "README.md", "docs/guide.md")
+    looks = [call("view", {"path": paths[i % 3]}, call_id=f"v{i}") for i in range(12)]
     chat = scripted(call("edit", FIX), *looks)
     budget = FixedPriceBudget(cap_credits=100)
     execution = make_execution(TaskMode.DEBUG, FixedPriceModels(chat, budget, credits_per_call=10))

@@ -54,6 +54,22 @@ def test_four_identical_action_result_pairs_are_stuck_and_three_are_not() -> Non
     assert stuck_reason([step("ls")] * 4) is not None
 
 
+def test_two_action_result_pairs_alternating_over_six_steps_are_stuck() -> None:
+    a, b = step("cat a.py"), step("cat b.py")
+    assert stuck_reason([a, b, a, b, a]) is None
+    assert stuck_reason([a, b, a, b, a, b]) is not None
+    assert stuck_reason([step("ls"), b, a, b, a, b, a]) is not None
+
+
+def test_alternating_actions_whose_results_change_are_progress() -> None:
+    runs = [
+        step("pytest", f"{n} failed") if i % 2 else step("edit app.py") for i, n in enumerate(range(6, 0, -1))
+    ]
+    assert stuck_reason(runs) is None
+    a, b, c = step("cat a.py"), step("cat b.py"), step("cat c.py")
+    assert stuck_reason([a, b, a, c, a, b]) is None
+
+
 def test_the_same_action_with_a_different_result_is_progress() -> None:
     assert stuck_reason([step("ls", "a"), step("ls", "b"), step("ls", "c"), step("ls", "d")]) is None
 
