@@ -199,7 +199,35 @@ async def test_settings_need_write_access(world: World) -> None:
     assert refused.status_code == 403
     assert refused.json()["code"] == "insufficient_repository_access"
     assert allowed.status_code == 200
-    assert allowed.json()["settings"] == body
+    assert allowed.json()["settings"] == {**body, "test_command": None}
+
+
+async def test_the_test_command_is_validated_stored_and_shown(world: World) -> None:
+    repo_id = (await connect(world, "ada")).json()["id"]
+    url = f"/api/v1/repositories/{repo_id}/settings"
+    body = {"auto_review": False, "default_model_id": None, "default_base_branch": None}
+
+    stored = await world.client.put(
+        url, json={**body, "test_command": "  pytest -q tests/unit  "}, headers=world.headers["ada"]
+    )
+    shown = await world.client.get(f"/api/v1/repositories/{repo_id}", headers=world.headers["ada"])
+    multi_line = await world.client.put(
+        url, json={**body, "test_command": "pytest\nrm -rf /"}, headers=world.headers["ada"]
+    )
+    too_long = await world.client.put(
+        url, json={**body, "test_command": "x" * 501}, headers=world.headers["ada"]
+    )
+    after = await world.client.get(f"/api/v1/repositories/{repo_id}", headers=world.headers["ada"])
+    cleared = await world.client.put(url, json={**body, "test_command": None}, headers=world.headers["ada"])
+
+    assert stored.status_code == 200
+    assert stored.json()["settings"]["test_command"] == "pytest -q tests/unit"
+    assert shown.json()["settings"]["test_command"] == "pytest -q tests/unit"
+    assert multi_line.status_code == 400
+    assert multi_line.json()["errors"][0]["field"] == "test_command"
+    assert too_long.status_code == 400
+    assert after.json()["settings"]["test_command"] == "pytest -q tests/unit"
+    assert cleared.json()["settings"]["test_command"] is None
 
 
 async def test_a_default_model_outside_the_catalogue_is_400(world: World) -> None:

@@ -39,7 +39,9 @@ from tests.support.system import ManualClock, SequentialIdGenerator
 
 @pytest.fixture
 def workspaces(tmp_path: Path) -> LocalWorkspaces:
-    remote = make_remote(tmp_path / "origin", {"app.py": "x = 1\n", "notes.md": "# Notes\n"})
+    remote = make_remote(
+        tmp_path / "origin", {"app.py": "x = 1\n", "notes.md": "# Notes\n", "lib.py": "y = 2\n"}
+    )
     (tmp_path / "work").mkdir()
     return LocalWorkspaces(remote, tmp_path / "work")
 
@@ -57,8 +59,10 @@ def agent(workspaces: LocalWorkspaces, clock: ManualClock | None = None, **limit
     )
 
 
-def views(n: int, path: str = "app.py") -> list[object]:
-    return [call("view", {"path": path if i % 2 else "notes.md"}, call_id=f"c{i}") for i in range(n)]
+def views(n: int) -> list[object]:
+    """Steps that make progress: three files in turn (two alternating would look stuck)."""
+    paths = ("notes.md", "app.py", "lib.py")
+    return [call("view", {"path": paths[i % 3]}, call_id=f"c{i}") for i in range(n)]
 
 
 async def test_the_step_limit_ends_the_task_with_a_partial_result_and_hand_off_notes(
@@ -97,6 +101,20 @@ async def test_three_consecutive_malformed_replies_stop_the_task(workspaces: Loc
     notice = chat.requests[1].messages[-1].content[-1]
     assert isinstance(notice, TextBlock)
     assert notice.text == MALFORMED_NOTICE
+
+
+async def test_two_actions_alternating_with_the_same_results_stop_as_stuck(
+    workspaces: LocalWorkspaces,
+) -> None:
+    paths = ("app.py", "notes.md")
+    chat = scripted(*(call("view", {"path": paths[i % 2]}, call_id=f"c{i}") for i in range(10)))
+    execution = make_execution(TaskMode.ASK, FixedPriceModels(chat, FixedPriceBudget()))
+
+    outcome = await agent(workspaces).run(execution)
+
+    assert len(chat.requests) == 6
+    assert outcome.result is not None
+    assert "two actions alternated" in outcome.result.summary_markdown
 
 
 async def test_four_identical_action_result_pairs_stop_with_hand_off_notes(

@@ -270,3 +270,23 @@ async def test_a_nested_repository_planted_in_the_workspace_runs_nothing_on_the_
         await ws.changed_files()
         await ws.commit_and_push("Change a")
     assert not marker.exists(), marker.read_text() if marker.exists() else ""
+
+
+async def test_is_file_answers_only_for_regular_files_inside_the_checkout(tmp_path: Path) -> None:
+    outside = tmp_path / "host-secret.txt"
+    outside.write_text("secret\n")
+    remote = seed_remote(tmp_path, {"src/app.py": "x = 1\n"})
+    async with factory(tmp_path).open(
+        task_id=TASK, repository=checkout_of(remote), credentials=CountingCredentials(), writable=False
+    ) as ws:
+        (ws.root / "leak").symlink_to(outside)
+        (ws.root / "alias").symlink_to("src/app.py")
+        assert await ws.is_file("src/app.py")
+        assert await ws.is_file("./src/app.py")
+        assert await ws.is_file("alias")
+        assert not await ws.is_file("src")
+        assert not await ws.is_file("missing.py")
+        assert not await ws.is_file("leak")
+        assert not await ws.is_file(str(outside))
+        assert not await ws.is_file("src/../../host-secret.txt")
+        assert not await ws.is_file(".git/config")

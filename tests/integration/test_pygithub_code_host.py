@@ -13,7 +13,7 @@ from asynccoder.application.ports.code_hosting import (
 )
 from asynccoder.domain.code_hosting import Permission, PullRequestState, Visibility
 from asynccoder.domain.errors import NotFound, Refused, TooManyRequests
-from tests.support.github_api_server import FakeGitHub, github_api_server
+from tests.support.github_api_server import DIFF, FakeGitHub, github_api_server
 
 ADA = "gho_ada_token_0123456789"
 BOB = "gho_bob_token_9876543210"
@@ -155,6 +155,57 @@ async def test_a_review_with_inline_comments_and_an_issue_comment_are_posted(
         {"path": "src/app.py", "line": 2, "side": "RIGHT", "body": "Nit: name"}
     ]
     assert comment.host_comment_id == github.comments[0]["id"]
+
+
+async def test_a_multi_line_comment_and_one_on_a_removed_line_are_sent_with_their_sides(
+    host: PyGithubCodeHost, github: FakeGitHub
+) -> None:
+    opened = await host.open_pull_request(ADA, "acme/widgets", head="f", base="main", title="T", body="B")
+    github.pulls[("acme/widgets", opened.number)]["diff"] = DIFF
+
+    await host.post_review(
+        ADA,
+        "acme/widgets",
+        opened.number,
+        body="Two",
+        event="COMMENT",
+        comments=[
+            InlineComment("src/app.py", 3, "range", start_line=2),
+            InlineComment("src/app.py", 2, "removed", side="LEFT"),
+        ],
+    )
+
+    assert github.reviews[0]["comments"] == [
+        {
+            "path": "src/app.py",
+            "line": 3,
+            "side": "RIGHT",
+            "body": "range",
+            "start_line": 2,
+            "start_side": "RIGHT",
+        },
+        {"path": "src/app.py", "line": 2, "side": "LEFT", "body": "removed"},
+    ]
+
+
+async def test_githubs_422_for_a_comment_outside_the_diff_is_a_refused_review_comment(
+    host: PyGithubCodeHost, github: FakeGitHub
+) -> None:
+    opened = await host.open_pull_request(ADA, "acme/widgets", head="f", base="main", title="T", body="B")
+    github.pulls[("acme/widgets", opened.number)]["diff"] = DIFF
+
+    with pytest.raises(Refused) as caught:
+        await host.post_review(
+            ADA,
+            "acme/widgets",
+            opened.number,
+            body="x",
+            event="COMMENT",
+            comments=[InlineComment("src/app.py", 40, "far away")],
+        )
+
+    assert caught.value.code == "review_comment_rejected"
+    assert github.reviews == []
 
 
 async def test_a_reader_cannot_open_a_pull_request(host: PyGithubCodeHost) -> None:

@@ -18,7 +18,14 @@ from typing import Any
 from uuid import UUID
 
 from asynccoder.adapters.ai.scripted import ScriptedChatModel, ScriptedTurn
-from asynccoder.application.ports.agent import AgentTool, AgentToolbox, ToolOutput, Workspace
+from asynccoder.application.ports.agent import (
+    AgentTool,
+    AgentToolbox,
+    CommandResult,
+    Sandbox,
+    ToolOutput,
+    Workspace,
+)
 from asynccoder.application.ports.ai import ChatModel
 from asynccoder.application.ports.task_execution import (
     BudgetExhausted,
@@ -34,6 +41,7 @@ from asynccoder.domain.tasks import TaskMode
 from tests.support.git_repos import git
 
 MODEL_ID = UUID("00000000-0000-7000-8000-0000000000aa")
+USER_ID = UUID("0192d5a0-0000-7000-8000-000000000011")
 
 
 # --- git workspace ------------------------------------------------------------------------------------------
@@ -78,6 +86,10 @@ class GitWorkspace(Workspace):
     async def changed_files(self) -> tuple[str, ...]:
         git("add", "--intent-to-add", ".", cwd=self._root)
         return tuple(git("diff", "--name-only", self._base, cwd=self._root).split())
+
+    async def is_file(self, path: str) -> bool:
+        found = _inside(self._root, path)
+        return found is not None and found.is_file()
 
     async def commit_and_push(self, message: str) -> str:
         git("add", "-A", cwd=self._root)
@@ -190,11 +202,29 @@ class EditTool(AgentTool):
 
 
 class SimpleToolbox(AgentToolbox):
-    def tools_for(self, workspace: Workspace, *, read_only: bool, shell: bool) -> tuple[AgentTool, ...]:
+    def tools_for(
+        self, workspace: Workspace, *, read_only: bool, shell: bool, test_command: str | None = None
+    ) -> tuple[AgentTool, ...]:
         tools: list[AgentTool] = [ViewTool(workspace.root)]
         if not read_only:
             tools.append(EditTool(workspace.root))
         return tuple(tools)
+
+
+@dataclass
+class ScriptedSandbox(Sandbox):
+    """Answers each command with the next scripted result and records what it was asked to run (the real
+    bubblewrap sandbox has its own tests; this one lets the agent's use of it run where bwrap is missing)."""
+
+    results: list[CommandResult]
+    ran: list[tuple[str, Path, float]] = field(default_factory=list)
+
+    async def available(self) -> bool:
+        return True
+
+    async def run(self, command: str, *, workdir: Path, timeout_seconds: float) -> CommandResult:
+        self.ran.append((command, workdir, timeout_seconds))
+        return self.results.pop(0)
 
 
 # --- model access, budget, log, cancellation ------------------------------------------------------------
@@ -302,10 +332,11 @@ def make_execution(
     deadline: datetime | None = None,
     cancellation: EventCancellation | None = None,
     log: RecordingLog | None = None,
+    test_command: str | None = None,
 ) -> TaskExecution:
     return TaskExecution(
         task_id=task_id,
-        user_id=UUID("0192d5a0-0000-7000-8000-000000000011"),
+        user_id=USER_ID,
         mode=mode,
         instructions=instructions,
         attempt=1,
@@ -315,6 +346,7 @@ def make_execution(
             clone_url=f"https://github.com/{full_name}.git",
             base_branch="main",
             pull_request_number=pull_request_number,
+            test_command=test_command,
         ),
         models=models,
         budget=models.budget,
@@ -333,15 +365,16 @@ def scripted(*turns: ScriptedTurn | BaseException) -> ScriptedChatModel:
     return ScriptedChatModel(turns)
 
 
-def no_secrets(text: str) -> tuple[str, ...]:
+def no_secrets(text: str, known: Sequence[str] = ()) -> tuple[str, ...]:
     return ()
 
 
-def exact_secrets(*secrets: str) -> Callable[[str], tuple[str, ...]]:
-    """The agenttools scanner's exact-match part, enough to prove the hook blocks publishing."""
+def exact_secrets(*secrets: str) -> Callable[[str, Sequence[str]], tuple[str, ...]]:
+    """The scanner's exact-match part (``secrets`` and the ``known`` ones the agent passes), enough to prove
+    the hook blocks publishing."""
 
-    def scan(text: str) -> tuple[str, ...]:
-        return tuple(f"{s[:4]}…(redacted)" for s in secrets if s in text)
+    def scan(text: str, known: Sequence[str] = ()) -> tuple[str, ...]:
+        return tuple(f"{s[:4]}…(redacted)" for s in (*secrets, *known) if s in text)
 
     return scan
 

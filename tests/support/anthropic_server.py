@@ -70,7 +70,38 @@ class AnthropicServer(FakeHttpServer):
             return error(400, "invalid_request_error", "model, max_tokens and messages are required")
         if not all(m.get("role") in {"user", "assistant"} for m in body["messages"]):
             return error(400, "invalid_request_error", "messages: roles must be user or assistant")
+        for index, tool in enumerate(body.get("tools") or ()):
+            problem = _tool_problem(tool)
+            if problem is not None:
+                return error(400, "invalid_request_error", f"tools.{index}: {problem}")
         return None
+
+
+# Server tools this server knows, with the one name each must be declared under (Anthropic's docs).
+SERVER_TOOLS = {"text_editor_20250728": "str_replace_based_edit_tool"}
+
+
+def _tool_problem(tool: Any) -> str | None:
+    """What Anthropic would refuse in one ``tools`` entry: a custom tool needs a name and an object
+    ``input_schema``; a typed server tool must use its fixed name and carries no schema."""
+    if not isinstance(tool, dict):
+        return "Input should be an object"
+    kind = tool.get("type")
+    if kind is None or kind == "custom":
+        schema = tool.get("input_schema")
+        if not isinstance(tool.get("name"), str) or not isinstance(schema, dict):
+            return "custom tools need `name` and `input_schema`"
+        if schema.get("type") != "object":
+            return "input_schema.type: Input should be 'object'"
+        return None
+    if kind not in SERVER_TOOLS:
+        return f"Input tag '{kind}' found using 'type' does not match any of the expected tags"
+    if tool.get("name") != SERVER_TOOLS[kind]:
+        return f"{kind}.name: Input should be '{SERVER_TOOLS[kind]}'"
+    extra = set(tool) - {"type", "name", "cache_control", "max_characters"}
+    if extra:
+        return f"{kind}.{sorted(extra)[0]}: Extra inputs are not permitted"
+    return None
 
 
 def _bearer(value: str | None) -> str | None:

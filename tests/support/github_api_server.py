@@ -160,6 +160,60 @@ DIFF = (
 )
 
 
+PATH_INVALID = (
+    "Pull request review thread path is invalid and Pull request review thread diff hunk can't be blank"
+)
+LINE_OUTSIDE_DIFF = (
+    "Pull request review thread line must be part of the diff and "
+    "Pull request review thread diff hunk can't be blank"
+)
+REVIEW_DOCS = "https://docs.github.com/rest/pulls/reviews#create-a-review-for-a-pull-request"
+_HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+
+
+def _diff_hunks(diff: str) -> dict[str, list[tuple[set[int], set[int]]]]:
+    """Per file (new path), each hunk's (LEFT, RIGHT) line numbers, as GitHub computes commentable lines."""
+    files: dict[str, list[tuple[set[int], set[int]]]] = {}
+    path = ""
+    old = new = 0
+    for line in diff.split("\n"):
+        if line.startswith("+++ "):
+            path = line[4:].removeprefix("b/")
+            files.setdefault(path, [])
+        elif line.startswith("--- "):
+            continue
+        elif match := _HUNK.match(line):
+            old, new = int(match.group(1)), int(match.group(3))
+            files.setdefault(path, []).append((set(), set()))
+        elif files.get(path) and line[:1] in {" ", "+", "-"}:
+            left, right = files[path][-1]
+            if line[:1] in {" ", "-"}:
+                left.add(old)
+                old += 1
+            if line[:1] in {" ", "+"}:
+                right.add(new)
+                new += 1
+    return files
+
+
+def thread_refusal(diff: str, comment: dict[str, Any]) -> str | None:
+    """GitHub's 422 error text for an inline review comment the pull request's diff cannot carry."""
+    hunks = _diff_hunks(diff).get(comment["path"])
+    if not hunks:
+        return PATH_INVALID
+    side = comment.get("side", "RIGHT")
+    index = 0 if side == "LEFT" else 1
+    hunk = next((h for h in hunks if comment["line"] in h[index]), None)
+    if hunk is None:
+        return LINE_OUTSIDE_DIFF
+    start = comment.get("start_line")
+    if start is not None:
+        start_index = 0 if comment.get("start_side", side) == "LEFT" else 1
+        if start not in hunk[start_index] or start > comment["line"]:
+            return "Pull request review thread start line must be part of the same hunk as the line."
+    return None
+
+
 def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -382,6 +436,23 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                     for c in body.get("comments", []):
                         if not c.get("path") or not isinstance(c.get("line"), int) or not c.get("body"):
                             return self._error(422, "Validation Failed")
+                    # Pull requests seeded with their real diff check each comment against it.
+                    refusals = [
+                        r
+                        for c in body.get("comments", [])
+                        if "diff" in pr and (r := thread_refusal(pr["diff"], c))
+                    ]
+                    if refusals:
+                        # GitHub's answer names the failing rule, never which comment broke it.
+                        return self._send(
+                            422,
+                            {
+                                "message": "Unprocessable Entity",
+                                "errors": [refusals[0]],
+                                "documentation_url": REVIEW_DOCS,
+                                "status": "422",
+                            },
+                        )
                     review = {
                         "id": state.new_id(),
                         "node_id": "MDE3OlB1bGxSZXF1ZXN0UmV2aWV3ODA=",

@@ -9,8 +9,10 @@ from asynccoder.domain.agent.diffs import (
     FileStatus,
     Side,
     commentable_lines,
+    estimate_tokens,
     pack_files,
     parse_unified_diff,
+    relevance,
     render_file,
     validate_finding,
 )
@@ -104,7 +106,7 @@ def test_commentable_lines_are_added_and_context_on_the_right_removed_and_contex
     assert lines.left == frozenset({1, 2, 3, 4, 5, 20, 21, 22})
 
 
-def test_rendering_numbers_the_new_hunk_and_lists_removed_lines_in_the_old_hunk() -> None:
+def test_rendering_numbers_the_new_hunk_and_the_removed_lines_of_the_old_hunk_by_old_number() -> None:
     rendered = render_file(parse_unified_diff(DIFF)[0])
     assert rendered.splitlines()[:12] == [
         "## File: 'app.py'",
@@ -118,9 +120,9 @@ def test_rendering_numbers_the_new_hunk_and_lists_removed_lines_in_the_old_hunk(
         "5  y = 2",
         "6  z = 3",
         "__old hunk__",
-        " import os",
+        "1  import os",
     ]
-    assert "-print('hi')" in rendered
+    assert "2 -print('hi')" in rendered
 
 
 def test_findings_are_validated_against_the_diff() -> None:
@@ -153,6 +155,36 @@ def test_packing_keeps_what_fits_and_lists_the_rest() -> None:
     for path in small.omitted:
         assert f"- {path}\n" in small.text
     assert pack_files(files, 260) == small
+
+
+def _added_file(path: str, lines: int) -> str:
+    body = "".join(f"+line {i}\n" for i in range(lines))
+    return (
+        f"diff --git a/{path} b/{path}\nnew file mode 100644\n--- /dev/null\n+++ b/{path}\n"
+        f"@@ -0,0 +1,{lines} @@\n{body}"
+    )
+
+
+def test_relevance_puts_code_before_other_text_before_lockfiles_and_generated_files() -> None:
+    assert relevance("src/app.py") == relevance("web/App.tsx") == 0
+    assert relevance("README.md") == relevance("config/settings.yaml") == 1
+    for path in ("package-lock.json", "sub/poetry.lock", "go.sum", "dist/app.js", "ui/app.min.js"):
+        assert relevance(path) == 2, path
+
+
+def test_packing_by_token_estimate_fills_the_budget_with_code_first_and_lists_the_rest() -> None:
+    diff = _added_file("package-lock.json", 3) + _added_file("README.md", 3) + _added_file("src/big.py", 60)
+    files = parse_unified_diff(diff)
+    code_tokens = estimate_tokens(render_file(files[2]))
+
+    packed = pack_files(files, code_tokens + 22, measure=estimate_tokens)
+
+    assert packed.included == ("src/big.py",)
+    assert packed.omitted == ("package-lock.json", "README.md")
+    assert packed.text.endswith("- package-lock.json\n- README.md\n")
+    assert estimate_tokens(packed.text) <= code_tokens + 22
+    everything = pack_files(files, 10_000, measure=estimate_tokens)
+    assert everything.included == ("package-lock.json", "README.md", "src/big.py")  # diff order kept
 
 
 # ---- property: the numbering of any generated diff follows its lines ----------------------------------

@@ -3,6 +3,8 @@ docs-only rule, the submit and report_finding tools' validation."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -52,6 +54,22 @@ def test_four_identical_action_result_pairs_are_stuck_and_three_are_not() -> Non
     assert stuck_reason([step("ls")] * 4) is not None
 
 
+def test_two_action_result_pairs_alternating_over_six_steps_are_stuck() -> None:
+    a, b = step("cat a.py"), step("cat b.py")
+    assert stuck_reason([a, b, a, b, a]) is None
+    assert stuck_reason([a, b, a, b, a, b]) is not None
+    assert stuck_reason([step("ls"), b, a, b, a, b, a]) is not None
+
+
+def test_alternating_actions_whose_results_change_are_progress() -> None:
+    runs = [
+        step("pytest", f"{n} failed") if i % 2 else step("edit app.py") for i, n in enumerate(range(6, 0, -1))
+    ]
+    assert stuck_reason(runs) is None
+    a, b, c = step("cat a.py"), step("cat b.py"), step("cat c.py")
+    assert stuck_reason([a, b, a, c, a, b]) is None
+
+
 def test_the_same_action_with_a_different_result_is_progress() -> None:
     assert stuck_reason([step("ls", "a"), step("ls", "b"), step("ls", "c"), step("ls", "d")]) is None
 
@@ -76,7 +94,7 @@ def test_hunks_are_numbered_on_the_new_side_and_commentable_lines_are_the_hunks_
     rendered = render_file(app)
     assert rendered.startswith("## File: 'app.py'\n")
     assert "__new hunk__\n1  import os\n2 +def main() -> None:" in rendered
-    assert "-print('hi')" in rendered.split("__old hunk__", 1)[1]
+    assert "2 -print('hi')" in rendered.split("__old hunk__", 1)[1]
     assert files["old.txt"].status is FileStatus.DELETED
     assert commentable_lines(files["old.txt"]).right == frozenset()
 
@@ -102,7 +120,10 @@ def test_documentation_paths() -> None:
 
 
 async def test_submit_checks_required_fields_types_and_the_modes_rule() -> None:
-    tool = SubmitTool(TaskMode.ASK, lambda args: None if args["cited_files"] else "cite something")
+    async def check(args: dict[str, Any]) -> str | None:
+        return None if args["cited_files"] else "cite something"
+
+    tool = SubmitTool(TaskMode.ASK, check)
 
     assert (await tool.run({"answer": "x"})).is_error
     assert (await tool.run({"answer": "", "cited_files": ["a"]})).is_error
@@ -122,9 +143,35 @@ async def test_a_finding_outside_the_diff_is_kept_for_the_summary() -> None:
 
     assert [f.in_diff for f in tool.findings] == [True, False, False]
     assert "inline comment" in inside.text
-    assert "commentable lines: 1-5, 21-23" in outside.text
+    assert "commentable RIGHT lines: 1-5, 21-23" in outside.text
     assert "not part of this diff" in elsewhere.text
     assert invalid.is_error
+
+
+async def test_findings_on_removed_lines_and_line_ranges_are_checked_per_side_and_hunk() -> None:
+    tool = FindingsTool({f.path: f for f in parse_unified_diff(DIFF)})
+    base = {"severity": "major", "title": "t", "body": "b", "path": "app.py"}
+
+    removed = await tool.run({**base, "line": 2, "side": "LEFT"})
+    range_in_hunk = await tool.run({**base, "start_line": 2, "line": 4})
+    left_only = await tool.run({**base, "line": 20, "side": "LEFT"})
+    right_of_left_only = await tool.run({**base, "line": 20})
+    across_hunks = await tool.run({**base, "start_line": 4, "line": 22})
+    bad_side = await tool.run({**base, "line": 2, "side": "BOTH"})
+
+    assert [(f.in_diff, f.side, f.start_line) for f in tool.findings] == [
+        (True, "LEFT", None),
+        (True, "RIGHT", 2),
+        (True, "LEFT", None),
+        (False, "RIGHT", None),
+        (False, "RIGHT", 4),
+    ]
+    assert "app.py:2 (removed lines)" in removed.text
+    assert "app.py:2-4" in range_in_hunk.text
+    assert "app.py:20" in left_only.text
+    assert "outside the diff" in right_of_left_only.text
+    assert "not inside one hunk" in across_hunks.text
+    assert bad_side.is_error
 
 
 @given(st.text(max_size=300))

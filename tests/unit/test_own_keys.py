@@ -22,6 +22,7 @@ from asynccoder.application.ai.api_keys import (
     ListApiKeysInput,
     ResolveCallCredentials,
     ResolveCallCredentialsInput,
+    StoredProviderKeys,
     UpdateApiKey,
     UpdateApiKeyInput,
 )
@@ -344,3 +345,20 @@ async def test_testing_with_an_own_key_needs_one_and_without_needs_a_platform_ke
     result = await try_model(TryModelInput(world.alice, world.model.id, use_own_key=True))
     assert (result.ok, result.model) == (True, "claude-haiku-4-5")
     assert world.factory.calls[-1].api_key == CANARY
+
+
+async def test_the_agents_secret_scan_gets_only_the_users_own_decrypted_keys() -> None:
+    world = await World().seed()
+    await world.add_key(world.alice)
+    bob_key = await world.add_key(world.bob, key="sk-ant-bob-key-5678")
+    await world.add_key(world.bob, provider=Provider.OPENAI, key="sk-proj-bob-unreadable-1234")
+    async with world.uow() as uow:
+        (openai,) = [k for k in await uow.api_keys.list_for_user(world.bob.user_id) if k.id != bob_key.id]  # type: ignore[attr-defined]
+        await uow.api_keys.update(dataclasses.replace(openai, sealed_key=bob_key.sealed_key))  # type: ignore[attr-defined]
+        await uow.commit()
+
+    alice = await StoredProviderKeys(world.uow(), world.box).for_user(world.alice.user_id)
+    bob = await StoredProviderKeys(world.uow(), world.box).for_user(world.bob.user_id)
+
+    assert alice == (CANARY,)
+    assert bob == ("sk-ant-bob-key-5678",)  # the ciphertext moved to another row no longer decrypts

@@ -14,6 +14,7 @@ from asynccoder.application.tasks.engine import TaskWorker
 from asynccoder.application.tasks.manage import GetTaskReceipt
 from asynccoder.domain.ai import ProviderOverloaded
 from asynccoder.domain.tasks import FailureReason, Task, TaskStatus, retry_backoff
+from tests.support.code_hosting import make_repository
 from tests.support.system import ManualClock
 from tests.support.task_engine import (
     Call,
@@ -71,6 +72,20 @@ async def test_a_successful_task_is_charged_its_usage_and_the_rest_released(worl
     receipt = await GetTaskReceipt(world.new_uow())(user.as_actor(), task.id)
     assert done.settled_credits == receipt.charged_credits > 0
     assert await _account(world, user.id) == (CREDITS - done.settled_credits, 0)
+
+
+async def test_the_runner_gets_the_repositorys_test_command_and_base_branch(world: EngineWorld) -> None:
+    repo = make_repository(host="local", host_id=None, full_name="acme/tested", test_command="make test")
+    user, repo = await world.user_with_repository(credits=CREDITS, repository=repo)
+    await world.submit(user, repo)
+    world.script_answers(1)
+    runner = ScriptedTaskRunner()
+
+    await world.worker(runner).run_one()
+
+    (execution,) = runner.executions
+    assert execution.repository.test_command == "make test"
+    assert execution.repository.base_branch == repo.base_branch
 
 
 async def test_a_provider_failure_charges_nothing_and_the_receipt_says_why(world: EngineWorld) -> None:

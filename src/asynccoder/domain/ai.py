@@ -82,11 +82,21 @@ class Message:
 
 @dataclass(frozen=True, slots=True)
 class ToolDefinition:
-    """A tool the model may call; ``input_schema`` is a JSON Schema object."""
+    """A tool the model may call; ``input_schema`` is a JSON Schema object.
+
+    ``native`` names a provider-native tool whose interface this one implements exactly (``"text_editor"``:
+    Anthropic's text editor, commands view/create/str_replace/insert with the same argument names); a
+    provider adapter whose model supports it may offer the native tool instead and map its calls back to
+    ``name``.
+    """
 
     name: str
     description: str
     input_schema: dict[str, Any]
+    native: str | None = None
+
+
+NATIVE_TEXT_EDITOR = "text_editor"
 
 
 @dataclass(frozen=True, slots=True)

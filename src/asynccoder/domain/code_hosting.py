@@ -94,6 +94,26 @@ def validate_branch_name(raw: str, *, field_name: str = "branch") -> str:
     return name
 
 
+MAX_TEST_COMMAND_LENGTH = 500
+
+
+def validate_test_command(raw: str) -> str:
+    """Return the repository's test command: one line of printable text (it runs only in the sandbox, as
+    ``sh -c``), at most ``MAX_TEST_COMMAND_LENGTH`` characters, else raise ``InvalidInput``."""
+    command = raw.strip()
+    if not command or len(command) > MAX_TEST_COMMAND_LENGTH or not command.isprintable():
+        raise InvalidInput(
+            "The test command is not valid.",
+            problems=[
+                FieldProblem(
+                    "test_command",
+                    f"must be one line of printable text, 1 to {MAX_TEST_COMMAND_LENGTH} characters",
+                )
+            ],
+        )
+    return command
+
+
 def validate_repository_url(raw: str, *, allowed_hosts: frozenset[str], allow_local_paths: bool) -> str:
     """Return a clone URL that is safe to hand to git, else raise ``InvalidInput``.
 
@@ -150,7 +170,8 @@ class Repository:
 
     ``host_id`` is the code host's numeric id (GitHub's ``repository.id``; ``None`` for local repositories).
     ``clone_url`` is validated by ``validate_repository_url``. Settings: ``auto_review`` of new pull requests,
-    ``default_model_id`` for tasks and reviews, ``default_base_branch`` for new pull requests.
+    ``default_model_id`` for tasks and reviews, ``default_base_branch`` for new pull requests,
+    ``test_command`` (one shell line, see ``validate_test_command``) that Debug runs in the sandbox.
     """
 
     id: UUID
@@ -166,6 +187,7 @@ class Repository:
     auto_review: bool = False
     default_model_id: UUID | None = None
     default_base_branch: str | None = None
+    test_command: str | None = None
     head_sha: str | None = None
     last_pushed_at: datetime | None = None
 
@@ -191,10 +213,12 @@ class Repository:
         default_model_id: UUID | None,
         default_base_branch: str | None,
         now: datetime,
+        test_command: str | None = None,
     ) -> Repository:
         return replace(
             self,
             auto_review=auto_review,
+            test_command=validate_test_command(test_command) if test_command is not None else None,
             default_model_id=default_model_id,
             default_base_branch=(
                 validate_branch_name(default_base_branch, field_name="default_base_branch")

@@ -19,9 +19,10 @@ from asynccoder.adapters.agent_tools.toolbox import WorkspaceToolbox
 from asynccoder.adapters.git.workspace import GitWorkspaceFactory
 from asynccoder.adapters.sandbox.bubblewrap import BubblewrapSandbox
 from asynccoder.application.agent.coding_agent import CodingAgent
+from asynccoder.application.ai.api_keys import StoredProviderKeys
 from asynccoder.application.ports.agent import AgentToolbox, Sandbox, WorkspaceFactory
 from asynccoder.application.ports.code_hosting import CodeHost, GitTransport
-from asynccoder.application.ports.system import Clock, IdGenerator
+from asynccoder.application.ports.system import Clock, IdGenerator, SecretBox
 from asynccoder.application.ports.task_execution import TaskExecution, TaskOutcome, TaskRunner
 from asynccoder.application.ports.uow import UnitOfWork
 from asynccoder.domain.agent.secrets import scan_text
@@ -55,6 +56,7 @@ class AgentProvider(Provider):
         uow: UnitOfWork,
         clock: Clock,
         ids: IdGenerator,
+        box: SecretBox,
     ) -> CodingAgent:
         known = platform_secrets(settings)
         return CodingAgent(
@@ -64,10 +66,11 @@ class AgentProvider(Provider):
             uow=uow,
             clock=clock,
             ids=ids,
-            scan_secrets=lambda text: [
-                f.excerpt for f in scan_text(text, source="output", known_secrets=known)
+            scan_secrets=lambda text, extra: [
+                f.excerpt for f in scan_text(text, source="output", known_secrets=(*known, *extra))
             ],
             known_secrets=known,
+            user_secrets=StoredProviderKeys(uow, box),
         )
 
 

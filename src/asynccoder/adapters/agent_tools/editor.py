@@ -24,7 +24,7 @@ from asynccoder.adapters.agent_tools.paths import PathRefused, WorkspacePath, co
 from asynccoder.adapters.agent_tools.schemas import definition
 from asynccoder.application.ports.agent import AgentTool, ToolOutput, Workspace
 from asynccoder.domain.agent.truncation import truncate_middle
-from asynccoder.domain.ai import ToolDefinition
+from asynccoder.domain.ai import NATIVE_TEXT_EDITOR, ToolDefinition
 
 WINDOW_LINES = 100
 MAX_LINE_CHARS = 2_000
@@ -77,6 +77,8 @@ EDIT_DEFINITION = definition(
         "required": ["command", "path"],
         "additionalProperties": False,
     },
+    # Same commands and argument names as Anthropic's text editor: Claude gets its native tool instead.
+    native=NATIVE_TEXT_EDITOR,
 )
 
 VIEW_DEFINITION = definition(

@@ -15,5 +15,9 @@ def _sorted(value: Any) -> Any:
     return value
 
 
-def definition(name: str, description: str, input_schema: dict[str, Any]) -> ToolDefinition:
-    return ToolDefinition(name=name, description=description, input_schema=_sorted(input_schema))
+def definition(
+    name: str, description: str, input_schema: dict[str, Any], *, native: str | None = None
+) -> ToolDefinition:
+    return ToolDefinition(
+        name=name, description=description, input_schema=_sorted(input_schema), native=native
+    )

@@ -1,7 +1,8 @@
 """The ``AgentToolbox``: the task's tools over its workspace, in a fixed order with fixed definitions.
 
 Writing modes get ``edit`` (view/create/str_replace/insert), read-only modes ``view``; ``search`` always;
-``shell`` only when asked for and a sandbox is available. Tools are sorted by name so the provider's prompt
+``shell`` only when asked for and a sandbox is available; ``run_tests`` for a writing task when the repository
+has a test command and a sandbox is available. Tools are sorted by name so the provider's prompt
 cache sees the same bytes on every step of every task.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 from asynccoder.adapters.agent_tools.editor import FileEditorTool
 from asynccoder.adapters.agent_tools.search import RipgrepSearchTool
 from asynccoder.adapters.agent_tools.shell import DEFAULT_TIMEOUT_SECONDS, SandboxShellTool
+from asynccoder.adapters.agent_tools.test_runner import SandboxTestCommandTool
 from asynccoder.application.ports.agent import AgentTool, AgentToolbox, Sandbox, Workspace
 
 
@@ -41,7 +43,9 @@ class WorkspaceToolbox(AgentToolbox):
     def shell_available(self) -> bool:
         return self._sandbox is not None
 
-    def tools_for(self, workspace: Workspace, *, read_only: bool, shell: bool) -> tuple[AgentTool, ...]:
+    def tools_for(
+        self, workspace: Workspace, *, read_only: bool, shell: bool, test_command: str | None = None
+    ) -> tuple[AgentTool, ...]:
         tools: list[AgentTool] = [
             FileEditorTool(workspace, read_only=read_only),
             RipgrepSearchTool(workspace, ripgrep=self._ripgrep),
@@ -50,4 +54,6 @@ class WorkspaceToolbox(AgentToolbox):
             tools.append(
                 SandboxShellTool(workspace, self._sandbox, default_timeout_seconds=self._shell_timeout)
             )
+        if test_command and not read_only and self._sandbox is not None:
+            tools.append(SandboxTestCommandTool(workspace, self._sandbox, test_command))
         return tuple(sorted(tools, key=lambda tool: tool.definition.name))

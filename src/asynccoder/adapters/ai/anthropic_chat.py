@@ -20,6 +20,7 @@ from asynccoder.adapters.ai.resilience import (
     unreachable,
 )
 from asynccoder.domain.ai import (
+    NATIVE_TEXT_EDITOR,
     ChatRequest,
     ChatResponse,
     ContentBlock,
@@ -31,6 +32,7 @@ from asynccoder.domain.ai import (
     TextBlock,
     TextDelta,
     ToolCall,
+    ToolDefinition,
     Usage,
 )
 
@@ -75,9 +77,10 @@ class AnthropicChatModel(RetryingChatModel):
 
     async def _complete_once(self, request: ChatRequest) -> ChatResponse:
         message = await self._client.messages.create(**_params(request))
+        ours = {wire: name for name, wire in _wire_names(request).items()}
         return ChatResponse(
             model=message.model,
-            content=tuple(_block(b) for b in message.content if b.type in {"text", "tool_use"}),
+            content=tuple(_block(b, ours) for b in message.content if b.type in {"text", "tool_use"}),
             stop_reason=_stop_reason(message.stop_reason),
             usage=_usage(message.usage),
             provider_request_id=message._request_id,
@@ -85,6 +88,7 @@ class AnthropicChatModel(RetryingChatModel):
 
     async def _stream_once(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         stream = await self._client.messages.create(**_params(request), stream=True)
+        ours = {wire: name for name, wire in _wire_names(request).items()}
         model = ""
         request_id = stream.response.headers.get("request-id")
         usage = Usage()
@@ -137,7 +141,7 @@ class AnthropicChatModel(RetryingChatModel):
                 arguments = json.loads(raw["json"]) if raw["json"] else {}
                 if not isinstance(arguments, dict):
                     raise malformed(self.provider_name)
-                content.append(ToolCall(raw["id"], raw["name"], arguments))
+                content.append(ToolCall(raw["id"], ours.get(raw["name"], raw["name"]), arguments))
         yield StreamDone(ChatResponse(model, tuple(content), stop_reason, usage, request_id))
 
     def _translate(self, exc: Exception) -> ProviderError:
@@ -167,8 +171,36 @@ _EPHEMERAL = {"type": "ephemeral"}
 MAX_CACHE_BREAKPOINTS = 4  # Anthropic's limit per request
 
 
+# Anthropic's text editor tool as Claude 4 and later models are trained on it (anthropic SDK type
+# ``ToolTextEditor20250728Param``): the name is fixed, there is no schema or description to send.
+TEXT_EDITOR_TYPE = "text_editor_20250728"
+TEXT_EDITOR_NAME = "str_replace_based_edit_tool"
+
+
+def supports_native_text_editor(model: str) -> bool:
+    """Whether ``model`` takes ``text_editor_20250728``: every Claude model from Claude 4 on. Decided by the
+    families that lack it (Claude 3.x and older), so a new model name keeps the native tool."""
+    name = model.lower()
+    return name.startswith("claude") and not name.startswith(("claude-3", "claude-2", "claude-instant"))
+
+
+def _wire_names(request: ChatRequest) -> dict[str, str]:
+    """Our tool names that go to the API under another name (the native text editor's)."""
+    if not supports_native_text_editor(request.model):
+        return {}
+    editors = [t.name for t in request.tools if t.native == NATIVE_TEXT_EDITOR]
+    return {editors[0]: TEXT_EDITOR_NAME} if len(editors) == 1 else {}
+
+
+def _tool(tool: ToolDefinition, wire_names: dict[str, str]) -> dict[str, Any]:
+    if tool.name in wire_names:
+        return {"type": TEXT_EDITOR_TYPE, "name": TEXT_EDITOR_NAME}
+    return {"name": tool.name, "description": tool.description, "input_schema": tool.input_schema}
+
+
 def _params(request: ChatRequest) -> dict[str, Any]:
-    messages = [_message(m) for m in request.messages]
+    wire_names = _wire_names(request)
+    messages = [_message(m, wire_names) for m in request.messages]
     params: dict[str, Any] = {
         "model": request.model,
         "max_tokens": request.max_tokens,
@@ -180,10 +212,7 @@ def _params(request: ChatRequest) -> dict[str, Any]:
         else:
             params["system"] = request.system
     if request.tools:
-        params["tools"] = [
-            {"name": t.name, "description": t.description, "input_schema": t.input_schema}
-            for t in request.tools
-        ]
+        params["tools"] = [_tool(t, wire_names) for t in request.tools]
         if request.cache_prefix:
             params["tools"][-1]["cache_control"] = _EPHEMERAL
     if request.cache_prefix:
@@ -211,13 +240,14 @@ def _mark_latest_turns(messages: list[dict[str, Any]], available: int) -> None:
             marked += 1
 
 
-def _message(message: Message) -> dict[str, Any]:
+def _message(message: Message, wire_names: dict[str, str]) -> dict[str, Any]:
     content: list[dict[str, Any]] = []
     for block in message.content:
         if isinstance(block, TextBlock):
             content.append({"type": "text", "text": block.text})
         elif isinstance(block, ToolCall):
-            content.append({"type": "tool_use", "id": block.id, "name": block.name, "input": block.arguments})
+            name = wire_names.get(block.name, block.name)
+            content.append({"type": "tool_use", "id": block.id, "name": name, "input": block.arguments})
         else:
             content.append(
                 {
@@ -230,10 +260,10 @@ def _message(message: Message) -> dict[str, Any]:
     return {"role": message.role.value, "content": content}
 
 
-def _block(block: Any) -> ContentBlock:
+def _block(block: Any, ours: dict[str, str]) -> ContentBlock:
     if block.type == "text":
         return TextBlock(block.text)
-    return ToolCall(block.id, block.name, dict(block.input))
+    return ToolCall(block.id, ours.get(block.name, block.name), dict(block.input))
 
 
 def _stop_reason(raw: str | None) -> StopReason:

@@ -297,4 +297,9 @@ class LocalGitCodeHost(CodeHost):
 
 
 def _inline(comment: InlineComment) -> dict[str, Any]:
-    return {"path": comment.path, "line": comment.line, "body": comment.body}
+    data: dict[str, Any] = {"path": comment.path, "line": comment.line, "body": comment.body}
+    if comment.side != "RIGHT":
+        data["side"] = comment.side
+    if comment.start_line is not None:
+        data["start_line"] = comment.start_line
+    return data

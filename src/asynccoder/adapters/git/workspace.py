@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from uuid import UUID
 
 import anyio.to_thread
@@ -79,6 +79,9 @@ class GitWorkspace(Workspace):
     async def changed_files(self) -> tuple[str, ...]:
         return await self._transport.changed_files(self._root, self._base_ref)
 
+    async def is_file(self, path: str) -> bool:
+        return await anyio.to_thread.run_sync(_is_file_inside, self._root, path)
+
     def commit_message(self, message: str) -> str:
         return f"{message.strip()}\n\nAsync-Coder-Task: {self._task_id}\n"
 
@@ -103,6 +106,19 @@ class GitWorkspace(Workspace):
         )
         self._remote_sha = sha
         return sha
+
+
+def _is_file_inside(root: Path, relative: str) -> bool:
+    pure = PurePosixPath(relative.replace("\\", "/"))
+    if "\0" in relative or pure.is_absolute() or ".." in pure.parts or ".git" in pure.parts:
+        return False
+    base = root.resolve()
+    try:
+        target = (base / pure).resolve()
+    except (RuntimeError, OSError):  # a loop of symbolic links
+        return False
+    inside = target.is_relative_to(base) and not target.is_relative_to(base / ".git")
+    return inside and target.is_file()
 
 
 class GitWorkspaceFactory(WorkspaceFactory):

@@ -144,6 +144,27 @@ def _hosted_pull(pr: GhPullRequest) -> HostedPullRequest:
     )
 
 
+def _review_comment(comment: InlineComment) -> dict[str, Any]:
+    draft: dict[str, Any] = {
+        "path": comment.path,
+        "line": comment.line,
+        "side": comment.side,
+        "body": comment.body,
+    }
+    if comment.start_line is not None and comment.start_line < comment.line:
+        draft["start_line"] = comment.start_line
+        draft["start_side"] = comment.side
+    return draft
+
+
+def _names_a_review_thread(data: Any) -> bool:
+    """GitHub's 422 for a bad inline comment lists texts such as "Pull request review thread line must be
+    part of the diff" (without saying which comment)."""
+    errors = data.get("errors") if isinstance(data, dict) else None
+    texts = [e if isinstance(e, str) else str(e.get("message", "")) for e in errors or [] if e]
+    return any("review thread" in t.lower() or "pull_request_review_thread" in t.lower() for t in texts)
+
+
 class PyGithubCodeHost(CodeHost):
     """GitHub through PyGithub: one short-lived client per call (per user token), run in a worker thread.
 
@@ -282,11 +303,17 @@ class PyGithubCodeHost(CodeHost):
         def call() -> PostedReview:
             with self._client(token, lazy=True) as gh:
                 pr = gh.get_repo(full_name).get_pull(number)
-                drafts: list[Any] = [
-                    {"path": c.path, "line": c.line, "side": "RIGHT", "body": c.body} for c in comments
-                ]
+                drafts: list[Any] = [_review_comment(c) for c in comments]
                 # GitHub reviews the pull request's current head; ``commit_sha`` is recorded by the caller.
-                review = pr.create_review(body=body, event=event, comments=drafts)
+                try:
+                    review = pr.create_review(body=body, event=event, comments=drafts)
+                except GithubException as exc:
+                    if exc.status == 422 and _names_a_review_thread(exc.data):
+                        raise Refused(
+                            "GitHub refused an inline comment of the review (a line outside its diff).",
+                            code="review_comment_rejected",
+                        ) from None
+                    raise
                 return PostedReview(
                     review.id, (review.state or "commented").lower(), _aware(review.submitted_at)
                 )

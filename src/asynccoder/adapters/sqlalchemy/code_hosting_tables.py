@@ -20,6 +20,7 @@ repositories = sa.Table(
     sa.Column("auto_review", sa.Boolean(), nullable=False),
     sa.Column("default_model_id", sa.Uuid(), nullable=True),
     sa.Column("default_base_branch", sa.String(255), nullable=True),
+    sa.Column("test_command", sa.String(500), nullable=True),
     sa.Column("head_sha", sa.String(64), nullable=True),
     sa.Column("last_pushed_at", UtcDateTime(), nullable=True),
     sa.Column("created_at", UtcDateTime(), nullable=False),

@@ -6,7 +6,6 @@ import re
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from asynccoder.application.agent.loop import AgentLoop, LoopEnd, LoopLimits, LoopResult, normalise_path
@@ -14,37 +13,49 @@ from asynccoder.application.agent.modes import (
     FINDING_MARKER,
     READ_ONLY_MODES,
     REVIEW_MARKER,
+    RUN_TESTS_FIRST,
     SYSTEM_PROMPTS,
     DocsOnlyEdits,
     Finding,
     FindingsTool,
+    RecordedTestRuns,
     SubmitTool,
     is_doc_path,
 )
 from asynccoder.application.code_hosting.pull_requests import pull_request_from_host, record_posted_review_in
 from asynccoder.application.ports.agent import (
+    RUN_TESTS,
     AgentTool,
     AgentToolbox,
     SandboxUnavailable,
+    UserSecrets,
     Workspace,
     WorkspaceFactory,
 )
 from asynccoder.application.ports.code_hosting import CodeHost, HostedPullRequest, InlineComment
 from asynccoder.application.ports.system import Clock, IdGenerator
 from asynccoder.application.ports.task_execution import (
+    LogLevel,
     TaskCancelled,
     TaskExecution,
     TaskOutcome,
     TaskRunner,
 )
 from asynccoder.application.ports.uow import UnitOfWork
-from asynccoder.domain.agent.diffs import pack_files, parse_unified_diff
+from asynccoder.domain.agent.diffs import (
+    FileDiff,
+    estimate_tokens,
+    pack_files,
+    parse_unified_diff,
+    validate_finding,
+)
 from asynccoder.domain.ai import ProviderError
 from asynccoder.domain.errors import NotFound, Refused, Unavailable
 from asynccoder.domain.tasks import DiffStats, FailureReason, TaskMode, TaskResult
 
-# Returns redacted excerpts of whatever looks like a secret in ``text`` (empty when clean).
-SecretScan = Callable[[str], Sequence[str]]
+# Returns redacted excerpts of whatever looks like a secret in ``text`` (common secret shapes, the platform's
+# secrets, and exact matches of the given known secrets, e.g. the user's own keys); empty when clean.
+SecretScan = Callable[[str, Sequence[str]], Sequence[str]]
 
 SELF_REVIEW = (
     "Before this is committed, review your own change as a strict reviewer would. Here is `git diff` of "
@@ -52,6 +63,8 @@ SELF_REVIEW = (
     "focused, call `submit` again (you may refine the title and summary). If not, fix it first, then submit."
 )
 MAX_REVIEW_DIFF_CHARS = 20_000
+MAX_TEST_OUTPUT_CHARS = 3_000
+REVIEW_DIFF_SHARE = 0.5  # of the model's context window (in estimated tokens) for the review's diff
 _REVIEW_MARKER_RE = re.compile(r"<!-- asynccoder:review head=([0-9a-f]{7,64}) -->")
 _FINDING_MARKER_RE = re.compile(r"<!-- asynccoder:finding ([0-9a-f]{16}) -->")
 
@@ -96,8 +109,11 @@ class CodingAgent(TaskRunner):
         scan_secrets: SecretScan,
         limits: LoopLimits | None = None,
         known_secrets: Sequence[str] = (),
+        user_secrets: UserSecrets | None = None,
     ) -> None:
         self._known_secrets = tuple(known_secrets)
+        self._user_secrets = user_secrets
+        self._run_secrets: tuple[str, ...] = ()
         self._workspaces = workspaces
         self._toolbox = toolbox
         self._host = code_host
@@ -116,10 +132,14 @@ class CodingAgent(TaskRunner):
             credentials=execution.git_credentials,
             writable=writable,
             ref=ref,
-            known_secrets=self._known_secrets,
+            known_secrets=(*self._known_secrets, *self._run_secrets),
         )
 
     async def run(self, execution: TaskExecution) -> TaskOutcome:
+        # The user's own stored keys (decrypted, held in memory for this run only) are scanned for, by
+        # exact match, before anything is pushed, commented or reviewed.
+        if self._user_secrets is not None:
+            self._run_secrets = tuple(await self._user_secrets.for_user(execution.user_id))
         try:
             if execution.mode is TaskMode.PR_REVIEW:
                 return await self._review(execution)
@@ -151,10 +171,13 @@ class CodingAgent(TaskRunner):
 
     async def _answer(self, x: TaskExecution, workspace: Workspace) -> TaskOutcome:
         seen: set[str] = set()
-        if x.mode is TaskMode.ASK:
-            submit = SubmitTool(x.mode, lambda args: _check_citations(args, seen))
-        else:
-            submit = SubmitTool(x.mode, lambda args: _check_affected(args, workspace.root))
+
+        async def check(args: dict[str, Any]) -> str | None:
+            if x.mode is TaskMode.ASK:
+                return _check_citations(args, seen)
+            return await _check_affected(args, workspace)
+
+        submit = SubmitTool(x.mode, check)
         tools = (*self._toolbox.tools_for(workspace, read_only=True, shell=False), submit)
         loop = self._loop(x, tools, seen=seen)
         result = await loop.run(_task_prompt(x))
@@ -176,17 +199,30 @@ class CodingAgent(TaskRunner):
 
     async def _edit(self, x: TaskExecution, workspace: Workspace) -> TaskOutcome:
         docs_only = x.mode is TaskMode.DOCUMENTATION
+        debug = x.mode is TaskMode.DEBUG
         tools: list[AgentTool] = list(
-            self._toolbox.tools_for(workspace, read_only=False, shell=x.mode is TaskMode.DEBUG)
+            self._toolbox.tools_for(
+                workspace,
+                read_only=False,
+                shell=debug,
+                test_command=x.repository.test_command if debug else None,
+            )
         )
         if docs_only:
             tools = [DocsOnlyEdits(t) for t in tools]
+        tests = next((RecordedTestRuns(t) for t in tools if t.definition.name == RUN_TESTS), None)
+        if tests is not None:
+            tools = [tests if t.definition.name == RUN_TESTS else t for t in tools]
         tools.append(SubmitTool(x.mode))
         reviewed = False
+        reminded = False
 
         async def on_submit(_: dict[str, Any]) -> str | None:
-            nonlocal reviewed
+            nonlocal reviewed, reminded
             changed = await workspace.changed_files()
+            if tests is not None and changed and not tests.runs and not reminded:
+                reminded = True
+                return RUN_TESTS_FIRST
             if docs_only:
                 code = [p for p in changed if not is_doc_path(p)]
                 if code:
@@ -199,8 +235,11 @@ class CodingAgent(TaskRunner):
             reviewed = True
             return SELF_REVIEW.format(diff=_clip(await workspace.diff(), MAX_REVIEW_DIFF_CHARS))
 
-        result = await self._loop(x, tools, on_submit=on_submit).run(_task_prompt(x))
+        result = await self._loop(x, tools, on_submit=on_submit).run(_task_prompt(x, tests=tests is not None))
         changed = await workspace.changed_files()
+        test_report = ""
+        if tests is not None and x.repository.test_command:
+            test_report = await self._report_tests(x, x.repository.test_command, tests)
         if result.end is LoopEnd.SUBMITTED and result.submitted is not None:
             title, summary = result.submitted["title"].strip(), result.submitted["summary"].strip()
             partial = result.wrapped_up
@@ -221,8 +260,28 @@ class CodingAgent(TaskRunner):
             )
         if not changed:
             return TaskOutcome(result=TaskResult(summary_markdown=summary + "\n\nNo files were changed."))
+        if test_report:
+            summary = f"{summary}\n\n{test_report}"
         published = await self._publish(x, workspace, title, summary, draft=partial)
         return TaskOutcome(result=replace(published, partial=partial, changed_files=changed))
+
+    async def _report_tests(self, x: TaskExecution, command: str, tests: RecordedTestRuns) -> str:
+        """Logs the outcome of the repository's tests and returns the pull request's "Tests" section."""
+        if not tests.runs:
+            await x.log.write(LogLevel.WARNING, "tests: not run", {"command": command, "runs": 0})
+            return f"### Tests\n`{command}` was not run."
+        last = tests.runs[-1]
+        verdict = "passed" if last.passed else "failed"
+        await x.log.write(
+            LogLevel.INFO if last.passed else LogLevel.WARNING,
+            f"tests: {verdict}",
+            {"command": command, "runs": len(tests.runs), "passed": last.passed},
+        )
+        return (
+            f"### Tests\n`{command}` {verdict} (last of {len(tests.runs)} run"
+            f"{'s' if len(tests.runs) != 1 else ''} in the sandbox):\n\n"
+            f"```\n{_clip(last.output.strip(), MAX_TEST_OUTPUT_CHARS)}\n```"
+        )
 
     async def _publish(
         self, x: TaskExecution, workspace: Workspace, title: str, summary: str, *, draft: bool
@@ -315,8 +374,10 @@ class CodingAgent(TaskRunner):
                     # The last reviewed commit is gone (a force-push): review the whole pull request again.
                     last_head = None
             files = {f.path: f for f in parse_unified_diff(diff)}
-            # The rendered files that fit (deletion-only and binary ones last), then a list of the others.
-            packed = pack_files(files.values(), x.models.context_window * 4 // 3)
+            # The rendered files that fit half the context window (code first; lockfiles, generated,
+            # deletion-only and binary files last), then a list of the others by name.
+            budget = int(x.models.context_window * REVIEW_DIFF_SHARE)
+            packed = pack_files(files.values(), budget, measure=estimate_tokens)
             findings = FindingsTool(files)
             tools = (
                 *self._toolbox.tools_for(workspace, read_only=True, shell=False),
@@ -340,9 +401,42 @@ class CodingAgent(TaskRunner):
         fresh = [f for f in findings.findings if f.fingerprint not in posted]
         body, inline = _review_texts(summary, fresh, head)
         self._block_secrets(body, *(c.body for c in inline))
-        review = await self._host.post_review(
-            token, x.repository.full_name, number, body=body, event=event, comments=inline, commit_sha=head
-        )
+        try:
+            review = await self._host.post_review(
+                token,
+                x.repository.full_name,
+                number,
+                body=body,
+                event=event,
+                comments=inline,
+                commit_sha=head,
+            )
+        except Refused as exc:
+            if exc.code != "review_comment_rejected":
+                raise
+            # GitHub does not say which comment it refused: those its own diff of the pull request cannot
+            # carry (a re-review's diff against the last review may differ), or else all of them, go to the
+            # summary, and the review is posted once more.
+            github_files = parse_unified_diff(details.diff)
+            refused = [f for f in fresh if f.in_diff and not _fits(github_files, f)]
+            if not refused:
+                refused = [f for f in fresh if f.in_diff]
+            fresh = [replace(f, in_diff=False) if f in refused else f for f in fresh]
+            body, inline = _review_texts(summary, fresh, head)
+            await x.log.write(
+                LogLevel.WARNING,
+                f"GitHub refused an inline comment; {len(refused)} moved to the review summary",
+                {"moved": [f.where for f in refused]},
+            )
+            review = await self._host.post_review(
+                token,
+                x.repository.full_name,
+                number,
+                body=body,
+                event=event,
+                comments=inline,
+                commit_sha=head,
+            )
         now = self._clock.now()
         async with self._uow as uow:
             pull = stored or await uow.pull_requests.upsert(
@@ -395,7 +489,7 @@ class CodingAgent(TaskRunner):
         )
 
     def _block_secrets(self, *texts: str) -> None:
-        leaks = [excerpt for text in texts for excerpt in self._scan(text)]
+        leaks = [excerpt for text in texts for excerpt in self._scan(text, self._run_secrets)]
         if leaks:
             raise _Stop(
                 TaskOutcome(
@@ -407,14 +501,15 @@ class CodingAgent(TaskRunner):
             )
 
 
-def _task_prompt(x: TaskExecution) -> str:
+def _task_prompt(x: TaskExecution, *, tests: bool = False) -> str:
     lines = [
         f"Repository: {x.repository.full_name} (base branch {x.repository.base_branch})",
         f"Task:\n{x.instructions.strip()}",
     ]
-    if x.mode is TaskMode.DEBUG and x.repository.test_command:
+    if tests and x.repository.test_command:
         lines.append(
-            f"The repository's test command (run it with the shell tool): {x.repository.test_command}"
+            f"The repository's test command, run by `run_tests` in the sandbox: `{x.repository.test_command}`"
+            ". Run it after your fix and before you submit; the result goes into the pull request."
         )
     return "\n\n".join(lines)
 
@@ -453,6 +548,8 @@ def _review_texts(summary: str, findings: list[Finding], head: str) -> tuple[str
             f.path,
             f.line,
             f"**{f.title}** ({f.severity})\n\n{f.body}\n\n{FINDING_MARKER.format(f.fingerprint)}",
+            side=f.side,
+            start_line=f.start_line,
         )
         for f in findings
         if f.in_diff
@@ -461,12 +558,18 @@ def _review_texts(summary: str, findings: list[Finding], head: str) -> tuple[str
     body = summary
     if outside:
         body += "\n\n### Findings outside the diff\n" + "\n".join(
-            f"- `{f.path}:{f.line}` **{f.title}** ({f.severity}): {f.body} "
-            + FINDING_MARKER.format(f.fingerprint)
+            f"- `{f.where}` **{f.title}** ({f.severity}): {f.body} " + FINDING_MARKER.format(f.fingerprint)
             for f in outside
         )
     body += "\n\n" + REVIEW_MARKER.format(head)
     return body, inline
+
+
+def _fits(files: Sequence[FileDiff], finding: Finding) -> bool:
+    check = validate_finding(
+        files, path=finding.path, line=finding.line, side=finding.side, start_line=finding.start_line
+    )
+    return check.ok
 
 
 def _check_citations(args: dict[str, Any], seen: set[str]) -> str | None:
@@ -479,23 +582,17 @@ def _check_citations(args: dict[str, Any], seen: set[str]) -> str | None:
     return None
 
 
-def _check_affected(args: dict[str, Any], root: Path) -> str | None:
+async def _check_affected(args: dict[str, Any], workspace: Workspace) -> str | None:
     affected = [normalise_path(p) for p in args.get("affected_files", [])]
     if not affected and not args.get("new_files"):
         return "Name the files the plan changes (`affected_files`) or creates (`new_files`)."
-    missing = [p for p in affected if not _inside_file(root, p)]
+    missing = [p for p in affected if not await workspace.is_file(p)]
     if missing:
         return (
             f"These affected files do not exist: {', '.join(missing)}. Use real paths, or list files to be "
             "created under `new_files`."
         )
     return None
-
-
-def _inside_file(root: Path, relative: str) -> bool:
-    base = root.resolve()
-    target = (base / relative).resolve()
-    return target.is_relative_to(base) and target.is_file()
 
 
 def _strip_line(path: str) -> str:

@@ -7,14 +7,14 @@ prefix tools + system is byte-identical across every task of a mode and stays in
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
 from asynccoder.application.agent.loop import SUBMIT, normalise_path
 from asynccoder.application.ports.agent import AgentTool, ToolOutput
-from asynccoder.domain.agent.diffs import FileDiff, commentable_lines
+from asynccoder.domain.agent.diffs import FileDiff, Side, commentable_lines, validate_finding
 from asynccoder.domain.ai import ToolDefinition
 from asynccoder.domain.tasks import TaskMode
 
@@ -43,7 +43,8 @@ SYSTEM_PROMPTS: dict[TaskMode, str] = {
     TaskMode.PR_REVIEW: _COMMON
     + "\n\nMode: PR Review (read-only). Review the pull request's diff. Report each real problem (bugs, "
     "security, broken contracts, missing tests) with `report_finding` on a new-side line number shown in "
-    "the diff; findings on lines outside the diff go to the review summary. No style nitpicks. Then submit "
+    "the diff (a removed line with side LEFT; a range with start_line); findings outside the diff go to "
+    "the review summary. No style nitpicks. Then submit "
     "a short summary.",
 }
 
@@ -95,7 +96,8 @@ _SUBMIT_SCHEMAS: dict[TaskMode, tuple[str, dict[str, Any], tuple[str, ...]]] = {
     ),
 }
 
-SubmitCheck = Callable[[dict[str, Any]], str | None]
+# A mode's own check of a well-typed submit: an error text for the model, or None to accept it.
+SubmitCheck = Callable[[dict[str, Any]], Awaitable[str | None]]
 
 
 class SubmitTool(AgentTool):
@@ -132,7 +134,7 @@ class SubmitTool(AgentTool):
                 isinstance(value, list) and all(isinstance(v, str) for v in value)
             ):
                 return ToolOutput(f"`{name}` must be a list of paths.", is_error=True)
-        problem = self._check(arguments) if self._check else None
+        problem = await self._check(arguments) if self._check else None
         if problem:
             return ToolOutput(problem, is_error=True)
         return ToolOutput("Submitted.")
@@ -174,6 +176,41 @@ class DocsOnlyEdits(AgentTool):
         return await self._inner.run(arguments)
 
 
+# --- Debug: the repository's tests --------------------------------------------------------------------------
+RUN_TESTS_FIRST = (
+    "The repository has a test command: call `run_tests` to check your fix before you submit. If the "
+    "tests fail for reasons unrelated to your change, say so in the summary and submit again."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TestRun:
+    __test__ = False  # not a pytest class
+
+    passed: bool
+    output: str
+
+
+class RecordedTestRuns(AgentTool):
+    """Wraps ``run_tests`` and keeps every run's outcome for the log and the pull request body."""
+
+    __test__ = False  # not a pytest class
+
+    def __init__(self, inner: AgentTool) -> None:
+        self._inner = inner
+        self.runs: list[TestRun] = []
+
+    @property
+    def definition(self) -> ToolDefinition:
+        return self._inner.definition
+
+    async def run(self, arguments: dict[str, Any]) -> ToolOutput:
+        output = await self._inner.run(arguments)
+        if arguments == {}:
+            self.runs.append(TestRun(not output.is_error, output.text))
+        return output
+
+
 # --- PR Review: findings -----------------------------------------------------------------------------------
 REPORT_FINDING = "report_finding"
 FINDING_MARKER = "<!-- asynccoder:finding {} -->"
@@ -182,23 +219,33 @@ REVIEW_MARKER = "<!-- asynccoder:review head={} -->"
 
 @dataclass(frozen=True, slots=True)
 class Finding:
+    """One reported problem: on ``line`` (from ``start_line`` when it spans several) of ``side`` (RIGHT =
+    the new version, LEFT = removed lines by their old number); ``in_diff`` when the diff can carry it."""
+
     path: str
     line: int
     severity: str
     title: str
     body: str
     in_diff: bool
+    side: str = "RIGHT"
+    start_line: int | None = None
 
     @property
     def fingerprint(self) -> str:
         key = f"{self.path}\n{' '.join(self.title.lower().split())}"
         return hashlib.sha256(key.encode()).hexdigest()[:16]
 
+    @property
+    def where(self) -> str:
+        span = f"{self.start_line}-{self.line}" if self.start_line is not None else str(self.line)
+        return f"{self.path}:{span}" + (" (removed lines)" if self.side == "LEFT" else "")
+
 
 @dataclass
 class FindingsTool(AgentTool):
-    """``report_finding``: validates the line against the diff's commentable lines; off-diff findings are kept
-    for the review summary and the model is told so."""
+    """``report_finding``: validates the line (or line range) against the diff's commentable lines of its
+    side; off-diff findings are kept for the review summary and the model is told so."""
 
     files: dict[str, FileDiff]
     findings: list[Finding] = field(default_factory=list)
@@ -207,12 +254,20 @@ class FindingsTool(AgentTool):
     def definition(self) -> ToolDefinition:
         return ToolDefinition(
             REPORT_FINDING,
-            "Report one problem in the pull request on a new-side line number shown in the diff.",
+            "Report one problem in the pull request on lines shown in the diff: a new-side line number "
+            "(side RIGHT, the default), or a removed line by its old number (side LEFT). For a problem "
+            "spanning several lines give `start_line` too (the range must stay inside one hunk).",
             {
                 "type": "object",
                 "properties": {
                     "path": {"type": "string"},
-                    "line": {"type": "integer", "description": "New-side line number from the diff."},
+                    "line": {"type": "integer", "description": "The (last) line number, from the diff."},
+                    "start_line": {"type": "integer", "description": "First line of a multi-line range."},
+                    "side": {
+                        "type": "string",
+                        "enum": ["RIGHT", "LEFT"],
+                        "description": "RIGHT: added or unchanged lines (new numbers); LEFT: removed lines.",
+                    },
                     "severity": {"type": "string", "enum": ["critical", "major", "minor"]},
                     "title": {"type": "string", "description": "One line."},
                     "body": {"type": "string", "description": "Why it is a problem and how to fix it."},
@@ -223,27 +278,38 @@ class FindingsTool(AgentTool):
 
     async def run(self, arguments: dict[str, Any]) -> ToolOutput:
         path, line = arguments.get("path"), arguments.get("line")
+        start, side = arguments.get("start_line"), arguments.get("side", "RIGHT")
         severity, title, body = arguments.get("severity"), arguments.get("title"), arguments.get("body")
         if not isinstance(path, str) or not isinstance(line, int) or isinstance(line, bool):
             return ToolOutput("`path` (string) and `line` (integer) are required.", is_error=True)
+        if start is not None and not _is_int(start):
+            return ToolOutput("`start_line` must be an integer when given.", is_error=True)
+        if side not in {"RIGHT", "LEFT"}:
+            return ToolOutput("`side` must be RIGHT or LEFT.", is_error=True)
         if severity not in {"critical", "major", "minor"}:
             return ToolOutput("`severity` must be critical, major or minor.", is_error=True)
         if not isinstance(title, str) or not title.strip() or not isinstance(body, str) or not body.strip():
             return ToolOutput("`title` and `body` must be non-empty strings.", is_error=True)
         path = normalise_path(path)
+        if start == line:
+            start = None
+        check = validate_finding(self.files.values(), path=path, line=line, side=side, start_line=start)
+        finding = Finding(path, line, severity, title.strip(), body.strip(), check.ok, side, start)
+        self.findings.append(finding)
+        if check.ok:
+            return ToolOutput(f"Recorded as an inline comment on {finding.where}.")
         diff = self.files.get(path)
-        commentable = commentable_lines(diff).right if diff is not None else frozenset[int]()
-        in_diff = line in commentable
-        self.findings.append(Finding(path, line, severity, title.strip(), body.strip(), in_diff))
-        if in_diff:
-            return ToolOutput(f"Recorded as an inline comment on {path}:{line}.")
         if diff is None:
             return ToolOutput(f"Recorded for the review summary: {path} is not part of this diff.")
-        ranges = _ranges(sorted(commentable))
+        lines = commentable_lines(diff).on(Side(side))
         return ToolOutput(
-            f"Recorded for the review summary: line {line} of {path} is outside the diff "
-            f"(commentable lines: {ranges})."
+            f"Recorded for the review summary, outside the diff: {check.reason} "
+            f"(commentable {side} lines: {_ranges(sorted(lines)) or 'none'})."
         )
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _ranges(lines: list[int]) -> str:

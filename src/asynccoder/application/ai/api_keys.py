@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
+from asynccoder.application.ports.agent import UserSecrets
 from asynccoder.application.ports.ai import (
     ChatModelFactory,
     ModelFilter,
@@ -314,3 +315,22 @@ class ResolveCallCredentials:
         if platform is None:
             raise Refused("No key is available for this provider.", code="no_provider_key")
         return CallCredentials(platform, KeySource.PLATFORM, None, charges_platform_credits=True)
+
+
+class StoredProviderKeys(UserSecrets):
+    """``UserSecrets`` from the user's stored provider keys (every status: a revoked key is still a secret),
+    decrypted under their row binding; a key that no longer decrypts is skipped."""
+
+    def __init__(self, uow: UnitOfWork, box: SecretBox) -> None:
+        self._uow, self._box = uow, box
+
+    async def for_user(self, user_id: UUID) -> tuple[str, ...]:
+        async with self._uow as uow:
+            keys = await uow.api_keys.list_for_user(user_id)
+        values: list[str] = []
+        for key in keys:
+            try:
+                values.append(self._box.decrypt(key.sealed_key, context=api_key_context(key.id, key.user_id)))
+            except SecretUnreadable:
+                continue
+        return tuple(v for v in values if v)

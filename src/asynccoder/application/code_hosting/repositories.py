@@ -344,15 +344,17 @@ class UpdateRepositorySettingsInput:
     auto_review: bool
     default_model_id: UUID | None
     default_base_branch: str | None
+    test_command: str | None = None
 
 
 class UpdateRepositorySettings:
-    """Change auto-review, the default model and the default base branch.
+    """Change auto-review, the default model, the default base branch and the test command.
 
     Rules: 404 without access; write (or admin) access on the code host is required, otherwise 403
     ``insufficient_repository_access`` (the caller can see the repository, so hiding it would be pointless);
-    the base branch must be a valid git branch name; the default model must be an enabled catalogue model
-    (400 ``unknown_model`` otherwise).
+    the base branch must be a valid git branch name; the test command one line of printable text (it runs
+    only in Debug's sandbox); the default model must be an enabled catalogue model (400 ``unknown_model``
+    otherwise).
     """
 
     def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
@@ -379,6 +381,7 @@ class UpdateRepositorySettings:
                 auto_review=command.auto_review,
                 default_model_id=command.default_model_id,
                 default_base_branch=command.default_base_branch,
+                test_command=command.test_command,
                 now=self._clock.now(),
             )
             await uow.repositories.update(updated)

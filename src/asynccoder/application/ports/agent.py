@@ -81,6 +81,11 @@ class Workspace(Protocol):
 
     async def changed_files(self) -> tuple[str, ...]: ...
 
+    async def is_file(self, path: str) -> bool:
+        """Whether ``path`` (relative to the root) is a regular file of the checkout: False for anything
+        that resolves outside the root (``..``, absolute paths, symlinks leading out) or into ``.git``."""
+        ...
+
     async def commit_and_push(self, message: str) -> str:
         """Commits everything as the platform identity, pushes the branch with lease
         (credentials fetched now), returns the commit sha."""
@@ -109,9 +114,23 @@ class WorkspaceFactory(Protocol):
     ) -> AbstractAsyncContextManager[Workspace]: ...
 
 
+class UserSecrets(Protocol):
+    """The plaintext of the secrets a user stored with the platform (their own provider keys), for
+    exact-match secret scanning only: never logged, stored or returned. Unreadable ones are skipped."""
+
+    async def for_user(self, user_id: UUID) -> tuple[str, ...]: ...
+
+
+# The tool that runs the repository's configured test command in the sandbox (no arguments).
+RUN_TESTS = "run_tests"
+
+
 class AgentToolbox(Protocol):
     """Builds the task's tools over its workspace: file viewer/editor and search always; edits only when not
-    ``read_only``; the shell only when ``shell`` and the sandbox is available. Order and definitions are
-    deterministic (prompt caching depends on it)."""
+    ``read_only``; the shell only when ``shell`` and the sandbox is available; ``run_tests`` (exactly
+    ``test_command``, in the sandbox) only when ``test_command`` is given and the sandbox is available.
+    Order and definitions are deterministic (prompt caching depends on it)."""
 
-    def tools_for(self, workspace: Workspace, *, read_only: bool, shell: bool) -> tuple[AgentTool, ...]: ...
+    def tools_for(
+        self, workspace: Workspace, *, read_only: bool, shell: bool, test_command: str | None = None
+    ) -> tuple[AgentTool, ...]: ...

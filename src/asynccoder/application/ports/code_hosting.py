@@ -122,11 +122,14 @@ class PullRequestDetails:
 
 @dataclass(frozen=True, slots=True)
 class InlineComment:
-    """A review comment on ``line`` of ``path`` (the new side of the diff)."""
+    """A review comment on ``line`` of ``path``, from ``start_line`` when it spans several lines (one hunk);
+    ``side`` RIGHT numbers lines on the new side of the diff, LEFT on the old side (removed lines)."""
 
     path: str
     line: int
     body: str
+    side: str = "RIGHT"
+    start_line: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,7 +372,10 @@ class CodeHost(Protocol):
         event: str,
         comments: list[InlineComment],
         commit_sha: str | None = None,
-    ) -> PostedReview: ...
+    ) -> PostedReview:
+        """Posts one review. Raises ``Refused`` with code ``review_comment_rejected`` when the host refuses
+        an inline comment (a line, range or path its diff does not have): nothing was posted."""
+        ...
 
     async def post_issue_comment(
         self, token: str, full_name: str, number: int, body: str

@@ -504,6 +504,7 @@ class TaskWorker:
                 clone_url=repository.clone_url,
                 base_branch=task.base_branch or repository.base_branch,
                 pull_request_number=task.pull_request_number,
+                test_command=repository.test_command,
             ),
             models=_Models(
                 self,

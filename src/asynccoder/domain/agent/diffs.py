@@ -1,10 +1,10 @@
 """Unified diffs as a reviewer sees them: files, hunks numbered on the new side, commentable lines.
 
 The rendering follows PR-Agent: each file as ``## File: '<path>'``, each hunk as a ``__new hunk__`` block with
-its lines' new-side numbers (context and added lines) and, when lines were removed, an
-``__old hunk__`` block with the removed lines. A finding from a model is checked against the lines the diff
-actually has before it is posted: RIGHT = added or context lines by new number, LEFT = removed or context
-lines by old number; a multi-line finding must stay inside one hunk (GitHub refuses anything else).
+its lines' new-side numbers (context and added lines) and, when lines were removed, an ``__old hunk__``
+block with the removed lines numbered on the old side. A finding from a model is checked against the lines
+the diff actually has before it is posted: RIGHT = added or context lines by new number, LEFT = removed or
+context lines by old number; a multi-line finding must stay inside one hunk (GitHub refuses anything else).
 """
 
 from __future__ import annotations
@@ -306,7 +306,8 @@ def validate_finding(
 
 
 def render_file(file: FileDiff) -> str:
-    """One file in PR-Agent's review format: new-side numbered ``__new hunk__`` + ``__old hunk__`` blocks."""
+    """One file in PR-Agent's review format: a ``__new hunk__`` block numbered on the new side and an
+    ``__old hunk__`` block numbered on the old side."""
     out = [f"## File: '{file.path}'"]
     if file.status is FileStatus.RENAMED and file.old_path:
         out.append(f"(renamed from '{file.old_path}')")
@@ -325,9 +326,12 @@ def render_file(file: FileDiff) -> str:
             out.append("__new hunk__")
             out.extend(f"{line.new_line} {'+' if line.kind == '+' else ' '}{line.text}" for line in new_side)
         if hunk.removed:
+            # Numbered on the old side, so that a finding on a removed line can name it (side LEFT).
             out.append("__old hunk__")
             out.extend(
-                f"{'-' if line.kind == '-' else ' '}{line.text}" for line in hunk.lines if line.kind != "+"
+                f"{line.old_line} {'-' if line.kind == '-' else ' '}{line.text}"
+                for line in hunk.lines
+                if line.kind != "+"
             )
     return "\n".join(out) + "\n"
 
@@ -339,17 +343,117 @@ class PackedDiff:
     omitted: tuple[str, ...]
 
 
-def _priority(file: FileDiff) -> tuple[int, int, str]:
-    # Files that add code first (that is where findings are), deletion-only and binary files last; the
-    # smaller change first so that more files fit; the path breaks ties so the order is deterministic.
-    weight = 0 if file.additions else 1
+LOCKFILES = frozenset(
+    {
+        "package-lock.json",
+        "npm-shrinkwrap.json",
+        "yarn.lock",
+        "pnpm-lock.yaml",
+        "bun.lockb",
+        "poetry.lock",
+        "pipfile.lock",
+        "uv.lock",
+        "pdm.lock",
+        "cargo.lock",
+        "gemfile.lock",
+        "composer.lock",
+        "go.sum",
+        "flake.lock",
+        "mix.lock",
+        "pubspec.lock",
+        "podfile.lock",
+        "packages.lock.json",
+        "gradle.lockfile",
+    }
+)
+CODE_SUFFIXES = frozenset(
+    [
+        ".py",
+        ".pyi",
+        ".js",
+        ".mjs",
+        ".cjs",
+        ".ts",
+        ".tsx",
+        ".jsx",
+        ".go",
+        ".rs",
+        ".java",
+        ".kt",
+        ".kts",
+        ".scala",
+        ".c",
+        ".h",
+        ".cc",
+        ".cpp",
+        ".cxx",
+        ".hpp",
+        ".cs",
+        ".rb",
+        ".php",
+        ".swift",
+        ".m",
+        ".mm",
+        ".sh",
+        ".bash",
+        ".sql",
+        ".lua",
+        ".ex",
+        ".exs",
+        ".erl",
+        ".hs",
+        ".ml",
+        ".clj",
+        ".dart",
+        ".vue",
+        ".svelte",
+        ".r",
+        ".pl",
+        ".zig",
+        ".sol",
+        ".tf",
+    ]
+)
+_GENERATED_DIRS = frozenset(
+    {"vendor", "node_modules", "dist", "build", "generated", "__generated__", "third_party"}
+)
+_GENERATED_SUFFIXES = (".min.js", ".min.css", ".map", ".pb.go", "_pb2.py", "_pb2_grpc.py", ".snap", ".lock")
+
+
+def relevance(path: str) -> int:
+    """How much a reviewer gains from a file's diff: 0 code, 1 other text (docs, configuration),
+    2 lockfiles, generated, minified or vendored files."""
+    name = path.rsplit("/", 1)[-1].lower()
+    parts = path.lower().split("/")[:-1]
+    if (
+        name in LOCKFILES
+        or name.endswith(_GENERATED_SUFFIXES)
+        or ".generated." in name
+        or any(p in _GENERATED_DIRS for p in parts)
+    ):
+        return 2
+    suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
+    return 0 if suffix in CODE_SUFFIXES else 1
+
+
+def _priority(file: FileDiff) -> tuple[int, int, int, str]:
+    # Code before other text before lockfiles and generated files; within each, files that add lines
+    # before deletion-only ones (findings are on new code), binary files last; the smaller change first so
+    # that more files fit; the path breaks ties so the order is deterministic.
     if file.binary or not file.hunks:
-        weight = 2
-    return (weight, file.additions + file.deletions, file.path)
+        return (3, 1, 0, file.path)
+    deletion_only = 0 if file.additions else 1
+    return (relevance(file.path), deletion_only, file.additions + file.deletions, file.path)
+
+
+def estimate_tokens(text: str) -> int:
+    """About four characters per token, rounded up (cheap and deterministic)."""
+    return (len(text) + 3) // 4
 
 
 def pack_files(files: Iterable[FileDiff], budget: int, *, measure: Callable[[str], int] = len) -> PackedDiff:
-    """The rendered files that fit ``budget`` (``measure`` counts characters, or tokens), the rest listed.
+    """The rendered files that fit ``budget`` (``measure`` counts characters, or tokens with
+    ``estimate_tokens``), chosen most relevant first (see ``relevance``), the rest listed by name.
 
     The listing of omitted files is counted against the budget too; included files keep diff order.
     """

@@ -1,7 +1,8 @@
 """Stuck detection: when an agent repeats itself, more steps only burn money.
 
-Two patterns, after OpenHands' stuck detector: the same action with the same result four times in a row, or
-the same failing action three times in a row. An action is the tool name and its arguments in canonical form;
+Three patterns, after OpenHands' stuck detector: the same action with the same result four times in a row,
+the same failing action three times in a row, or two action/result pairs alternating over six steps
+(A, B, A, B, A, B). An action is the tool name and its arguments in canonical form;
 a result is compared by its exact text.
 """
 
@@ -14,6 +15,7 @@ from typing import Any
 
 REPEATED_PAIRS = 4
 REPEATED_FAILURES = 3
+ALTERNATION_STEPS = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,4 +42,9 @@ def stuck_reason(steps: list[Step]) -> str | None:
         last = steps[-REPEATED_FAILURES:]
         if all(s.failed and s.action == last[0].action for s in last):
             return f"the same action failed {REPEATED_FAILURES} times in a row"
+    if len(steps) >= ALTERNATION_STEPS:
+        pairs = [(s.action, s.result) for s in steps[-ALTERNATION_STEPS:]]
+        a, b = pairs[0], pairs[1]
+        if a != b and all(pair == (a if i % 2 == 0 else b) for i, pair in enumerate(pairs)):
+            return f"two actions alternated with the same results for {ALTERNATION_STEPS} steps"
     return None

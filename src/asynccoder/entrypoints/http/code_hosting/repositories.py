@@ -67,6 +67,7 @@ class RepositorySettingsOut(msgspec.Struct):
     auto_review: bool
     default_model_id: UUID | None
     default_base_branch: str | None
+    test_command: str | None
 
 
 class RepositoryOut(msgspec.Struct):
@@ -116,6 +117,18 @@ class RepositorySettingsIn(msgspec.Struct, forbid_unknown_fields=True):
     auto_review: bool
     default_model_id: UUID | None
     default_base_branch: Annotated[str, msgspec.Meta(min_length=1, max_length=255)] | None
+    test_command: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                min_length=1,
+                max_length=500,
+                description="One shell line Debug tasks run in the sandbox to test their fix (e.g. "
+                "`pytest -q`); null or absent for none.",
+            ),
+        ]
+        | None
+    ) = None
 
 
 class PullRequestListOut(msgspec.Struct):
@@ -134,7 +147,9 @@ def repository_out(view: RepositoryView) -> RepositoryOut:
         html_url=repo.html_url,
         permission=view.permission.value,
         webhook_active=view.webhook_active,
-        settings=RepositorySettingsOut(repo.auto_review, repo.default_model_id, repo.default_base_branch),
+        settings=RepositorySettingsOut(
+            repo.auto_review, repo.default_model_id, repo.default_base_branch, repo.test_command
+        ),
         head_sha=repo.head_sha,
         last_pushed_at=repo.last_pushed_at,
         created_at=repo.created_at,
@@ -274,12 +289,18 @@ class RepositoryController(Controller):
         repository_id: FromPath[UUID],
         data: JSONBody[RepositorySettingsIn],
     ) -> RepositoryOut:
-        """Auto-review of new pull requests, the default model and the default base branch.
+        """Auto-review of new pull requests, the default model, the default base branch and the test
+        command Debug tasks run in the sandbox.
 
         Needs write access on the code host."""
         view = await update(
             UpdateRepositorySettingsInput(
-                actor, repository_id, data.auto_review, data.default_model_id, data.default_base_branch
+                actor,
+                repository_id,
+                data.auto_review,
+                data.default_model_id,
+                data.default_base_branch,
+                data.test_command,
             )
         )
         return repository_out(view)
