@@ -63,6 +63,17 @@ async def test_only_admins_manage_webhooks(host: CodeHost) -> None:
         await host.remove_webhook(ADMIN, "acme/widgets", hook_id)
 
 
+async def test_registering_the_same_url_again_takes_the_existing_hook_over(host: CodeHost) -> None:
+    url = "https://coder.example.com/api/v1/webhooks/github"
+    first = await host.register_webhook(ADMIN, "acme/widgets", WebhookRegistration(url=url, secret="old"))
+    again = await host.register_webhook(ADMIN, "acme/widgets", WebhookRegistration(url=url, secret="new"))
+    other = await host.register_webhook(
+        ADMIN, "acme/widgets", WebhookRegistration(url="https://ci.example.com/hook", secret="x")
+    )
+    assert again == first
+    assert other != first
+
+
 async def test_pull_requests_are_numbered_found_by_head_and_reviewed(host: CodeHost) -> None:
     opened = await host.open_pull_request(
         ADMIN, "acme/widgets", head="topic", base="main", title="T", body="B"

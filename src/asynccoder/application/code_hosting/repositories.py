@@ -6,6 +6,7 @@ no database transaction stays open while the code host is called over the networ
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -44,6 +45,8 @@ from asynccoder.domain.errors import (
     Refused,
 )
 from asynccoder.domain.identity import Actor
+
+log = logging.getLogger("asynccoder.code_hosting.repositories")
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +225,7 @@ def _new_repository(repository_id: UUID, host: str, hosted: HostedRepository, no
 def _refreshed(repository: Repository, hosted: HostedRepository, now: datetime) -> Repository:
     return replace(
         repository,
+        host_id=hosted.host_id if hosted.host_id is not None else repository.host_id,
         full_name=hosted.full_name,
         default_branch=hosted.default_branch,
         visibility=hosted.visibility,
@@ -311,7 +315,8 @@ class DisconnectRepository:
     """Remove the caller's access to a repository (404 if the caller has none).
 
     When the last user leaves, the webhook row is removed in the same transaction and the hook is deleted on
-    the code host best-effort (a failure there is ignored: deliveries for an unknown hook are ignored anyway).
+    the code host best-effort (a failure is logged: deliveries for an unknown hook are ignored, and a later
+    connect takes the surviving hook over).
     The repository row and its pull-request history stay.
     """
 
@@ -332,9 +337,28 @@ class DisconnectRepository:
             return
         try:
             token = await self._tokens.token_for(command.actor.user_id)
-            await self._host.remove_webhook(token, found.repository.full_name, removed.host_hook_id)
         except DomainError:
-            return
+            token = None
+        await delete_hook_at_host(
+            self._host, [token] if token is not None else [], found.repository.full_name, removed.host_hook_id
+        )
+
+
+async def delete_hook_at_host(host: CodeHost, tokens: list[str], full_name: str, hook_id: int) -> bool:
+    """Best effort: delete the platform's hook at the code host with the first token allowed to; a failure
+    is logged (repository, hook id and error code only) and otherwise ignored, because the row and secret
+    are gone and a later connect takes the hook over."""
+    code = "no_token"
+    for token in tokens:
+        try:
+            await host.remove_webhook(token, full_name, hook_id)
+        except DomainError as exc:
+            code = exc.code or type(exc).__name__
+            continue
+        log.info("webhook %s of %s deleted at the code host", hook_id, full_name)
+        return True
+    log.warning("webhook %s of %s could not be deleted at the code host (%s)", hook_id, full_name, code)
+    return False
 
 
 @dataclass(frozen=True, slots=True)
