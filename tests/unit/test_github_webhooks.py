@@ -10,7 +10,7 @@ import pytest
 
 from asynccoder.adapters.github.webhooks import sign
 from asynccoder.adapters.memory.code_hosting import StoredHook
-from asynccoder.application.code_hosting.webhooks import PruneGitHubDeliveries
+from asynccoder.application.code_hosting.webhooks import DeliveryRetention, PruneGitHubDeliveries
 from asynccoder.application.ports.code_hosting import HostedPullRequest, WebhookDelivery, WebhookRegistration
 from asynccoder.domain.code_hosting import CommentKind, Permission, PullRequestState, Visibility
 from asynccoder.domain.errors import InvalidInput, Unavailable
@@ -616,9 +616,9 @@ async def test_old_delivery_rows_are_pruned_after_the_retention_period(world: We
     await world.deliver("push", push_event(after="f" * 40), delivery_id="recent")
     world.clock.advance(timedelta(days=15))
 
-    result = await PruneGitHubDeliveries(world.uow(), world.clock)(timedelta(days=30))
+    result = await PruneGitHubDeliveries(world.uow(), world.clock, DeliveryRetention(timedelta(days=30)))()
 
     assert result.deleted == 1
     assert set(world.store.state.code_hosting.deliveries) == {"recent"}
     with pytest.raises(InvalidInput):
-        await PruneGitHubDeliveries(world.uow(), world.clock)(timedelta(days=2))
+        await PruneGitHubDeliveries(world.uow(), world.clock, DeliveryRetention(timedelta(days=2)))()

@@ -626,25 +626,36 @@ class PruneGitHubDeliveriesOutput:
     deleted: int
 
 
+MIN_DELIVERY_RETENTION = timedelta(days=7)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRetention:
+    """How long the dedupe row of a GitHub delivery is kept (``GITHUB_DELIVERY_RETENTION_DAYS``)."""
+
+    period: timedelta = timedelta(days=30)
+
+
 class PruneGitHubDeliveries:
     """Delete the dedupe rows of GitHub deliveries older than the retention period, in batches.
 
-    Rules: ``retention`` must exceed the window in which GitHub redelivers (a redelivery of a pruned
-    delivery would have its effect again; GitHub lets deliveries of the last 3 days be redelivered), so it is
-    at least 7 days; each batch is its own short transaction.
+    Rules: the period must exceed the window in which GitHub redelivers (a redelivery of a pruned delivery
+    would have its effect again; GitHub lets deliveries of the last 3 days be redelivered), so it is at
+    least 7 days (``InvalidInput`` otherwise); each batch is its own short transaction. Run by the worker's
+    maintenance and by ``asynccoder prune-github-deliveries``.
     """
 
-    MIN_RETENTION = timedelta(days=7)
     BATCH = 1000
 
-    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWork, clock: Clock, retention: DeliveryRetention) -> None:
         self._uow = uow
         self._clock = clock
+        self._retention = retention
 
-    async def __call__(self, retention: timedelta) -> PruneGitHubDeliveriesOutput:
-        if retention < self.MIN_RETENTION:
+    async def __call__(self) -> PruneGitHubDeliveriesOutput:
+        if self._retention.period < MIN_DELIVERY_RETENTION:
             raise InvalidInput("The retention period of GitHub deliveries must be at least 7 days.")
-        cutoff = self._clock.now() - retention
+        cutoff = self._clock.now() - self._retention.period
         total = 0
         while True:
             async with self._uow as uow:
