@@ -118,9 +118,12 @@ class ConnectRepository:
     Rules: the identifier follows GitHub's rules; the caller's access is verified on the code host (a
     repository the caller cannot see is 404 ``code_host_not_found``) and mirrored as read/write/admin;
     connecting an already-connected repository adds the caller's access row (and refreshes the caller's
-    level); the default branch and visibility are stored; a webhook with a fresh per-repository secret (sealed
+    level, the default branch, visibility and GitHub's repository id: when the id changed, the name was
+    re-created, so the old webhook row is dropped and a new hook registered); the default branch and
+    visibility are stored; a webhook with a fresh per-repository secret (sealed
     at rest) is registered once per repository, by the first caller with admin rights, and a failed
-    registration leaves the repository connected without a webhook (a later connect retries).
+    registration leaves the repository connected without a webhook (a later connect retries); a hook already
+    on the repository with the platform's URL (one the platform forgot) is taken over with the new secret.
     """
 
     def __init__(
@@ -162,8 +165,13 @@ class ConnectRepository:
                         raise
                     repository, created = existing, False
             else:
+                recreated = (
+                    None not in (repository.host_id, hosted.host_id) and repository.host_id != hosted.host_id
+                )
                 repository = _refreshed(repository, hosted, now)
                 await uow.repositories.update(repository)
+                if recreated:  # the name now belongs to a new repository: the old hook died with the old one
+                    await uow.repositories.delete_webhook(repository.id)
             await uow.repositories.save_access(
                 RepositoryAccess(command.actor.user_id, repository.id, hosted.permission, now, now)
             )
