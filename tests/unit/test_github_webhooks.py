@@ -432,6 +432,16 @@ async def test_a_github_outage_while_confirming_a_deletion_writes_nothing(world:
     assert access_of(world, repo.id)
 
 
+async def test_a_rate_limit_while_confirming_is_unavailable_and_writes_nothing(world: WebhookWorld) -> None:
+    repo = await world.seed()
+    world.host.rate_limited_for = 30
+    with pytest.raises(Unavailable) as caught:
+        await world.deliver("repository", repository_event("deleted"))
+    assert caught.value.code == "code_host_rate_limited"
+    assert world.store.state.code_hosting.deliveries == {}
+    assert access_of(world, repo.id)
+
+
 async def test_a_transferred_repository_has_its_hook_deleted_at_its_new_home(world: WebhookWorld) -> None:
     ada = make_user()
     repo = await world.seed([(ada, Permission.ADMIN)])

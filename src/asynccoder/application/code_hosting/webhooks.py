@@ -56,7 +56,7 @@ from asynccoder.domain.code_hosting import (
     validate_full_name,
     webhook_secret_context,
 )
-from asynccoder.domain.errors import Conflict, InvalidInput, NotFound, Refused
+from asynccoder.domain.errors import Conflict, InvalidInput, NotFound, Refused, TooManyRequests, Unavailable
 from asynccoder.domain.triggers import MAX_COMMAND_LENGTH, parse_mention
 
 log = logging.getLogger("asynccoder.code_hosting.webhooks")
@@ -128,11 +128,12 @@ class IngestGitHubWebhook:
     deleted/transferred and installation_repositories removed disconnect when the repository is no longer
     visible (or has moved); member removed/edited (matched by GitHub user id) mirror the member's level as
     the API reports it with the member's own token (404: access removed). When the platform forgets a
-    repository its hook is deleted at GitHub, best effort. GitHub unreachable while confirming is 503
-    (nothing written). Older snapshots never replace newer ones. Slow follow-ups are written to the
-    repository_events outbox: auto-review of an open, non-draft pull request (``auto_review_requested``)
-    and a new issue or pull request comment carrying an ``@asynccoder <mode>`` command
-    (``comment_command``). Every other event or action is acknowledged and ignored.
+    repository its hook is deleted at GitHub, best effort. GitHub unreachable or rate-limiting while
+    confirming is ``Unavailable`` (503, nothing written). Older snapshots never replace newer ones. Slow
+    follow-ups are written to the repository_events outbox: auto-review of an open, non-draft pull
+    request (``auto_review_requested``) and a new issue or pull request comment carrying an
+    ``@asynccoder <mode>`` command (``comment_command``). Every other event or action is acknowledged and
+    ignored.
     """
 
     def __init__(
@@ -181,7 +182,13 @@ class IngestGitHubWebhook:
             known = [repository]
         if not known:
             return WebhookOutcome("ignored", "unknown repository")
-        facts = await self._confirm(known, payload)
+        try:
+            facts = await self._confirm(known, payload)
+        except TooManyRequests:
+            # Nothing is written; GitHub's redelivery (from the hook's settings) applies it later.
+            raise Unavailable(
+                "GitHub is rate-limiting the platform; redeliver later.", code="code_host_rate_limited"
+            ) from None
         now = self._clock.now()
         forgotten: list[tuple[Repository, RepositoryWebhook]] = []
         async with self._uow as uow:

@@ -39,7 +39,14 @@ GITHUB_MAX_DELIVERY_BYTES = 25 * 1024 * 1024
             media_type="application/problem+json",
             description="Missing headers, bad signature or malformed payload (`webhook_headers_missing`, "
             "`webhook_signature_missing`, `webhook_signature_invalid`, `webhook_payload_invalid`); nothing "
-            "was written",
+            "was written; `webhook_payload_invalid` also when the body is not shaped like the announced "
+            "`X-GitHub-Event`",
+        ),
+        503: ResponseSpec(
+            data_container=dict[str, Any],
+            media_type="application/problem+json",
+            description="GitHub could not be reached, or rate-limited us, while confirming a destructive "
+            "event (`code_host_unavailable`, `code_host_rate_limited`); nothing was written, redeliver later",
         ),
     },
 )
