@@ -24,6 +24,7 @@ ADMIN, READER = "gho_contract_admin_1", "gho_contract_reader_1"
 def host(request: pytest.FixtureRequest) -> Iterator[CodeHost]:
     if request.param == "memory":
         memory = InMemoryCodeHost()
+        memory.logins = {"admin": ADMIN, "reader": READER}
         memory.add_repository(
             "acme/widgets",
             host_id=11,
@@ -72,6 +73,13 @@ async def test_registering_the_same_url_again_takes_the_existing_hook_over(host:
     )
     assert again == first
     assert other != first
+
+
+async def test_a_collaborators_level_is_asked_by_a_writer(host: CodeHost) -> None:
+    assert await host.collaborator_permission(ADMIN, "acme/widgets", "reader") is Permission.READ
+    assert await host.collaborator_permission(ADMIN, "acme/widgets", "admin") is Permission.ADMIN
+    with pytest.raises(Refused):
+        await host.collaborator_permission(READER, "acme/widgets", "admin")
 
 
 async def test_pull_requests_are_numbered_found_by_head_and_reviewed(host: CodeHost) -> None:

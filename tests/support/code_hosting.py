@@ -180,6 +180,9 @@ class WebhookWorld:
             host_id=repo.host_id or 0,
             access={f"gho_{connections[user.id].login}": permission for user, permission in users},
         )
+        self.host.logins.update(
+            {connections[u.id].login.lower(): f"gho_{connections[u.id].login}" for u, _ in users}
+        )
         return repo
 
 

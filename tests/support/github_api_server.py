@@ -340,6 +340,24 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                 }
                 state.hooks[hook_id] = {**hook, "repo": full_name, "secret": config["secret"]}
                 return self._send(201, hook)
+            cm = re.fullmatch(r"/collaborators/([^/]+)/permission", rest)
+            if cm and method == "GET":
+                if level not in {"admin", "push"}:
+                    return self._error(403, "Must have push access to view collaborator permission.")
+                login = cm.group(1)
+                member = next((t for t, name in state.tokens.items() if name.lower() == login.lower()), None)
+                if member is None:
+                    return self._error(404, "Not Found")  # no such user
+                granted = repo.access.get(member)
+                permission = {"admin": "admin", "push": "write", "pull": "read"}.get(granted or "", "none")
+                return self._send(
+                    200,
+                    {
+                        "permission": permission,
+                        "role_name": {"write": "write", "read": "read", "admin": "admin"}.get(permission, ""),
+                        "user": {**state.user_json(state.tokens[member]), "permissions": {}},
+                    },
+                )
             if rest == "/hooks" and method == "GET":
                 if level != "admin":
                     return self._error(404, "Not Found")

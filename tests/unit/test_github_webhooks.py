@@ -494,6 +494,20 @@ async def test_a_member_removed_delivery_github_does_not_confirm_keeps_the_acces
     assert access_of(world, repo.id) == {ada.id: Permission.ADMIN, bob.id: Permission.WRITE}
 
 
+async def test_a_member_whose_token_is_revoked_is_confirmed_through_the_collaborator_permission(
+    world: WebhookWorld,
+) -> None:
+    ada, bob = make_user(), make_user()
+    repo = await world.seed([(ada, Permission.ADMIN), (bob, Permission.WRITE)], logins={bob.id: "bob"})
+    bob_id = world.store.state.github_connections[bob.id].github_user_id
+    world.host.tokens.discard("gho_bob")  # bob revoked the OAuth app: his token answers 401
+    del world.host.repositories[FULL_NAME.lower()].access["gho_bob"]
+
+    await world.deliver("member", member_event("removed", login="bob", id=bob_id))
+
+    assert access_of(world, repo.id) == {ada.id: Permission.ADMIN}
+
+
 async def test_removing_the_last_member_forgets_the_webhook(world: WebhookWorld) -> None:
     bob = make_user()
     repo = await world.seed([(bob, Permission.ADMIN)], logins={bob.id: "bob"})

@@ -91,6 +91,17 @@ def translate(exc: Exception) -> Exception:
     return Unavailable("GitHub could not be reached.", code="code_host_unavailable")
 
 
+# ``GET /repos/{owner}/{repo}/collaborators/{username}/permission``: ``permission`` is admin, write, read or
+# none (maintain is reported as write and triage as read).
+_COLLABORATOR_LEVELS = {
+    "admin": Permission.ADMIN,
+    "maintain": Permission.WRITE,
+    "write": Permission.WRITE,
+    "triage": Permission.READ,
+    "read": Permission.READ,
+}
+
+
 def _hook_exists(exc: GithubException) -> bool:
     """GitHub's 422 for a second hook with the same URL: ``errors: [{"resource": "Hook", "code": "custom",
     "message": "Hook already exists on this repository"}]``."""
@@ -238,6 +249,14 @@ class PyGithubCodeHost(CodeHost):
                 gh.get_repo(full_name).get_hook(hook_id).delete()
 
         await self._run(call)
+
+    async def collaborator_permission(self, token: str, full_name: str, login: str) -> Permission | None:
+        def call() -> Permission | None:
+            with self._client(token, lazy=True) as gh:
+                level = gh.get_repo(full_name).get_collaborator_permission(login)
+                return _COLLABORATOR_LEVELS.get(level)
+
+        return await self._run(call)
 
     async def read_pull_request(self, token: str, full_name: str, number: int) -> PullRequestDetails:
         def call() -> PullRequestDetails:

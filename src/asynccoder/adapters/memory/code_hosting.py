@@ -436,6 +436,7 @@ class InMemoryCodeHost(CodeHost):
         self.down = False
         self.fail_webhooks = False
         self.moved: dict[str, str] = {}  # old name -> new name: GitHub redirects a transferred repository
+        self.logins: dict[str, str] = {}  # lowercased login -> that user's token
         self._next_id = 1000
         self._now = now or datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -521,6 +522,11 @@ class InMemoryCodeHost(CodeHost):
         hook_id = self._id()
         self.hooks[hook_id] = StoredHook(hook_id, repo.full_name, hook)
         return hook_id
+
+    async def collaborator_permission(self, token: str, full_name: str, login: str) -> Permission | None:
+        repo = self._repo(token, full_name, Permission.WRITE)
+        member = self.logins.get(login.lower())
+        return repo.access.get(member) if member is not None else None
 
     async def remove_webhook(self, token: str, full_name: str, hook_id: int) -> None:
         repo = self._repo(token, full_name, Permission.ADMIN)

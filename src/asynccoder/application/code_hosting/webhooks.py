@@ -127,7 +127,8 @@ class IngestGitHubWebhook:
     effects happen only once the API confirms them with the stored users' tokens: repository
     deleted/transferred and installation_repositories removed disconnect when the repository is no longer
     visible (or has moved); member removed/edited (matched by GitHub user id) mirror the member's level as
-    the API reports it with the member's own token (404: access removed). When the platform forgets a
+    the API reports it with the member's own token (404: access removed), or, when that token is revoked,
+    as the collaborator permission another user's token reads. When the platform forgets a
     repository its hook is deleted at GitHub, best effort. GitHub unreachable or rate-limiting while
     confirming is ``Unavailable`` (503, nothing written). Older snapshots never replace newer ones. Slow
     follow-ups are written to the repository_events outbox: auto-review of an open, non-draft pull
@@ -299,11 +300,27 @@ class IngestGitHubWebhook:
                 facts.members[user_id] = None
                 continue
             except Refused:
-                continue  # cannot be confirmed with a revoked token: the access row stays as it is
+                # The member's token is revoked: ask the collaborator permission with another user's.
+                await self._ask_collaborator(repo, user_id, payload.login, facts)
+                continue
             if hosted.host_id in {None, repo.host_id}:
                 facts.members[user_id] = hosted.permission
         if any(level is None for level in facts.members.values()):
             facts.tokens[repo.id] = [token for _, token in await self._users_tokens(repo)]
+
+    async def _ask_collaborator(self, repo: Repository, user_id: UUID, login: str, facts: _Facts) -> None:
+        if not login:
+            return
+        for other, token in await self._users_tokens(repo):
+            if other == user_id:
+                continue
+            try:
+                facts.members[user_id] = await self._host.collaborator_permission(
+                    token, repo.full_name, login
+                )
+                return
+            except (NotFound, Refused):
+                continue  # that user cannot see the repository or may not ask: unconfirmed so far
 
     async def _unseen_pull_request(self, repo: Repository, number: int) -> HostedPullRequest | None:
         async with self._uow as uow:

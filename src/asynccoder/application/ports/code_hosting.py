@@ -363,6 +363,11 @@ class CodeHost(Protocol):
 
     async def remove_webhook(self, token: str, full_name: str, hook_id: int) -> None: ...
 
+    async def collaborator_permission(self, token: str, full_name: str, login: str) -> Permission | None:
+        """``login``'s level on the repository as the host reports it to ``token``'s user (who needs write
+        access to ask); ``None`` when ``login`` has no access."""
+        ...
+
     async def read_pull_request(self, token: str, full_name: str, number: int) -> PullRequestDetails: ...
 
     async def find_open_pull_request(
