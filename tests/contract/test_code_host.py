@@ -24,6 +24,7 @@ ADMIN, READER = "gho_contract_admin_1", "gho_contract_reader_1"
 def host(request: pytest.FixtureRequest) -> Iterator[CodeHost]:
     if request.param == "memory":
         memory = InMemoryCodeHost()
+        memory.logins = {"admin": ADMIN, "reader": READER}
         memory.add_repository(
             "acme/widgets",
             host_id=11,
@@ -61,6 +62,24 @@ async def test_only_admins_manage_webhooks(host: CodeHost) -> None:
     await host.remove_webhook(ADMIN, "acme/widgets", hook_id)
     with pytest.raises(NotFound):
         await host.remove_webhook(ADMIN, "acme/widgets", hook_id)
+
+
+async def test_registering_the_same_url_again_takes_the_existing_hook_over(host: CodeHost) -> None:
+    url = "https://coder.example.com/api/v1/webhooks/github"
+    first = await host.register_webhook(ADMIN, "acme/widgets", WebhookRegistration(url=url, secret="old"))
+    again = await host.register_webhook(ADMIN, "acme/widgets", WebhookRegistration(url=url, secret="new"))
+    other = await host.register_webhook(
+        ADMIN, "acme/widgets", WebhookRegistration(url="https://ci.example.com/hook", secret="x")
+    )
+    assert again == first
+    assert other != first
+
+
+async def test_a_collaborators_level_is_asked_by_a_writer(host: CodeHost) -> None:
+    assert await host.collaborator_permission(ADMIN, "acme/widgets", "reader") is Permission.READ
+    assert await host.collaborator_permission(ADMIN, "acme/widgets", "admin") is Permission.ADMIN
+    with pytest.raises(Refused):
+        await host.collaborator_permission(READER, "acme/widgets", "admin")
 
 
 async def test_pull_requests_are_numbered_found_by_head_and_reviewed(host: CodeHost) -> None:

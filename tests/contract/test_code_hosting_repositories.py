@@ -202,6 +202,25 @@ async def test_a_delivery_is_recorded_once(uow_factory: UowFactory) -> None:
         await uow.commit()
 
 
+async def test_deliveries_received_before_the_cutoff_are_deleted_in_bounded_batches(
+    uow_factory: UowFactory,
+) -> None:
+    async with uow_factory() as uow:
+        for day in range(5):
+            assert await uow.github_deliveries.record(f"d-{day}", "push", T0 + timedelta(days=day))
+        await uow.commit()
+    cutoff = T0 + timedelta(days=3)
+    async with uow_factory() as uow:
+        first = await uow.github_deliveries.delete_received_before(cutoff, limit=2)
+        second = await uow.github_deliveries.delete_received_before(cutoff, limit=2)
+        await uow.commit()
+    async with uow_factory() as uow:
+        kept = [await uow.github_deliveries.record(f"d-{day}", "push", T0) for day in range(5)]
+        await uow.commit()
+    assert (first, second) == (2, 1)
+    assert kept == [True, True, True, False, False]  # days 0-2 were forgotten, days 3-4 are still known
+
+
 async def test_outbox_events_are_pending_until_processed_once(uow_factory: UowFactory) -> None:
     repo = await seed_repository(uow_factory(), users=[(make_user(), Permission.ADMIN)], secret=None)
     event = RepositoryEvent(new_id(), repo.id, "auto_review_requested", T0, payload={"number": "1"})

@@ -142,6 +142,30 @@ async def test_a_state_is_single_use_and_bound_to_its_user(
     assert (await api.get("/api/v1/users/github", headers=bob)).status_code == 404
 
 
+async def test_a_github_outage_during_the_code_exchange_leaves_the_state_usable_for_a_retry(
+    api: AsyncTestClient[Any], github: GitHubOAuthServer
+) -> None:
+    ada = await signed_up(api, "ada@example.com")
+    query = await _start(api, ada)
+    code = github.approve(code_challenge=query["code_challenge"], redirect_uri=query["redirect_uri"])
+    github.outages = 1
+
+    down = await api.post(
+        "/api/v1/users/github/complete", json={"code": code, "state": query["state"]}, headers=ada
+    )
+    retry = await api.post(
+        "/api/v1/users/github/complete", json={"code": code, "state": query["state"]}, headers=ada
+    )
+
+    assert down.status_code == 503
+    assert retry.status_code == 200, retry.text
+    assert retry.json()["login"] == "octocat"
+    again = await api.post(
+        "/api/v1/users/github/complete", json={"code": code, "state": query["state"]}, headers=ada
+    )
+    assert again.json()["code"] == "invalid_state"
+
+
 async def test_a_code_github_refuses_gets_400(api: AsyncTestClient[Any]) -> None:
     ada = await signed_up(api, "ada@example.com")
     query = await _start(api, ada)

@@ -206,6 +206,35 @@ async def test_an_unknown_repository_gets_202_and_nothing_is_written(world: Worl
     assert await count(world.settings, "github_deliveries") == 0
 
 
+async def test_with_the_app_secret_an_unknown_repository_gets_202_and_no_row(
+    client_factory: ClientFactory, world: World
+) -> None:
+    settings = dataclasses.replace(world.settings, github_webhook_secret="app-secret-0123456789")
+    payload = pull_request_event()
+    payload["repository"] = {"id": 999, "full_name": "someone/else"}
+    body, signature = signed(payload, "app-secret-0123456789")
+    async with client_factory(settings) as client:
+        response = await client.post(URL, content=body, headers=headers("pull_request", signature))
+    assert response.status_code == 202, response.text
+    assert response.json()["status"] == "ignored"
+    assert await count(world.settings, "github_deliveries") == 0
+
+
+async def test_a_signed_body_of_another_event_under_a_forged_event_header_is_400(world: World) -> None:
+    label_deleted = {
+        "action": "deleted",
+        "label": {"id": 208045946, "name": "bug", "color": "f29513", "default": True, "description": None},
+        "repository": pull_request_event()["repository"],
+        "sender": pull_request_event()["sender"],
+    }
+    response = await post(world, "repository", label_deleted)
+    assert response.status_code == 400
+    assert response.json()["code"] == "webhook_payload_invalid"
+    assert await count(world.settings, "github_deliveries") == 0
+    listing = await world.client.get("/api/v1/repositories", headers=world.owner)
+    assert [r["id"] for r in listing.json()["items"]] == [str(world.repository_id)]
+
+
 async def test_the_webhook_needs_no_bearer_token(world: World) -> None:
     body, signature = signed(
         {"zen": "Design for failure.", "repository": {"id": REPO_ID, "full_name": FULL_NAME}}

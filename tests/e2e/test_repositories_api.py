@@ -14,8 +14,15 @@ from asynccoder.adapters.sqlalchemy.database import create_engine
 from asynccoder.ioc.settings import Settings
 from tests.e2e.conftest import ClientFactory
 from tests.support.builders import make_user
-from tests.support.code_hosting import access_token, add_user_with_github, in_database
+from tests.support.code_hosting import access_token, add_user_with_github, in_database, signed
 from tests.support.github_api_server import FakeGitHub, github_api_server
+from tests.support.github_payloads import (
+    issue_comment_event,
+    member_event,
+    pull_request_event,
+    repository,
+    repository_event,
+)
 
 ADA_TOKEN = "gho_ada_e2e_0123456789"
 BOB_TOKEN = "gho_bob_e2e_0123456789"
@@ -279,6 +286,133 @@ async def test_a_failed_webhook_registration_leaves_the_repository_connected_wit
     world.github.fail_hooks = False
     retried = await connect(world, "ada")
     assert retried.json()["webhook_active"] is True
+
+
+async def deliver(
+    world: World,
+    secret: str,
+    repo_id: int,
+    delivery: str,
+    event: str = "pull_request",
+    payload: dict[str, Any] | None = None,
+) -> Any:
+    payload = payload or pull_request_event("opened")
+    payload["repository"] = repository(id=repo_id, full_name="acme/widgets")
+    body, signature = signed(payload, secret)
+    return await world.client.post(
+        "/api/v1/webhooks/github",
+        content=body,
+        headers={
+            "X-GitHub-Event": event,
+            "X-GitHub-Delivery": delivery,
+            "X-Hub-Signature-256": signature,
+            "Content-Type": "application/json",
+        },
+    )
+
+
+async def listed(world: World, who: str) -> list[str]:
+    response = await world.client.get("/api/v1/repositories", headers=world.headers[who])
+    return [r["full_name"] for r in response.json()["items"]]
+
+
+async def test_a_repository_deleted_delivery_disconnects_only_once_github_confirms_it(world: World) -> None:
+    await connect(world, "ada")
+    [secret] = [h["secret"] for h in world.github.hooks.values()]
+
+    forged = await deliver(world, secret, 501, "d-1", "repository", repository_event("deleted"))
+    assert forged.status_code == 200
+    assert "not confirmed" in forged.json()["detail"]
+    assert await listed(world, "ada") == ["acme/widgets"]
+
+    del world.github.repos["acme/widgets"]  # really deleted: GitHub answers 404
+    real = await deliver(world, secret, 501, "d-2", "repository", repository_event("deleted"))
+    assert real.json()["detail"] == "repository deleted: disconnected"
+    assert await listed(world, "ada") == []
+    assert any(m == "GET" and p.endswith("/repos/acme/widgets") for m, p, _ in world.github.requests)
+
+
+async def test_member_removed_is_confirmed_with_the_members_own_token(world: World) -> None:
+    await connect(world, "ada")
+    await connect(world, "bob")
+    [secret] = [h["secret"] for h in world.github.hooks.values()]
+    bob_id = abs(hash("bob")) % 10_000_000  # the GitHub user id add_user_with_github stored for bob
+    removed = member_event("removed", login="bob-renamed", id=bob_id)
+
+    await deliver(world, secret, 501, "d-1", "member", removed)
+    assert await listed(world, "bob") == ["acme/widgets"]  # GitHub still shows bob the repository
+
+    del world.github.repos["acme/widgets"].access[BOB_TOKEN]
+    await deliver(
+        world, secret, 501, "d-2", "member", member_event("removed", login="bob-renamed", id=bob_id)
+    )
+    assert await listed(world, "bob") == []
+    assert await listed(world, "ada") == ["acme/widgets"]
+
+
+async def test_a_comment_on_an_unseen_pull_request_fetches_it_through_the_api(world: World) -> None:
+    repo_id = (await connect(world, "ada")).json()["id"]
+    [secret] = [h["secret"] for h in world.github.hooks.values()]
+    world.github.pulls[("acme/widgets", 1347)] = {
+        "id": 1347,
+        "number": 1347,
+        "state": "open",
+        "title": "Amazing new feature",
+        "body": "",
+        "head": "new-topic",
+        "base": "main",
+        "draft": False,
+        "user": "octocat",
+    }
+
+    response = await deliver(world, secret, 501, "d-1", "issue_comment", issue_comment_event())
+
+    assert response.json()["status"] == "processed"
+    pulls = await world.client.get(f"/api/v1/repositories/{repo_id}/pulls", headers=world.headers["ada"])
+    [pull] = pulls.json()["items"]
+    assert (pull["number"], pull["head_ref"], pull["base_ref"]) == (1347, "new-topic", "main")
+    detail = await world.client.get(f"/api/v1/pulls/{pull['id']}", headers=world.headers["ada"])
+    [comment] = detail.json()["comments"]
+    assert comment["created_at"] == "2026-11-30T12:10:00Z"
+
+
+async def test_a_hook_left_at_github_by_a_failed_deletion_is_taken_over_on_reconnect(world: World) -> None:
+    repo_id = (await connect(world, "ada")).json()["id"]
+    [(hook_id, hook)] = world.github.hooks.items()
+    old_secret = hook["secret"]
+    world.github.fail_hook_deletes = True
+    assert (
+        await world.client.delete(f"/api/v1/repositories/{repo_id}", headers=world.headers["ada"])
+    ).status_code == 204
+    assert list(world.github.hooks) == [hook_id]  # the platform forgot it; GitHub still has it
+    world.github.fail_hook_deletes = False
+
+    again = await connect(world, "ada")
+
+    assert again.status_code in {200, 201}, again.text
+    assert again.json()["webhook_active"] is True
+    assert list(world.github.hooks) == [hook_id]
+    new_secret = world.github.hooks[hook_id]["secret"]
+    assert new_secret != old_secret
+    assert (await deliver(world, old_secret, 501, "d-old")).status_code == 400
+    accepted = await deliver(world, new_secret, 501, "d-new")
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["status"] == "processed"
+
+
+async def test_reconnecting_a_re_created_repository_refreshes_its_github_id(world: World) -> None:
+    await connect(world, "ada")
+    world.github.repos["acme/widgets"].id = 777  # deleted and re-created under the same name
+    world.github.hooks.clear()
+
+    await connect(world, "ada")
+
+    [secret] = [h["secret"] for h in world.github.hooks.values()]
+    stale = await deliver(world, secret, 501, "d-stale")
+    current = await deliver(world, secret, 777, "d-current")
+    assert stale.status_code == 202  # the old id is another repository now
+    assert current.status_code == 200, current.text
+    assert current.json()["status"] == "processed"
 
 
 async def test_two_users_connecting_a_new_repository_at_once_share_one_row(world: World) -> None:

@@ -109,6 +109,37 @@ async def test_a_webhook_is_registered_as_json_with_its_secret_and_removed(
     assert hook_id not in github.hooks
 
 
+async def test_a_hook_that_already_exists_is_found_across_pages_and_taken_over(
+    host: PyGithubCodeHost, github: FakeGitHub
+) -> None:
+    url = "https://coder.example.com/api/v1/webhooks/github"
+    for n in range(130):  # more than one page of 100
+        github.add_hook("acme/widgets", f"https://ci-{n}.example.com/hook")
+    forgotten = github.add_hook("acme/widgets", url, secret="the-lost-secret", active=False)
+
+    hook_id = await host.register_webhook(ADA, "acme/widgets", WebhookRegistration(url=url, secret="fresh"))
+
+    assert hook_id == forgotten
+    stored = github.hooks[forgotten]
+    assert stored["secret"] == "fresh"
+    assert stored["active"] is True
+    assert "pull_request" in stored["events"]
+    assert len([h for h in github.hooks.values() if h["config"]["url"] == url]) == 1
+    listed = [path for method, path, _ in github.requests if method == "GET" and path.endswith("/hooks")]
+    assert len(listed) == 2  # followed the Link header to the second page
+
+
+async def test_another_validation_failure_is_still_refused(
+    host: PyGithubCodeHost, github: FakeGitHub
+) -> None:
+    github.fail_hooks = True
+    with pytest.raises(Refused) as caught:
+        await host.register_webhook(
+            ADA, "acme/widgets", WebhookRegistration(url="https://x.example/h", secret="s")
+        )
+    assert caught.value.code == "code_host_rejected"
+
+
 async def test_a_reader_cannot_register_a_webhook(host: PyGithubCodeHost) -> None:
     with pytest.raises(NotFound):
         await host.register_webhook(

@@ -9,9 +9,10 @@ from typing import Any
 
 from asynccoder.adapters.crypto.secret_box import AesGcmSecretBox
 from asynccoder.adapters.github.webhooks import GitHubWebhooks, sign
+from asynccoder.adapters.memory.code_hosting import InMemoryCodeHost
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
-from asynccoder.application.code_hosting.repositories import CodeHostingConfig
+from asynccoder.application.code_hosting.repositories import CodeHostingConfig, UserTokens
 from asynccoder.application.code_hosting.webhooks import IngestGitHubWebhook, WebhookOutcome
 from asynccoder.application.ports.code_hosting import WebhookDelivery
 from asynccoder.application.ports.uow import UnitOfWork
@@ -125,11 +126,14 @@ def signed(payload: Any, secret: str = SECRET) -> tuple[bytes, str]:
 
 @dataclass
 class WebhookWorld:
-    """The webhook use case over an in-memory store, with a fixed clock and sequential ids."""
+    """The webhook use case over an in-memory store, with a fixed clock and sequential ids; ``host`` is the
+    in-memory GitHub the use case confirms facts with (``seed`` makes the repository visible there to every
+    seeded user's token ``gho_<login>``)."""
 
     store: InMemoryStore = field(default_factory=InMemoryStore)
     clock: ManualClock = field(default_factory=lambda: ManualClock(T0))
     app_secret: str | None = None
+    host: InMemoryCodeHost = field(default_factory=InMemoryCodeHost)
 
     def uow(self) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self.store)
@@ -144,6 +148,8 @@ class WebhookWorld:
             CodeHostingConfig(
                 webhook_url="https://x.example/api/v1/webhooks/github", app_webhook_secret=self.app_secret
             ),
+            self.host,
+            UserTokens(self.uow(), BOX, self.host),
         )
 
     async def deliver(
@@ -166,7 +172,18 @@ class WebhookWorld:
         )
 
     async def seed(self, users: list[tuple[User, Permission]] | None = None, **kw: Any) -> Repository:
-        return await seed_repository(self.uow(), users=users or [(make_user(), Permission.ADMIN)], **kw)
+        users = users or [(make_user(), Permission.ADMIN)]
+        repo = await seed_repository(self.uow(), users=users, **kw)
+        connections = self.store.state.github_connections
+        self.host.add_repository(
+            repo.full_name,
+            host_id=repo.host_id or 0,
+            access={f"gho_{connections[user.id].login}": permission for user, permission in users},
+        )
+        self.host.logins.update(
+            {connections[u.id].login.lower(): f"gho_{connections[u.id].login}" for u, _ in users}
+        )
+        return repo
 
 
 def access_token(settings: Any, user: User) -> str:

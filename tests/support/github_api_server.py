@@ -47,7 +47,30 @@ class FakeGitHub:
     rate_limited: str | None = None  # "403" or "429"
     race_open_pull: dict[str, Any] | None = None  # a pull request "opened concurrently" on the next create
     fail_hooks: bool = False
+    fail_hook_deletes: bool = False  # DELETE of a hook answers 502, as GitHub does when it has an outage
     next_id: int = 1000
+
+    def add_hook(self, full_name: str, url: str, *, secret: str = "lost-secret", active: bool = True) -> int:
+        """A hook already on the repository (e.g. one the platform forgot)."""
+        hook_id = self.new_id()
+        self.hooks[hook_id] = {
+            "type": "Repository",
+            "id": hook_id,
+            "name": "web",
+            "active": active,
+            "events": ["push"],
+            "config": {"content_type": "json", "insecure_ssl": "0", "url": url, "secret": "********"},
+            "updated_at": T,
+            "created_at": T,
+            "url": f"{self.base}/repos/{full_name}/hooks/{hook_id}",
+            "test_url": f"{self.base}/repos/{full_name}/hooks/{hook_id}/test",
+            "ping_url": f"{self.base}/repos/{full_name}/hooks/{hook_id}/pings",
+            "deliveries_url": f"{self.base}/repos/{full_name}/hooks/{hook_id}/deliveries",
+            "last_response": {"code": 200, "status": "active", "message": "OK"},
+            "repo": full_name,
+            "secret": secret,
+        }
+        return hook_id
 
     def add_repo(self, full_name: str, *, id: int, access: dict[str, str], **kw: Any) -> FakeRepo:
         repo = FakeRepo(id=id, full_name=full_name, access=access, **kw)
@@ -328,6 +351,26 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                 config = body.get("config", {})
                 if config.get("content_type") != "json" or not config.get("secret") or not config.get("url"):
                     return self._error(422, "Validation Failed")
+                if any(
+                    h["repo"] == full_name and h["config"]["url"] == config["url"]
+                    for h in state.hooks.values()
+                ):
+                    # GitHub's answer to a second hook with the same URL on one repository.
+                    return self._send(
+                        422,
+                        {
+                            "message": "Validation Failed",
+                            "errors": [
+                                {
+                                    "resource": "Hook",
+                                    "code": "custom",
+                                    "message": "Hook already exists on this repository",
+                                }
+                            ],
+                            "documentation_url": "https://docs.github.com/rest/repos/webhooks#create-a-repository-webhook",
+                            "status": "422",
+                        },
+                    )
                 hook_id = state.new_id()
                 hook = {
                     "type": "Repository",
@@ -351,14 +394,65 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                 }
                 state.hooks[hook_id] = {**hook, "repo": full_name, "secret": config["secret"]}
                 return self._send(201, hook)
+            cm = re.fullmatch(r"/collaborators/([^/]+)/permission", rest)
+            if cm and method == "GET":
+                if level not in {"admin", "push"}:
+                    return self._error(403, "Must have push access to view collaborator permission.")
+                login = cm.group(1)
+                member = next((t for t, name in state.tokens.items() if name.lower() == login.lower()), None)
+                if member is None:
+                    return self._error(404, "Not Found")  # no such user
+                granted = repo.access.get(member)
+                permission = {"admin": "admin", "push": "write", "pull": "read"}.get(granted or "", "none")
+                return self._send(
+                    200,
+                    {
+                        "permission": permission,
+                        "role_name": {"write": "write", "read": "read", "admin": "admin"}.get(permission, ""),
+                        "user": {**state.user_json(state.tokens[member]), "permissions": {}},
+                    },
+                )
+            if rest == "/hooks" and method == "GET":
+                if level != "admin":
+                    return self._error(404, "Not Found")
+                mine = [h for _, h in sorted(state.hooks.items()) if h["repo"] == full_name]
+                per_page = min(int(query.get("per_page", 30)), 100)
+                page = int(query.get("page", 1))
+                last = max(1, -(-len(mine) // per_page))
+                links = []
+                if page < last:
+                    hooks_url = f"{state.base}/repos/{full_name}/hooks?per_page={per_page}"
+                    links.append(f'<{hooks_url}&page={page + 1}>; rel="next"')
+                    links.append(f'<{hooks_url}&page={last}>; rel="last"')
+                chunk = mine[(page - 1) * per_page : page * per_page]
+                return self._send(
+                    200,
+                    [{k: v for k, v in h.items() if k not in {"repo", "secret"}} for h in chunk],
+                    {"Link": ", ".join(links)} if links else None,
+                )
             hm = re.fullmatch(r"/hooks/(\d+)", rest)
             if hm:
                 hook = state.hooks.get(int(hm.group(1)))
                 if hook is None or hook["repo"] != full_name or level != "admin":
                     return self._error(404, "Not Found")
                 if method == "DELETE":
+                    if state.fail_hook_deletes:
+                        return self._error(502, "Server Error")
                     del state.hooks[int(hm.group(1))]
                     return self._send(204, None)
+                if method == "PATCH":
+                    config = body.get("config") or {}
+                    if config and (config.get("content_type") != "json" or not config.get("url")):
+                        return self._error(422, "Validation Failed")
+                    if config:
+                        hook["config"] = {**hook["config"], "url": config["url"]}
+                        if config.get("secret"):
+                            hook["secret"] = config["secret"]
+                    if "events" in body:
+                        hook["events"] = body["events"]
+                    if "active" in body:
+                        hook["active"] = bool(body["active"])
+                    hook["updated_at"] = "2026-11-30T12:30:00Z"
                 return self._send(200, {k: v for k, v in hook.items() if k not in {"repo", "secret"}})
             if rest == "/pulls" and method == "GET":
                 items = [

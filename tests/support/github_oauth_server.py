@@ -32,6 +32,7 @@ class GitHubOAuthServer:
         self.user_id = user_id
         self.scope = "repo,read:user"
         self.issued_tokens: list[str] = []
+        self.outages = 0  # the next N token exchanges get GitHub's 503 "unicorn" page
         self._grants: dict[str, _Grant] = {}
         self._server = LocalServer(self._handle)
 
@@ -56,6 +57,13 @@ class GitHubOAuthServer:
         return json_response(404, {"message": "Not Found"})
 
     def _token(self, request: Request) -> tuple[int, dict[str, str], bytes]:
+        if self.outages > 0:
+            self.outages -= 1
+            return (
+                503,
+                {"Content-Type": "text/html; charset=utf-8"},
+                b"<html><body>No server is currently available to service your request.</body></html>",
+            )
         if request.headers.get("accept") != "application/json":
             return 200, {"Content-Type": "application/x-www-form-urlencoded"}, b"error=not_json"
         form = {k: v[0] for k, v in parse_qs(request.body.decode()).items()}

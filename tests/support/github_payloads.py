@@ -270,11 +270,15 @@ def repository_event(action: str = "deleted") -> dict[str, Any]:
     return {"action": action, "repository": repository(), "sender": user(), "installation": INSTALLATION}
 
 
-def member_event(action: str = "removed", login: str = "octocat") -> dict[str, Any]:
+def member_event(
+    action: str = "removed", login: str = "octocat", *, id: int = 583231, old_permission: str = "write"
+) -> dict[str, Any]:
+    """GitHub's ``member`` payload: ``edited`` carries only ``changes.old_permission`` (the new level is
+    not in it)."""
     return {
         "action": action,
-        "member": user(login),
-        "changes": {},
+        "member": user(login, id=id),
+        "changes": {"old_permission": {"from": old_permission}} if action == "edited" else {},
         "repository": repository(),
         "sender": user("admin"),
     }

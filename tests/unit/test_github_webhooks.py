@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+import logging
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from asynccoder.adapters.github.webhooks import sign
-from asynccoder.application.ports.code_hosting import WebhookDelivery
-from asynccoder.domain.code_hosting import CommentKind, Permission, PullRequestState
-from asynccoder.domain.errors import InvalidInput
+from asynccoder.adapters.memory.code_hosting import StoredHook
+from asynccoder.application.code_hosting.webhooks import DeliveryRetention, PruneGitHubDeliveries
+from asynccoder.application.ports.code_hosting import HostedPullRequest, WebhookDelivery, WebhookRegistration
+from asynccoder.domain.code_hosting import CommentKind, Permission, PullRequestState, Visibility
+from asynccoder.domain.errors import InvalidInput, Unavailable
 from tests.support.builders import T0, make_user
 from tests.support.code_hosting import SECRET, WebhookWorld
 from tests.support.github_payloads import (
+    FULL_NAME,
+    REPO_ID,
     installation_repositories_event,
     issue_comment_event,
     member_event,
@@ -23,6 +28,7 @@ from tests.support.github_payloads import (
     repository_event,
     review_comment_event,
     review_event,
+    user,
 )
 
 
@@ -275,19 +281,58 @@ async def test_review_comments_are_recorded_edited_in_order_and_deleted(world: W
     assert comment.deleted
 
 
-async def test_an_issue_comment_on_a_pull_request_creates_a_stub_that_the_pull_request_replaces(
+async def test_a_comment_on_an_unseen_pull_request_reads_the_pull_request_from_the_api(
     world: WebhookWorld,
 ) -> None:
     await world.seed()
+    world.host.pulls[(FULL_NAME, 1347)] = HostedPullRequest(
+        number=1347,
+        title="Amazing new feature",
+        body=None,
+        state=PullRequestState.CLOSED,
+        author_login="octocat",
+        head_ref="new-topic",
+        head_sha="6dcb09b5b57875f334f61aebed695e2e4193db5e",
+        base_ref="main",
+        html_url=f"https://github.com/{FULL_NAME}/pull/1347",
+        draft=False,
+        created_at=datetime(2026, 11, 30, 10, 0, tzinfo=UTC),
+        updated_at=datetime(2026, 11, 30, 12, 9, tzinfo=UTC),
+        closed_at=datetime(2026, 11, 30, 12, 9, tzinfo=UTC),
+    )
+
     await world.deliver("issue_comment", issue_comment_event())
-    [stub] = await pulls(world)
-    assert stub.head_ref == ""
-    [comment] = world.store.state.code_hosting.comments.values()
-    assert comment.author_login is None
-    assert comment.kind is CommentKind.ISSUE_COMMENT
-    await world.deliver("pull_request", pull_request_event("opened", updated_at="2020-01-01T00:00:00Z"))
+
     [pr] = await pulls(world)
-    assert pr.head_ref == "new-topic"
+    assert (pr.head_ref, pr.base_ref, pr.state) == ("new-topic", "main", PullRequestState.CLOSED)
+    assert pr.created_at == datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+    [comment] = world.store.state.code_hosting.comments.values()
+    assert comment.kind is CommentKind.ISSUE_COMMENT
+    assert comment.pull_request_id == pr.id
+    assert comment.created_at == comment.updated_at == datetime(2026, 11, 30, 12, 10, tzinfo=UTC)
+
+
+async def test_a_comment_on_a_pull_request_github_does_not_have_stores_no_stub(world: WebhookWorld) -> None:
+    await world.seed()
+    outcome = await world.deliver("issue_comment", issue_comment_event())
+    assert outcome.status == "processed"
+    assert await pulls(world) == []
+    assert world.store.state.code_hosting.comments == {}
+
+
+async def test_pull_request_and_comment_times_are_githubs(world: WebhookWorld) -> None:
+    await world.seed()
+    world.clock.advance(timedelta(days=3))
+    await world.deliver("pull_request", pull_request_event("opened", updated_at="2026-11-30T12:00:00Z"))
+    await world.deliver(
+        "pull_request_review_comment", review_comment_event(updated_at="2026-11-30T12:07:00Z")
+    )
+    [pr] = await pulls(world)
+    [comment] = world.store.state.code_hosting.comments.values()
+    assert pr.created_at == datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+    assert pr.updated_at == datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    assert comment.created_at == datetime(2026, 11, 30, 12, 6, tzinfo=UTC)
+    assert comment.updated_at == datetime(2026, 11, 30, 12, 7, tzinfo=UTC)
 
 
 async def test_a_comment_on_a_plain_issue_is_ignored(world: WebhookWorld) -> None:
@@ -320,27 +365,162 @@ async def test_an_older_push_and_untracked_branches_change_nothing(world: Webhoo
 # --- disconnects -----------------------------------------------------------------------------------------
 
 
+def access_of(world: WebhookWorld, repository_id: object) -> dict[object, Permission]:
+    return {
+        a.user_id: a.permission
+        for a in world.store.state.code_hosting.access.values()
+        if a.repository_id == repository_id
+    }
+
+
 @pytest.mark.parametrize("action", ["deleted", "transferred"])
-async def test_a_deleted_or_transferred_repository_is_disconnected(world: WebhookWorld, action: str) -> None:
+async def test_a_deleted_or_transferred_repository_is_disconnected_once_github_confirms(
+    world: WebhookWorld, action: str
+) -> None:
     repo = await world.seed()
+    del world.host.repositories[FULL_NAME.lower()]  # gone from GitHub (404 for the stored tokens)
     await world.deliver("repository", repository_event(action))
     state = world.store.state.code_hosting
-    assert not [a for a in state.access.values() if a.repository_id == repo.id]
+    assert access_of(world, repo.id) == {}
     assert repo.id not in state.webhooks
 
 
-async def test_removing_a_member_removes_only_that_users_access(world: WebhookWorld) -> None:
+async def test_a_signed_label_deleted_body_resent_as_a_repository_event_is_refused(
+    world: WebhookWorld,
+) -> None:
+    ada = make_user()
+    repo = await world.seed([(ada, Permission.ADMIN)])
+    label_deleted = {
+        "action": "deleted",
+        "label": {
+            "id": 208045946,
+            "node_id": "MDU6TGFiZWwyMDgwNDU5NDY=",
+            "url": f"https://api.github.com/repos/{FULL_NAME}/labels/bug",
+            "name": "bug",
+            "color": "f29513",
+            "default": True,
+            "description": "Something isn't working",
+        },
+        "repository": repository_event()["repository"],
+        "sender": user(),
+    }
+    with pytest.raises(InvalidInput) as caught:
+        await world.deliver("repository", label_deleted)
+    assert caught.value.code == "webhook_payload_invalid"
+    assert access_of(world, repo.id) == {ada.id: Permission.ADMIN}
+    assert world.store.state.code_hosting.deliveries == {}
+    assert (await world.deliver("label", label_deleted)).status == "ignored"  # as announced: fine
+
+
+async def test_a_repository_deleted_delivery_github_does_not_confirm_changes_nothing(
+    world: WebhookWorld,
+) -> None:
+    ada = make_user()
+    repo = await world.seed([(ada, Permission.ADMIN)])
+    outcome = await world.deliver("repository", repository_event("deleted"))  # the repository is still there
+    assert "not confirmed" in outcome.detail
+    assert access_of(world, repo.id) == {ada.id: Permission.ADMIN}
+    assert repo.id in world.store.state.code_hosting.webhooks
+
+
+async def test_a_github_outage_while_confirming_a_deletion_writes_nothing(world: WebhookWorld) -> None:
+    repo = await world.seed()
+    world.host.down = True
+    with pytest.raises(Unavailable):
+        await world.deliver("repository", repository_event("deleted"), delivery_id="d-outage")
+    assert world.store.state.code_hosting.deliveries == {}
+    assert access_of(world, repo.id)
+
+
+async def test_a_rate_limit_while_confirming_is_unavailable_and_writes_nothing(world: WebhookWorld) -> None:
+    repo = await world.seed()
+    world.host.rate_limited_for = 30
+    with pytest.raises(Unavailable) as caught:
+        await world.deliver("repository", repository_event("deleted"))
+    assert caught.value.code == "code_host_rate_limited"
+    assert world.store.state.code_hosting.deliveries == {}
+    assert access_of(world, repo.id)
+
+
+async def test_a_transferred_repository_has_its_hook_deleted_at_its_new_home(world: WebhookWorld) -> None:
+    ada = make_user()
+    repo = await world.seed([(ada, Permission.ADMIN)])
+    world.host.hooks[42] = StoredHook(
+        42, FULL_NAME, WebhookRegistration(url="https://x.example/h", secret="s")
+    )
+    world.host.transfer(FULL_NAME, "new-owner/hello-world")  # ada is still an admin there
+
+    await world.deliver("repository", repository_event("transferred"))
+
+    assert access_of(world, repo.id) == {}
+    assert 42 not in world.host.hooks
+
+
+async def test_a_hook_github_refuses_to_delete_is_logged_without_secrets(
+    world: WebhookWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    repo = await world.seed(logins=None)
+    del world.host.repositories[FULL_NAME.lower()]
+    with caplog.at_level(logging.WARNING, logger="asynccoder.code_hosting.repositories"):
+        await world.deliver("repository", repository_event("deleted"))
+    assert repo.id not in world.store.state.code_hosting.webhooks
+    [record] = [r for r in caplog.records if "could not be deleted" in r.getMessage()]
+    assert "42" in record.getMessage()
+    assert SECRET not in caplog.text
+    assert "gho_" not in caplog.text
+
+
+async def test_removing_a_member_matches_the_github_user_id_not_the_login(world: WebhookWorld) -> None:
     ada, bob = make_user(), make_user()
     repo = await world.seed(
-        [(ada, Permission.ADMIN), (bob, Permission.WRITE)], logins={ada.id: "ada", bob.id: "octocat"}
+        [(ada, Permission.ADMIN), (bob, Permission.WRITE)], logins={ada.id: "octocat", bob.id: "bob-renamed"}
     )
-    await world.deliver("member", member_event("removed", login="octocat"))
-    access = {a.user_id for a in world.store.state.code_hosting.access.values() if a.repository_id == repo.id}
-    assert access == {ada.id}
+    bob_id = world.store.state.github_connections[bob.id].github_user_id
+    del world.host.repositories[FULL_NAME.lower()].access["gho_bob-renamed"]  # GitHub: bob lost access
+
+    # GitHub names bob by his new login; ada's login "octocat" is a coincidence that must not matter.
+    await world.deliver("member", member_event("removed", login="octocat", id=bob_id))
+
+    assert access_of(world, repo.id) == {ada.id: Permission.ADMIN}
+
+
+async def test_a_member_removed_delivery_github_does_not_confirm_keeps_the_access(
+    world: WebhookWorld,
+) -> None:
+    ada, bob = make_user(), make_user()
+    repo = await world.seed([(ada, Permission.ADMIN), (bob, Permission.WRITE)], logins={bob.id: "bob"})
+    bob_id = world.store.state.github_connections[bob.id].github_user_id
+    await world.deliver("member", member_event("removed", login="bob", id=bob_id))  # bob still has access
+    assert access_of(world, repo.id) == {ada.id: Permission.ADMIN, bob.id: Permission.WRITE}
+
+
+async def test_a_member_whose_token_is_revoked_is_confirmed_through_the_collaborator_permission(
+    world: WebhookWorld,
+) -> None:
+    ada, bob = make_user(), make_user()
+    repo = await world.seed([(ada, Permission.ADMIN), (bob, Permission.WRITE)], logins={bob.id: "bob"})
+    bob_id = world.store.state.github_connections[bob.id].github_user_id
+    world.host.tokens.discard("gho_bob")  # bob revoked the OAuth app: his token answers 401
+    del world.host.repositories[FULL_NAME.lower()].access["gho_bob"]
+
+    await world.deliver("member", member_event("removed", login="bob", id=bob_id))
+
+    assert access_of(world, repo.id) == {ada.id: Permission.ADMIN}
+
+
+async def test_removing_the_last_member_forgets_the_webhook(world: WebhookWorld) -> None:
+    bob = make_user()
+    repo = await world.seed([(bob, Permission.ADMIN)], logins={bob.id: "bob"})
+    bob_id = world.store.state.github_connections[bob.id].github_user_id
+    world.host.repositories[FULL_NAME.lower()].access.clear()
+    await world.deliver("member", member_event("removed", login="bob", id=bob_id))
+    assert access_of(world, repo.id) == {}
+    assert repo.id not in world.store.state.code_hosting.webhooks
 
 
 async def test_installation_repositories_removed_needs_the_app_secret(world: WebhookWorld) -> None:
     repo = await world.seed()
+    del world.host.repositories[FULL_NAME.lower()]
     ignored = await world.deliver(
         "installation_repositories", installation_repositories_event(), secret="app-secret"
     )
@@ -356,9 +536,8 @@ async def test_installation_repositories_removed_needs_the_app_secret(world: Web
 async def test_time_moves_only_through_the_clock(world: WebhookWorld) -> None:
     await world.seed()
     world.clock.advance(timedelta(hours=1))
-    await world.deliver("pull_request", pull_request_event("opened"))
-    [pr] = await pulls(world)
-    assert pr.created_at == T0 + timedelta(hours=1)
+    await world.deliver("pull_request", pull_request_event("opened"), delivery_id="d-clock")
+    assert world.store.state.code_hosting.deliveries["d-clock"][1] == T0 + timedelta(hours=1)
 
 
 async def test_a_renamed_repository_follows_its_new_name_unless_it_is_taken(world: WebhookWorld) -> None:
@@ -392,14 +571,78 @@ async def test_a_signature_with_odd_characters_is_a_400_not_a_crash(
     assert caught.value.code == "webhook_signature_invalid"
 
 
-async def test_a_changed_collaborator_permission_is_mirrored(world: WebhookWorld) -> None:
+async def test_a_member_edited_delivery_mirrors_the_level_github_reports(world: WebhookWorld) -> None:
+    ada, bob = make_user(), make_user()
+    repo = await world.seed([(ada, Permission.ADMIN), (bob, Permission.ADMIN)], logins={bob.id: "bob"})
+    bob_id = world.store.state.github_connections[bob.id].github_user_id
+    world.host.repositories[FULL_NAME.lower()].access["gho_bob"] = Permission.READ  # demoted to triage
+
+    # The real payload names only the old level: {"changes": {"old_permission": {"from": "admin"}}}.
+    await world.deliver("member", member_event("edited", login="bob", id=bob_id, old_permission="admin"))
+
+    assert access_of(world, repo.id) == {ada.id: Permission.ADMIN, bob.id: Permission.READ}
+
+
+async def test_a_member_delivery_for_someone_without_a_connection_is_ignored(world: WebhookWorld) -> None:
     ada = make_user()
-    repo = await world.seed([(ada, Permission.ADMIN)], logins={ada.id: "octocat"})
-    edited = member_event("edited", login="octocat")
-    edited["changes"] = {"permission": {"from": "admin", "to": "triage"}}
-    await world.deliver("member", edited)
-    [access] = [a for a in world.store.state.code_hosting.access.values() if a.repository_id == repo.id]
-    assert access.permission is Permission.READ
-    unknown = member_event("edited", login="octocat")
-    unknown["changes"] = {"permission": {"from": "read", "to": "custom-role"}}
-    assert (await world.deliver("member", unknown)).detail == "ignored"
+    repo = await world.seed([(ada, Permission.ADMIN)])
+    assert (await world.deliver("member", member_event("edited", id=1))).detail == "ignored"
+    assert access_of(world, repo.id) == {ada.id: Permission.ADMIN}
+
+
+async def test_a_changed_default_branch_is_mirrored_and_pushes_to_it_count(world: WebhookWorld) -> None:
+    repo = await world.seed()
+    edited = repository_event("edited")
+    edited["repository"]["default_branch"] = "trunk"
+    edited["changes"] = {"default_branch": {"from": "main"}}
+    await world.deliver("repository", edited)
+    await world.deliver("push", push_event(ref="refs/heads/trunk", after="e" * 40))
+    stored = world.store.state.code_hosting.repositories[repo.id]
+    assert stored.default_branch == "trunk"
+    assert stored.head_sha == "e" * 40
+
+
+async def test_publicized_and_privatized_change_the_visibility(world: WebhookWorld) -> None:
+    repo = await world.seed()
+    publicized = repository_event("publicized")
+    publicized["repository"].update(private=False, visibility="public")
+    await world.deliver("repository", publicized)
+    assert world.store.state.code_hosting.repositories[repo.id].visibility is Visibility.PUBLIC
+    await world.deliver("repository", repository_event("privatized"))
+    assert world.store.state.code_hosting.repositories[repo.id].visibility is Visibility.PRIVATE
+
+
+async def test_a_delivery_for_another_repository_with_the_same_name_is_ignored(world: WebhookWorld) -> None:
+    await world.seed()
+    payload = pull_request_event("opened")
+    payload["repository"]["id"] = REPO_ID + 1  # the name was deleted and re-created: another repository
+    outcome = await world.deliver("pull_request", payload)
+    assert outcome.status == "ignored"
+    assert await pulls(world) == []
+    assert world.store.state.code_hosting.deliveries == {}
+
+
+async def test_with_the_app_secret_an_unknown_repository_is_ignored_and_nothing_is_stored(
+    world: WebhookWorld,
+) -> None:
+    world.app_secret = "app-secret"
+    payload = pull_request_event("opened")
+    payload["repository"] = {"id": 999, "full_name": "someone/else"}
+    outcome = await world.deliver("pull_request", payload, secret="app-secret")
+    assert outcome.status == "ignored"
+    assert world.store.state.code_hosting.deliveries == {}
+
+
+async def test_old_delivery_rows_are_pruned_after_the_retention_period(world: WebhookWorld) -> None:
+    await world.seed()
+    await world.deliver("push", push_event(), delivery_id="old")
+    world.clock.advance(timedelta(days=20))
+    await world.deliver("push", push_event(after="f" * 40), delivery_id="recent")
+    world.clock.advance(timedelta(days=15))
+
+    result = await PruneGitHubDeliveries(world.uow(), world.clock, DeliveryRetention(timedelta(days=30)))()
+
+    assert result.deleted == 1
+    assert set(world.store.state.code_hosting.deliveries) == {"recent"}
+    with pytest.raises(InvalidInput):
+        await PruneGitHubDeliveries(world.uow(), world.clock, DeliveryRetention(timedelta(days=2)))()

@@ -88,6 +88,8 @@ class TriggerWorld:
             self.clock,
             self.ids,
             CodeHostingConfig(webhook_url="https://coder.example/api/v1/webhooks/github"),
+            self.host,
+            UserTokens(InMemoryUnitOfWork(self.store), BOX, self.host),
         )
         outcome = await ingest(WebhookDelivery(event, str(uuid.uuid4()), sign(SECRET, body), body))
         return outcome.detail

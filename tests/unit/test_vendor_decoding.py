@@ -112,10 +112,15 @@ def test_github_deliveries_are_verified_and_decoded_into_typed_events() -> None:
     assert pull.pull_request is not None
     assert pull.pull_request.state is PullRequestState.MERGED
     edited = member_event("edited") | {"changes": {"permission": {"to": "maintain"}}}
-    assert hooks.decode(_delivery("member", edited)) == MemberChanged("edited", "octocat", Permission.WRITE)
+    assert hooks.decode(_delivery("member", edited)) == MemberChanged(
+        "edited", "octocat", Permission.WRITE, github_user_id=583231
+    )
     removed = hooks.decode(_delivery("installation_repositories", installation_repositories_event()))
     assert removed == RepositoriesRemoved("removed", (HostRepositoryRef(REPO_ID, FULL_NAME),))
-    assert hooks.decode(_delivery("ping", {})) == PingDelivered()
+    assert (
+        hooks.decode(_delivery("ping", {"zen": "Keep it logically awesome.", "hook_id": 1}))
+        == PingDelivered()
+    )
     assert hooks.decode(_delivery("star", {"action": "created"})) is None
 
 

@@ -144,6 +144,30 @@ def _expire_holds(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+@command("prune-github-deliveries")
+def _prune_github_deliveries(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from dishka import Scope
+
+    from asynccoder.application.code_hosting.webhooks import PruneGitHubDeliveries
+    from asynccoder.ioc.core import make_container
+
+    async def run() -> int:
+        container = make_container(settings)
+        try:
+            async with container(scope=Scope.REQUEST) as request:
+                use_case = await request.get(PruneGitHubDeliveries)
+                return (await use_case()).deleted
+        finally:
+            await container.close()
+
+    deleted = asyncio.run(run())
+    days = settings.github_delivery_retention_days
+    say(f"Deleted {deleted} GitHub delivery record(s) older than {days} days.")
+    return 0
+
+
 def _at_least(minimum: int) -> Callable[[str], int]:
     """An argparse type: an integer of at least ``minimum`` (a batch of 0 would succeed doing nothing)."""
 
@@ -188,6 +212,11 @@ def build_parser() -> argparse.ArgumentParser:
     expire = sub.add_parser("expire-holds", help="return the credits of holds past their expiry")
     expire.add_argument(
         "--limit", type=_at_least(1), default=500, help="at most this many holds per run (>= 1)"
+    )
+
+    sub.add_parser(
+        "prune-github-deliveries",
+        help="delete GitHub delivery records older than GITHUB_DELIVERY_RETENTION_DAYS (the worker does too)",
     )
 
     for extend in _PARSER_EXTENSIONS:

@@ -9,6 +9,7 @@ production).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import httpx
@@ -41,7 +42,11 @@ from asynccoder.application.code_hosting.repositories import (
     UpdateRepositorySettings,
     UserTokens,
 )
-from asynccoder.application.code_hosting.webhooks import IngestGitHubWebhook
+from asynccoder.application.code_hosting.webhooks import (
+    DeliveryRetention,
+    IngestGitHubWebhook,
+    PruneGitHubDeliveries,
+)
 from asynccoder.application.ports.code_hosting import (
     CodeHost,
     GitHubOAuth,
@@ -103,6 +108,12 @@ class CodeHostingProvider(Provider):
     open_pull = provide(OpenPullRequest, scope=Scope.REQUEST)
     post_review = provide(PostPullRequestReview, scope=Scope.REQUEST)
     ingest_webhook = provide(IngestGitHubWebhook, scope=Scope.REQUEST)
+    prune_deliveries = provide(PruneGitHubDeliveries, scope=Scope.REQUEST)
+
+    @provide(scope=Scope.APP)
+    def delivery_retention(self, settings: Settings) -> DeliveryRetention:
+        return DeliveryRetention(timedelta(days=settings.github_delivery_retention_days))
+
     webhook_decoder = provide(GitHubWebhooks, provides=WebhookDecoder, scope=Scope.APP)
 
     @provide(scope=Scope.APP)

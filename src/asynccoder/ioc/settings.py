@@ -135,6 +135,7 @@ class Settings:
     task_stale_after_seconds: int = 30
     task_max_attempts: int = 3
     trigger_daily_cap_per_repository: int = 20  # tasks GitHub triggers may create per repository per day
+    github_delivery_retention_days: int = 30  # dedupe rows of GitHub deliveries are kept this long (>= 7)
 
     @property
     def is_production(self) -> bool:
@@ -187,6 +188,13 @@ def _positive_int(raw: str) -> int:
         raise ValueError("must be a whole number") from None
     if value <= 0:
         raise ValueError("must be greater than zero")
+    return value
+
+
+def _retention_days(raw: str) -> int:
+    value = _positive_int(raw)
+    if value < 7:
+        raise ValueError("must be at least 7 (GitHub lets deliveries of the last 3 days be redelivered)")
     return value
 
 
@@ -378,6 +386,7 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "GITHUB_OAUTH_URL": ("github_oauth_url", _http_url),
     "GITHUB_OAUTH_SCOPES": ("github_oauth_scopes", _csv),
     "GITHUB_WEBHOOK_SECRET": ("github_webhook_secret", _opt_str),
+    "GITHUB_DELIVERY_RETENTION_DAYS": ("github_delivery_retention_days", _retention_days),
     "CODE_HOST": ("code_host", _code_host),
     "LOCAL_REPOSITORIES_ROOT": ("local_repositories_root", lambda raw: Path(raw).expanduser()),
     "GIT_TIMEOUT_SECONDS": ("git_timeout_seconds", _positive_int),

@@ -17,6 +17,7 @@ from asynccoder.application.ai.call_model import CallModelForUser
 from asynccoder.application.ai.selection import SelectModelsForUser
 from asynccoder.application.billing.credits import ExpireHolds, ExtendHold
 from asynccoder.application.code_hosting.repositories import UserTokens
+from asynccoder.application.code_hosting.webhooks import PruneGitHubDeliveries
 from asynccoder.application.ports.ai import TierEntitlements
 from asynccoder.application.ports.code_hosting import CodeHost
 from asynccoder.application.ports.events import TaskEvent, TaskEventAccess, TaskEventNotifier
@@ -116,9 +117,18 @@ class TasksProvider(Provider):
         expire_holds: ExpireHolds,
         tokens: UserTokens,
         triggers: ProcessRepositoryEvents,
+        prune_deliveries: PruneGitHubDeliveries,
     ) -> TaskServices:
         return TaskServices(
-            uow, call_model, settle, settle_ended, extend_hold, expire_holds, tokens, triggers
+            uow,
+            call_model,
+            settle,
+            settle_ended,
+            extend_hold,
+            expire_holds,
+            tokens,
+            triggers,
+            housekeeping=(prune_deliveries,),
         )
 
 

@@ -173,6 +173,10 @@ class LocalGitCodeHost(CodeHost):
     async def remove_webhook(self, token: str, full_name: str, hook_id: int) -> None:
         return None
 
+    async def collaborator_permission(self, token: str, full_name: str, login: str) -> Permission | None:
+        """Everyone on the development host has the access ``get_repository`` reports."""
+        return (await self.get_repository(token, full_name)).permission
+
     async def read_pull_request(self, token: str, full_name: str, number: int) -> PullRequestDetails:
         def call() -> PullRequestDetails:
             path = self._path(full_name)

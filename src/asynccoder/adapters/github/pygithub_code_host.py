@@ -91,6 +91,27 @@ def translate(exc: Exception) -> Exception:
     return Unavailable("GitHub could not be reached.", code="code_host_unavailable")
 
 
+# ``GET /repos/{owner}/{repo}/collaborators/{username}/permission``: ``permission`` is admin, write, read or
+# none (maintain is reported as write and triage as read).
+_COLLABORATOR_LEVELS = {
+    "admin": Permission.ADMIN,
+    "maintain": Permission.WRITE,
+    "write": Permission.WRITE,
+    "triage": Permission.READ,
+    "read": Permission.READ,
+}
+
+
+def _hook_exists(exc: GithubException) -> bool:
+    """GitHub's 422 for a second hook with the same URL: ``errors: [{"resource": "Hook", "code": "custom",
+    "message": "Hook already exists on this repository"}]``."""
+    data = exc.data if isinstance(exc.data, dict) else {}
+    errors = data.get("errors")
+    return exc.status == 422 and any(
+        isinstance(e, dict) and "already exists" in str(e.get("message", "")) for e in errors or []
+    )
+
+
 def _permission(permissions: Any) -> Permission:
     if permissions is not None:
         if getattr(permissions, "admin", False):
@@ -225,14 +246,21 @@ class PyGithubCodeHost(CodeHost):
 
     async def register_webhook(self, token: str, full_name: str, hook: WebhookRegistration) -> int | None:
         def call() -> int | None:
-            with self._client(token, lazy=True) as gh:
-                created = gh.get_repo(full_name).create_hook(
-                    "web",
-                    {"url": hook.url, "content_type": "json", "secret": hook.secret, "insecure_ssl": "0"},
-                    events=list(hook.events),
-                    active=True,
-                )
-                return int(created.id)
+            config = {"url": hook.url, "content_type": "json", "secret": hook.secret, "insecure_ssl": "0"}
+            with self._client(token, per_page=100, lazy=True) as gh:
+                repo = gh.get_repo(full_name)
+                try:
+                    created = repo.create_hook("web", config, events=list(hook.events), active=True)
+                    return int(created.id)
+                except GithubException as exc:
+                    if not _hook_exists(exc):
+                        raise
+                    # A hook the platform forgot (its secret is lost) still points here: take it over.
+                    for existing in repo.get_hooks():
+                        if existing.config.get("url") == hook.url:
+                            existing.edit("web", config, events=list(hook.events), active=True)
+                            return int(existing.id)
+                    raise
 
         return await self._run(call)
 
@@ -242,6 +270,14 @@ class PyGithubCodeHost(CodeHost):
                 gh.get_repo(full_name).get_hook(hook_id).delete()
 
         await self._run(call)
+
+    async def collaborator_permission(self, token: str, full_name: str, login: str) -> Permission | None:
+        def call() -> Permission | None:
+            with self._client(token, lazy=True) as gh:
+                level = gh.get_repo(full_name).get_collaborator_permission(login)
+                return _COLLABORATOR_LEVELS.get(level)
+
+        return await self._run(call)
 
     async def read_pull_request(self, token: str, full_name: str, number: int) -> PullRequestDetails:
         def call() -> PullRequestDetails:

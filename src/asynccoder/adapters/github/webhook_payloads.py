@@ -150,12 +150,14 @@ class RepositoryEventPayload(msgspec.Struct, kw_only=True):
     repository: RepositoryRef | None = None
 
 
-class PermissionChange(msgspec.Struct, kw_only=True):
+class PermissionChange(msgspec.Struct, kw_only=True, rename={"from_": "from"}):
+    from_: str | None = None
     to: str | None = None
 
 
 class MemberChanges(msgspec.Struct, kw_only=True):
     permission: PermissionChange | None = None
+    old_permission: PermissionChange | None = None
 
 
 class MemberEvent(msgspec.Struct, kw_only=True):

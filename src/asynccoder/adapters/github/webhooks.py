@@ -43,7 +43,7 @@ from asynccoder.application.ports.code_hosting import (
     WebhookEnvelope,
     WebhookEvent,
 )
-from asynccoder.domain.code_hosting import Permission, PullRequestState
+from asynccoder.domain.code_hosting import Permission, PullRequestState, Visibility
 from asynccoder.domain.errors import InvalidInput
 
 T = TypeVar("T")
@@ -58,6 +58,54 @@ _GITHUB_PERMISSIONS = {
     "read": Permission.READ,
     "pull": Permission.READ,
 }
+
+
+# The top-level keys that name what each handled event is about (GitHub's documented payloads). The
+# signature covers the body but not ``X-GitHub-Event``, so a body must carry its event's keys and none of
+# the keys that name another event's subject (a signed ``label deleted`` re-sent as ``repository`` is
+# refused).
+_REQUIRED_KEYS: dict[str, frozenset[str]] = {
+    "ping": frozenset({"zen"}),
+    "pull_request": frozenset({"action", "number", "pull_request"}),
+    "pull_request_review": frozenset({"action", "review", "pull_request"}),
+    "pull_request_review_comment": frozenset({"action", "comment", "pull_request"}),
+    "issue_comment": frozenset({"action", "issue", "comment"}),
+    "push": frozenset({"ref", "before", "after"}),
+    "repository": frozenset({"action", "repository"}),
+    "installation_repositories": frozenset({"action", "installation", "repositories_removed"}),
+    "member": frozenset({"action", "member", "repository"}),
+}
+_SUBJECT_KEYS = frozenset(
+    {
+        "alert", "answer", "branch_protection_rule", "check_run", "check_suite", "comment", "commits",
+        "deployment", "deployment_status", "discussion", "forkee", "head_commit", "hook", "hook_id", "issue",
+        "label", "marketplace_purchase", "member", "membership", "merge_group", "milestone", "package",
+        "pages", "project", "project_card", "project_column", "pull_request", "pusher", "ref", "ref_type",
+        "registry_package", "release", "repositories_added", "repositories_removed", "review", "rule",
+        "security_advisory", "sponsorship", "starred_at", "status", "team", "thread", "workflow_job",
+        "workflow_run", "zen",
+    }
+)  # fmt: skip
+_OWN_KEYS: dict[str, frozenset[str]] = {
+    "ping": frozenset({"zen", "hook", "hook_id"}),
+    "pull_request": frozenset({"label", "milestone"}),  # labeled/milestoned actions (acknowledged, ignored)
+    "push": frozenset({"ref", "commits", "head_commit", "pusher"}),
+    "installation_repositories": frozenset({"repositories_added", "repositories_removed"}),
+}
+_VISIBILITIES = {v.value: v for v in Visibility}
+
+
+def check_shape(event: str, body: bytes) -> None:
+    """Raise ``webhook_payload_invalid`` unless ``body`` has the shape of a handled ``event``."""
+    required = _REQUIRED_KEYS.get(event)
+    if required is None:
+        return
+    keys = _decode(body, dict[str, msgspec.Raw]).keys()
+    own = required | _OWN_KEYS.get(event, frozenset())
+    if not required <= keys or (keys & _SUBJECT_KEYS) - own:
+        raise InvalidInput(
+            "The payload is not a GitHub event of the announced type.", code="webhook_payload_invalid"
+        )
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -106,6 +154,7 @@ def _pull_request(pr: PullRequestPayload | None) -> PullRequestSnapshot | None:
         merged_at=merged_at,
         closed_at=parse_timestamp(pr.closed_at),
         updated_at=parse_timestamp(pr.updated_at),
+        created_at=parse_timestamp(pr.created_at),
     )
 
 
@@ -134,6 +183,7 @@ def _comment(comment: CommentPayload | None) -> CommentSnapshot | None:
         review_id=comment.pull_request_review_id,
         updated_at=parse_timestamp(comment.updated_at) or parse_timestamp(comment.created_at),
         author_is_bot=comment.user is not None and (comment.user.type or "").lower() == "bot",
+        created_at=parse_timestamp(comment.created_at),
     )
 
 
@@ -155,7 +205,9 @@ class GitHubWebhooks:
 
     def decode(self, delivery: WebhookDelivery) -> WebhookEvent | None:
         body = delivery.body
-        match (delivery.event or "").strip():
+        event = (delivery.event or "").strip()
+        check_shape(event, body)
+        match event:
             case "ping":
                 return PingDelivered()
             case "pull_request":
@@ -189,8 +241,14 @@ class GitHubWebhooks:
                     or (parse_timestamp(push.head_commit.timestamp) if push.head_commit else None),
                 )
             case "repository":
-                repo = _decode(body, RepositoryEventPayload)
-                return RepositoryChanged(repo.action, repo.repository.full_name if repo.repository else None)
+                changed = _decode(body, RepositoryEventPayload)
+                ref = changed.repository
+                if ref is None:
+                    return RepositoryChanged(changed.action, None)
+                visibility = _VISIBILITIES.get(ref.visibility or "")
+                if visibility is None and ref.private is not None:
+                    visibility = Visibility.PRIVATE if ref.private else Visibility.PUBLIC
+                return RepositoryChanged(changed.action, ref.full_name, ref.default_branch, visibility)
             case "installation_repositories":
                 env = _decode(body, Envelope)
                 return RepositoriesRemoved(env.action, tuple(_ref(r) for r in env.repositories_removed or ()))
@@ -201,5 +259,6 @@ class GitHubWebhooks:
                     action=member.action,
                     login=(member.member.login if member.member else None) or "",
                     permission=_GITHUB_PERMISSIONS.get((change.to if change else None) or ""),
+                    github_user_id=member.member.id if member.member else None,
                 )
         return None

@@ -344,6 +344,12 @@ class InMemoryGitHubDeliveryRepository(_Base, GitHubDeliveryRepository):
         self._s.deliveries[delivery_id] = (event, received_at)
         return True
 
+    async def delete_received_before(self, cutoff: datetime, *, limit: int) -> int:
+        old = [key for key, (_, received_at) in self._s.deliveries.items() if received_at < cutoff][:limit]
+        for key in old:
+            del self._s.deliveries[key]
+        return len(old)
+
 
 class InMemoryRepositoryEventRepository(_Base, RepositoryEventRepository):
     async def add(self, event: RepositoryEvent) -> None:
@@ -429,6 +435,8 @@ class InMemoryCodeHost(CodeHost):
         self.rate_limited_for: int | None = None
         self.down = False
         self.fail_webhooks = False
+        self.moved: dict[str, str] = {}  # old name -> new name: GitHub redirects a transferred repository
+        self.logins: dict[str, str] = {}  # lowercased login -> that user's token
         self._next_id = 1000
         self._now = now or datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -442,6 +450,15 @@ class InMemoryCodeHost(CodeHost):
 
     def add_token(self, token: str) -> None:
         self.tokens.add(token)
+
+    def transfer(self, full_name: str, new_full_name: str) -> None:
+        repo = self.repositories.pop(full_name.lower())
+        repo.full_name = new_full_name
+        self.repositories[new_full_name.lower()] = repo
+        self.moved[full_name.lower()] = new_full_name.lower()
+        for hook in self.hooks.values():
+            if hook.full_name == full_name:
+                hook.full_name = new_full_name
 
     # --- helpers ----------------------------------------------------------------------------------------
 
@@ -461,7 +478,8 @@ class InMemoryCodeHost(CodeHost):
 
     def _repo(self, token: str, full_name: str, needs: Permission = Permission.READ) -> StoredRepository:
         self._check(token)
-        repo = self.repositories.get(full_name.lower())
+        key = full_name.lower()
+        repo = self.repositories.get(self.moved.get(key, key))
         if repo is None or token not in repo.access:
             raise NotFound("No such repository.", code="code_host_not_found")
         if not repo.access[token].allows(needs):
@@ -497,9 +515,18 @@ class InMemoryCodeHost(CodeHost):
         repo = self._repo(token, full_name, Permission.ADMIN)
         if self.fail_webhooks:
             raise Refused("Validation Failed.", code="code_host_rejected")
+        for existing in self.hooks.values():
+            if existing.full_name == repo.full_name and existing.registration.url == hook.url:
+                existing.registration = hook  # GitHub refuses a duplicate URL; the platform takes it over
+                return existing.id
         hook_id = self._id()
         self.hooks[hook_id] = StoredHook(hook_id, repo.full_name, hook)
         return hook_id
+
+    async def collaborator_permission(self, token: str, full_name: str, login: str) -> Permission | None:
+        repo = self._repo(token, full_name, Permission.WRITE)
+        member = self.logins.get(login.lower())
+        return repo.access.get(member) if member is not None else None
 
     async def remove_webhook(self, token: str, full_name: str, hook_id: int) -> None:
         repo = self._repo(token, full_name, Permission.ADMIN)

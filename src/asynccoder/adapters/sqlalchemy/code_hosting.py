@@ -534,6 +534,18 @@ class SqlAlchemyGitHubDeliveryRepository(GitHubDeliveryRepository):
         )
         return (await self._conn.execute(stmt)).first() is not None
 
+    async def delete_received_before(self, cutoff: datetime, *, limit: int) -> int:
+        oldest = (
+            sa.select(github_deliveries.c.delivery_id)
+            .where(github_deliveries.c.received_at < cutoff)
+            .order_by(github_deliveries.c.received_at)
+            .limit(limit)
+        )
+        result = await self._conn.execute(
+            github_deliveries.delete().where(github_deliveries.c.delivery_id.in_(oldest.scalar_subquery()))
+        )
+        return int(result.rowcount or 0)
+
 
 def _event(row: Any) -> RepositoryEvent:
     return RepositoryEvent(

@@ -133,6 +133,7 @@ github_deliveries = sa.Table(
     sa.Column("delivery_id", sa.String(100), primary_key=True),
     sa.Column("event", sa.String(64), nullable=False),
     sa.Column("received_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_github_deliveries_received_at", "received_at"),  # retention deletes by age
 )
 
 repository_events = sa.Table(

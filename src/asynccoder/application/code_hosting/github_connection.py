@@ -7,7 +7,8 @@ import dataclasses
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from uuid import UUID
 
 from asynccoder.application.ports.code_hosting import GitHubOAuth
 from asynccoder.application.ports.system import (
@@ -20,7 +21,7 @@ from asynccoder.domain.code_hosting import (
     GitHubConnection,
     github_connection_context,
 )
-from asynccoder.domain.errors import InvalidInput, NotFound, Refused
+from asynccoder.domain.errors import DomainError, InvalidInput, NotFound, Refused, Unavailable
 from asynccoder.domain.identity import (
     Actor,
     OAuthState,
@@ -114,8 +115,9 @@ class CompleteGitHubConnection:
     the GitHub identity, store the token sealed and bound to the user, remember the GitHub login.
 
     Rules: the state must exist, be unused, unexpired and belong to the caller (``invalid_state`` otherwise;
-    someone else's state is indistinguishable from an unknown one); it is consumed even if GitHub then
-    refuses the code; a new connection replaces the previous one.
+    someone else's state is indistinguishable from an unknown one); it is consumed once GitHub has answered
+    the code exchange, even with a refusal, but not when GitHub could not be reached (``Unavailable``), so
+    the user's retry succeeds; a new connection replaces the previous one.
     """
 
     def __init__(
@@ -139,14 +141,18 @@ class CompleteGitHubConnection:
         user_id = command.actor.user_id
         async with self._uow as uow:
             state = await uow.oauth_states.get_by_hash(token_digest(command.state))
-            if state is None or state.user_id != user_id:
-                raise _invalid_state()
-            if not await uow.oauth_states.consume(state.id, now=now):
-                raise _invalid_state()
-            await uow.commit()
-        grant = await self._github.exchange_code(
-            code=command.code, code_verifier=state.code_verifier, redirect_uri=self._settings.redirect_uri
-        )
+        if state is None or state.user_id != user_id or state.used_at is not None or state.expires_at <= now:
+            raise _invalid_state()
+        try:
+            grant = await self._github.exchange_code(
+                code=command.code, code_verifier=state.code_verifier, redirect_uri=self._settings.redirect_uri
+            )
+        except Unavailable:
+            raise  # GitHub did not answer: the state stays usable, so the user's retry can succeed
+        except DomainError:
+            await self._consume(state.id, now)
+            raise
+        await self._consume(state.id, now)
         identity = await self._github.identity(grant.access_token)
         sealed = self._box.encrypt(grant.access_token, context=github_connection_context(user_id))
         now = self._clock.now()
@@ -168,6 +174,14 @@ class CompleteGitHubConnection:
             await uow.commit()
             saved = await uow.github_connections.get(user_id)
         return saved or connection
+
+    async def _consume(self, state_id: UUID, now: datetime) -> None:
+        """Burn the state once GitHub has answered; a concurrent completion that burnt it first wins."""
+        async with self._uow as uow:
+            consumed = await uow.oauth_states.consume(state_id, now=now)
+            await uow.commit()
+        if not consumed:
+            raise _invalid_state()
 
 
 @dataclass(frozen=True, slots=True)

@@ -113,8 +113,8 @@ def pull_request_from_host(
         merged_at=hosted.merged_at,
         closed_at=hosted.closed_at,
         source_updated_at=hosted.updated_at,
-        created_at=now,
-        updated_at=now,
+        created_at=hosted.created_at or now,
+        updated_at=hosted.updated_at or now,
     )
 
 

@@ -6,6 +6,7 @@ no database transaction stays open while the code host is called over the networ
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -44,6 +45,8 @@ from asynccoder.domain.errors import (
     Refused,
 )
 from asynccoder.domain.identity import Actor
+
+log = logging.getLogger("asynccoder.code_hosting.repositories")
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,9 +118,12 @@ class ConnectRepository:
     Rules: the identifier follows GitHub's rules; the caller's access is verified on the code host (a
     repository the caller cannot see is 404 ``code_host_not_found``) and mirrored as read/write/admin;
     connecting an already-connected repository adds the caller's access row (and refreshes the caller's
-    level); the default branch and visibility are stored; a webhook with a fresh per-repository secret (sealed
+    level, the default branch, visibility and GitHub's repository id: when the id changed, the name was
+    re-created, so the old webhook row is dropped and a new hook registered); the default branch and
+    visibility are stored; a webhook with a fresh per-repository secret (sealed
     at rest) is registered once per repository, by the first caller with admin rights, and a failed
-    registration leaves the repository connected without a webhook (a later connect retries).
+    registration leaves the repository connected without a webhook (a later connect retries); a hook already
+    on the repository with the platform's URL (one the platform forgot) is taken over with the new secret.
     """
 
     def __init__(
@@ -159,8 +165,13 @@ class ConnectRepository:
                         raise
                     repository, created = existing, False
             else:
+                recreated = (
+                    None not in (repository.host_id, hosted.host_id) and repository.host_id != hosted.host_id
+                )
                 repository = _refreshed(repository, hosted, now)
                 await uow.repositories.update(repository)
+                if recreated:  # the name now belongs to a new repository: the old hook died with the old one
+                    await uow.repositories.delete_webhook(repository.id)
             await uow.repositories.save_access(
                 RepositoryAccess(command.actor.user_id, repository.id, hosted.permission, now, now)
             )
@@ -222,6 +233,7 @@ def _new_repository(repository_id: UUID, host: str, hosted: HostedRepository, no
 def _refreshed(repository: Repository, hosted: HostedRepository, now: datetime) -> Repository:
     return replace(
         repository,
+        host_id=hosted.host_id if hosted.host_id is not None else repository.host_id,
         full_name=hosted.full_name,
         default_branch=hosted.default_branch,
         visibility=hosted.visibility,
@@ -311,7 +323,8 @@ class DisconnectRepository:
     """Remove the caller's access to a repository (404 if the caller has none).
 
     When the last user leaves, the webhook row is removed in the same transaction and the hook is deleted on
-    the code host best-effort (a failure there is ignored: deliveries for an unknown hook are ignored anyway).
+    the code host best-effort (a failure is logged: deliveries for an unknown hook are ignored, and a later
+    connect takes the surviving hook over).
     The repository row and its pull-request history stay.
     """
 
@@ -332,9 +345,28 @@ class DisconnectRepository:
             return
         try:
             token = await self._tokens.token_for(command.actor.user_id)
-            await self._host.remove_webhook(token, found.repository.full_name, removed.host_hook_id)
         except DomainError:
-            return
+            token = None
+        await delete_hook_at_host(
+            self._host, [token] if token is not None else [], found.repository.full_name, removed.host_hook_id
+        )
+
+
+async def delete_hook_at_host(host: CodeHost, tokens: list[str], full_name: str, hook_id: int) -> bool:
+    """Best effort: delete the platform's hook at the code host with the first token allowed to; a failure
+    is logged (repository, hook id and error code only) and otherwise ignored, because the row and secret
+    are gone and a later connect takes the hook over."""
+    code = "no_token"
+    for token in tokens:
+        try:
+            await host.remove_webhook(token, full_name, hook_id)
+        except DomainError as exc:
+            code = exc.code or type(exc).__name__
+            continue
+        log.info("webhook %s of %s deleted at the code host", hook_id, full_name)
+        return True
+    log.warning("webhook %s of %s could not be deleted at the code host (%s)", hook_id, full_name, code)
+    return False
 
 
 @dataclass(frozen=True, slots=True)

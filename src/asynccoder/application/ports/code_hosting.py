@@ -205,6 +205,7 @@ class PullRequestSnapshot:
     merged_at: datetime | None
     closed_at: datetime | None
     updated_at: datetime | None
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +221,7 @@ class ReviewSnapshot:
 @dataclass(frozen=True, slots=True)
 class CommentSnapshot:
     """``line`` is the current line or, on an outdated diff, the original one; ``updated_at`` falls back to
-    the creation time."""
+    the creation time; both times are GitHub's."""
 
     host_comment_id: int
     author_login: str | None
@@ -230,6 +231,7 @@ class CommentSnapshot:
     review_id: int | None
     updated_at: datetime | None
     author_is_bot: bool = False
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,8 +282,12 @@ class PushDelivered:
 
 @dataclass(frozen=True, slots=True)
 class RepositoryChanged:
+    """A ``repository`` event with the repository as GitHub now describes it (``None`` where absent)."""
+
     action: str | None
     full_name: str | None
+    default_branch: str | None = None
+    visibility: Visibility | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,11 +300,14 @@ class RepositoriesRemoved:
 
 @dataclass(frozen=True, slots=True)
 class MemberChanged:
-    """A collaborator was removed or edited; ``permission`` is the new level, ``None`` if not one we know."""
+    """A collaborator was removed or edited; ``github_user_id`` identifies them (logins can be renamed);
+    ``permission`` is the new level when the payload names one we know (GitHub's ``member edited`` usually
+    carries only ``changes.old_permission``, so the use case asks the API)."""
 
     action: str | None
     login: str
     permission: Permission | None
+    github_user_id: int | None = None
 
 
 WebhookEvent = (
@@ -316,7 +325,9 @@ WebhookEvent = (
 
 class WebhookDecoder(Protocol):
     """The code host's webhook format: signature check and decoding of the raw body into typed events.
-    Failures raise ``InvalidInput``: ``webhook_signature_missing``, ``webhook_payload_invalid``."""
+    Failures raise ``InvalidInput``: ``webhook_signature_missing``, ``webhook_payload_invalid`` (also when
+    the body's shape is not that of the announced event: the event header is not covered by the
+    signature)."""
 
     def read_envelope(self, delivery: WebhookDelivery) -> WebhookEnvelope:
         """Check that a signature is present and read the repository the delivery names (nothing verified)."""
@@ -348,9 +359,17 @@ class CodeHost(Protocol):
 
     async def get_repository(self, token: str, full_name: str) -> HostedRepository: ...
 
-    async def register_webhook(self, token: str, full_name: str, hook: WebhookRegistration) -> int | None: ...
+    async def register_webhook(self, token: str, full_name: str, hook: WebhookRegistration) -> int | None:
+        """Creates the hook, or takes over the repository's existing hook with the same URL (new secret and
+        events, active) when the host refuses a duplicate; returns the host's hook id."""
+        ...
 
     async def remove_webhook(self, token: str, full_name: str, hook_id: int) -> None: ...
+
+    async def collaborator_permission(self, token: str, full_name: str, login: str) -> Permission | None:
+        """``login``'s level on the repository as the host reports it to ``token``'s user (who needs write
+        access to ask); ``None`` when ``login`` has no access."""
+        ...
 
     async def read_pull_request(self, token: str, full_name: str, number: int) -> PullRequestDetails: ...
 
@@ -508,6 +527,10 @@ class GitHubDeliveryRepository(Protocol):
     """Seen webhook deliveries: ``record`` is INSERT ... ON CONFLICT DO NOTHING, True only for the first."""
 
     async def record(self, delivery_id: str, event: str, received_at: datetime) -> bool: ...
+
+    async def delete_received_before(self, cutoff: datetime, *, limit: int) -> int:
+        """Deletes up to ``limit`` delivery rows received before ``cutoff``; returns how many."""
+        ...
 
 
 class RepositoryEventRepository(Protocol):

@@ -85,6 +85,12 @@ class RepositoryEventConsumer(Protocol):
     async def __call__(self) -> Any: ...
 
 
+class MaintenanceJob(Protocol):
+    """A clean-up run on every maintenance pass (e.g. ``PruneGitHubDeliveries``); cheap when idle."""
+
+    async def __call__(self) -> Any: ...
+
+
 @dataclass(frozen=True, slots=True)
 class TaskServices:
     """What one short step of the engine needs; each scope has its own unit of work."""
@@ -97,6 +103,7 @@ class TaskServices:
     expire_holds: ExpireHolds
     tokens: CodeHostTokens
     triggers: RepositoryEventConsumer | None = None
+    housekeeping: tuple[MaintenanceJob, ...] = ()
 
 
 ServicesScope = Callable[[], AbstractAsyncContextManager[TaskServices]]
@@ -424,8 +431,8 @@ class TaskWorker:
         return task
 
     async def maintain(self) -> None:
-        """Hand back stale tasks, settle ended tasks nobody settled, expire abandoned holds, and turn pending
-        code-host events (``repository_events``) into tasks."""
+        """Hand back stale tasks, settle ended tasks nobody settled, expire abandoned holds, turn pending
+        code-host events (``repository_events``) into tasks, and run the housekeeping jobs."""
         await self.recover_stale()
         now = self.clock.now()
         async with self.scope() as services:
@@ -435,6 +442,9 @@ class TaskWorker:
         async with self.scope() as services:
             if services.triggers is not None:
                 await services.triggers()
+        async with self.scope() as services:
+            for job in services.housekeeping:
+                await job()
 
     async def recover_stale(self) -> int:
         now = self.clock.now()

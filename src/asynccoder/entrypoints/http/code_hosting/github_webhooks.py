@@ -38,7 +38,12 @@ GITHUB_MAX_DELIVERY_BYTES = 25 * 1024 * 1024
         400: problem_response(
             "Missing headers, bad signature or malformed payload (`webhook_headers_missing`, "
             "`webhook_signature_missing`, `webhook_signature_invalid`, `webhook_payload_invalid`); nothing "
-            "was written"
+            "was written; `webhook_payload_invalid` also when the body is not shaped like the announced "
+            "`X-GitHub-Event`"
+        ),
+        503: problem_response(
+            "GitHub could not be reached, or rate-limited us, while confirming a destructive "
+            "event (`code_host_unavailable`, `code_host_rate_limited`); nothing was written, redeliver later"
         ),
     },
 )
