@@ -44,7 +44,7 @@ def configure_logging(*, level: str = "INFO", fmt: str = "console", stream: Text
         )
     )
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=[*shared, _report_errors, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
@@ -118,6 +118,21 @@ def configure_tracing(settings: Any) -> Any:
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+    from opentelemetry.sdk.trace.sampling import Decision, ParentBased, Sampler, SamplingResult
+
+    class RootsOfWork(Sampler):
+        """A trace starts at a unit of work (an HTTP request, a task run), never at a lone SQL statement or
+        HTTP call: the worker's idle polling would otherwise send a trace every half second."""
+
+        def should_sample(
+            self, parent_context: Any, trace_id: int, name: str, kind: Any = None, *_: Any, **__: Any
+        ) -> SamplingResult:
+            if kind == trace.SpanKind.CLIENT:
+                return SamplingResult(Decision.DROP)
+            return SamplingResult(Decision.RECORD_AND_SAMPLE)
+
+        def get_description(self) -> str:
+            return "RootsOfWork"
 
     class RedactingSpanExporter(SpanExporter):
         """Applies ``redact_attributes`` to every span and span event before they leave the process."""
@@ -152,7 +167,10 @@ def configure_tracing(settings: Any) -> Any:
             instrumentation_scope=span.instrumentation_scope,
         )
 
-    provider = TracerProvider(resource=Resource.create({"service.name": settings.otel_service_name}))
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": settings.otel_service_name}),
+        sampler=ParentBased(root=RootsOfWork()),
+    )
     provider.add_span_processor(
         BatchSpanProcessor(RedactingSpanExporter(OTLPSpanExporter(endpoint=settings.otlp_endpoint)))
     )
@@ -167,7 +185,26 @@ def http_tracing_plugins(settings: Any) -> list[Any]:
     provider = configure_tracing(settings)
     if provider is None:
         return []
+    from litestar.plugins import InitPlugin
     from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
+    from opentelemetry import trace
+
+    def name_by_route(app: Any) -> Any:
+        """The server span starts before routing; once routed, it is renamed after the route template."""
+
+        async def middleware(scope: Any, receive: Any, send: Any) -> None:
+            name, attributes = span_details(scope)
+            span = trace.get_current_span()
+            span.update_name(name)
+            span.set_attributes(attributes)
+            await app(scope, receive, send)
+
+        return middleware
+
+    class RouteSpanNames(InitPlugin):
+        def on_app_init(self, app_config: Any) -> Any:
+            app_config.middleware.append(name_by_route)
+            return app_config
 
     return [
         OpenTelemetryPlugin(
@@ -176,7 +213,8 @@ def http_tracing_plugins(settings: Any) -> list[Any]:
                 scope_span_details_extractor=span_details,
                 exclude_spans=["receive", "send"],  # one span per request, not one per ASGI message
             )
-        )
+        ),
+        RouteSpanNames(),
     ]
 
 
@@ -186,10 +224,30 @@ def flush_tracing(timeout_millis: int = 5_000) -> None:
         _tracer_provider.force_flush(timeout_millis)
 
 
-def scrub_event(event: Any, _hint: Any = None) -> Any:
+def scrub_event(event: Any, hint: Any = None) -> Any:
     """Sentry's ``before_send``: mask secret-named keys at any depth, drop request bodies, cookies and query
-    strings, and any frame variables that slipped through."""
+    strings, and any frame variables that slipped through. A structlog line reaches Sentry's logging
+    integration as a dict without its exception; ``_report_errors`` sends it (with the exception) instead."""
+    record = (hint or {}).get("log_record")
+    if record is not None and isinstance(record.msg, dict):
+        return None
     return _scrub(event)
+
+
+def _report_errors(_logger: Any, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Sends structlog errors to the error tracker (when on) with their exception, after redaction."""
+    if not _error_tracking or method not in {"error", "exception", "critical"}:
+        return event
+    import sentry_sdk
+
+    exc_info = event.get("exc_info")
+    if exc_info is True:
+        exc_info = sys.exc_info()
+    if exc_info and exc_info != (None, None, None):
+        sentry_sdk.capture_exception(exc_info)
+    else:
+        sentry_sdk.capture_message(str(event.get("event", "error")), level="error")
+    return event
 
 
 def _scrub(value: Any) -> Any:
