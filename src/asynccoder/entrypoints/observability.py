@@ -105,8 +105,8 @@ _tracer_provider: Any = None
 
 def configure_tracing(settings: Any) -> Any:
     """Install a tracer provider exporting to ``settings.otlp_endpoint`` (OTLP/HTTP protobuf), once per
-    process; returns it, or ``None`` when tracing is off. Provider calls (httpx, which every model SDK uses)
-    are traced here; the HTTP server span, SQL and task runs where those are built (see ``ioc``)."""
+    process; returns it, or ``None`` when tracing is off. Outgoing httpx calls (GitHub OAuth, Clerk JWKS)
+    are traced here; the HTTP server span, SQL, task runs and model calls where those are built (``ioc``)."""
     global _tracer_provider
     if settings.otlp_endpoint is None:
         return None
