@@ -3,9 +3,17 @@ scrape time, webhook outcomes."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 from typing import Any
 
+import httpx
+import pytest
 from litestar.testing import AsyncTestClient
 from prometheus_client import REGISTRY
 
@@ -13,6 +21,7 @@ from asynccoder.entrypoints.http.app import create_app
 from asynccoder.ioc.settings import Settings
 from tests.e2e.conftest import ClientFactory
 from tests.support.app import make_settings
+from tests.support.live_server import free_port
 
 METRICS_TOKEN = "mtk_" + "0123456789abcdefghijklmnopqrstuv"
 TASK_ROUTE = "/api/v1/tasks/{task_id}"
@@ -105,3 +114,32 @@ async def test_webhook_deliveries_with_bad_signatures_are_counted_as_rejected_by
         missing = await client.post("/api/v1/webhooks/github", content=b"{}")
     assert (refused.status_code, missing.status_code) == (400, 400)
     assert (_sample(DELIVERIES, **stripe), _sample(DELIVERIES, **github)) == (before[0] + 1, before[1] + 1)
+
+
+@pytest.mark.slow
+def test_a_worker_process_serves_its_own_metrics_on_the_worker_metrics_port(tmp_path: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "asynccoder.entrypoints.cli", "worker"],
+        env={
+            **os.environ,
+            "ASYNCCODER_DATA_DIR": str(tmp_path / "data"),
+            "LOG_LEVEL": "WARNING",
+            "WORKER_METRICS_PORT": str(port),
+        },
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline, text = time.monotonic() + 60, ""
+        while time.monotonic() < deadline and "asynccoder_tasks_queued" not in text:
+            assert process.poll() is None, f"worker exited with {process.returncode}"
+            try:
+                text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        assert "asynccoder_tasks_queued" in text  # the worker's collectors are in its registry
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
