@@ -1,5 +1,5 @@
-"""``serve --workers 2`` with ``PROMETHEUS_MULTIPROC_DIR``: whichever process answers the scrape, it reports the
-requests every process served."""
+"""``serve --workers 2`` with ``PROMETHEUS_MULTIPROC_DIR``: whichever process answers the scrape, it reports
+the requests every process served."""
 
 from __future__ import annotations
 
