@@ -13,6 +13,7 @@ from uuid import UUID
 
 from asynccoder.adapters.ai.scripted import ScriptedChatModelFactory, ScriptedTurn
 from asynccoder.adapters.crypto.secret_box import AesGcmSecretBox
+from asynccoder.adapters.memory.metrics import InMemoryMetrics
 from asynccoder.adapters.system.ids import Uuid7Generator
 from asynccoder.adapters.system.platform_access import ConfiguredPlatformKeys
 from asynccoder.application.ai.api_keys import ResolveCallCredentials
@@ -158,6 +159,7 @@ class EngineWorld:
         self.platform = ConfiguredPlatformKeys(PLATFORM_KEYS)
         self.box = AesGcmSecretBox([("k1", b"\x07" * 32)])
         self.policy = TaskPolicy(max_attempts=3)
+        self.metrics = InMemoryMetrics()
         self.model: CatalogueModel = make_model(
             provider=Provider.ANTHROPIC,
             model_name=MODEL_NAME,
@@ -212,7 +214,14 @@ class EngineWorld:
     def submit_use_case(self) -> SubmitTask:
         uow = self.new_uow()
         return SubmitTask(
-            uow, self.clock, self.ids, AllTiersEntitlements(), self.select(uow), self.notifier, self.policy
+            uow,
+            self.clock,
+            self.ids,
+            AllTiersEntitlements(),
+            self.select(uow),
+            self.notifier,
+            self.policy,
+            metrics=self.metrics,
         )
 
     async def submit(self, user: User, repo: Repository, **changes: Any) -> SubmittedTask:
@@ -232,7 +241,7 @@ class EngineWorld:
 
     def cancel_use_case(self) -> CancelTask:
         uow = self.new_uow()
-        return CancelTask(uow, self.clock, self.notifier, self.settle_task(uow))
+        return CancelTask(uow, self.clock, self.notifier, self.settle_task(uow), metrics=self.metrics)
 
     @contextlib.asynccontextmanager
     async def services(self) -> AsyncIterator[TaskServices]:
@@ -246,6 +255,7 @@ class EngineWorld:
                 ResolveCallCredentials(uow, self.clock, self.box, self.platform),
                 CompleteWithFallback(self.chat, self.clock),
                 RecordModelUsage(uow, self.clock, self.ids),
+                metrics=self.metrics,
             ),
             settle=settle,
             settle_ended=SettleEndedTasks(uow, self.clock, settle),
@@ -263,7 +273,9 @@ class EngineWorld:
             "maintenance_interval": 0.2,
         }
         values.update(config)
-        return TaskWorker(self.services, runner, self.notifier, self.clock, self.ids, EngineConfig(**values))
+        return TaskWorker(
+            self.services, runner, self.notifier, self.clock, self.ids, EngineConfig(**values), self.metrics
+        )
 
 
 class _NoTokens:

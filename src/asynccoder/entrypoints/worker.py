@@ -11,7 +11,14 @@ from collections.abc import AsyncIterator
 import structlog
 from dishka import AsyncContainer
 
+from asynccoder import __version__
 from asynccoder.application.tasks.engine import TaskWorker
+from asynccoder.entrypoints.observability import (
+    configure_error_tracking,
+    configure_tracing,
+    flush_error_tracking,
+    flush_tracing,
+)
 from asynccoder.ioc.core import make_container
 from asynccoder.ioc.settings import Settings
 from asynccoder.ioc.tasks import make_task_worker
@@ -21,6 +28,12 @@ log = structlog.get_logger("asynccoder.worker")
 
 async def run_worker(settings: Settings) -> None:
     """Run until SIGTERM or SIGINT, then shut down gracefully (running tasks are handed back)."""
+    configure_tracing(settings)
+    configure_error_tracking(settings, release=__version__)
+    if settings.worker_metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host)
     container = make_container(settings)
     try:
         worker = await make_task_worker(container, settings)
@@ -32,6 +45,8 @@ async def run_worker(settings: Settings) -> None:
         log.info("worker stopped", worker_id=worker.config.worker_id)
     finally:
         await container.close()
+        flush_tracing()
+        flush_error_tracking()
 
 
 @contextlib.asynccontextmanager

@@ -65,13 +65,22 @@ def call_options(settings: Settings) -> CallOptions:
     )
 
 
+def traced_models(settings: Settings, factory: ChatModelFactory) -> ChatModelFactory:
+    """Model calls as spans when tracing is on (``OTLP_ENDPOINT``)."""
+    if settings.otlp_endpoint is None:
+        return factory
+    from asynccoder.adapters.observability.tracing import TracedChatModelFactory  # only with tracing on
+
+    return TracedChatModelFactory(factory)
+
+
 class AiProvider(Provider):
     """Chat models on the providers' SDKs and the fallback chain executor."""
 
     @provide(scope=Scope.APP)
     async def chat_models(self, settings: Settings) -> AsyncIterator[ChatModelFactory]:
         if settings.demo_model:
-            yield DemoChatModelFactory()
+            yield traced_models(settings, DemoChatModelFactory())
             return
         factory = SdkChatModelFactory(
             base_urls={
@@ -82,7 +91,7 @@ class AiProvider(Provider):
             options=call_options(settings),
             production=settings.is_production,
         )
-        yield factory
+        yield traced_models(settings, factory)
         await factory.aclose()
 
     @provide(scope=Scope.APP)

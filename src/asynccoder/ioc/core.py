@@ -14,15 +14,20 @@ from dishka import AsyncContainer, Provider, Scope, from_context, make_async_con
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from asynccoder.adapters.memory.metrics import InMemoryOperationsGauges
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
+from asynccoder.adapters.observability.prometheus_metrics import PrometheusMetrics
 from asynccoder.adapters.redis.health import RedisProbe
 from asynccoder.adapters.sqlalchemy.database import create_engine
 from asynccoder.adapters.sqlalchemy.health import DatabaseProbe, MigrationsProbe
+from asynccoder.adapters.sqlalchemy.operations import SqlAlchemyOperationsGauges
 from asynccoder.adapters.sqlalchemy.uow import SqlAlchemyUnitOfWork
 from asynccoder.adapters.system.clock import SystemClock
 from asynccoder.adapters.system.ids import Uuid7Generator
 from asynccoder.application.health.check_readiness import CheckReadiness
+from asynccoder.application.health.operations import ObserveOperations
+from asynccoder.application.ports.metrics import Metrics, OperationsGauges
 from asynccoder.application.ports.system import (
     Clock,
     HealthProbe,
@@ -40,7 +45,7 @@ from asynccoder.ioc.tasks import TasksProvider
 
 
 class CoreProvider(Provider):
-    """Settings, time, ids, the database and Redis."""
+    """Settings, time, ids, metrics, the database and Redis."""
 
     settings = from_context(provides=Settings, scope=Scope.APP)
 
@@ -53,8 +58,26 @@ class CoreProvider(Provider):
         return Uuid7Generator()
 
     @provide(scope=Scope.APP)
+    def metrics(self) -> Metrics:
+        return PrometheusMetrics()
+
+    @provide(scope=Scope.APP)
+    def operations_gauges(self, engine: AsyncEngine) -> OperationsGauges:
+        return SqlAlchemyOperationsGauges(engine)
+
+    @provide(scope=Scope.APP)
+    def observe_operations(
+        self, gauges: OperationsGauges, metrics: Metrics, clock: Clock
+    ) -> ObserveOperations:
+        return ObserveOperations(gauges, metrics, clock)
+
+    @provide(scope=Scope.APP)
     async def engine(self, settings: Settings) -> AsyncIterator[AsyncEngine]:
         engine = create_engine(settings.database_url)
+        if settings.otlp_endpoint is not None:
+            from asynccoder.adapters.observability.tracing import trace_sql  # only with tracing on
+
+            trace_sql(engine)
         yield engine
         await engine.dispose()
 
@@ -89,6 +112,10 @@ class InMemoryPersistenceProvider(Provider):
     @provide(scope=Scope.REQUEST)
     def uow(self, store: InMemoryStore) -> UnitOfWork:
         return InMemoryUnitOfWork(store)
+
+    @provide(scope=Scope.APP)
+    def operations_gauges(self, store: InMemoryStore) -> OperationsGauges:
+        return InMemoryOperationsGauges(store)
 
     @provide(scope=Scope.APP)
     def readiness(self) -> CheckReadiness:

@@ -69,6 +69,16 @@ class Settings:
     rate_limit_elevated_per_minute: int = 1200
     rate_limit_unlimited_per_minute: int = 3000
     rate_limit_tier_cache_seconds: int = 60
+    # /metrics: open in development; in production served only with a token (bearer), else not at all.
+    metrics_token: str | None = field(default=None, repr=False)
+    # `asynccoder worker` has no API: it serves its own metrics on this port (plain, unauthenticated, so bind
+    # it to a private interface) when set.
+    worker_metrics_port: int | None = None
+    worker_metrics_host: str = "127.0.0.1"
+    # Tracing (OTLP over HTTP, protobuf) and error tracking (a Sentry DSN): both off unless configured.
+    otlp_endpoint: str | None = None
+    otel_service_name: str = "asynccoder"
+    sentry_dsn: str | None = field(default=None, repr=False)
 
     jwt_secret: str = field(default="", repr=False)
     jwt_issuer: str = "asynccoder"
@@ -140,6 +150,11 @@ class Settings:
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def serves_metrics(self) -> bool:
+        """``/metrics`` is mounted: always outside production, with a token in production."""
+        return not self.is_production or self.metrics_token is not None
 
     @property
     def uses_local_code_host(self) -> bool:
@@ -233,6 +248,19 @@ def _http_url(raw: str) -> str:
 
 def _opt_http_url(raw: str) -> str | None:
     return _http_url(raw) if raw.strip() else None
+
+
+def _sentry_dsn(raw: str) -> str | None:
+    """``https://<public key>@<host>/<project id>``; messages never repeat the value (the key is in it)."""
+    value = raw.strip()
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname or not parts.username:
+        raise ValueError("must look like https://<public key>@<host>/<project id>")
+    if not parts.path.strip("/").split("/")[-1].isdigit():
+        raise ValueError("must end with the numeric project id")
+    return value
 
 
 def _code_host(raw: str) -> Literal["auto", "github", "local"]:
@@ -362,6 +390,12 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "RATE_LIMIT_ELEVATED_PER_MINUTE": ("rate_limit_elevated_per_minute", _positive_int),
     "RATE_LIMIT_UNLIMITED_PER_MINUTE": ("rate_limit_unlimited_per_minute", _positive_int),
     "RATE_LIMIT_TIER_CACHE_SECONDS": ("rate_limit_tier_cache_seconds", _positive_int),
+    "ASYNCCODER_METRICS_TOKEN": ("metrics_token", _opt_str),
+    "WORKER_METRICS_PORT": ("worker_metrics_port", _positive_int),
+    "WORKER_METRICS_HOST": ("worker_metrics_host", _str),
+    "OTLP_ENDPOINT": ("otlp_endpoint", _opt_http_url),
+    "OTEL_SERVICE_NAME": ("otel_service_name", _str),
+    "SENTRY_DSN": ("sentry_dsn", _sentry_dsn),
     "JWT_SECRET": ("jwt_secret", _str),
     "JWT_ISSUER": ("jwt_issuer", _str),
     "JWT_AUDIENCE": ("jwt_audience", _str),
@@ -497,6 +531,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             problems.append("CODE_HOST=local (local git repositories) is for development only")
         if values.get("demo_model"):
             problems.append("ASYNCCODER_DEMO_MODEL (the offline demo model) is for development only")
+        token = values.get("metrics_token")
+        if token is not None and (len(token) < 32 or len(set(token)) < _MIN_DISTINCT_SECRET_CHARACTERS):
+            problems.append("ASYNCCODER_METRICS_TOKEN must be a random value of at least 32 characters")
         if values.get("clerk_jwks_url") and not values.get("clerk_issuer"):
             problems.append("CLERK_ISSUER is required in production when CLERK_JWKS_URL is set")
         if (

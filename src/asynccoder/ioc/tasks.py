@@ -21,6 +21,7 @@ from asynccoder.application.code_hosting.webhooks import PruneGitHubDeliveries
 from asynccoder.application.ports.ai import TierEntitlements
 from asynccoder.application.ports.code_hosting import CodeHost
 from asynccoder.application.ports.events import TaskEvent, TaskEventAccess, TaskEventNotifier
+from asynccoder.application.ports.metrics import Metrics
 from asynccoder.application.ports.system import Clock, IdGenerator
 from asynccoder.application.ports.task_execution import TaskRunner
 from asynccoder.application.ports.uow import UnitOfWork
@@ -71,8 +72,9 @@ class TasksProvider(Provider):
         select: SelectModelsForUser,
         notifier: TaskEventNotifier,
         policy: TaskPolicy,
+        metrics: Metrics,
     ) -> SubmitTask:
-        return SubmitTask(uow, clock, ids, tiers, select, notifier, policy)
+        return SubmitTask(uow, clock, ids, tiers, select, notifier, policy, metrics)
 
     @provide(scope=Scope.APP)
     def trigger_policy(self, settings: Settings) -> TriggerPolicy:
@@ -181,13 +183,19 @@ async def make_task_worker(container: AsyncContainer, settings: Settings) -> Tas
         async with container(scope=Scope.REQUEST) as request:
             yield await request.get(TaskServices)
 
+    runner = await container.get(TaskRunner)
+    if settings.otlp_endpoint is not None:
+        from asynccoder.adapters.observability.tracing import TracedTaskRunner  # only with tracing on
+
+        runner = TracedTaskRunner(runner)
     return TaskWorker(
         scope,
-        await container.get(TaskRunner),
+        runner,
         await container.get(TaskEventNotifier),
         await container.get(Clock),
         await container.get(IdGenerator),
         engine_config(settings),
+        await container.get(Metrics),
     )
 
 

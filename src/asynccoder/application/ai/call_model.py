@@ -27,6 +27,7 @@ from asynccoder.application.ai.usage import (
     RecordModelUsageInput,
 )
 from asynccoder.application.ports.ai import TierEntitlements
+from asynccoder.application.ports.metrics import NO_METRICS, Metrics, ModelCallMetric
 from asynccoder.domain.ai import (
     ChatRequest,
     ChatResponse,
@@ -91,7 +92,8 @@ class CallModelForUser:
     - every attempt is recorded with ``RecordModelUsage`` against the catalogue model it tried: failures
       with zero tokens and their outcome, the answer with its usage and the model that actually answered;
       cost is priced at call time and charged only when the platform key answered;
-    - when no candidate answers, the attempts are still recorded and the provider error is raised.
+    - when no candidate answers, the attempts are still recorded and the provider error is raised;
+    - every attempt is also counted (``Metrics.model_called``) under its catalogue provider and model.
     """
 
     def __init__(
@@ -101,7 +103,9 @@ class CallModelForUser:
         credentials: ResolveCallCredentials,
         complete: CompleteWithFallback,
         record: RecordModelUsage,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
+        self._metrics = metrics
         self._entitlements = entitlements
         self._select = select
         self._credentials = credentials
@@ -164,4 +168,18 @@ class CallModelForUser:
             )
             if succeeded:
                 cost, charged = recorded.cost_credits, recorded.charged_credits
+            usage = answer.usage if succeeded and answer else Usage()
+            self._metrics.model_called(
+                ModelCallMetric(
+                    provider=model.ref.provider.value,
+                    model=model.ref.model,
+                    outcome=outcome_of(attempt.error).value,
+                    latency_ms=attempt.latency_ms,
+                    input_tokens=usage.input_tokens,
+                    output_tokens=usage.output_tokens,
+                    cache_read_tokens=usage.cache_read_tokens,
+                    cache_write_tokens=usage.cache_write_tokens,
+                    charged_credits=recorded.charged_credits if succeeded else 0,
+                )
+            )
         return cost, charged

@@ -43,6 +43,7 @@ from asynccoder.application.billing.credits import (
 )
 from asynccoder.application.ports.ai import ModelFilter
 from asynccoder.application.ports.events import TaskEventNotifier, TaskEventType
+from asynccoder.application.ports.metrics import NO_METRICS, Metrics
 from asynccoder.application.ports.system import Clock, IdGenerator
 from asynccoder.application.ports.task_execution import (
     BudgetExhausted,
@@ -290,7 +291,7 @@ class _Models(TaskModels):
                 price_id=price.id if price else None,
                 created_at=now,
             )
-            events = TaskEvents(worker.notifier, worker.clock)
+            events = TaskEvents(worker.notifier, worker.clock, worker.metrics)
             async with services.uow as uow:
                 await uow.task_usage.add(row)
                 await events.append(
@@ -310,6 +311,7 @@ class _Models(TaskModels):
                 )
                 await uow.commit()
             await events.flush()
+        worker.metrics.agent_step(task.mode.value)  # the agent takes one step per model turn
         self._budget.record(
             ModelCall(
                 row.model_id,
@@ -349,9 +351,10 @@ class TaskWorker:
         clock: Clock,
         ids: IdGenerator,
         config: EngineConfig,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self.scope, self.runner, self.notifier = scope, runner, notifier
-        self.clock, self.ids, self.config = clock, ids, config
+        self.clock, self.ids, self.config, self.metrics = clock, ids, config, metrics
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
         self._signals: dict[UUID, _Signal] = {}
@@ -414,14 +417,14 @@ class TaskWorker:
     # --- steps ----------------------------------------------------------------------------------------
 
     async def append_event(self, task_id: UUID, type: TaskEventType, data: dict[str, Any]) -> None:
-        events = TaskEvents(self.notifier, self.clock)
+        events = TaskEvents(self.notifier, self.clock, self.metrics)
         async with self.scope() as services, services.uow as uow:
             await events.append(uow, task_id, type, data)
             await uow.commit()
         await events.flush()
 
     async def claim(self) -> Task | None:
-        events = TaskEvents(self.notifier, self.clock)
+        events = TaskEvents(self.notifier, self.clock, self.metrics)
         async with self.scope() as services, services.uow as uow:
             task = await uow.tasks.claim_next(self.config.worker_id, self.clock.now())
             if task is not None:
@@ -452,7 +455,7 @@ class TaskWorker:
             stale = await uow.tasks.find_stale(now - self.config.stale_after, 100)
         recovered = 0
         for task in stale:
-            events = TaskEvents(self.notifier, self.clock)
+            events = TaskEvents(self.notifier, self.clock, self.metrics)
             async with self.scope() as services, services.uow as uow:
                 message = "The worker running this task stopped responding."
                 if task.can_retry():
@@ -603,7 +606,7 @@ class TaskWorker:
 
     async def _conclude(self, task: Task, ending: _Ending) -> None:
         now = self.clock.now()
-        events = TaskEvents(self.notifier, self.clock)
+        events = TaskEvents(self.notifier, self.clock, self.metrics)
         result = ending.outcome.result if ending.outcome else None
         settle = False
         if ending.status is None and not task.can_retry():  # no attempt left to hand back

@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from asynccoder.application.ports.events import TaskEvent, TaskEventNotifier, TaskEventType
+from asynccoder.application.ports.metrics import NO_METRICS, Metrics
 from asynccoder.application.ports.system import Clock
 from asynccoder.application.ports.uow import UnitOfWork
 from asynccoder.domain.tasks import Task
@@ -28,11 +29,14 @@ class TaskEvents:
     """Appends events inside a unit of work and remembers them; ``flush`` notifies after the commit.
 
     Notifying is best effort (readers also poll), so a failure to notify never undoes a committed change.
+    Status events are the task's transitions: ``flush`` also counts them (``Metrics.task_transitioned``), so
+    only committed transitions are counted.
     """
 
-    def __init__(self, notifier: TaskEventNotifier, clock: Clock) -> None:
-        self._notifier, self._clock = notifier, clock
+    def __init__(self, notifier: TaskEventNotifier, clock: Clock, metrics: Metrics = NO_METRICS) -> None:
+        self._notifier, self._clock, self._metrics = notifier, clock, metrics
         self._pending: dict[UUID, int] = {}
+        self._transitions: list[tuple[str, str]] = []
 
     async def append(
         self, uow: UnitOfWork, task_id: UUID, type: TaskEventType, data: dict[str, Any]
@@ -45,12 +49,17 @@ class TaskEvents:
         task = await uow.tasks.get(task_id)
         if task is not None:
             await self.append(uow, task_id, TaskEventType.STATUS, status_data(task))
+            self._transitions.append((task.mode.value, task.status.value))
 
     def discard(self) -> None:
         """Forget events of a rolled-back block."""
         self._pending.clear()
+        self._transitions.clear()
 
     async def flush(self) -> None:
+        transitions, self._transitions = self._transitions, []
+        for mode, status in transitions:
+            self._metrics.task_transitioned(mode, status)
         pending, self._pending = self._pending, {}
         for task_id, seq in pending.items():
             try:

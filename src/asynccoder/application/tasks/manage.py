@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 from uuid import UUID
 
 from asynccoder.application.ports.events import TaskEvent, TaskEventNotifier, TaskEventType
+from asynccoder.application.ports.metrics import NO_METRICS, Metrics
 from asynccoder.application.ports.system import Clock
 from asynccoder.application.ports.tasks import DailyTaskUsage, StatusModeCount, TaskFilter, TaskUsage
 from asynccoder.application.ports.uow import UnitOfWork
@@ -157,12 +158,18 @@ class CancelTask:
     """
 
     def __init__(
-        self, uow: UnitOfWork, clock: Clock, notifier: TaskEventNotifier, settle: SettleTask
+        self,
+        uow: UnitOfWork,
+        clock: Clock,
+        notifier: TaskEventNotifier,
+        settle: SettleTask,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._uow, self._clock, self._notifier, self._settle = uow, clock, notifier, settle
+        self._metrics = metrics
 
     async def __call__(self, actor: Actor, task_id: UUID) -> Task:
-        events = TaskEvents(self._notifier, self._clock)
+        events = TaskEvents(self._notifier, self._clock, self._metrics)
         async with self._uow as uow:
             task = await _own_task(uow, actor, task_id)
             if task.status is TaskStatus.CANCELLED:

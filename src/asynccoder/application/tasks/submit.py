@@ -14,6 +14,7 @@ from asynccoder.application.billing.catalogue import entitlements_in
 from asynccoder.application.billing.credits import ReserveCreditsInput, reserve_in
 from asynccoder.application.ports.ai import TierEntitlements
 from asynccoder.application.ports.events import TaskEventNotifier
+from asynccoder.application.ports.metrics import NO_METRICS, Metrics
 from asynccoder.application.ports.system import Clock, IdGenerator
 from asynccoder.application.ports.uow import UnitOfWork
 from asynccoder.application.tasks.events import TaskEvents
@@ -115,9 +116,11 @@ class SubmitTask:
         select: SelectModelsForUser,
         notifier: TaskEventNotifier,
         policy: TaskPolicy,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._uow, self._clock, self._ids = uow, clock, ids
         self._tiers, self._select, self._notifier, self._policy = tiers, select, notifier, policy
+        self._metrics = metrics
 
     async def __call__(self, data: SubmitTaskInput) -> SubmittedTask:
         cap = (
@@ -149,7 +152,7 @@ class SubmitTask:
             tiers = await self._tiers.allowed_tiers(user_id)
             await self._select(SelectModelsForUserInput(user_id, data.mode, tiers, model_id=data.model_id))
 
-        events = TaskEvents(self._notifier, self._clock)
+        events = TaskEvents(self._notifier, self._clock, self._metrics)
         task_id = self._ids.new_id()
         try:
             async with self._uow as uow:

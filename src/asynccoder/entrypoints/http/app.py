@@ -39,6 +39,7 @@ from asynccoder.entrypoints.http.identity.admin_users import AdminUserController
 from asynccoder.entrypoints.http.identity.personal_access_tokens import PersonalAccessTokenController
 from asynccoder.entrypoints.http.identity.profile import ProfileController
 from asynccoder.entrypoints.http.identity.sessions import SessionController
+from asynccoder.entrypoints.http.metrics import MetricsController, prometheus_config
 from asynccoder.entrypoints.http.middleware import request_id_middleware, security_headers_middleware
 from asynccoder.entrypoints.http.openapi_strict import StrictStructSchemaPlugin
 from asynccoder.entrypoints.http.problems import ERROR_CODES_DOC, EXCEPTION_HANDLERS
@@ -49,7 +50,13 @@ from asynccoder.entrypoints.http.rate_limit import (
 )
 from asynccoder.entrypoints.http.requests import ApiRequest
 from asynccoder.entrypoints.http.tasks.routes import TASK_HANDLERS
-from asynccoder.entrypoints.observability import configure_logging
+from asynccoder.entrypoints.observability import (
+    configure_error_tracking,
+    configure_logging,
+    flush_error_tracking,
+    flush_tracing,
+    http_tracing_plugins,
+)
 from asynccoder.entrypoints.worker import embedded_worker
 from asynccoder.ioc.commands import migrate_to_head
 from asynccoder.ioc.core import make_container
@@ -137,6 +144,7 @@ def create_app(
     """
     settings = settings or load_settings()
     configure_logging(level=settings.log_level, fmt=settings.log_format)
+    configure_error_tracking(settings, release=__version__)
     container = make_container(settings, HttpAuthProvider(), *overrides)
 
     @asynccontextmanager
@@ -149,6 +157,8 @@ def create_app(
                 yield
         finally:
             await container.close()
+            flush_tracing()
+            flush_error_tracking()
 
     # Secure by default: every API route needs a user unless its handler is explicitly marked public.
     api = Router(
@@ -157,7 +167,14 @@ def create_app(
         guards=[require_user],
     )
     app = Litestar(
-        route_handlers=[HealthController, api, docs_assets_router()],
+        route_handlers=[
+            HealthController,
+            api,
+            docs_assets_router(),
+            *([MetricsController] if settings.serves_metrics else []),
+        ],
+        # Prometheus outermost, so that rate-limited answers are counted too.
+        middleware=[prometheus_config().middleware, *rate_limit_middleware(settings)],
         exception_handlers=EXCEPTION_HANDLERS,
         cors_config=cors_config(settings),
         lifespan=[lifespan],
@@ -165,9 +182,8 @@ def create_app(
         request_max_body_size=settings.max_request_body_bytes,
         debug=False,
         logging_config=None,  # configure_logging owns logging
-        plugins=[StrictStructSchemaPlugin()],
+        plugins=[StrictStructSchemaPlugin(), *http_tracing_plugins(settings)],
         request_class=ApiRequest,
-        middleware=rate_limit_middleware(settings),
         stores=rate_limit_stores(settings),
     )
     app.state.settings = settings

@@ -10,6 +10,8 @@ from litestar import Controller, Request, post
 from litestar.status_codes import HTTP_200_OK
 
 from asynccoder.application.billing.stripe_events import HandleStripeEvent, HandleStripeEventInput
+from asynccoder.application.ports.metrics import Metrics
+from asynccoder.domain.errors import DomainError
 from asynccoder.entrypoints.http.auth import PUBLIC
 from asynccoder.entrypoints.http.common import (
     problem_responses,
@@ -34,7 +36,10 @@ class StripeWebhookController(Controller):
     )
     @inject
     async def receive(
-        self, request: Request[Any, Any, Any], use_case: FromDishka[HandleStripeEvent]
+        self,
+        request: Request[Any, Any, Any],
+        use_case: FromDishka[HandleStripeEvent],
+        metrics: FromDishka[Metrics],
     ) -> WebhookAck:
         """Stripe calls this with signed events (``Stripe-Signature``). Bad or stale signatures get 400 and
         change nothing, as do signed events that are not Stripe events (``invalid_event``: an unusable id or
@@ -42,5 +47,11 @@ class StripeWebhookController(Controller):
         event is acknowledged without a second effect; unknown types are ignored. 503 when Stripe cannot be
         asked for the subscription's current state (Stripe redelivers)."""
         payload = await request.body()
-        result = await use_case(HandleStripeEventInput(payload, request.headers.get("stripe-signature")))
+        try:
+            result = await use_case(HandleStripeEventInput(payload, request.headers.get("stripe-signature")))
+        except DomainError:
+            metrics.webhook_delivered("stripe", "rejected")
+            raise
+        outcome = "duplicate" if result.duplicate else "applied" if result.applied else "ignored"
+        metrics.webhook_delivered("stripe", outcome)
         return WebhookAck(received=True, duplicate=result.duplicate)

@@ -11,6 +11,8 @@ from litestar.openapi import ResponseSpec
 
 from asynccoder.application.code_hosting.webhooks import IngestGitHubWebhook
 from asynccoder.application.ports.code_hosting import WebhookDelivery
+from asynccoder.application.ports.metrics import Metrics
+from asynccoder.domain.errors import DomainError
 from asynccoder.entrypoints.http.auth import PUBLIC
 from asynccoder.entrypoints.http.common import problem_response
 
@@ -49,18 +51,23 @@ GITHUB_MAX_DELIVERY_BYTES = 25 * 1024 * 1024
 )
 @inject
 async def receive_github_webhook(
-    request: Request[Any, Any, Any], ingest: FromDishka[IngestGitHubWebhook]
+    request: Request[Any, Any, Any], ingest: FromDishka[IngestGitHubWebhook], metrics: FromDishka[Metrics]
 ) -> Response[WebhookAck]:
     """Verifies `X-Hub-Signature-256` over the raw body, deduplicates by `X-GitHub-Delivery`, records the
     event. `status` is `processed`, `duplicate`, `pong` or `ignored`; every verified delivery gets a 2xx."""
     body = await request.body()
-    outcome = await ingest(
-        WebhookDelivery(
-            event=request.headers.get("x-github-event"),
-            delivery_id=request.headers.get("x-github-delivery"),
-            signature=request.headers.get("x-hub-signature-256"),
-            body=body,
+    try:
+        outcome = await ingest(
+            WebhookDelivery(
+                event=request.headers.get("x-github-event"),
+                delivery_id=request.headers.get("x-github-delivery"),
+                signature=request.headers.get("x-hub-signature-256"),
+                body=body,
+            )
         )
-    )
+    except DomainError:
+        metrics.webhook_delivered("github", "rejected")
+        raise
+    metrics.webhook_delivered("github", outcome.status)
     status = 202 if outcome.status == "ignored" else 200
     return Response(WebhookAck(outcome.status, outcome.detail), status_code=status)
