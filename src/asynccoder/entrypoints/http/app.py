@@ -43,6 +43,7 @@ from asynccoder.entrypoints.http.openapi_strict import StrictStructSchemaPlugin
 from asynccoder.entrypoints.http.problems import ERROR_CODES_DOC, EXCEPTION_HANDLERS
 from asynccoder.entrypoints.http.requests import ApiRequest
 from asynccoder.entrypoints.http.tasks.routes import TASK_HANDLERS
+from asynccoder.entrypoints.http.webhook_endpoints.endpoints import WebhookEndpointController
 from asynccoder.entrypoints.observability import configure_logging
 from asynccoder.entrypoints.worker import embedded_worker
 from asynccoder.ioc.commands import migrate_to_head
@@ -74,6 +75,7 @@ def api_route_handlers() -> list[ControllerRouterHandler]:
         PullRequestController,
         receive_github_webhook,
         *TASK_HANDLERS,
+        WebhookEndpointController,
     ]
 
 
