@@ -173,9 +173,9 @@ class SqlAlchemyWebhookOutboxRepository(WebhookOutboxRepository):
                 created_at=event.created_at,
             )
             .on_conflict_do_nothing(index_elements=["id"])
+            .returning(webhook_events.c.id)
         )
-        result = await self._conn.execute(statement)
-        return bool(result.rowcount == 1)
+        return (await self._conn.execute(statement)).first() is not None
 
     async def get_event(self, event_id: UUID) -> WebhookEvent | None:
         row = (
