@@ -7,6 +7,7 @@ from datetime import datetime
 from uuid import UUID
 
 from asynccoder.application.billing.credits import GrantCreditsInput, grant_in
+from asynccoder.application.outbound_webhooks.outbox import publish_subscription_changed
 from asynccoder.application.ports.billing import (
     ChargeRefunded,
     CheckoutCompleted,
@@ -72,6 +73,12 @@ class HandleStripeEvent:
                     applied = await self._checkout_completed(uow, checkout)
                 case SubscriptionChanged() as changed:
                     applied = await self._subscription_changed(uow, changed, event.created)
+                    if applied and (
+                        sub := await uow.subscriptions.get_by_stripe_id(changed.subscription_id or "")
+                    ):
+                        await publish_subscription_changed(  # the outbound webhook
+                            uow, self._clock.now(), sub, source_event_id=event.id, source_at=event.created
+                        )
                 case InvoiceSettled(paid=True) as invoice:
                     applied = await self._invoice_paid(uow, invoice, event.created)
                 case InvoiceSettled() as invoice:

@@ -13,7 +13,10 @@ from typing import Any
 from uuid import UUID
 
 from asynccoder.application.ports.uow import UnitOfWork
-from asynccoder.domain.tasks import Task, TaskStatus
+from asynccoder.domain.ai_catalogue import ApiKey
+from asynccoder.domain.billing import Subscription
+from asynccoder.domain.code_hosting import PullRequest, PullRequestReview
+from asynccoder.domain.tasks import FailureReason, Task, TaskStatus
 from asynccoder.domain.webhook_endpoints import (
     DeliveryStatus,
     WebhookDelivery,
@@ -64,11 +67,14 @@ async def publish(
     *,
     key: str,
     balance: tuple[int, int] | None = None,
+    id_at: datetime | None = None,
 ) -> WebhookEvent | None:
     """Record ``type`` about ``obj`` for ``user_id``'s endpoints, inside the caller's transaction.
 
     ``key`` names the fact (``task:<id>:<seq>``, ``stripe:<event id>``); ``balance`` is ``(before, after)``
-    for ``credits.low``: only endpoints whose threshold lies in ``(after, before]`` get it.
+    for ``credits.low``: only endpoints whose threshold lies in ``(after, before]`` get it. ``id_at`` (default
+    ``at``) is the time part of the id: give the fact's own time when the same fact may be recorded again
+    later (a reused pull request, a redelivered Stripe event), so the second record is a no-op.
     Returns the event, or ``None`` when no endpoint wants it or it was recorded before.
     """
     endpoints = [e for e in await uow.webhook_endpoints.list_enabled(user_id) if e.wants(type)]
@@ -81,7 +87,7 @@ async def publish(
         ]
     if not endpoints:
         return None
-    id_ = event_id(at, f"{type.value}:{key}")
+    id_ = event_id(id_at or at, f"{type.value}:{key}")
     body = json.dumps(event_body(id_, type, at, obj), separators=(",", ":"), ensure_ascii=False)
     event = WebhookEvent(id=id_, user_id=user_id, type=type, created_at=at, body=body)
     if not await uow.webhook_outbox.add_event(event):
@@ -102,7 +108,80 @@ async def publish(
 
 
 async def publish_task_status(uow: UnitOfWork, task: Task, at: datetime, seq: int) -> None:
-    """The ``task.*`` event of the transition whose status event has sequence ``seq``."""
+    """The ``task.*`` event of the transition whose status event has sequence ``seq``; a task that failed
+    because its budget cap was reached also gives ``budget.exceeded``."""
+    obj = task_object(task)
+    await publish(uow, at, task.user_id, TASK_EVENT_TYPES[task.status], obj, key=f"{task.id}:{seq}")
+    if task.status is TaskStatus.FAILED and task.failure_reason is FailureReason.BUDGET_EXHAUSTED:
+        budget = {**obj, "budget_cap_credits": task.budget_cap_credits}
+        await publish(uow, at, task.user_id, WebhookEventType.BUDGET_EXCEEDED, budget, key=f"{task.id}:{seq}")
+
+
+def _pull_object(pull: PullRequest) -> dict[str, Any]:
+    return {
+        "object": "pull_request",
+        "id": str(pull.id),
+        "repository_id": str(pull.repository_id),
+        "number": pull.number,
+        "title": pull.title,
+        "state": pull.state.value,
+        "html_url": pull.html_url,
+        "draft": pull.draft,
+    }
+
+
+async def publish_pull_request_opened(
+    uow: UnitOfWork, at: datetime, user_id: UUID, pull: PullRequest
+) -> None:
+    """Once per pull request (a reused one was announced when it was first recorded)."""
+    obj = _pull_object(pull)
+    kind = WebhookEventType.PULL_REQUEST_OPENED
+    await publish(uow, at, user_id, kind, obj, key=str(pull.id), id_at=pull.created_at)
+
+
+async def publish_review_posted(
+    uow: UnitOfWork, at: datetime, user_id: UUID, pull: PullRequest, review: PullRequestReview
+) -> None:
+    obj = {
+        "object": "review",
+        "id": str(review.id),
+        "state": review.state,
+        "commit_sha": review.commit_sha,
+        "pull_request": _pull_object(pull),
+    }
+    await publish(uow, at, user_id, WebhookEventType.REVIEW_POSTED, obj, key=str(review.id))
+
+
+async def publish_api_key_invalid(uow: UnitOfWork, at: datetime, key: ApiKey) -> None:
+    """When a key of the user's own (BYOK) is marked invalid."""
+    obj = {"object": "api_key", "id": str(key.id), "provider": key.provider.value, "last4": key.last4}
     await publish(
-        uow, at, task.user_id, TASK_EVENT_TYPES[task.status], task_object(task), key=f"{task.id}:{seq}"
+        uow, at, key.user_id, WebhookEventType.API_KEY_INVALID, obj, key=f"{key.id}:{at.isoformat()}"
     )
+
+
+async def publish_subscription_changed(
+    uow: UnitOfWork, at: datetime, subscription: Subscription, *, source_event_id: str, source_at: datetime
+) -> None:
+    """``source_event_id``: the Stripe event applied (a redelivery records nothing new)."""
+    obj = {
+        "object": "subscription",
+        "id": str(subscription.id),
+        "plan_id": str(subscription.plan_id),
+        "status": subscription.status.value,
+        "current_period_end": _time(subscription.current_period_end),
+        "cancel_at_period_end": subscription.cancel_at_period_end,
+    }
+    kind = WebhookEventType.SUBSCRIPTION_CHANGED
+    await publish(uow, at, subscription.user_id, kind, obj, key=source_event_id, id_at=source_at)
+
+
+async def publish_credits_low(
+    uow: UnitOfWork, at: datetime, user_id: UUID, *, before: int, after: int, key: str
+) -> None:
+    """When a spend took the balance from ``before`` to ``after`` credits: endpoints whose
+    ``credits_low_threshold`` lies in ``(after, before]`` are told."""
+    if after >= before:
+        return
+    obj = {"object": "credit_balance", "user_id": str(user_id), "available_credits": after}
+    await publish(uow, at, user_id, WebhookEventType.CREDITS_LOW, obj, key=key, balance=(before, after))
