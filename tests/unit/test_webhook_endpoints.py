@@ -24,7 +24,6 @@ from asynccoder.application.outbound_webhooks.endpoints import (
     UpdateWebhookEndpoint,
     UpdateWebhookEndpointCommand,
     WebhookPolicy,
-    secret_context,
 )
 from asynccoder.application.outbound_webhooks.outbox import publish
 from asynccoder.domain.errors import Conflict, InvalidInput, NotFound
@@ -37,6 +36,7 @@ from asynccoder.domain.webhook_endpoints import (
     event_id,
     sign,
     validate_url,
+    webhook_endpoint_secret_context,
 )
 from tests.support.builders import T0
 from tests.support.system import ManualClock
@@ -153,7 +153,10 @@ async def test_the_secret_is_returned_once_and_stored_only_encrypted(
     [stored] = page.items
     assert created.secret not in repr(stored)
     assert created.secret not in stored.sealed_secret
-    assert BOX.decrypt(stored.sealed_secret, context=secret_context(stored.id, user.id)) == created.secret
+    assert (
+        BOX.decrypt(stored.sealed_secret, context=webhook_endpoint_secret_context(stored.id, user.id))
+        == created.secret
+    )
 
 
 async def test_another_users_endpoint_is_not_found_and_unchanged(world: EngineWorld, kit: WebhookKit) -> None:

@@ -132,6 +132,11 @@ class WebhookDelivery:
     claimed_until: datetime | None = None
 
 
+def webhook_endpoint_secret_context(endpoint_id: UUID, user_id: UUID) -> str:
+    """Associated data binding an endpoint's sealed signing secrets (current and previous) to its row."""
+    return f"webhook_endpoints:{endpoint_id}:{user_id}"
+
+
 def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from urllib.parse import urlsplit
 
-from asynccoder.application.outbound_webhooks.endpoints import WebhookPolicy, secret_context
+from asynccoder.application.outbound_webhooks.endpoints import WebhookPolicy
 from asynccoder.application.ports.outbound_webhooks import (
     HostResolver,
     WebhookRequest,
@@ -42,6 +42,7 @@ from asynccoder.domain.webhook_endpoints import (
     next_attempt_after,
     refused_address,
     signature_header,
+    webhook_endpoint_secret_context,
 )
 
 log = logging.getLogger("asynccoder.outbound_webhooks")
@@ -113,7 +114,7 @@ class DeliverWebhooks:
             )
 
     def _secrets(self, endpoint: WebhookEndpoint) -> list[str]:
-        context = secret_context(endpoint.id, endpoint.user_id)
+        context = webhook_endpoint_secret_context(endpoint.id, endpoint.user_id)
         found = [self._box.decrypt(endpoint.sealed_secret, context=context)]
         expires = endpoint.previous_secret_expires_at
         if endpoint.sealed_previous_secret and expires is not None and self._clock.now() < expires:

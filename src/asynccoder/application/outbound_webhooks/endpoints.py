@@ -25,6 +25,7 @@ from asynccoder.domain.webhook_endpoints import (
     refused_address,
     validate_event_types,
     validate_url,
+    webhook_endpoint_secret_context,
 )
 
 MAX_ENDPOINTS_PER_USER = 20
@@ -39,10 +40,6 @@ class WebhookPolicy:
     lease: timedelta = timedelta(seconds=60)  # longer than a send may take (timeout) by a wide margin
     batch_size: int = 20
     rotation_overlap: timedelta = ROTATION_OVERLAP
-
-
-def secret_context(endpoint_id: UUID, user_id: UUID) -> str:
-    return f"webhook_endpoints:{endpoint_id}:{user_id}"
 
 
 async def check_url(url: str, policy: WebhookPolicy, resolver: HostResolver) -> str:
@@ -124,7 +121,9 @@ class CreateWebhookEndpoint:
             url=url,
             event_types=types,
             enabled=command.enabled,
-            sealed_secret=self._box.encrypt(secret, context=secret_context(endpoint_id, user_id)),
+            sealed_secret=self._box.encrypt(
+                secret, context=webhook_endpoint_secret_context(endpoint_id, user_id)
+            ),
             created_at=now,
             updated_at=now,
             description=_description(command.description),
@@ -256,7 +255,7 @@ class RotateWebhookEndpointSecret:
         secret = new_secret()
         async with self._uow as uow:
             current = await _own(uow, actor, endpoint_id)
-            context = secret_context(current.id, current.user_id)
+            context = webhook_endpoint_secret_context(current.id, current.user_id)
             updated = dataclasses.replace(
                 current,
                 sealed_secret=self._box.encrypt(secret, context=context),
