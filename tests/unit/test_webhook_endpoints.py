@@ -3,6 +3,7 @@ backoff then disabling, secret rotation, replay, and the README's verification s
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from datetime import timedelta
@@ -26,6 +27,7 @@ from asynccoder.application.outbound_webhooks.endpoints import (
     WebhookPolicy,
 )
 from asynccoder.application.outbound_webhooks.outbox import publish
+from asynccoder.application.ports.outbound_webhooks import WebhookRequest, WebhookResponse
 from asynccoder.domain.errors import Conflict, InvalidInput, NotFound
 from asynccoder.domain.identity import User
 from asynccoder.domain.tasks import FailureReason
@@ -413,3 +415,43 @@ async def test_the_readme_snippet_verifies_a_real_signed_delivery(
     assert not verify(created.secret, request.headers, request.body, now=now + 301)
     other = await kit.register(user, RECEIVER)
     assert not verify(other.secret, request.headers, request.body, now=now)
+
+
+async def test_a_slow_receiver_never_lets_another_worker_send_a_delivery_twice_at_once(
+    world: EngineWorld,
+) -> None:
+    clock = _clock(world)
+    second_send = asyncio.Event()
+    release = asyncio.Event()
+    sent: list[str] = []
+
+    class SlowSender(RecordingWebhookSender):
+        """Each send takes 40 s (within the 10 s timeout's spirit: shorter than the 60 s lease)."""
+
+        async def send(self, request: WebhookRequest) -> WebhookResponse:
+            sent.append(request.headers["webhook-id"])
+            clock.advance(timedelta(seconds=40))
+            if len(self.sent) == 1:
+                second_send.set()
+                await release.wait()
+            self.sent.append(request)
+            return WebhookResponse(200, 40_000)
+
+    class FastSender(RecordingWebhookSender):
+        async def send(self, request: WebhookRequest) -> WebhookResponse:
+            sent.append(request.headers["webhook-id"])
+            return WebhookResponse(200, 1)
+
+    user, repo = await world.user_with_repository()
+    slow_kit = WebhookKit(world.new_uow, clock, world.ids, sender=SlowSender())
+    fast_kit = WebhookKit(world.new_uow, clock, world.ids, sender=FastSender())
+    await slow_kit.register(user, RECEIVER, event_types=("task.queued", "task.cancelled"))
+    await _queue_and_cancel(world, user, repo)
+    await world.submit(user, repo)  # three deliveries in all
+    slow = asyncio.ensure_future(slow_kit.deliver()("a"))
+    await second_send.wait()  # "a" is 80 s into its pass: a lease taken at its start would have expired
+    assert await fast_kit.deliver()("b") == 1
+    release.set()
+    assert await slow == 2
+    assert sorted(sent) == sorted(set(sent))
+    assert len(sent) == 3

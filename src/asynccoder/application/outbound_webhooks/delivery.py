@@ -51,7 +51,7 @@ USER_AGENT = "AsyncCoder-Webhooks/1"
 
 
 class DeliverWebhooks:
-    """One pass: claim up to ``batch_size`` due deliveries for ``worker_id`` and send each once."""
+    """One pass: up to ``batch_size`` times, claim one due delivery for ``worker_id`` and send it."""
 
     def __init__(
         self,
@@ -67,15 +67,19 @@ class DeliverWebhooks:
 
     async def __call__(self, worker_id: str) -> int:
         """Returns how many deliveries were attempted."""
-        now = self._clock.now()
-        async with self._uow as uow:
-            claimed = await uow.webhook_outbox.claim_due(
-                worker_id, now, now + self._policy.lease, self._policy.batch_size
-            )
-            await uow.commit()
-        for delivery in claimed:
-            await self._deliver(worker_id, delivery)
-        return len(claimed)
+        attempted = 0
+        while attempted < self._policy.batch_size:
+            # One claim per send, just before it: a lease then always outlasts the send it covers (a batch
+            # claimed at once could outlive its lease behind a slow receiver and be sent twice at once).
+            now = self._clock.now()
+            async with self._uow as uow:
+                claimed = await uow.webhook_outbox.claim_due(worker_id, now, now + self._policy.lease, 1)
+                await uow.commit()
+            if not claimed:
+                break
+            await self._deliver(worker_id, claimed[0])
+            attempted += 1
+        return attempted
 
     async def _deliver(self, worker_id: str, delivery: WebhookDelivery) -> None:
         async with self._uow as uow:
