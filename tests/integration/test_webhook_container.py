@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 from dishka import AsyncContainer, Scope
 
+from asynccoder.adapters.outbound_webhooks.dns_resolver import SystemHostResolver
 from asynccoder.application.outbound_webhooks.endpoints import (
     CreateWebhookEndpoint,
     CreateWebhookEndpointCommand,
@@ -91,3 +92,10 @@ async def test_the_embedded_worker_of_serve_sends_deliveries(
     finally:
         await container.close()
     assert receiver.event_ids() == [event_id]
+
+
+async def test_the_system_resolver_returns_ip_literals_and_reads_the_hosts_file() -> None:
+    resolver = SystemHostResolver()
+    assert await resolver.resolve("127.0.0.1", 80) == ["127.0.0.1"]
+    assert await resolver.resolve("::1", 80) == ["::1"]
+    assert "127.0.0.1" in await resolver.resolve("localhost", 80)
