@@ -224,19 +224,17 @@ class SqlAlchemyWebhookOutboxRepository(WebhookOutboxRepository):
         self, worker_id: str, now: datetime, until: datetime, limit: int
     ) -> list[WebhookDelivery]:
         t, e = webhook_deliveries, webhook_endpoints
-        candidates = (
-            (
-                await self._conn.execute(
-                    sa.select(t.c.id)
-                    .join(e, e.c.id == t.c.endpoint_id)
-                    .where(*self._claimable(now), e.c.enabled.is_(True))
-                    .order_by(t.c.next_attempt_at, t.c.id)
-                    .limit(limit)
-                )
-            )
-            .scalars()
-            .all()
+        query = (
+            sa.select(t.c.id)
+            .join(e, e.c.id == t.c.endpoint_id)
+            .where(*self._claimable(now), e.c.enabled.is_(True))
+            .order_by(t.c.next_attempt_at, t.c.id)
+            .limit(limit)
+            # PostgreSQL: concurrent workers pick different rows (SQLite renders no lock and has one writer);
+            # the conditional update below is what makes a claim correct, not this lock.
+            .with_for_update(skip_locked=True, of=t)
         )
+        candidates = (await self._conn.execute(query)).scalars().all()
         claimed: list[WebhookDelivery] = []
         for delivery_id in candidates:
             # The condition is re-checked on the locked row: of two workers only one takes the lease.

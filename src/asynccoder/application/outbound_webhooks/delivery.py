@@ -74,19 +74,20 @@ class DeliverWebhooks:
             now = self._clock.now()
             async with self._uow as uow:
                 claimed = await uow.webhook_outbox.claim_due(worker_id, now, now + self._policy.lease, 1)
+                delivery = claimed[0] if claimed else None
+                endpoint = await uow.webhook_endpoints.get(delivery.endpoint_id) if delivery else None
+                event = await uow.webhook_outbox.get_event(delivery.event_id) if delivery else None
                 await uow.commit()
-            if not claimed:
+            if delivery is None:
                 break
-            await self._deliver(worker_id, claimed[0])
             attempted += 1
+            if endpoint is not None and event is not None:  # else deleted (its deliveries go with it)
+                await self._deliver(worker_id, delivery, endpoint, event)
         return attempted
 
-    async def _deliver(self, worker_id: str, delivery: WebhookDelivery) -> None:
-        async with self._uow as uow:
-            endpoint = await uow.webhook_endpoints.get(delivery.endpoint_id)
-            event = await uow.webhook_outbox.get_event(delivery.event_id)
-        if endpoint is None or event is None:  # deleted meanwhile (deleting cascades to deliveries)
-            return
+    async def _deliver(
+        self, worker_id: str, delivery: WebhookDelivery, endpoint: WebhookEndpoint, event: WebhookEvent
+    ) -> None:
         response = await self._attempt(endpoint, event)
         now = self._clock.now()
         made = len(delivery.attempts) + 1
