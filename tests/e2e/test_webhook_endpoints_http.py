@@ -167,7 +167,9 @@ async def test_deliveries_are_listed_and_replayable(
     created = await _create(app, ada)
     delivery_id = await _a_delivery(backend_settings, created["id"])
     path = f"{BASE}/{created['id']}/deliveries"
-    page = (await app.get(path, headers=ada)).json()
+    listing = await app.get(path, headers=ada)
+    assert created["secret"] not in listing.text
+    page = listing.json()
     assert [(d["id"], d["event_type"], d["status"], d["attempts"]) for d in page["items"]] == [
         (delivery_id, "task.succeeded", "pending", [])
     ]
