@@ -22,6 +22,7 @@ from asynccoder.entrypoints.observability import (
 from asynccoder.ioc.core import make_container
 from asynccoder.ioc.settings import Settings
 from asynccoder.ioc.tasks import make_task_worker
+from asynccoder.ioc.webhook_endpoints import make_webhook_delivery_loop
 
 log = structlog.get_logger("asynccoder.worker")
 
@@ -37,11 +38,17 @@ async def run_worker(settings: Settings) -> None:
     container = make_container(settings)
     try:
         worker = await make_task_worker(container, settings)
+        webhooks = make_webhook_delivery_loop(container, worker.config.worker_id)
         loop = asyncio.get_running_loop()
+
+        def stop() -> None:
+            worker.stop()
+            webhooks.stop()
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, worker.stop)
+            loop.add_signal_handler(sig, stop)
         log.info("worker started", worker_id=worker.config.worker_id, concurrency=worker.config.concurrency)
-        await worker.run()
+        await asyncio.gather(worker.run(), webhooks.run())
         log.info("worker stopped", worker_id=worker.config.worker_id)
     finally:
         await container.close()
@@ -56,10 +63,12 @@ async def embedded_worker(container: AsyncContainer, settings: Settings) -> Asyn
         yield None
         return
     worker = await make_task_worker(container, settings)
-    job = asyncio.ensure_future(worker.run())
+    webhooks = make_webhook_delivery_loop(container, worker.config.worker_id)
+    job = asyncio.ensure_future(asyncio.gather(worker.run(), webhooks.run()))
     log.info("embedded worker started", worker_id=worker.config.worker_id)
     try:
         yield worker
     finally:
         worker.stop()
+        webhooks.stop()
         await job

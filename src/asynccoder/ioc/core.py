@@ -42,6 +42,7 @@ from asynccoder.ioc.events import TaskEventsProvider
 from asynccoder.ioc.identity import IdentityProvider
 from asynccoder.ioc.settings import Settings
 from asynccoder.ioc.tasks import TasksProvider
+from asynccoder.ioc.webhook_endpoints import WebhookEndpointsProvider
 
 
 class CoreProvider(Provider):
@@ -133,6 +134,7 @@ def default_providers() -> list[Provider]:
         TasksProvider(),
         TaskEventsProvider(),
         AgentProvider(),
+        WebhookEndpointsProvider(),
     ]
 
 

@@ -35,6 +35,10 @@ from asynccoder.adapters.memory.tasks import (
     InMemoryTaskRepository,
     InMemoryTaskUsageRepository,
 )
+from asynccoder.adapters.memory.webhook_endpoints import (
+    InMemoryWebhookEndpointRepository,
+    InMemoryWebhookOutboxRepository,
+)
 from asynccoder.application.ports.uow import UnitOfWork
 
 
@@ -64,6 +68,8 @@ class InMemoryUnitOfWork(UnitOfWork):
     tasks: InMemoryTaskRepository
     task_usage: InMemoryTaskUsageRepository
     task_events: InMemoryTaskEventRepository
+    webhook_endpoints: InMemoryWebhookEndpointRepository
+    webhook_outbox: InMemoryWebhookOutboxRepository
 
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
@@ -95,6 +101,8 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.tasks = InMemoryTaskRepository(self._store)
         self.task_usage = InMemoryTaskUsageRepository(self._store)
         self.task_events = InMemoryTaskEventRepository(self._store)
+        self.webhook_endpoints = InMemoryWebhookEndpointRepository(self._store)
+        self.webhook_outbox = InMemoryWebhookOutboxRepository(self._store)
         return self
 
     async def __aexit__(

@@ -13,6 +13,7 @@ from asynccoder.adapters.sqlalchemy import (
     identity_tables,
     tables,
     tasks_tables,
+    webhook_endpoints_tables,
 )
 from asynccoder.adapters.sqlalchemy.tables import metadata
 
@@ -24,4 +25,5 @@ __all__ = [
     "metadata",
     "tables",
     "tasks_tables",
+    "webhook_endpoints_tables",
 ]

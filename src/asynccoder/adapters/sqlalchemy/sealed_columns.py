@@ -15,8 +15,10 @@ import sqlalchemy as sa
 from asynccoder.adapters.sqlalchemy.ai_tables import api_keys
 from asynccoder.adapters.sqlalchemy.code_hosting_tables import repository_webhooks
 from asynccoder.adapters.sqlalchemy.tables import github_connections
+from asynccoder.adapters.sqlalchemy.webhook_endpoints_tables import webhook_endpoints
 from asynccoder.domain.ai_catalogue import api_key_context
 from asynccoder.domain.code_hosting import github_connection_context, webhook_secret_context
+from asynccoder.domain.webhook_endpoints import webhook_endpoint_secret_context
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,5 +39,17 @@ SEALED_COLUMNS: list[SealedColumn] = [
         "id",
         "sealed_secret",
         lambda row: webhook_secret_context(row.id, row.repository_id),
+    ),
+    SealedColumn(
+        webhook_endpoints,
+        "id",
+        "sealed_secret",
+        lambda row: webhook_endpoint_secret_context(row.id, row.user_id),
+    ),
+    SealedColumn(
+        webhook_endpoints,
+        "id",
+        "sealed_previous_secret",
+        lambda row: webhook_endpoint_secret_context(row.id, row.user_id),
     ),
 ]

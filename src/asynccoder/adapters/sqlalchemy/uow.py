@@ -37,6 +37,10 @@ from asynccoder.adapters.sqlalchemy.tasks import (
     SqlAlchemyTaskRepository,
     SqlAlchemyTaskUsageRepository,
 )
+from asynccoder.adapters.sqlalchemy.webhook_endpoints import (
+    SqlAlchemyWebhookEndpointRepository,
+    SqlAlchemyWebhookOutboxRepository,
+)
 from asynccoder.application.ports.uow import UnitOfWork
 from asynccoder.domain.errors import Unavailable
 
@@ -63,6 +67,8 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
     tasks: SqlAlchemyTaskRepository
     task_usage: SqlAlchemyTaskUsageRepository
     task_events: SqlAlchemyTaskEventRepository
+    webhook_endpoints: SqlAlchemyWebhookEndpointRepository
+    webhook_outbox: SqlAlchemyWebhookOutboxRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -111,6 +117,8 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.tasks = SqlAlchemyTaskRepository(conn)
         self.task_usage = SqlAlchemyTaskUsageRepository(conn)
         self.task_events = SqlAlchemyTaskEventRepository(conn)
+        self.webhook_endpoints = SqlAlchemyWebhookEndpointRepository(conn)
+        self.webhook_outbox = SqlAlchemyWebhookOutboxRepository(conn)
         return self
 
     async def __aexit__(

@@ -23,6 +23,7 @@ from asynccoder.application.agent.modes import (
     is_doc_path,
 )
 from asynccoder.application.code_hosting.pull_requests import pull_request_from_host, record_posted_review_in
+from asynccoder.application.outbound_webhooks.outbox import publish_pull_request_opened
 from asynccoder.application.ports.agent import (
     RUN_TESTS,
     AgentTool,
@@ -294,7 +295,7 @@ class CodingAgent(TaskRunner):
         token = await x.git_credentials.token() or ""
         hosted = await self._open_or_reuse(token, x, workspace.branch, title[:256], body, draft=draft)
         async with self._uow as uow:
-            await uow.pull_requests.upsert(
+            pull = await uow.pull_requests.upsert(
                 pull_request_from_host(
                     hosted,
                     pull_id=self._ids.new_id(),
@@ -303,6 +304,7 @@ class CodingAgent(TaskRunner):
                     by_platform=True,
                 )
             )
+            await publish_pull_request_opened(uow, self._clock.now(), x.user_id, pull)  # the outbound webhook
             await uow.commit()
         return TaskResult(
             summary_markdown=summary,
@@ -457,6 +459,7 @@ class CodingAgent(TaskRunner):
                 commit_sha=head or None,
                 comments=inline,
                 now=now,
+                user_id=x.user_id,
             )
             await uow.commit()
         return TaskOutcome(

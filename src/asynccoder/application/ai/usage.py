@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from uuid import UUID
 
+from asynccoder.application.outbound_webhooks.outbox import publish_api_key_invalid
 from asynccoder.application.ports.system import (
     Clock,
     IdGenerator,
@@ -90,6 +91,8 @@ class RecordModelUsage:
             if key is not None:
                 status = ApiKeyStatus.INVALID if data.outcome is CallOutcome.AUTH_FAILED else key.status
                 await uow.api_keys.update(dataclasses.replace(key, last_used_at=at, status=status))
+                if status is ApiKeyStatus.INVALID and key.status is not ApiKeyStatus.INVALID:
+                    await publish_api_key_invalid(uow, at, key)  # the outbound webhook
             await uow.commit()
         return RecordedUsage(entry.id, cost, charged)
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from asynccoder.application.outbound_webhooks.outbox import publish_credits_low
 from asynccoder.application.ports.billing import EntryFilter
 from asynccoder.application.ports.system import (
     Clock,
@@ -227,7 +228,11 @@ async def reserve_in(
             raise NotFound("No such hold.")
         return HoldResult(existing, await uow.credits.get_account(data.user_id), True, [stored])
     await uow.credits.add_hold(hold)
-    return HoldResult(hold, await uow.credits.get_account(data.user_id), False, [stored])
+    account = await uow.credits.get_account(data.user_id)
+    before, after = account.available + amount, account.available
+    # The outbound webhook: credits.low when this hold took the balance below an endpoint's threshold.
+    await publish_credits_low(uow, now, data.user_id, before=before, after=after, key=str(stored.id))
+    return HoldResult(hold, account, False, [stored])
 
 
 @dataclass(frozen=True, slots=True)

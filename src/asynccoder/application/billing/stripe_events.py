@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from asynccoder.application.billing.credits import GrantCreditsInput, grant_in
+from asynccoder.application.outbound_webhooks.outbox import publish_subscription_changed
 from asynccoder.application.ports.billing import (
     ChargeRefunded,
     CheckoutCompleted,
@@ -106,6 +107,12 @@ class HandleStripeEvent:
                         from_provider=current is not None,
                         creation=event.type == "customer.subscription.created",
                     )
+                    if applied and (
+                        sub := await uow.subscriptions.get_by_stripe_id(changed.subscription_id or "")
+                    ):
+                        await publish_subscription_changed(  # the outbound webhook
+                            uow, self._clock.now(), sub, source_event_id=event.id, source_at=state_at
+                        )
                 case InvoiceSettled(paid=True) as invoice:
                     applied = await self._invoice_paid(uow, invoice, current, state_at)
                 case InvoiceSettled() as invoice:

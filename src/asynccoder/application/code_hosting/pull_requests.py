@@ -11,6 +11,7 @@ from asynccoder.application.code_hosting.repositories import (
     UserTokens,
     visible_repository,
 )
+from asynccoder.application.outbound_webhooks.outbox import publish_review_posted
 from asynccoder.application.ports.code_hosting import (
     CodeHost,
     HostedPullRequest,
@@ -242,6 +243,7 @@ class PostPullRequestReview:
                 commit_sha=pull.head_sha,
                 comments=command.comments,
                 now=self._clock.now(),
+                user_id=command.actor.user_id,
             )
             await uow.commit()
         return review
@@ -257,8 +259,10 @@ async def record_posted_review_in(
     commit_sha: str | None,
     comments: Sequence[InlineComment],
     now: datetime,
+    user_id: UUID,
 ) -> PullRequestReview:
-    """Records a review the platform posted, with its inline comments, in an open unit of work."""
+    """Records a review the platform posted (on behalf of ``user_id``), with its inline comments, in an open
+    unit of work."""
     review = PullRequestReview(
         id=ids.new_id(),
         pull_request_id=pull.id,
@@ -273,6 +277,7 @@ async def record_posted_review_in(
         by_platform=True,
     )
     await uow.pull_requests.upsert_review(review)
+    await publish_review_posted(uow, now, user_id, pull, review)  # the outbound webhook
     for inline in comments:
         await uow.pull_requests.upsert_comment(
             PullRequestComment(

@@ -30,6 +30,7 @@ from asynccoder.application.ports.identity import (
     RefreshTokenRepository,
     UserRepository,
 )
+from asynccoder.application.ports.outbound_webhooks import WebhookEndpointRepository, WebhookOutboxRepository
 from asynccoder.application.ports.tasks import TaskRepository, TaskUsageRepository
 
 
@@ -60,6 +61,8 @@ class UnitOfWork(Protocol):
     tasks: TaskRepository
     task_usage: TaskUsageRepository
     task_events: TaskEventRepository
+    webhook_endpoints: WebhookEndpointRepository
+    webhook_outbox: WebhookOutboxRepository
 
     async def __aenter__(self) -> Self: ...
 

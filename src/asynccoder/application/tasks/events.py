@@ -6,6 +6,7 @@ import logging
 from typing import Any
 from uuid import UUID
 
+from asynccoder.application.outbound_webhooks.outbox import publish_task_status
 from asynccoder.application.ports.events import TaskEvent, TaskEventNotifier, TaskEventType
 from asynccoder.application.ports.metrics import NO_METRICS, Metrics
 from asynccoder.application.ports.system import Clock
@@ -48,8 +49,9 @@ class TaskEvents:
     async def status(self, uow: UnitOfWork, task_id: UUID) -> None:
         task = await uow.tasks.get(task_id)
         if task is not None:
-            await self.append(uow, task_id, TaskEventType.STATUS, status_data(task))
+            event = await self.append(uow, task_id, TaskEventType.STATUS, status_data(task))
             self._transitions.append((task.mode.value, task.status.value))
+            await publish_task_status(uow, task, event.created_at, event.seq)  # the outbound webhook
 
     def discard(self) -> None:
         """Forget events of a rolled-back block."""

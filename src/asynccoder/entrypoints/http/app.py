@@ -50,6 +50,7 @@ from asynccoder.entrypoints.http.rate_limit import (
 )
 from asynccoder.entrypoints.http.requests import ApiRequest
 from asynccoder.entrypoints.http.tasks.routes import TASK_HANDLERS
+from asynccoder.entrypoints.http.webhook_endpoints.endpoints import WebhookEndpointController
 from asynccoder.entrypoints.observability import (
     configure_error_tracking,
     configure_logging,
@@ -87,6 +88,7 @@ def api_route_handlers() -> list[ControllerRouterHandler]:
         PullRequestController,
         receive_github_webhook,
         *TASK_HANDLERS,
+        WebhookEndpointController,
     ]
 
 

@@ -1,0 +1,1 @@
+"""Outbound webhook adapters: DNS resolution and the HTTP sender."""

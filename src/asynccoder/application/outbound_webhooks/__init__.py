@@ -1,0 +1,1 @@
+"""Outbound webhooks: endpoints, the outbox every notable change writes to, and signed delivery."""
