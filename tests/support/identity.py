@@ -71,12 +71,17 @@ class Identity:
             secret="s" * 40, issuer="asynccoder", audience="asynccoder-api", ttl=timedelta(minutes=15)
         )
     )
-    account_limit: int = 5
+    pair_limit: int = 5
     client_limit: int = 20
+    delay_cap: int = 60
 
     def __post_init__(self) -> None:
         self.throttle = InMemoryLoginThrottle(
-            self.clock, account_limit=self.account_limit, client_limit=self.client_limit, window_seconds=900
+            self.clock,
+            pair_limit=self.pair_limit,
+            client_limit=self.client_limit,
+            window_seconds=900,
+            account_delay_cap_seconds=self.delay_cap,
         )
         self.issuer = SessionIssuer(self.tokens, self.ids, POLICY)
 

@@ -107,9 +107,10 @@ class IdentityProvider(Provider):
     @provide(scope=Scope.APP)
     def login_throttle(self, settings: Settings, clock: Clock, redis: Redis | None) -> LoginThrottle:
         limits = {
-            "account_limit": settings.login_max_failures_per_account,
+            "pair_limit": settings.login_max_failures_per_account,
             "client_limit": settings.login_max_failures_per_client,
             "window_seconds": settings.login_failure_window_seconds,
+            "account_delay_cap_seconds": settings.login_account_delay_cap_seconds,
         }
         if redis is not None:
             return RedisLoginThrottle(redis, prefix="asynccoder", **limits)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from datetime import datetime
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from asynccoder.adapters.memory.store import InMemoryStore
@@ -180,44 +182,101 @@ class InMemoryOAuthStateRepository(OAuthStateRepository):
         return len(stale)
 
 
+def account_delay_seconds(attempts: int, *, limit: int, cap: int) -> int:
+    """The wait after ``attempts`` counted on an account (all clients): none under ``limit``, then 1, 2,
+    4, ... seconds, never more than ``cap``."""
+    if attempts < limit:
+        return 0
+    return int(min(2 ** min(attempts - limit, 30), cap))
+
+
+@dataclass(slots=True)
+class _Window:
+    started: datetime
+    count: int = 0
+
+
 class InMemoryLoginThrottle(LoginThrottle):
-    """Fixed windows of ``window_seconds`` per key, started by the first failure."""
+    """The policy of ``LoginThrottle`` in one process; check-and-count happens under one lock."""
 
     MAX_KEYS = 100_000
 
-    def __init__(self, clock: Clock, *, account_limit: int, client_limit: int, window_seconds: int) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        pair_limit: int,
+        client_limit: int,
+        window_seconds: int,
+        account_delay_cap_seconds: int,
+    ) -> None:
         self._clock = clock
-        self._limits = {"account": account_limit, "client": client_limit}
+        self._pair_limit = pair_limit
+        self._client_limit = client_limit
         self._window = window_seconds
-        self._counts: dict[tuple[str, str], tuple[datetime, int]] = {}
+        self._cap = account_delay_cap_seconds
+        self._windows: dict[tuple[str, ...], _Window] = {}
+        # Account key -> the moment its next attempt may start (the growing delay).
+        self._gates: dict[str, datetime] = {}
+        # Not an asyncio lock: the critical section never awaits, and this works from any event loop.
+        self._lock = threading.Lock()
 
-    def _live(self, key: tuple[str, str], now: datetime) -> tuple[datetime, int] | None:
-        entry = self._counts.get(key)
-        if entry is None:
+    def _live(self, key: tuple[str, ...], now: datetime) -> _Window | None:
+        window = self._windows.get(key)
+        if window is not None and (now - window.started).total_seconds() >= self._window:
+            del self._windows[key]
             return None
-        if (now - entry[0]).total_seconds() >= self._window:
-            del self._counts[key]
-            return None
-        return entry
+        return window
 
-    async def retry_after(self, *, account: str, client: str) -> int:
-        now = self._clock.now()
-        waits = [0]
-        for key in (("account", account), ("client", client)):
-            entry = self._live(key, now)
-            if entry is not None and entry[1] >= self._limits[key[0]]:
-                waits.append(math.ceil(self._window - (now - entry[0]).total_seconds()))
-        return max(waits)
+    def _wait(self, key: tuple[str, ...], limit: int, now: datetime) -> int:
+        window = self._live(key, now)
+        if window is None or window.count < limit:
+            return 0
+        return max(1, math.ceil(self._window - (now - window.started).total_seconds()))
 
-    async def record_failure(self, *, account: str, client: str) -> None:
-        now = self._clock.now()
-        if len(self._counts) >= self.MAX_KEYS:
-            # Bounded memory under a flood of distinct accounts: drop windows that have ended.
-            for key in list(self._counts):
-                self._live(key, now)
-        for key in (("account", account), ("client", client)):
-            entry = self._live(key, now)
-            self._counts[key] = (now, 1) if entry is None else (entry[0], entry[1] + 1)
+    def _prune(self, now: datetime) -> None:
+        # Bounded memory under a flood of distinct accounts: drop windows and gates that have ended.
+        for key in list(self._windows):
+            self._live(key, now)
+        for account, opens in list(self._gates.items()):
+            if opens <= now:
+                del self._gates[account]
 
-    async def record_success(self, *, account: str) -> None:
-        self._counts.pop(("account", account), None)
+    async def acquire(self, *, account: str, client: str) -> int:
+        keys = {
+            "pair": ("pair", account, client),
+            "client": ("client", client),
+            "account": ("account", account),
+        }
+        with self._lock:
+            now = self._clock.now()
+            if len(self._windows) >= self.MAX_KEYS:
+                self._prune(now)
+            waits = [
+                self._wait(keys["pair"], self._pair_limit, now),
+                self._wait(keys["client"], self._client_limit, now),
+            ]
+            gate = self._gates.get(account)
+            if gate is not None and gate > now:
+                waits.append(max(1, math.ceil((gate - now).total_seconds())))
+            if max(waits) > 0:
+                return max(waits)
+            for key in keys.values():
+                window = self._live(key, now) or self._windows.setdefault(key, _Window(started=now))
+                window.count += 1
+            account_window = self._windows[keys["account"]]
+            # The account's window slides with each attempt: a slow distributed guesser keeps the delay up.
+            account_window.started = now
+            delay = account_delay_seconds(account_window.count, limit=self._pair_limit, cap=self._cap)
+            if delay:
+                self._gates[account] = now + timedelta(seconds=delay)
+            return 0
+
+    async def record_success(self, *, account: str, client: str) -> None:
+        with self._lock:
+            self._windows.pop(("pair", account, client), None)
+            self._windows.pop(("account", account), None)
+            self._gates.pop(account, None)
+            window = self._live(("client", client), self._clock.now())
+            if window is not None and window.count > 0:
+                window.count -= 1

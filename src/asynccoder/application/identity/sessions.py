@@ -95,10 +95,11 @@ class LogIn:
 
     Rules: an unknown email, a wrong password, a password-less (Clerk) account and a disabled account all
     get the same ``invalid_credentials`` answer after the same amount of hashing work (a dummy verify for
-    unknown accounts); an over-long password is refused without hashing; failures are counted per account
-    and per client, and over the limit every attempt gets ``too_many_attempts`` (429) until the window
-    ends, even with the right password; a hash made with older parameters is upgraded on success; the
-    user's refresh tokens whose family outlived its absolute lifetime are deleted.
+    unknown accounts); an over-long password is refused without hashing; every attempt is counted by the
+    throttle *before* the password work (so concurrent guesses cannot overtake the count), and over the
+    throttle's limits an attempt gets ``too_many_attempts`` (429) without any hashing, even with the right
+    password; the account is looked up by its normalised email; a hash made with older parameters is upgraded
+    on success; the user's refresh tokens whose family outlived its absolute lifetime are deleted.
     """
 
     def __init__(
@@ -116,22 +117,25 @@ class LogIn:
         self._clock = clock
 
     async def __call__(self, command: LogInCommand) -> TokenPair:
-        account = command.email.strip().lower()[:MAX_EMAIL_LENGTH]
-        retry_after = await self._throttle.retry_after(account=account, client=command.client)
+        email = _email_or_none(command.email)
+        # Unparseable addresses still count (against a stable, bounded key): they are guesses too.
+        account = email if email is not None else command.email.strip().lower()[:MAX_EMAIL_LENGTH]
+        retry_after = await self._throttle.acquire(account=account, client=command.client)
         if retry_after > 0:
             raise TooManyRequests(
-                "Too many failed sign-in attempts; try again later.",
+                "Too many sign-in attempts; try again later.",
                 retry_after=retry_after,
                 code="too_many_attempts",
             )
-        user = await self._find(account) if not password_too_long(command.password) else None
+        user = (
+            await self._find(email) if email is not None and not password_too_long(command.password) else None
+        )
         verified = False
         if user is not None and user.password_hash is not None:
             verified = await self._hasher.verify(user.password_hash, command.password)
         elif not password_too_long(command.password):
             await self._hasher.dummy_verify(command.password)
         if user is None or not verified or not user.can_authenticate:
-            await self._throttle.record_failure(account=account, client=command.client)
             raise _invalid_credentials()
 
         new_hash = None
@@ -146,16 +150,19 @@ class LogIn:
             await uow.refresh_tokens.delete_dead(user.id, now=now)
             pair = await self._issuer.issue(uow, user, now=now)
             await uow.commit()
-        await self._throttle.record_success(account=account)
+        await self._throttle.record_success(account=account, client=command.client)
         return pair
 
-    async def _find(self, account: str) -> User | None:
-        try:
-            email = normalize_email(account)
-        except InvalidInput:
-            return None
+    async def _find(self, email: str) -> User | None:
         async with self._uow as uow:
             return await uow.users.get_by_email(email)
+
+
+def _email_or_none(raw: str) -> str | None:
+    try:
+        return normalize_email(raw)
+    except InvalidInput:
+        return None
 
 
 def _invalid_refresh_token() -> Unauthenticated:

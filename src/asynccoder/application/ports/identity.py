@@ -67,18 +67,24 @@ class PasswordHasher(Protocol):
 
 
 class LoginThrottle(Protocol):
-    """Counts failed logins per account and per client in fixed windows.
+    """Counts sign-in attempts *before* any password work, atomically: of many concurrent attempts only as
+    many as the limits allow get through.
 
-    ``retry_after`` is 0 while both are under their limits, else the seconds until the blocking window ends.
-    ``record_success`` clears the account's count (not the client's: one client guessing many accounts
-    must stay throttled).
+    Policy (per fixed window of ``window_seconds``, started by the first attempt):
+    - per account + client: at most ``pair_limit`` attempts (the guessing limit of one client on one account);
+    - per client across accounts: at most ``client_limit`` attempts (one client spraying many accounts);
+    - per account from all clients: once ``pair_limit`` attempts are counted, each further attempt must wait a
+      delay doubling from 1 s and capped at ``account_delay_cap_seconds``, so strangers on other addresses
+      can slow the owner down by at most that cap, never lock them out for the window.
+
+    ``acquire`` counts the attempt and returns 0 when it may proceed; otherwise it counts nothing and returns
+    the seconds to wait (>= 1). ``record_success`` forgets the account's and the account + client's attempts
+    and takes the successful one off the client's count.
     """
 
-    async def retry_after(self, *, account: str, client: str) -> int: ...
+    async def acquire(self, *, account: str, client: str) -> int: ...
 
-    async def record_failure(self, *, account: str, client: str) -> None: ...
-
-    async def record_success(self, *, account: str) -> None: ...
+    async def record_success(self, *, account: str, client: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
