@@ -26,9 +26,9 @@ async def api(
 @pytest.mark.parametrize(
     "spelling",
     [
-        "ＡＤＡ@example.com",
-        "ada＠ｅｘａｍｐｌｅ．ｃｏｍ",
-        "𝐚𝐝𝐚@example.com",
+        "\uff21\uff24\uff21@example.com",
+        "ada\uff20\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45\uff0e\uff43\uff4f\uff4d",
+        "\U0001d41a\U0001d41d\U0001d41a@example.com",
         "Ada@Example.com.",
         " ada@EXAMPLE.COM",
     ],

@@ -48,8 +48,11 @@ def test_a_disabled_user_cannot_authenticate() -> None:
 @pytest.mark.parametrize(
     ("spelling", "canonical"),
     [
-        ("ＡＤＡ＠ｅｘａｍｐｌｅ．ｃｏｍ", "ada@example.com"),  # full-width letters and @
-        ("𝐚𝐝𝐚@example.com", "ada@example.com"),  # mathematical bold
+        (
+            "\uff21\uff24\uff21\uff20\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45\uff0e\uff43\uff4f\uff4d",
+            "ada@example.com",
+        ),  # full-width letters and @
+        ("\U0001d41a\U0001d41d\U0001d41a@example.com", "ada@example.com"),  # mathematical bold
         ("ada@xn--bcher-kva.de", "ada@bücher.de"),  # punycode and Unicode are one domain
         ("Ada@BÜCHER.de", "ada@bücher.de"),
         ("ada@example.com.", "ada@example.com"),
@@ -69,7 +72,7 @@ def test_look_alike_spellings_normalise_to_one_address(spelling: str, canonical:
         ("\u202eada@example.com", "bidirectional"),  # right-to-left override
         ("ada\u2066@example.com", "bidirectional"),  # left-to-right isolate
         ("ada\u3164@example.com", "invisible"),  # Hangul filler
-        ("\u0430da@example.com", "mix scripts"),  # Cyrillic а among Latin letters
+        ("\u0430da@example.com", "mix scripts"),  # a Cyrillic a among Latin letters
         ("ada@ex\u0430mple.com", "mix scripts"),
         ("ada\U0001f600@example.com", "emoji"),
         ("ada\u2764\ufe0f@example.com", "invisible"),  # emoji with a variation selector

@@ -66,7 +66,7 @@ def _scripts(text: str) -> set[str]:
 
 def _single_script(text: str) -> bool:
     """Latin with CJK is one name (Japanese, Chinese, Korean); otherwise one script only, so that
-    Cyrillic 'а' or Greek 'ο' cannot hide among Latin letters."""
+    a Cyrillic or Greek look-alike cannot hide among Latin letters."""
     return len(_scripts(text) - {"CJK"}) <= 1
 
 
@@ -97,7 +97,7 @@ def normalize_email(raw: str) -> str:
     Canonical form: Unicode NFKC (full-width and styled letters become plain ones), lower-cased, the domain
     through IDNA and back (``xn--bcher-kva.de`` and ``Bücher.de`` are one domain). Refused: invisible,
     zero-width and bidi control characters; emoji and other symbols in the local part; letters of two
-    scripts in the local part or in one domain label (``аda`` with a Cyrillic ``а``); malformed domains
+    scripts in the local part or in one domain label (a Cyrillic ``a`` among Latin letters); malformed domains
     (``a@x..io``, no dot, IP literals); quoted or dotted-wrong local parts; over-long addresses.
     """
     email = unicodedata.normalize("NFKC", raw).strip()
