@@ -7,7 +7,7 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from asynccoder.domain.errors import FieldProblem, Forbidden, InvalidInput
@@ -138,12 +138,27 @@ def validate_display_name(raw: str) -> str:
     return name
 
 
+class CredentialKind(enum.StrEnum):
+    ACCESS_TOKEN = "access_token"
+    PERSONAL_ACCESS_TOKEN = "personal_access_token"
+    CLERK_SESSION = "clerk_session"
+
+
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """The authenticated caller of a use case."""
+    """The authenticated caller of a use case, with what is known of the credential it presented.
+
+    ``credential`` is ``None`` for callers that presented none (the CLI, tests of single use cases);
+    ``session_id`` is the refresh-token family of an access token; ``authenticated_at`` when that session's
+    password login happened; ``credential_expires_at`` when the presented credential stops working.
+    """
 
     user_id: UUID
     role: Role
+    credential: CredentialKind | None = None
+    session_id: UUID | None = None
+    authenticated_at: datetime | None = None
+    credential_expires_at: datetime | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -172,10 +187,28 @@ class User:
     password_hash: str | None = None
     clerk_user_id: str | None = None
     github_login: str | None = None
+    # Access tokens issued before this moment are refused (set on disabling and on a password change).
+    credentials_valid_after: datetime | None = None
 
     @property
     def can_authenticate(self) -> bool:
         return self.status is UserStatus.ACTIVE
+
+    def accepts_token_issued_at(self, issued_at: datetime) -> bool:
+        return self.credentials_valid_after is None or issued_at >= self.credentials_valid_after
+
+    def token_issue_time(self, now: datetime) -> datetime:
+        """When a token issued now says it was issued: never before the revocation point, which may lie up
+        to a second ahead (token issue times have whole seconds)."""
+        if self.credentials_valid_after is None:
+            return now
+        return max(now, self.credentials_valid_after)
+
+    def with_credentials_revoked(self, now: datetime) -> User:
+        """Move the revocation point: every token issued up to now stops working. Token issue times are
+        whole seconds, so the point is the next whole second (a token of this very second is refused)."""
+        point = now.replace(microsecond=0) + timedelta(seconds=1)
+        return replace(self, credentials_valid_after=point, updated_at=now)
 
     def as_actor(self) -> Actor:
         return Actor(user_id=self.id, role=self.role)
@@ -242,9 +275,41 @@ class RefreshToken:
     family_expires_at: datetime
     used_at: datetime | None = None
     revoked_at: datetime | None = None
+    # The login time of the family (carried along rotations); None for rows older than this field.
+    session_started_at: datetime | None = None
+    client_ip: str | None = None
+    user_agent: str | None = None
 
     def is_expired(self, now: datetime) -> bool:
         return now >= self.expires_at or now >= self.family_expires_at
+
+    @property
+    def started_at(self) -> datetime:
+        return self.session_started_at or self.created_at
+
+
+@dataclass(frozen=True, slots=True)
+class SignInSession:
+    """A live refresh-token family as its owner sees it (``id`` is the family id)."""
+
+    id: UUID
+    started_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    client_ip: str | None
+    user_agent: str | None
+
+
+def session_of(live_link: RefreshToken) -> SignInSession:
+    """A session as described by the live (newest) link of its family."""
+    return SignInSession(
+        id=live_link.family_id,
+        started_at=live_link.started_at,
+        last_used_at=live_link.created_at,
+        expires_at=min(live_link.expires_at, live_link.family_expires_at),
+        client_ip=live_link.client_ip,
+        user_agent=live_link.user_agent,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,9 @@ from asynccoder.domain.identity import (
     OAuthState,
     PersonalAccessToken,
     RefreshToken,
+    SignInSession,
     User,
+    session_of,
 )
 
 
@@ -107,6 +109,38 @@ class InMemoryRefreshTokenRepository(RefreshTokenRepository):
             del self._rows[token_id]
         return len(dead)
 
+    async def list_sessions(
+        self, user_id: UUID, *, now: datetime, limit: int, before: UUID | None
+    ) -> list[SignInSession]:
+        live = sorted(
+            (
+                t
+                for t in self._rows.values()
+                if t.user_id == user_id
+                and t.used_at is None
+                and t.revoked_at is None
+                and not t.is_expired(now)
+                and (before is None or t.family_id < before)
+            ),
+            key=lambda t: t.family_id,
+            reverse=True,
+        )
+        return [session_of(t) for t in live[:limit]]
+
+    async def revoke_session(self, family_id: UUID, *, user_id: UUID, now: datetime) -> bool:
+        if not any(t.family_id == family_id and t.user_id == user_id for t in self._rows.values()):
+            return False
+        await self.revoke_family(family_id, now=now)
+        return True
+
+    async def revoke_all_for_user(self, user_id: UUID, *, now: datetime, keep: UUID | None = None) -> int:
+        count = 0
+        for token_id, token in list(self._rows.items()):
+            if token.user_id == user_id and token.revoked_at is None and token.family_id != keep:
+                self._rows[token_id] = dataclasses.replace(token, revoked_at=now)
+                count += 1
+        return count
+
 
 class InMemoryPersonalAccessTokenRepository(PersonalAccessTokenRepository):
     def __init__(self, store: InMemoryStore) -> None:
@@ -146,6 +180,14 @@ class InMemoryPersonalAccessTokenRepository(PersonalAccessTokenRepository):
         token = self._rows.get(token_id)
         if token is not None and (token.last_used_at is None or token.last_used_at < not_since):
             self._rows[token_id] = dataclasses.replace(token, last_used_at=now)
+
+    async def revoke_all_for_user(self, user_id: UUID, *, now: datetime) -> int:
+        count = 0
+        for token_id, token in list(self._rows.items()):
+            if token.user_id == user_id and token.revoked_at is None:
+                self._rows[token_id] = dataclasses.replace(token, revoked_at=now)
+                count += 1
+        return count
 
 
 class InMemoryOAuthStateRepository(OAuthStateRepository):

@@ -8,10 +8,12 @@ from typing import Protocol
 from uuid import UUID
 
 from asynccoder.domain.identity import (
+    CredentialKind,
     OAuthState,
     PersonalAccessToken,
     RefreshToken,
     Role,
+    SignInSession,
     User,
 )
 
@@ -27,27 +29,55 @@ class AccessClaims:
     user_id: UUID
     role: Role
     expires_at: datetime
+    issued_at: datetime
+    session_id: UUID | None = None
+    authenticated_at: datetime | None = None
 
 
 class AccessTokenService(Protocol):
     """Issues and verifies the platform's own short-lived access tokens.
 
-    ``verify`` returns ``None`` when the token is not in this service's format (so another verifier may try),
-    and raises ``Unauthenticated`` when it is in this format but invalid, expired or of the wrong type.
+    ``issue`` binds the token to its sign-in session (refresh-token family) and that session's login time
+    when given. ``verify`` returns ``None`` when the token is not in this service's format (so another
+    verifier may try), and raises ``Unauthenticated`` when it is in this format but invalid, expired or of
+    the wrong type.
     """
 
-    def issue(self, user: User, *, now: datetime) -> IssuedToken: ...
+    def issue(
+        self,
+        user: User,
+        *,
+        now: datetime,
+        session_id: UUID | None = None,
+        authenticated_at: datetime | None = None,
+    ) -> IssuedToken: ...
 
     def verify(self, token: str, *, now: datetime) -> AccessClaims | None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class VerifiedCredential:
+    """What a verifier proved about a bearer credential.
+
+    ``issued_at`` is set for credentials that a user's revocation point (``credentials_valid_after``) cuts
+    off; the other fields describe the credential to the use cases (see ``Actor``).
+    """
+
+    user_id: UUID
+    kind: CredentialKind
+    issued_at: datetime | None = None
+    expires_at: datetime | None = None
+    session_id: UUID | None = None
+    authenticated_at: datetime | None = None
+
+
 class CredentialVerifier(Protocol):
-    """Turns one kind of bearer credential into a user id.
+    """Verifies one kind of bearer credential.
 
     Returns ``None`` when the credential is not of its kind; raises ``Unauthenticated`` when it is but fails.
     """
 
-    async def user_id_for(self, credential: str) -> UUID | None: ...
+    async def verify(self, credential: str) -> VerifiedCredential | None: ...
 
 
 class PasswordHasher(Protocol):
@@ -143,6 +173,21 @@ class RefreshTokenRepository(Protocol):
         """Delete the user's tokens whose family passed its absolute lifetime (nothing can use them)."""
         ...
 
+    async def list_sessions(
+        self, user_id: UUID, *, now: datetime, limit: int, before: UUID | None
+    ) -> list[SignInSession]:
+        """The user's live families (a link neither used, revoked nor expired), newest login first; ``before``
+        is a family-id cursor."""
+        ...
+
+    async def revoke_session(self, family_id: UUID, *, user_id: UUID, now: datetime) -> bool:
+        """Revoke the family if it is the user's (True, also when already revoked); False if not theirs."""
+        ...
+
+    async def revoke_all_for_user(self, user_id: UUID, *, now: datetime, keep: UUID | None = None) -> int:
+        """Revoke every family of the user except ``keep``; the number of tokens revoked."""
+        ...
+
 
 class PersonalAccessTokenRepository(Protocol):
     """Stores personal access tokens by digest; lists are newest first, ``before`` is an id cursor."""
@@ -159,6 +204,10 @@ class PersonalAccessTokenRepository(Protocol):
 
     async def touch(self, token_id: UUID, *, now: datetime, not_since: datetime) -> None:
         """Set ``last_used_at = now`` unless it is already later than ``not_since`` (cheap, coalesced)."""
+        ...
+
+    async def revoke_all_for_user(self, user_id: UUID, *, now: datetime) -> int:
+        """Revoke every unrevoked token of the user; the number revoked."""
         ...
 
 

@@ -36,8 +36,8 @@ from asynccoder.entrypoints.http.common import API_PREFIX
 from asynccoder.entrypoints.http.health import HealthController
 from asynccoder.entrypoints.http.identity.admin_users import AdminUserController
 from asynccoder.entrypoints.http.identity.personal_access_tokens import PersonalAccessTokenController
-from asynccoder.entrypoints.http.identity.profile import ProfileController
-from asynccoder.entrypoints.http.identity.sessions import SessionController
+from asynccoder.entrypoints.http.identity.profile import PasswordController, ProfileController
+from asynccoder.entrypoints.http.identity.sessions import SessionController, SignInSessionController
 from asynccoder.entrypoints.http.middleware import request_id_middleware, security_headers_middleware
 from asynccoder.entrypoints.http.openapi_strict import StrictStructSchemaPlugin
 from asynccoder.entrypoints.http.problems import ERROR_CODES_DOC, EXCEPTION_HANDLERS
@@ -56,8 +56,10 @@ def api_route_handlers() -> list[ControllerRouterHandler]:
     """Every controller mounted under ``/api/v1``."""
     return [
         SessionController,
+        SignInSessionController,
         PersonalAccessTokenController,
         ProfileController,
+        PasswordController,
         GitHubConnectionController,
         AdminUserController,
         ModelsController,

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
+from uuid import UUID
 
 import msgspec
 from dishka.integrations.litestar import FromDishka, inject
-from litestar import Controller, Request, Response, post
-from litestar.params import JSONBody
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.params import FromPath, JSONBody
 
 from asynccoder.application.identity.registration import (
     RegisterUser,
     RegisterUserCommand,
 )
 from asynccoder.application.identity.sessions import (
+    ClientInfo,
+    EndSession,
+    EndSessionCommand,
+    ListSessions,
+    ListSessionsQuery,
     LogIn,
     LogInCommand,
     LogOut,
@@ -22,10 +29,11 @@ from asynccoder.application.identity.sessions import (
     RefreshSessionCommand,
     TokenPair,
 )
-from asynccoder.domain.identity import MAX_PASSWORD_LENGTH
+from asynccoder.application.shared import DEFAULT_PAGE_SIZE
+from asynccoder.domain.identity import MAX_PASSWORD_LENGTH, Actor
 from asynccoder.entrypoints.http.auth import PUBLIC
 from asynccoder.entrypoints.http.client_ip import client_ip, parse_networks
-from asynccoder.entrypoints.http.common import problem_responses
+from asynccoder.entrypoints.http.common import Cursor, Limit, parse_cursor, problem_responses
 from asynccoder.ioc.settings import Settings
 
 # Over-long passwords are refused by the schema (before any hashing); a little slack above the domain limit
@@ -82,6 +90,14 @@ ACCEPTED = RegistrationAccepted(
 )
 
 
+def request_client_ip(request: Request[Any, Any, Any], settings: Settings) -> str:
+    """The client address of a request: the TCP peer, or ``X-Forwarded-For`` from a trusted proxy."""
+    peer = request.client.host if request.client else None
+    return client_ip(
+        peer, request.headers.getall("x-forwarded-for", []), parse_networks(settings.trusted_proxies)
+    )
+
+
 class SessionController(Controller):
     path = "/auth"
     tags = ["auth"]
@@ -125,11 +141,15 @@ class SessionController(Controller):
         """Returns a short-lived access JWT and an opaque refresh token. Unknown email, wrong password and
         disabled account all give the same 401 `invalid_credentials`; repeated failures per account or per
         client give 429 `too_many_attempts` with `Retry-After`."""
-        peer = request.client.host if request.client else None
-        client = client_ip(
-            peer, request.headers.getall("x-forwarded-for", []), parse_networks(settings.trusted_proxies)
+        client = request_client_ip(request, settings)
+        pair = await log_in(
+            LogInCommand(
+                email=data.email,
+                password=data.password,
+                client=client,
+                user_agent=request.headers.get("user-agent"),
+            )
         )
-        pair = await log_in(LogInCommand(email=data.email, password=data.password, client=client))
         return _tokens(pair)
 
     @post(
@@ -141,11 +161,18 @@ class SessionController(Controller):
     )
     @inject
     async def refresh(
-        self, data: JSONBody[RefreshRequest], refresh_session: FromDishka[RefreshSession]
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[RefreshRequest],
+        refresh_session: FromDishka[RefreshSession],
+        settings: FromDishka[Settings],
     ) -> Response[Tokens]:
         """The presented refresh token stops working and a new pair is returned. Presenting a used refresh
         token revokes its whole family (401 `invalid_refresh_token`)."""
-        return _tokens(await refresh_session(RefreshSessionCommand(refresh_token=data.refresh_token)))
+        client = ClientInfo(request_client_ip(request, settings), request.headers.get("user-agent"))
+        return _tokens(
+            await refresh_session(RefreshSessionCommand(refresh_token=data.refresh_token, client=client))
+        )
 
     @post(
         "/logout",
@@ -158,3 +185,72 @@ class SessionController(Controller):
     async def logout(self, data: JSONBody[RefreshRequest], log_out: FromDishka[LogOut]) -> None:
         """Idempotent: an unknown or already revoked token also gets 204."""
         await log_out(LogOutCommand(refresh_token=data.refresh_token))
+
+
+class SessionView(msgspec.Struct):
+    id: str
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    client_ip: str | None
+    user_agent: str | None
+    current: bool
+
+
+class SessionPage(msgspec.Struct):
+    items: list[SessionView]
+    next_cursor: str | None
+
+
+class SignInSessionController(Controller):
+    path = "/auth/sessions"
+    tags = ["auth"]
+
+    @get(
+        "/",
+        operation_id="auth_sessions_list",
+        summary="List your sign-in sessions",
+        responses=problem_responses(400, 401),
+    )
+    @inject
+    async def list_sessions(
+        self,
+        actor: FromDishka[Actor],
+        list_sessions: FromDishka[ListSessions],
+        limit: Limit = DEFAULT_PAGE_SIZE,
+        cursor: Cursor = None,
+    ) -> SessionPage:
+        """Live sessions (refresh-token families) newest login first: when it signed in (`created_at`), when
+        it last signed in or refreshed (`last_used_at`), from which address and user agent, and `current`
+        for the session of the access token making this request. No token is shown."""
+        page = await list_sessions(ListSessionsQuery(actor=actor, limit=limit, cursor=parse_cursor(cursor)))
+        return SessionPage(
+            items=[
+                SessionView(
+                    id=str(item.session.id),
+                    created_at=item.session.started_at,
+                    last_used_at=item.session.last_used_at,
+                    expires_at=item.session.expires_at,
+                    client_ip=item.session.client_ip,
+                    user_agent=item.session.user_agent,
+                    current=item.current,
+                )
+                for item in page.items
+            ],
+            next_cursor=str(page.next_cursor) if page.next_cursor else None,
+        )
+
+    @delete(
+        "/{session_id:uuid}",
+        operation_id="auth_sessions_end",
+        summary="Sign a session out",
+        status_code=204,
+        responses=problem_responses(401, 404),
+    )
+    @inject
+    async def end_session(
+        self, session_id: FromPath[UUID], actor: FromDishka[Actor], end_session: FromDishka[EndSession]
+    ) -> None:
+        """Its refresh token stops working at once; access tokens it already holds expire within
+        `ACCESS_TOKEN_TTL_SECONDS`. Another user's session id is 404."""
+        await end_session(EndSessionCommand(actor=actor, session_id=session_id))
