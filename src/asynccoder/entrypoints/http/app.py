@@ -19,6 +19,7 @@ from litestar.routes import HTTPRoute
 from litestar.types import ControllerRouterHandler
 
 from asynccoder import __version__
+from asynccoder.application.admission import cores
 from asynccoder.entrypoints.http.ai.api_keys import ApiKeysController
 from asynccoder.entrypoints.http.ai.models import AdminModelsController, ModelsController
 from asynccoder.entrypoints.http.ai.providers import AdminProvidersController
@@ -38,6 +39,7 @@ from asynccoder.entrypoints.http.identity.admin_users import AdminUserController
 from asynccoder.entrypoints.http.identity.personal_access_tokens import PersonalAccessTokenController
 from asynccoder.entrypoints.http.identity.profile import PasswordController, ProfileController
 from asynccoder.entrypoints.http.identity.sessions import SessionController, SignInSessionController
+from asynccoder.entrypoints.http.load_shedding import LARGE_BODY_BYTES, large_body_middleware
 from asynccoder.entrypoints.http.middleware import request_id_middleware, security_headers_middleware
 from asynccoder.entrypoints.http.openapi_strict import StrictStructSchemaPlugin
 from asynccoder.entrypoints.http.problems import ERROR_CODES_DOC, EXCEPTION_HANDLERS
@@ -169,7 +171,10 @@ def create_app(
     setup_dishka(container, app)
     # Outermost, so that even 404s for unknown routes carry a request id and are logged.
     app.asgi_handler = request_id_middleware(
-        security_headers_middleware(app.asgi_handler, hsts=settings.is_production)
+        security_headers_middleware(
+            large_body_middleware(app.asgi_handler, threshold=LARGE_BODY_BYTES, limit=cores()),
+            hsts=settings.is_production,
+        )
     )
     return app
 
