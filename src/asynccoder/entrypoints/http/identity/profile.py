@@ -110,7 +110,7 @@ class PasswordController(Controller):
         "/",
         operation_id="password_change",
         summary="Change your password",
-        responses=problem_responses(400, 401, 422, 429),
+        responses=problem_responses(400, 401, 422, 429, 503),
     )
     @inject
     async def change_password(

@@ -109,7 +109,7 @@ class SessionController(Controller):
         operation_id="auth_register",
         summary="Create an account with a password",
         status_code=202,
-        responses=problem_responses(400, 413),
+        responses=problem_responses(400, 413, 503),
     )
     @inject
     async def register(
@@ -117,7 +117,10 @@ class SessionController(Controller):
     ) -> RegistrationAccepted:
         """Always 202 with the same body, whether or not the email was already registered (for an existing
         email nothing changes). Passwords: 12 to 256 characters, at least 4 different characters (400
-        `weak_password` otherwise)."""
+        `weak_password` otherwise). E-mail addresses are normalised (NFKC, lower case, IDNA domain);
+        invisible or bidi control characters, emoji, mixed scripts and malformed domains are 400
+        `validation_failed` naming `email`. 503 `server_busy` with `Retry-After` when the server is at its
+        bound of concurrent password hashing."""
         await register(
             RegisterUserCommand(email=data.email, password=data.password, display_name=data.display_name)
         )
@@ -128,7 +131,7 @@ class SessionController(Controller):
         operation_id="auth_login",
         summary="Exchange email and password for tokens",
         status_code=200,
-        responses=problem_responses(400, 401, 429),
+        responses=problem_responses(400, 401, 429, 503),
     )
     @inject
     async def login(
@@ -139,8 +142,10 @@ class SessionController(Controller):
         settings: FromDishka[Settings],
     ) -> Response[Tokens]:
         """Returns a short-lived access JWT and an opaque refresh token. Unknown email, wrong password and
-        disabled account all give the same 401 `invalid_credentials`; repeated failures per account or per
-        client give 429 `too_many_attempts` with `Retry-After`."""
+        disabled account all give the same 401 `invalid_credentials`. Attempts are counted before any
+        password work: over the limits per account and address, per address, or the account's growing
+        delay (capped), 429 `too_many_attempts` with `Retry-After`. 503 `server_busy` with `Retry-After`
+        when the server is at its bound of concurrent password hashing."""
         client = request_client_ip(request, settings)
         pair = await log_in(
             LogInCommand(
