@@ -201,3 +201,102 @@ async def test_dead_refresh_families_and_stale_states_are_deleted(uow_factory: U
         assert await uow.refresh_tokens.get_by_hash("8" * 64) is None
         assert await uow.oauth_states.get_by_hash("p" * 64) == pending
         assert await uow.oauth_states.get_by_hash("u" * 64) is None
+
+
+async def test_live_sessions_are_listed_newest_first_from_their_live_link_only(
+    uow_factory: UowFactory,
+) -> None:
+    alice, bob = await _user(uow_factory), await _user(uow_factory)
+    old_family, new_family, dead_family = new_id(), new_id(), new_id()
+    used = dataclasses.replace(
+        _refresh(alice.id, old_family, "a1" * 32), used_at=T0 + timedelta(hours=1), client_ip="192.0.2.1"
+    )
+    live = dataclasses.replace(
+        _refresh(alice.id, old_family, "a2" * 32),
+        created_at=T0 + timedelta(hours=1),
+        session_started_at=T0,
+        client_ip="192.0.2.2",
+        user_agent="phone/2.0",
+    )
+    newer = dataclasses.replace(_refresh(alice.id, new_family, "b1" * 32), created_at=T0 + timedelta(hours=2))
+    revoked = dataclasses.replace(_refresh(alice.id, dead_family, "c1" * 32), revoked_at=T0)
+    async with uow_factory() as uow:
+        for token in (used, live, newer, revoked, _refresh(bob.id, new_id(), "d1" * 32)):
+            await uow.refresh_tokens.add(token)
+        await uow.commit()
+    now = T0 + timedelta(hours=3)
+    async with uow_factory() as uow:
+        sessions = await uow.refresh_tokens.list_sessions(alice.id, now=now, limit=10, before=None)
+        first_page = await uow.refresh_tokens.list_sessions(alice.id, now=now, limit=1, before=None)
+        second_page = await uow.refresh_tokens.list_sessions(alice.id, now=now, limit=10, before=new_family)
+        later = await uow.refresh_tokens.list_sessions(
+            alice.id, now=T0 + timedelta(days=61), limit=10, before=None
+        )
+    assert [s.id for s in sessions] == [new_family, old_family]
+    assert [s.id for s in first_page] == [new_family]
+    [phone] = second_page
+    assert (phone.started_at, phone.last_used_at) == (T0, T0 + timedelta(hours=1))
+    assert (phone.client_ip, phone.user_agent) == ("192.0.2.2", "phone/2.0")
+    assert later == []  # past the families' absolute lifetime
+
+
+async def test_a_session_is_ended_only_by_its_owner(uow_factory: UowFactory) -> None:
+    alice, bob = await _user(uow_factory), await _user(uow_factory)
+    family = new_id()
+    async with uow_factory() as uow:
+        await uow.refresh_tokens.add(_refresh(alice.id, family, "e1" * 32))
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.refresh_tokens.revoke_session(family, user_id=bob.id, now=T0) is False
+        assert await uow.refresh_tokens.revoke_session(new_id(), user_id=alice.id, now=T0) is False
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert len(await uow.refresh_tokens.list_sessions(alice.id, now=T0, limit=10, before=None)) == 1
+        assert await uow.refresh_tokens.revoke_session(family, user_id=alice.id, now=T0) is True
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.refresh_tokens.list_sessions(alice.id, now=T0, limit=10, before=None) == []
+        assert (
+            await uow.refresh_tokens.revoke_session(family, user_id=alice.id, now=T0) is True
+        )  # twice is fine
+
+
+async def test_revoking_all_of_a_users_credentials_keeps_the_given_session_and_other_users(
+    uow_factory: UowFactory,
+) -> None:
+    alice, bob = await _user(uow_factory), await _user(uow_factory)
+    keep, other, bobs = new_id(), new_id(), new_id()
+    async with uow_factory() as uow:
+        await uow.refresh_tokens.add(_refresh(alice.id, keep, "f1" * 32))
+        await uow.refresh_tokens.add(_refresh(alice.id, other, "f2" * 32))
+        await uow.refresh_tokens.add(_refresh(bob.id, bobs, "f3" * 32))
+        await uow.personal_access_tokens.add(_pat(alice.id, "f4" * 32))
+        await uow.personal_access_tokens.add(_pat(bob.id, "f5" * 32))
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.refresh_tokens.revoke_all_for_user(alice.id, now=T0, keep=keep) == 1
+        assert await uow.personal_access_tokens.revoke_all_for_user(alice.id, now=T0) == 1
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert [
+            s.id for s in await uow.refresh_tokens.list_sessions(alice.id, now=T0, limit=10, before=None)
+        ] == [keep]
+        assert len(await uow.refresh_tokens.list_sessions(bob.id, now=T0, limit=10, before=None)) == 1
+        alice_pat = await uow.personal_access_tokens.get_by_hash("f4" * 32)
+        bob_pat = await uow.personal_access_tokens.get_by_hash("f5" * 32)
+        assert await uow.refresh_tokens.revoke_all_for_user(alice.id, now=T0) == 1
+    assert alice_pat is not None
+    assert alice_pat.revoked_at == T0
+    assert bob_pat is not None
+    assert bob_pat.revoked_at is None
+
+
+async def test_a_users_revocation_point_is_stored(uow_factory: UowFactory) -> None:
+    user = await _user(uow_factory)
+    async with uow_factory() as uow:
+        await uow.users.update(user.with_credentials_revoked(T0))
+        await uow.commit()
+    async with uow_factory() as uow:
+        stored = await uow.users.get(user.id)
+    assert stored is not None
+    assert stored.credentials_valid_after == T0.replace(microsecond=0) + timedelta(seconds=1)

@@ -90,7 +90,11 @@ async def test_b_gets_404_for_every_object_route_of_a_and_a_is_unchanged(api: As
     ada = await signed_up(api, "ada@example.com")
     bob = await signed_up(api, "bob@example.com")
     token = (await api.post("/api/v1/auth/tokens", json={"name": "ci"}, headers=ada)).json()
-    objects = {"/api/v1/auth/tokens/{token_id:uuid}": token["id"]}
+    [session] = (await api.get("/api/v1/auth/sessions", headers=ada)).json()["items"]
+    objects = {
+        "/api/v1/auth/tokens/{token_id:uuid}": token["id"],
+        "/api/v1/auth/sessions/{session_id:uuid}": session["id"],
+    }
 
     app = api.app
     routes = [
@@ -114,6 +118,14 @@ async def test_b_gets_404_for_every_object_route_of_a_and_a_is_unchanged(api: As
     [item] = (await api.get("/api/v1/auth/tokens", headers=ada)).json()["items"]
     assert item["revoked_at"] is None
     assert (await api.get("/api/v1/auth/tokens", headers=bob)).json()["items"] == []
+    # A's session is still live and listed only to A.
+    assert [s["id"] for s in (await api.get("/api/v1/auth/sessions", headers=ada)).json()["items"]] == [
+        session["id"]
+    ]
+    assert all(
+        s["id"] != session["id"]
+        for s in (await api.get("/api/v1/auth/sessions", headers=bob)).json()["items"]
+    )
 
 
 # Profile
@@ -195,7 +207,11 @@ async def test_an_admin_disables_a_user_whose_tokens_then_stop_working(
     assert (await api.get("/api/v1/users/profile", headers=bearer(pat))).status_code == 401
 
     await api.put(f"/api/v1/admin/users/{ada_id}", json={"status": "active", "role": "admin"}, headers=root)
-    assert (await api.get("/api/v1/users/profile", headers=ada)).json()["role"] == "admin"
+    # Re-enabling revives no credential issued before the account was disabled; a new sign-in works.
+    assert (await api.get("/api/v1/users/profile", headers=ada)).status_code == 401
+    assert (await api.get("/api/v1/users/profile", headers=bearer(pat))).status_code == 401
+    again = bearer((await login(api, "ada@example.com"))["access_token"])
+    assert (await api.get("/api/v1/users/profile", headers=again)).json()["role"] == "admin"
 
 
 async def test_an_admin_cannot_demote_or_disable_themselves(

@@ -17,6 +17,7 @@ from asynccoder.application.identity.admin import (
     UpdateUser,
 )
 from asynccoder.application.identity.authenticate import AuthenticateCaller
+from asynccoder.application.identity.password_change import ChangePassword
 from asynccoder.application.identity.personal_access_tokens import (
     CreatePersonalAccessToken,
     ListPersonalAccessTokens,
@@ -31,6 +32,8 @@ from asynccoder.application.identity.registration import (
     RegisterUser,
 )
 from asynccoder.application.identity.sessions import (
+    EndSession,
+    ListSessions,
     LogIn,
     LogOut,
     RefreshSession,
@@ -51,6 +54,9 @@ USE_CASES = [
     LogIn,
     RefreshSession,
     LogOut,
+    ListSessions,
+    EndSession,
+    ChangePassword,
     CreatePersonalAccessToken,
     ListPersonalAccessTokens,
     RevokePersonalAccessToken,

@@ -73,7 +73,9 @@ async def test_a_personal_access_token_authenticates_its_owner_and_is_stored_has
     stored = identity.store.state.personal_access_tokens[created.token.id]
     assert created.secret not in (stored.token_hash, stored.prefix)
     verifier = PersonalAccessTokenVerifier(identity.uow(), identity.clock)
-    assert await verifier.user_id_for(created.secret) == user.id
+    verified = await verifier.verify(created.secret)
+    assert verified is not None
+    assert verified.user_id == user.id
     assert identity.store.state.personal_access_tokens[created.token.id].last_used_at == identity.clock.now()
 
 
@@ -90,8 +92,8 @@ async def test_expired_revoked_and_unknown_personal_access_tokens_are_refused() 
     verifier = PersonalAccessTokenVerifier(identity.uow(), identity.clock)
     for secret in (short.secret, revoked.secret, "acp_unknown"):
         with pytest.raises(Unauthenticated):
-            await verifier.user_id_for(secret)
-    assert await verifier.user_id_for("eyJnot-a-pat") is None
+            await verifier.verify(secret)
+    assert await verifier.verify("eyJnot-a-pat") is None
 
 
 async def test_someone_elses_token_cannot_be_revoked_and_stays_valid() -> None:
@@ -104,10 +106,9 @@ async def test_someone_elses_token_cannot_be_revoked_and_stays_valid() -> None:
         await RevokePersonalAccessToken(identity.uow(), identity.clock)(
             RevokePersonalAccessTokenCommand(actor=bob.as_actor(), token_id=created.token.id)
         )
-    assert (
-        await PersonalAccessTokenVerifier(identity.uow(), identity.clock).user_id_for(created.secret)
-        == alice.id
-    )
+    verified = await PersonalAccessTokenVerifier(identity.uow(), identity.clock).verify(created.secret)
+    assert verified is not None
+    assert verified.user_id == alice.id
 
 
 async def test_token_lists_are_per_user_newest_first_and_paginated() -> None:
@@ -205,10 +206,11 @@ async def test_the_first_clerk_request_provisions_a_user_and_later_ones_find_it(
         ClerkIdentity(clerk_user_id="user_2abc", email="Clerk@Example.com", name="Clerk Person")
     )
     verifier = ClerkSessionVerifier(clerk, identity.uow(), identity.ids, identity.clock)
-    first = await verifier.user_id_for(token)
-    again = await verifier.user_id_for(token)
+    first = await verifier.verify(token)
+    again = await verifier.verify(token)
+    assert first is not None
     assert first == again
-    user = identity.store.state.users[first]  # type: ignore[index]
+    user = identity.store.state.users[first.user_id]
     assert (user.email, user.role, user.clerk_user_id) == ("clerk@example.com", Role.USER, "user_2abc")
 
 
@@ -217,11 +219,11 @@ async def test_a_clerk_email_never_takes_over_an_existing_local_account() -> Non
     local = _with_user(identity, email="taken@example.com")
     clerk = InMemoryClerkTokenVerifier()
     token = clerk.issue(ClerkIdentity(clerk_user_id="user_x", email="taken@example.com", name=None))
-    user_id = await ClerkSessionVerifier(clerk, identity.uow(), identity.ids, identity.clock).user_id_for(
-        token
-    )
+    verified = await ClerkSessionVerifier(clerk, identity.uow(), identity.ids, identity.clock).verify(token)
+    assert verified is not None
+    user_id = verified.user_id
     assert user_id != local.id
-    assert identity.store.state.users[user_id].email.endswith("@clerk.invalid")  # type: ignore[index]
+    assert identity.store.state.users[user_id].email.endswith("@clerk.invalid")
 
 
 # GitHub connection

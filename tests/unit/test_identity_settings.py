@@ -22,6 +22,7 @@ def test_the_defaults_are_owasps_argon2id_minimum_and_sane_login_limits(tmp_path
     assert (settings.password_hash_memory_kib, settings.password_hash_time_cost) == (19 * 1024, 2)
     assert settings.login_max_failures_per_account == 5
     assert settings.login_max_failures_per_client == 20
+    assert settings.login_account_delay_cap_seconds == 60
     assert settings.github_oauth_scopes == ("repo", "read:user")
 
 
@@ -31,12 +32,14 @@ def test_identity_variables_are_read(tmp_path: Path) -> None:
             "ASYNCCODER_DATA_DIR": str(tmp_path),
             "PASSWORD_HASH_MEMORY_KIB": "65536",
             "LOGIN_MAX_FAILURES_PER_CLIENT": "50",
+            "LOGIN_ACCOUNT_DELAY_CAP_SECONDS": "30",
             "CLERK_JWKS_REFETCH_SECONDS": "30",
             "GITHUB_OAUTH_SCOPES": "repo, read:org",
         }
     )
     assert settings.password_hash_memory_kib == 65536
     assert settings.login_max_failures_per_client == 50
+    assert settings.login_account_delay_cap_seconds == 30
     assert settings.clerk_jwks_refetch_seconds == 30
     assert settings.github_oauth_scopes == ("repo", "read:org")
 

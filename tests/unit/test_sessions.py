@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 from datetime import timedelta
 
@@ -115,18 +117,63 @@ async def test_an_over_long_password_is_refused_without_hashing() -> None:
     assert identity.hasher.dummy_verifies == 0
 
 
-async def test_repeated_failures_for_one_account_are_throttled_even_with_the_right_password() -> None:
-    identity = Identity(account_limit=3)
+async def test_repeated_guesses_from_one_client_are_throttled_even_with_the_right_password() -> None:
+    identity = Identity(pair_limit=3)
     await _registered(identity)
-    for n in range(3):
+    for _ in range(3):
         with pytest.raises(Unauthenticated):
-            await _login(identity, password="wrong password!!", client=f"198.51.100.{n}")
+            await _login(identity, password="wrong password!!", client="198.51.100.9")
+        identity.clock.advance(timedelta(seconds=61))  # past the account delay: only the pair limit is left
     with pytest.raises(TooManyRequests) as info:
-        await _login(identity, client="198.51.100.200")
+        await _login(identity, client="198.51.100.9")
     assert info.value.code == "too_many_attempts"
     assert 0 < info.value.retry_after <= 900
     identity.clock.advance(timedelta(seconds=901))
-    assert (await _login(identity)).access_token
+    assert (await _login(identity, client="198.51.100.9")).access_token
+
+
+async def test_fifty_concurrent_guesses_from_one_client_check_at_most_the_limit() -> None:
+    identity = Identity(pair_limit=5)
+    await _registered(identity)
+    identity.hasher.verifies = 0
+    attempts = [
+        _login(identity, password="wrong password!!" if n < 49 else PASSWORD, client="198.51.100.9")
+        for n in range(50)
+    ]
+    results = await asyncio.gather(*attempts, return_exceptions=True)
+    assert identity.hasher.verifies + identity.hasher.dummy_verifies <= 5
+    assert sum(isinstance(r, Unauthenticated) for r in results) <= 5
+    assert sum(isinstance(r, TooManyRequests) for r in results) >= 45
+    assert not any(isinstance(r, TokenPair) for r in results)  # the right password came too late
+
+
+async def test_a_strangers_failures_delay_the_owner_by_at_most_the_cap() -> None:
+    identity = Identity(pair_limit=5, delay_cap=60)
+    await _registered(identity)
+    identity.hasher.verifies = 0
+    for n in range(200):  # strangers on 50 addresses guessing as fast as they can, one attempt a second
+        with contextlib.suppress(Unauthenticated, TooManyRequests):
+            await _login(identity, password="wrong password!!", client=f"203.0.113.{n % 50}")
+        identity.clock.advance(timedelta(seconds=1))
+    assert identity.hasher.verifies < 20  # the account-wide delay held the guessing back
+    with contextlib.suppress(Unauthenticated, TooManyRequests):  # admitted or not, the account's delay is on
+        await _login(identity, password="wrong password!!", client="192.0.2.1")
+    with pytest.raises(TooManyRequests) as refused:
+        await _login(identity, client="198.51.100.1")
+    assert refused.value.retry_after <= 60
+    identity.clock.advance(timedelta(seconds=refused.value.retry_after))
+    assert (await _login(identity, client="198.51.100.1")).access_token
+
+
+async def test_the_account_delay_doubles_with_attempts_from_all_clients_up_to_the_cap() -> None:
+    identity = Identity(pair_limit=2, delay_cap=60)
+    assert await identity.throttle.acquire(account=EMAIL, client="203.0.113.0") == 0
+    waits = []
+    for n in range(1, 8):
+        assert await identity.throttle.acquire(account=EMAIL, client=f"203.0.113.{n}") == 0
+        waits.append(await identity.throttle.acquire(account=EMAIL, client="198.51.100.1"))
+        identity.clock.advance(timedelta(seconds=waits[-1]))
+    assert waits == [1, 2, 4, 8, 16, 32, 60]
 
 
 async def test_one_client_guessing_many_accounts_is_throttled() -> None:

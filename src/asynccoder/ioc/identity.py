@@ -23,6 +23,7 @@ from asynccoder.application.identity.admin import (
 )
 from asynccoder.application.identity.authenticate import AuthenticateCaller
 from asynccoder.application.identity.clerk import ClerkSessionVerifier
+from asynccoder.application.identity.password_change import ChangePassword
 from asynccoder.application.identity.personal_access_tokens import (
     CreatePersonalAccessToken,
     ListPersonalAccessTokens,
@@ -38,6 +39,8 @@ from asynccoder.application.identity.registration import (
     RegisterUser,
 )
 from asynccoder.application.identity.sessions import (
+    EndSession,
+    ListSessions,
     LogIn,
     LogOut,
     RefreshSession,
@@ -107,9 +110,10 @@ class IdentityProvider(Provider):
     @provide(scope=Scope.APP)
     def login_throttle(self, settings: Settings, clock: Clock, redis: Redis | None) -> LoginThrottle:
         limits = {
-            "account_limit": settings.login_max_failures_per_account,
+            "pair_limit": settings.login_max_failures_per_account,
             "client_limit": settings.login_max_failures_per_client,
             "window_seconds": settings.login_failure_window_seconds,
+            "account_delay_cap_seconds": settings.login_account_delay_cap_seconds,
         }
         if redis is not None:
             return RedisLoginThrottle(redis, prefix="asynccoder", **limits)
@@ -156,6 +160,9 @@ class IdentityProvider(Provider):
     create_pat = provide(CreatePersonalAccessToken, scope=Scope.REQUEST)
     list_pats = provide(ListPersonalAccessTokens, scope=Scope.REQUEST)
     revoke_pat = provide(RevokePersonalAccessToken, scope=Scope.REQUEST)
+    list_sessions = provide(ListSessions, scope=Scope.REQUEST)
+    end_session = provide(EndSession, scope=Scope.REQUEST)
+    change_password = provide(ChangePassword, scope=Scope.REQUEST)
     get_profile = provide(GetProfile, scope=Scope.REQUEST)
     update_profile = provide(UpdateProfile, scope=Scope.REQUEST)
     list_users = provide(ListUsers, scope=Scope.REQUEST)

@@ -93,6 +93,7 @@ class Settings:
     login_max_failures_per_account: int = 5
     login_max_failures_per_client: int = 20
     login_failure_window_seconds: int = 900
+    login_account_delay_cap_seconds: int = 60
 
     clerk_secret_key: str | None = field(default=None, repr=False)
     clerk_jwks_url: str | None = None
@@ -409,6 +410,7 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "LOGIN_MAX_FAILURES_PER_ACCOUNT": ("login_max_failures_per_account", _positive_int),
     "LOGIN_MAX_FAILURES_PER_CLIENT": ("login_max_failures_per_client", _positive_int),
     "LOGIN_FAILURE_WINDOW_SECONDS": ("login_failure_window_seconds", _positive_int),
+    "LOGIN_ACCOUNT_DELAY_CAP_SECONDS": ("login_account_delay_cap_seconds", _positive_int),
     "CLERK_SECRET_KEY": ("clerk_secret_key", _opt_str),
     "CLERK_JWKS_URL": ("clerk_jwks_url", _opt_http_url),
     "CLERK_ISSUER": ("clerk_issuer", _opt_str),

@@ -34,9 +34,16 @@ class JwtAccessTokenService(AccessTokenService):
         self._audience = audience
         self._ttl = ttl
 
-    def issue(self, user: User, *, now: datetime) -> IssuedToken:
+    def issue(
+        self,
+        user: User,
+        *,
+        now: datetime,
+        session_id: UUID | None = None,
+        authenticated_at: datetime | None = None,
+    ) -> IssuedToken:
         expires_at = now + self._ttl
-        claims = {
+        claims: dict[str, object] = {
             "iss": self._issuer,
             "aud": self._audience,
             "sub": str(user.id),
@@ -47,6 +54,10 @@ class JwtAccessTokenService(AccessTokenService):
             "exp": int(expires_at.timestamp()),
             "jti": f"{user.id.hex[:8]}{int(now.timestamp() * 1000):x}",
         }
+        if session_id is not None:
+            claims["sid"] = str(session_id)
+        if authenticated_at is not None:
+            claims["auth_time"] = int(authenticated_at.timestamp())
         token = jwt.encode(claims, self._secret, algorithm="HS256", headers={"typ": "JWT"})
         return IssuedToken(token=token, expires_at=expires_at)
 
@@ -91,8 +102,17 @@ class JwtAccessTokenService(AccessTokenService):
         try:
             user_id = UUID(str(claims["sub"]))
             role = Role(claims.get("role", "user"))
+            session_id = UUID(str(claims["sid"])) if "sid" in claims else None
         except ValueError:
             raise Unauthenticated("The token is not valid.") from None
+        auth_time = claims.get("auth_time")
+        if auth_time is not None and not isinstance(auth_time, int):
+            raise Unauthenticated("The token is not valid.")
         return AccessClaims(
-            user_id=user_id, role=role, expires_at=datetime.fromtimestamp(claims["exp"], now.tzinfo)
+            user_id=user_id,
+            role=role,
+            expires_at=datetime.fromtimestamp(claims["exp"], now.tzinfo),
+            issued_at=datetime.fromtimestamp(claims["iat"], now.tzinfo),
+            session_id=session_id,
+            authenticated_at=None if auth_time is None else datetime.fromtimestamp(auth_time, now.tzinfo),
         )

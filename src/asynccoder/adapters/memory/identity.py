@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from datetime import datetime
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from asynccoder.adapters.memory.store import InMemoryStore
@@ -21,7 +23,9 @@ from asynccoder.domain.identity import (
     OAuthState,
     PersonalAccessToken,
     RefreshToken,
+    SignInSession,
     User,
+    session_of,
 )
 
 
@@ -105,6 +109,38 @@ class InMemoryRefreshTokenRepository(RefreshTokenRepository):
             del self._rows[token_id]
         return len(dead)
 
+    async def list_sessions(
+        self, user_id: UUID, *, now: datetime, limit: int, before: UUID | None
+    ) -> list[SignInSession]:
+        live = sorted(
+            (
+                t
+                for t in self._rows.values()
+                if t.user_id == user_id
+                and t.used_at is None
+                and t.revoked_at is None
+                and not t.is_expired(now)
+                and (before is None or t.family_id < before)
+            ),
+            key=lambda t: t.family_id,
+            reverse=True,
+        )
+        return [session_of(t) for t in live[:limit]]
+
+    async def revoke_session(self, family_id: UUID, *, user_id: UUID, now: datetime) -> bool:
+        if not any(t.family_id == family_id and t.user_id == user_id for t in self._rows.values()):
+            return False
+        await self.revoke_family(family_id, now=now)
+        return True
+
+    async def revoke_all_for_user(self, user_id: UUID, *, now: datetime, keep: UUID | None = None) -> int:
+        count = 0
+        for token_id, token in list(self._rows.items()):
+            if token.user_id == user_id and token.revoked_at is None and token.family_id != keep:
+                self._rows[token_id] = dataclasses.replace(token, revoked_at=now)
+                count += 1
+        return count
+
 
 class InMemoryPersonalAccessTokenRepository(PersonalAccessTokenRepository):
     def __init__(self, store: InMemoryStore) -> None:
@@ -145,6 +181,14 @@ class InMemoryPersonalAccessTokenRepository(PersonalAccessTokenRepository):
         if token is not None and (token.last_used_at is None or token.last_used_at < not_since):
             self._rows[token_id] = dataclasses.replace(token, last_used_at=now)
 
+    async def revoke_all_for_user(self, user_id: UUID, *, now: datetime) -> int:
+        count = 0
+        for token_id, token in list(self._rows.items()):
+            if token.user_id == user_id and token.revoked_at is None:
+                self._rows[token_id] = dataclasses.replace(token, revoked_at=now)
+                count += 1
+        return count
+
 
 class InMemoryOAuthStateRepository(OAuthStateRepository):
     def __init__(self, store: InMemoryStore) -> None:
@@ -180,44 +224,101 @@ class InMemoryOAuthStateRepository(OAuthStateRepository):
         return len(stale)
 
 
+def account_delay_seconds(attempts: int, *, limit: int, cap: int) -> int:
+    """The wait after ``attempts`` counted on an account (all clients): none under ``limit``, then 1, 2,
+    4, ... seconds, never more than ``cap``."""
+    if attempts < limit:
+        return 0
+    return int(min(2 ** min(attempts - limit, 30), cap))
+
+
+@dataclass(slots=True)
+class _Window:
+    started: datetime
+    count: int = 0
+
+
 class InMemoryLoginThrottle(LoginThrottle):
-    """Fixed windows of ``window_seconds`` per key, started by the first failure."""
+    """The policy of ``LoginThrottle`` in one process; check-and-count happens under one lock."""
 
     MAX_KEYS = 100_000
 
-    def __init__(self, clock: Clock, *, account_limit: int, client_limit: int, window_seconds: int) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        pair_limit: int,
+        client_limit: int,
+        window_seconds: int,
+        account_delay_cap_seconds: int,
+    ) -> None:
         self._clock = clock
-        self._limits = {"account": account_limit, "client": client_limit}
+        self._pair_limit = pair_limit
+        self._client_limit = client_limit
         self._window = window_seconds
-        self._counts: dict[tuple[str, str], tuple[datetime, int]] = {}
+        self._cap = account_delay_cap_seconds
+        self._windows: dict[tuple[str, ...], _Window] = {}
+        # Account key -> the moment its next attempt may start (the growing delay).
+        self._gates: dict[str, datetime] = {}
+        # Not an asyncio lock: the critical section never awaits, and this works from any event loop.
+        self._lock = threading.Lock()
 
-    def _live(self, key: tuple[str, str], now: datetime) -> tuple[datetime, int] | None:
-        entry = self._counts.get(key)
-        if entry is None:
+    def _live(self, key: tuple[str, ...], now: datetime) -> _Window | None:
+        window = self._windows.get(key)
+        if window is not None and (now - window.started).total_seconds() >= self._window:
+            del self._windows[key]
             return None
-        if (now - entry[0]).total_seconds() >= self._window:
-            del self._counts[key]
-            return None
-        return entry
+        return window
 
-    async def retry_after(self, *, account: str, client: str) -> int:
-        now = self._clock.now()
-        waits = [0]
-        for key in (("account", account), ("client", client)):
-            entry = self._live(key, now)
-            if entry is not None and entry[1] >= self._limits[key[0]]:
-                waits.append(math.ceil(self._window - (now - entry[0]).total_seconds()))
-        return max(waits)
+    def _wait(self, key: tuple[str, ...], limit: int, now: datetime) -> int:
+        window = self._live(key, now)
+        if window is None or window.count < limit:
+            return 0
+        return max(1, math.ceil(self._window - (now - window.started).total_seconds()))
 
-    async def record_failure(self, *, account: str, client: str) -> None:
-        now = self._clock.now()
-        if len(self._counts) >= self.MAX_KEYS:
-            # Bounded memory under a flood of distinct accounts: drop windows that have ended.
-            for key in list(self._counts):
-                self._live(key, now)
-        for key in (("account", account), ("client", client)):
-            entry = self._live(key, now)
-            self._counts[key] = (now, 1) if entry is None else (entry[0], entry[1] + 1)
+    def _prune(self, now: datetime) -> None:
+        # Bounded memory under a flood of distinct accounts: drop windows and gates that have ended.
+        for key in list(self._windows):
+            self._live(key, now)
+        for account, opens in list(self._gates.items()):
+            if opens <= now:
+                del self._gates[account]
 
-    async def record_success(self, *, account: str) -> None:
-        self._counts.pop(("account", account), None)
+    async def acquire(self, *, account: str, client: str) -> int:
+        keys = {
+            "pair": ("pair", account, client),
+            "client": ("client", client),
+            "account": ("account", account),
+        }
+        with self._lock:
+            now = self._clock.now()
+            if len(self._windows) >= self.MAX_KEYS:
+                self._prune(now)
+            waits = [
+                self._wait(keys["pair"], self._pair_limit, now),
+                self._wait(keys["client"], self._client_limit, now),
+            ]
+            gate = self._gates.get(account)
+            if gate is not None and gate > now:
+                waits.append(max(1, math.ceil((gate - now).total_seconds())))
+            if max(waits) > 0:
+                return max(waits)
+            for key in keys.values():
+                window = self._live(key, now) or self._windows.setdefault(key, _Window(started=now))
+                window.count += 1
+            account_window = self._windows[keys["account"]]
+            # The account's window slides with each attempt: a slow distributed guesser keeps the delay up.
+            account_window.started = now
+            delay = account_delay_seconds(account_window.count, limit=self._pair_limit, cap=self._cap)
+            if delay:
+                self._gates[account] = now + timedelta(seconds=delay)
+            return 0
+
+    async def record_success(self, *, account: str, client: str) -> None:
+        with self._lock:
+            self._windows.pop(("pair", account, client), None)
+            self._windows.pop(("account", account), None)
+            self._gates.pop(account, None)
+            window = self._live(("client", client), self._clock.now())
+            if window is not None and window.count > 0:
+                window.count -= 1

@@ -22,49 +22,85 @@ async def _redis_errors() -> AsyncIterator[None]:
         raise Unavailable("Signing in is temporarily unavailable.", code="dependency_unavailable") from None
 
 
+# KEYS: pair, client, account, account gate. ARGV: pair limit, client limit, window, delay cap (seconds).
+# One script = one atomic step in Redis: check every limit, then count the attempt, or count nothing.
+_ACQUIRE = """
+local pair_limit, client_limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+local window, cap = tonumber(ARGV[3]), tonumber(ARGV[4])
+local wait = 0
+local function blocked(key, limit)
+  local count = tonumber(redis.call('GET', key) or '0')
+  if count >= limit then
+    local ttl = redis.call('TTL', key)
+    if ttl < 1 then ttl = window end
+    if ttl > wait then wait = ttl end
+  end
+end
+blocked(KEYS[1], pair_limit)
+blocked(KEYS[2], client_limit)
+local gate = redis.call('PTTL', KEYS[4])
+if gate > 0 then
+  local seconds = math.ceil(gate / 1000)
+  if seconds > wait then wait = seconds end
+end
+if wait > 0 then return wait end
+for i = 1, 2 do
+  redis.call('INCR', KEYS[i])
+  redis.call('EXPIRE', KEYS[i], window, 'NX')
+end
+local attempts = redis.call('INCR', KEYS[3])
+redis.call('EXPIRE', KEYS[3], window)
+if attempts >= pair_limit then
+  local delay = math.min(2 ^ math.min(attempts - pair_limit, 30), cap)
+  redis.call('SET', KEYS[4], '1', 'EX', math.floor(delay))
+end
+return 0
+"""
+
+# KEYS: pair, client, account, account gate.
+_SUCCESS = """
+redis.call('DEL', KEYS[1], KEYS[3], KEYS[4])
+if tonumber(redis.call('GET', KEYS[2]) or '0') > 0 then redis.call('DECR', KEYS[2]) end
+return 0
+"""
+
+
 class RedisLoginThrottle(LoginThrottle):
-    """Fixed windows: ``INCR`` plus ``EXPIRE ... NX`` (the first failure starts the window); the key's TTL
-    is the ``Retry-After``. Account keys are hashed so that Redis holds no email addresses."""
+    """The policy of ``LoginThrottle`` shared by every API process: each step is one Lua script (atomic in
+    Redis); windows and delays are key TTLs, which are the ``Retry-After``. Accounts are hashed, so Redis
+    holds no email addresses."""
 
     def __init__(
-        self, client: Redis, *, account_limit: int, client_limit: int, window_seconds: int, prefix: str
+        self,
+        client: Redis,
+        *,
+        pair_limit: int,
+        client_limit: int,
+        window_seconds: int,
+        account_delay_cap_seconds: int,
+        prefix: str,
     ) -> None:
         self._redis = client
-        self._account_limit = account_limit
-        self._client_limit = client_limit
-        self._window = window_seconds
+        self._args = [pair_limit, client_limit, window_seconds, account_delay_cap_seconds]
         self._prefix = prefix
+        self._acquire = client.register_script(_ACQUIRE)
+        self._success = client.register_script(_SUCCESS)
 
-    def _account_key(self, account: str) -> str:
-        return f"{self._prefix}:login:account:{hashlib.sha256(account.encode()).hexdigest()}"
-
-    def _client_key(self, client: str) -> str:
-        return f"{self._prefix}:login:client:{client}"
-
-    async def retry_after(self, *, account: str, client: str) -> int:
-        async with _redis_errors():
-            return await self._retry_after(account=account, client=client)
-
-    async def _retry_after(self, *, account: str, client: str) -> int:
-        keys = [
-            (self._account_key(account), self._account_limit),
-            (self._client_key(client), self._client_limit),
+    def _keys(self, account: str, client: str) -> list[str]:
+        digest = hashlib.sha256(account.encode()).hexdigest()
+        pair = hashlib.sha256(f"{account}\n{client}".encode()).hexdigest()
+        base = f"{self._prefix}:login"
+        return [
+            f"{base}:pair:{pair}",
+            f"{base}:client:{client}",
+            f"{base}:account:{digest}",
+            f"{base}:gate:{digest}",
         ]
-        counts = await self._redis.mget([k for k, _ in keys])
-        waits = [0]
-        for (key, limit), count in zip(keys, counts, strict=True):
-            if count is not None and int(count) >= limit:
-                ttl = int(await self._redis.ttl(key))
-                waits.append(ttl if ttl > 0 else self._window)
-        return max(waits)
 
-    async def record_failure(self, *, account: str, client: str) -> None:
-        async with _redis_errors(), self._redis.pipeline(transaction=True) as pipe:
-            for key in (self._account_key(account), self._client_key(client)):
-                pipe.incr(key)
-                pipe.expire(key, self._window, nx=True)
-            await pipe.execute()
-
-    async def record_success(self, *, account: str) -> None:
+    async def acquire(self, *, account: str, client: str) -> int:
         async with _redis_errors():
-            await self._redis.delete(self._account_key(account))
+            return int(await self._acquire(keys=self._keys(account, client), args=self._args))
+
+    async def record_success(self, *, account: str, client: str) -> None:
+        async with _redis_errors():
+            await self._success(keys=self._keys(account, client))

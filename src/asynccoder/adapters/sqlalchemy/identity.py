@@ -29,8 +29,10 @@ from asynccoder.domain.identity import (
     PersonalAccessToken,
     RefreshToken,
     Role,
+    SignInSession,
     User,
     UserStatus,
+    session_of,
 )
 
 
@@ -46,6 +48,7 @@ def _to_user(row: Any) -> User:
         password_hash=row.password_hash,
         clerk_user_id=row.clerk_user_id,
         github_login=row.github_login,
+        credentials_valid_after=row.credentials_valid_after,
     )
 
 
@@ -61,6 +64,7 @@ def _to_row(user: User) -> dict[str, Any]:
         "github_login": user.github_login,
         "created_at": user.created_at,
         "updated_at": user.updated_at,
+        "credentials_valid_after": user.credentials_valid_after,
     }
 
 
@@ -121,6 +125,9 @@ def _to_refresh(row: Any) -> RefreshToken:
         family_expires_at=row.family_expires_at,
         used_at=row.used_at,
         revoked_at=row.revoked_at,
+        session_started_at=row.session_started_at,
+        client_ip=row.client_ip,
+        user_agent=row.user_agent,
     )
 
 
@@ -141,6 +148,9 @@ class SqlAlchemyRefreshTokenRepository(RefreshTokenRepository):
                     family_expires_at=token.family_expires_at,
                     used_at=token.used_at,
                     revoked_at=token.revoked_at,
+                    session_started_at=token.session_started_at,
+                    client_ip=token.client_ip,
+                    user_agent=token.user_agent,
                 )
             )
         except IntegrityError:
@@ -181,6 +191,48 @@ class SqlAlchemyRefreshTokenRepository(RefreshTokenRepository):
             )
         )
         return int(result.rowcount)
+
+    async def list_sessions(
+        self, user_id: UUID, *, now: datetime, limit: int, before: UUID | None
+    ) -> list[SignInSession]:
+        table = refresh_tokens
+        # The live link of a family is its one unused, unrevoked token: its row describes the session.
+        query = (
+            table.select()
+            .where(
+                table.c.user_id == user_id,
+                table.c.used_at.is_(None),
+                table.c.revoked_at.is_(None),
+                table.c.expires_at > now,
+                table.c.family_expires_at > now,
+            )
+            .order_by(table.c.family_id.desc())
+            .limit(limit)
+        )
+        if before is not None:
+            query = query.where(table.c.family_id < before)
+        return [session_of(_to_refresh(row)) for row in await self._conn.execute(query)]
+
+    async def revoke_session(self, family_id: UUID, *, user_id: UUID, now: datetime) -> bool:
+        table = refresh_tokens
+        owned = (
+            await self._conn.execute(
+                sa.select(table.c.id)
+                .where(table.c.family_id == family_id, table.c.user_id == user_id)
+                .limit(1)
+            )
+        ).first()
+        if owned is None:
+            return False
+        await self.revoke_family(family_id, now=now)
+        return True
+
+    async def revoke_all_for_user(self, user_id: UUID, *, now: datetime, keep: UUID | None = None) -> int:
+        table = refresh_tokens
+        query = table.update().where(table.c.user_id == user_id, table.c.revoked_at.is_(None))
+        if keep is not None:
+            query = query.where(table.c.family_id != keep)
+        return int((await self._conn.execute(query.values(revoked_at=now))).rowcount)
 
 
 def _to_pat(row: Any) -> PersonalAccessToken:
@@ -266,6 +318,15 @@ class SqlAlchemyPersonalAccessTokenRepository(PersonalAccessTokenRepository):
             )
             .values(last_used_at=now)
         )
+
+    async def revoke_all_for_user(self, user_id: UUID, *, now: datetime) -> int:
+        table = personal_access_tokens
+        result = await self._conn.execute(
+            table.update()
+            .where(table.c.user_id == user_id, table.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        return int(result.rowcount)
 
 
 def _to_state(row: Any) -> OAuthState:

@@ -20,6 +20,9 @@ refresh_tokens = sa.Table(
     sa.Column("family_expires_at", UtcDateTime(), nullable=False),
     sa.Column("used_at", UtcDateTime(), nullable=True),
     sa.Column("revoked_at", UtcDateTime(), nullable=True),
+    sa.Column("session_started_at", UtcDateTime(), nullable=True),
+    sa.Column("client_ip", sa.String(64), nullable=True),
+    sa.Column("user_agent", sa.String(256), nullable=True),
     sa.UniqueConstraint("token_hash"),
 )
 

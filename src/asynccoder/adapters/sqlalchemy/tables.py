@@ -60,6 +60,7 @@ users = sa.Table(
     sa.Column("github_login", sa.String(100), nullable=True),
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.Column("credentials_valid_after", UtcDateTime(), nullable=True),
     sa.UniqueConstraint("email"),
     sa.UniqueConstraint("clerk_user_id"),
     sa.CheckConstraint("role IN ('user', 'admin')", name="role"),

@@ -55,7 +55,9 @@ class UpdateUser:
     """Change a user's role or status (promote, demote, disable, enable).
 
     Rules: admins only; an admin cannot demote or disable themselves (so the last admin cannot lock everyone
-    out by accident); a disabled user's tokens stop working at once (authentication checks the status).
+    out by accident); a disabled user's tokens stop working at once (authentication checks the status), and
+    disabling revokes them for good: every personal access token and refresh-token family is revoked and the
+    user's revocation point moves to now, so re-enabling revives no credential issued before.
     """
 
     def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
@@ -73,12 +75,17 @@ class UpdateUser:
             user = await uow.users.get(command.user_id)
             if user is None:
                 raise NotFound("No such user.")
+            now = self._clock.now()
+            disabling = command.status is UserStatus.DISABLED
             updated = dataclasses.replace(
-                user,
+                user.with_credentials_revoked(now) if disabling else user,
                 role=command.role or user.role,
                 status=command.status or user.status,
-                updated_at=self._clock.now(),
+                updated_at=now,
             )
             await uow.users.update(updated)
+            if disabling:
+                await uow.refresh_tokens.revoke_all_for_user(user.id, now=now)
+                await uow.personal_access_tokens.revoke_all_for_user(user.id, now=now)
             await uow.commit()
         return updated

@@ -15,8 +15,9 @@ class AuthenticateCaller:
 
     Rules: each verifier is asked in turn and the first that recognises the credential decides; a
     credential no verifier recognises is invalid; the user must exist and be active (a disabled account
-    cannot authenticate, even with an unexpired token); the role comes from the stored user, never from the
-    token alone.
+    cannot authenticate, even with an unexpired token); an access token issued before the user's revocation
+    point (``credentials_valid_after``: disabling, a password change) is invalid, checked on the same one
+    user lookup; the role comes from the stored user, never from the token alone.
     """
 
     def __init__(self, verifiers: Sequence[CredentialVerifier], uow: UnitOfWork) -> None:
@@ -27,12 +28,21 @@ class AuthenticateCaller:
         if not credential:
             raise Unauthenticated("Authentication is required.", code="missing_token")
         for verifier in self._verifiers:
-            user_id = await verifier.user_id_for(credential)
-            if user_id is None:
+            verified = await verifier.verify(credential)
+            if verified is None:
                 continue
             async with self._uow as uow:
-                user = await uow.users.get(user_id)
+                user = await uow.users.get(verified.user_id)
             if user is None or not user.can_authenticate:
                 raise Unauthenticated("The token is not valid.")
-            return user.as_actor()
+            if verified.issued_at is not None and not user.accepts_token_issued_at(verified.issued_at):
+                raise Unauthenticated("The token was revoked.", code="token_revoked")
+            return Actor(
+                user_id=user.id,
+                role=user.role,
+                credential=verified.kind,
+                session_id=verified.session_id,
+                authenticated_at=verified.authenticated_at,
+                credential_expires_at=verified.expires_at,
+            )
         raise Unauthenticated("The token is not valid.")

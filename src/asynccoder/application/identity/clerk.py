@@ -8,6 +8,7 @@ from asynccoder.application.ports.identity import (
     ClerkIdentity,
     ClerkTokenVerifier,
     CredentialVerifier,
+    VerifiedCredential,
 )
 from asynccoder.application.ports.system import (
     Clock,
@@ -16,6 +17,7 @@ from asynccoder.application.ports.system import (
 from asynccoder.application.ports.uow import UnitOfWork
 from asynccoder.domain.errors import Conflict, InvalidInput
 from asynccoder.domain.identity import (
+    CredentialKind,
     Role,
     User,
     UserStatus,
@@ -45,7 +47,15 @@ class ClerkSessionVerifier(CredentialVerifier):
         self._ids = ids
         self._clock = clock
 
-    async def user_id_for(self, credential: str) -> UUID | None:
+    async def verify(self, credential: str) -> VerifiedCredential | None:
+        user_id = await self._user_id_for(credential)
+        return (
+            None
+            if user_id is None
+            else VerifiedCredential(user_id=user_id, kind=CredentialKind.CLERK_SESSION)
+        )
+
+    async def _user_id_for(self, credential: str) -> UUID | None:
         identity = await self._tokens.verify(credential)
         if identity is None:
             return None

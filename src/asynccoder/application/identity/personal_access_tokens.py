@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from asynccoder.application.ports.identity import CredentialVerifier
+from asynccoder.application.ports.identity import CredentialVerifier, VerifiedCredential
 from asynccoder.application.ports.system import (
     Clock,
     IdGenerator,
@@ -19,17 +19,20 @@ from asynccoder.application.shared import (
     check_limit,
     page_of,
 )
-from asynccoder.domain.errors import FieldProblem, InvalidInput, NotFound, Unauthenticated
+from asynccoder.domain.errors import FieldProblem, Forbidden, InvalidInput, NotFound, Refused, Unauthenticated
 from asynccoder.domain.identity import (
     PERSONAL_ACCESS_TOKEN_PREFIX,
     PERSONAL_ACCESS_TOKEN_SHOWN_PREFIX_LENGTH,
     Actor,
+    CredentialKind,
     PersonalAccessToken,
     token_digest,
     validate_token_name,
 )
 
 MAX_LIFETIME_DAYS = 366
+# Creating a token with an access token needs a password login this recent (GitHub's "sudo mode").
+FRESH_LOGIN = timedelta(minutes=10)
 # last_used_at is written at most once a minute per token, so busy scripts do not write on every request.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -52,7 +55,11 @@ class CreatePersonalAccessToken:
     """Create a personal access token for the caller; the secret is returned once and stored only hashed.
 
     Rules: a name of 1..100 characters; at most one of ``expires_at`` (in the future, within 366 days) and
-    ``expires_in_days`` (1..366); no expiry when neither is given.
+    ``expires_in_days`` (1..366); no expiry when neither is given. A token never outlives the credential
+    that creates it: with a personal access token that expires, the new one expires no later (it gets the
+    creator's expiry when none is asked for; a later one is refused, ``token_outlives_credential``); with an
+    access token, the session's password login must be at most 10 minutes old (403
+    ``fresh_login_required``: sign in again), since a 15-minute token cannot vouch for a year-long one.
     """
 
     def __init__(self, uow: UnitOfWork, ids: IdGenerator, clock: Clock) -> None:
@@ -63,7 +70,7 @@ class CreatePersonalAccessToken:
     async def __call__(self, command: CreatePersonalAccessTokenCommand) -> CreatedPersonalAccessToken:
         name = validate_token_name(command.name)
         now = self._clock.now()
-        expires_at = self._expiry(command, now)
+        expires_at = self._bounded_by_creator(command.actor, self._expiry(command, now), now)
         secret = PERSONAL_ACCESS_TOKEN_PREFIX + secrets.token_urlsafe(32)  # 256 bits
         token = PersonalAccessToken(
             id=self._ids.new_id(),
@@ -78,6 +85,24 @@ class CreatePersonalAccessToken:
             await uow.personal_access_tokens.add(token)
             await uow.commit()
         return CreatedPersonalAccessToken(token=token, secret=secret)
+
+    @staticmethod
+    def _bounded_by_creator(actor: Actor, expires_at: datetime | None, now: datetime) -> datetime | None:
+        if actor.credential is CredentialKind.ACCESS_TOKEN and (
+            actor.authenticated_at is None or actor.authenticated_at < now - FRESH_LOGIN
+        ):
+            raise Forbidden(
+                "Creating a personal access token needs a recent sign-in; sign in again.",
+                code="fresh_login_required",
+            )
+        if actor.credential is CredentialKind.PERSONAL_ACCESS_TOKEN and actor.credential_expires_at:
+            if expires_at is None:
+                return actor.credential_expires_at
+            if expires_at > actor.credential_expires_at:
+                raise Refused(
+                    "A token cannot outlive the token that creates it.", code="token_outlives_credential"
+                )
+        return expires_at
 
     @staticmethod
     def _expiry(command: CreatePersonalAccessTokenCommand, now: datetime) -> datetime | None:
@@ -162,7 +187,7 @@ class PersonalAccessTokenVerifier(CredentialVerifier):
         self._uow = uow
         self._clock = clock
 
-    async def user_id_for(self, credential: str) -> UUID | None:
+    async def verify(self, credential: str) -> VerifiedCredential | None:
         if not credential.startswith(PERSONAL_ACCESS_TOKEN_PREFIX):
             return None
         now = self._clock.now()
@@ -175,4 +200,6 @@ class PersonalAccessTokenVerifier(CredentialVerifier):
                     token.id, now=now, not_since=now - LAST_USED_RESOLUTION
                 )
                 await uow.commit()
-        return token.user_id
+        return VerifiedCredential(
+            user_id=token.user_id, kind=CredentialKind.PERSONAL_ACCESS_TOKEN, expires_at=token.expires_at
+        )

@@ -6,6 +6,7 @@ import dataclasses
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from uuid import UUID
 
 from asynccoder.application.ports.identity import (
     AccessTokenService,
@@ -17,10 +18,13 @@ from asynccoder.application.ports.system import (
     IdGenerator,
 )
 from asynccoder.application.ports.uow import UnitOfWork
-from asynccoder.domain.errors import InvalidInput, TooManyRequests, Unauthenticated
+from asynccoder.application.shared import Page, check_limit, page_of
+from asynccoder.domain.errors import InvalidInput, NotFound, TooManyRequests, Unauthenticated
 from asynccoder.domain.identity import (
     MAX_EMAIL_LENGTH,
+    Actor,
     RefreshToken,
+    SignInSession,
     User,
     normalize_email,
     password_too_long,
@@ -28,6 +32,22 @@ from asynccoder.domain.identity import (
 )
 
 REFRESH_TOKEN_PREFIX = "rt_"
+
+
+MAX_USER_AGENT_LENGTH = 256
+
+
+@dataclass(frozen=True, slots=True)
+class ClientInfo:
+    """Where a request came from, as shown in the session list (the user agent is cut to 256 characters)."""
+
+    ip: str | None
+    user_agent: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.user_agent is not None:
+            cleaned = "".join(c for c in self.user_agent if c.isprintable())[:MAX_USER_AGENT_LENGTH]
+            object.__setattr__(self, "user_agent", cleaned or None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,29 +74,52 @@ class SessionIssuer:
         self._policy = policy
 
     async def issue(
-        self, uow: UnitOfWork, user: User, *, now: datetime, previous: RefreshToken | None = None
+        self,
+        uow: UnitOfWork,
+        user: User,
+        *,
+        now: datetime,
+        previous: RefreshToken | None = None,
+        client: ClientInfo | None = None,
     ) -> TokenPair:
         secret = REFRESH_TOKEN_PREFIX + secrets.token_urlsafe(32)  # 256 bits
         family_expires_at = (
             previous.family_expires_at if previous else now + self._policy.refresh_absolute_ttl
         )
+        family_id = previous.family_id if previous else self._ids.new_id()
+        started_at = previous.started_at if previous else now
         await uow.refresh_tokens.add(
             RefreshToken(
                 id=self._ids.new_id(),
-                family_id=previous.family_id if previous else self._ids.new_id(),
+                family_id=family_id,
                 user_id=user.id,
                 token_hash=token_digest(secret),
                 created_at=now,
                 expires_at=min(now + self._policy.refresh_idle_ttl, family_expires_at),
                 family_expires_at=family_expires_at,
+                session_started_at=started_at,
+                client_ip=client.ip if client else None,
+                user_agent=client.user_agent if client else None,
             )
         )
-        access = self._tokens.issue(user, now=now)
+        access = self._tokens.issue(
+            user, now=user.token_issue_time(now), session_id=family_id, authenticated_at=started_at
+        )
         return TokenPair(
             access_token=access.token,
             expires_in=int(self._policy.access_ttl.total_seconds()),
             refresh_token=secret,
         )
+
+    def access_token(self, user: User, actor: Actor, *, now: datetime) -> tuple[str, int]:
+        """A fresh access token for the caller's own session (after its revocation point moved)."""
+        access = self._tokens.issue(
+            user,
+            now=user.token_issue_time(now),
+            session_id=actor.session_id,
+            authenticated_at=actor.authenticated_at,
+        )
+        return access.token, int(self._policy.access_ttl.total_seconds())
 
 
 def _invalid_credentials() -> Unauthenticated:
@@ -88,6 +131,7 @@ class LogInCommand:
     email: str
     password: str = dataclasses.field(repr=False)
     client: str
+    user_agent: str | None = None
 
 
 class LogIn:
@@ -95,10 +139,11 @@ class LogIn:
 
     Rules: an unknown email, a wrong password, a password-less (Clerk) account and a disabled account all
     get the same ``invalid_credentials`` answer after the same amount of hashing work (a dummy verify for
-    unknown accounts); an over-long password is refused without hashing; failures are counted per account
-    and per client, and over the limit every attempt gets ``too_many_attempts`` (429) until the window
-    ends, even with the right password; a hash made with older parameters is upgraded on success; the
-    user's refresh tokens whose family outlived its absolute lifetime are deleted.
+    unknown accounts); an over-long password is refused without hashing; every attempt is counted by the
+    throttle *before* the password work (so concurrent guesses cannot overtake the count), and over the
+    throttle's limits an attempt gets ``too_many_attempts`` (429) without any hashing, even with the right
+    password; the account is looked up by its normalised email; a hash made with older parameters is upgraded
+    on success; the user's refresh tokens whose family outlived its absolute lifetime are deleted.
     """
 
     def __init__(
@@ -116,22 +161,25 @@ class LogIn:
         self._clock = clock
 
     async def __call__(self, command: LogInCommand) -> TokenPair:
-        account = command.email.strip().lower()[:MAX_EMAIL_LENGTH]
-        retry_after = await self._throttle.retry_after(account=account, client=command.client)
+        email = _email_or_none(command.email)
+        # Unparseable addresses still count (against a stable, bounded key): they are guesses too.
+        account = email if email is not None else command.email.strip().lower()[:MAX_EMAIL_LENGTH]
+        retry_after = await self._throttle.acquire(account=account, client=command.client)
         if retry_after > 0:
             raise TooManyRequests(
-                "Too many failed sign-in attempts; try again later.",
+                "Too many sign-in attempts; try again later.",
                 retry_after=retry_after,
                 code="too_many_attempts",
             )
-        user = await self._find(account) if not password_too_long(command.password) else None
+        user = (
+            await self._find(email) if email is not None and not password_too_long(command.password) else None
+        )
         verified = False
         if user is not None and user.password_hash is not None:
             verified = await self._hasher.verify(user.password_hash, command.password)
         elif not password_too_long(command.password):
             await self._hasher.dummy_verify(command.password)
         if user is None or not verified or not user.can_authenticate:
-            await self._throttle.record_failure(account=account, client=command.client)
             raise _invalid_credentials()
 
         new_hash = None
@@ -144,18 +192,23 @@ class LogIn:
                 if fresh is not None:
                     await uow.users.update(dataclasses.replace(fresh, password_hash=new_hash, updated_at=now))
             await uow.refresh_tokens.delete_dead(user.id, now=now)
-            pair = await self._issuer.issue(uow, user, now=now)
+            pair = await self._issuer.issue(
+                uow, user, now=now, client=ClientInfo(command.client, command.user_agent)
+            )
             await uow.commit()
-        await self._throttle.record_success(account=account)
+        await self._throttle.record_success(account=account, client=command.client)
         return pair
 
-    async def _find(self, account: str) -> User | None:
-        try:
-            email = normalize_email(account)
-        except InvalidInput:
-            return None
+    async def _find(self, email: str) -> User | None:
         async with self._uow as uow:
             return await uow.users.get_by_email(email)
+
+
+def _email_or_none(raw: str) -> str | None:
+    try:
+        return normalize_email(raw)
+    except InvalidInput:
+        return None
 
 
 def _invalid_refresh_token() -> Unauthenticated:
@@ -165,6 +218,7 @@ def _invalid_refresh_token() -> Unauthenticated:
 @dataclass(frozen=True, slots=True)
 class RefreshSessionCommand:
     refresh_token: str = dataclasses.field(repr=False)
+    client: ClientInfo | None = None
 
 
 class RefreshSession:
@@ -205,7 +259,7 @@ class RefreshSession:
                 await uow.refresh_tokens.revoke_family(token.family_id, now=now)
                 await uow.commit()
                 raise _invalid_refresh_token()
-            pair = await self._issuer.issue(uow, user, now=now, previous=token)
+            pair = await self._issuer.issue(uow, user, now=now, previous=token, client=command.client)
             await uow.commit()
         return pair
 
@@ -232,3 +286,64 @@ class LogOut:
             if token is not None:
                 await uow.refresh_tokens.revoke_family(token.family_id, now=self._clock.now())
                 await uow.commit()
+
+
+@dataclass(frozen=True, slots=True)
+class ListSessionsQuery:
+    actor: Actor
+    limit: int = 20
+    cursor: UUID | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionListing:
+    session: SignInSession
+    current: bool
+
+
+class ListSessions:
+    """The caller's live sign-in sessions (refresh-token families), newest login first; ``current`` marks
+    the session of the access token making the request. No token material is shown."""
+
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(self, query: ListSessionsQuery) -> Page[SessionListing]:
+        limit = check_limit(query.limit)
+        async with self._uow as uow:
+            rows = await uow.refresh_tokens.list_sessions(
+                query.actor.user_id, now=self._clock.now(), limit=limit + 1, before=query.cursor
+            )
+        page = page_of(rows, limit, lambda s: s.id)
+        return Page(
+            items=[SessionListing(s, current=s.id == query.actor.session_id) for s in page.items],
+            next_cursor=page.next_cursor,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EndSessionCommand:
+    actor: Actor
+    session_id: UUID
+
+
+class EndSession:
+    """Sign one of the caller's sessions out: its refresh-token family is revoked.
+
+    Rules: another user's (or an unknown) session is ``NotFound``; ending an ended session is fine. Access
+    tokens the session already holds live until they expire (at most ``ACCESS_TOKEN_TTL_SECONDS``).
+    """
+
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(self, command: EndSessionCommand) -> None:
+        async with self._uow as uow:
+            found = await uow.refresh_tokens.revoke_session(
+                command.session_id, user_id=command.actor.user_id, now=self._clock.now()
+            )
+            if not found:
+                raise NotFound("No such session.")
+            await uow.commit()

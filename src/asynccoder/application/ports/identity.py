@@ -8,10 +8,12 @@ from typing import Protocol
 from uuid import UUID
 
 from asynccoder.domain.identity import (
+    CredentialKind,
     OAuthState,
     PersonalAccessToken,
     RefreshToken,
     Role,
+    SignInSession,
     User,
 )
 
@@ -27,27 +29,55 @@ class AccessClaims:
     user_id: UUID
     role: Role
     expires_at: datetime
+    issued_at: datetime
+    session_id: UUID | None = None
+    authenticated_at: datetime | None = None
 
 
 class AccessTokenService(Protocol):
     """Issues and verifies the platform's own short-lived access tokens.
 
-    ``verify`` returns ``None`` when the token is not in this service's format (so another verifier may try),
-    and raises ``Unauthenticated`` when it is in this format but invalid, expired or of the wrong type.
+    ``issue`` binds the token to its sign-in session (refresh-token family) and that session's login time
+    when given. ``verify`` returns ``None`` when the token is not in this service's format (so another
+    verifier may try), and raises ``Unauthenticated`` when it is in this format but invalid, expired or of
+    the wrong type.
     """
 
-    def issue(self, user: User, *, now: datetime) -> IssuedToken: ...
+    def issue(
+        self,
+        user: User,
+        *,
+        now: datetime,
+        session_id: UUID | None = None,
+        authenticated_at: datetime | None = None,
+    ) -> IssuedToken: ...
 
     def verify(self, token: str, *, now: datetime) -> AccessClaims | None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class VerifiedCredential:
+    """What a verifier proved about a bearer credential.
+
+    ``issued_at`` is set for credentials that a user's revocation point (``credentials_valid_after``) cuts
+    off; the other fields describe the credential to the use cases (see ``Actor``).
+    """
+
+    user_id: UUID
+    kind: CredentialKind
+    issued_at: datetime | None = None
+    expires_at: datetime | None = None
+    session_id: UUID | None = None
+    authenticated_at: datetime | None = None
+
+
 class CredentialVerifier(Protocol):
-    """Turns one kind of bearer credential into a user id.
+    """Verifies one kind of bearer credential.
 
     Returns ``None`` when the credential is not of its kind; raises ``Unauthenticated`` when it is but fails.
     """
 
-    async def user_id_for(self, credential: str) -> UUID | None: ...
+    async def verify(self, credential: str) -> VerifiedCredential | None: ...
 
 
 class PasswordHasher(Protocol):
@@ -67,18 +97,24 @@ class PasswordHasher(Protocol):
 
 
 class LoginThrottle(Protocol):
-    """Counts failed logins per account and per client in fixed windows.
+    """Counts sign-in attempts *before* any password work, atomically: of many concurrent attempts only as
+    many as the limits allow get through.
 
-    ``retry_after`` is 0 while both are under their limits, else the seconds until the blocking window ends.
-    ``record_success`` clears the account's count (not the client's: one client guessing many accounts
-    must stay throttled).
+    Policy (per fixed window of ``window_seconds``, started by the first attempt):
+    - per account + client: at most ``pair_limit`` attempts (the guessing limit of one client on one account);
+    - per client across accounts: at most ``client_limit`` attempts (one client spraying many accounts);
+    - per account from all clients: once ``pair_limit`` attempts are counted, each further attempt must wait a
+      delay doubling from 1 s and capped at ``account_delay_cap_seconds``, so strangers on other addresses
+      can slow the owner down by at most that cap, never lock them out for the window.
+
+    ``acquire`` counts the attempt and returns 0 when it may proceed; otherwise it counts nothing and returns
+    the seconds to wait (>= 1). ``record_success`` forgets the account's and the account + client's attempts
+    and takes the successful one off the client's count.
     """
 
-    async def retry_after(self, *, account: str, client: str) -> int: ...
+    async def acquire(self, *, account: str, client: str) -> int: ...
 
-    async def record_failure(self, *, account: str, client: str) -> None: ...
-
-    async def record_success(self, *, account: str) -> None: ...
+    async def record_success(self, *, account: str, client: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +173,21 @@ class RefreshTokenRepository(Protocol):
         """Delete the user's tokens whose family passed its absolute lifetime (nothing can use them)."""
         ...
 
+    async def list_sessions(
+        self, user_id: UUID, *, now: datetime, limit: int, before: UUID | None
+    ) -> list[SignInSession]:
+        """The user's live families (a link neither used, revoked nor expired), newest login first; ``before``
+        is a family-id cursor."""
+        ...
+
+    async def revoke_session(self, family_id: UUID, *, user_id: UUID, now: datetime) -> bool:
+        """Revoke the family if it is the user's (True, also when already revoked); False if not theirs."""
+        ...
+
+    async def revoke_all_for_user(self, user_id: UUID, *, now: datetime, keep: UUID | None = None) -> int:
+        """Revoke every family of the user except ``keep``; the number of tokens revoked."""
+        ...
+
 
 class PersonalAccessTokenRepository(Protocol):
     """Stores personal access tokens by digest; lists are newest first, ``before`` is an id cursor."""
@@ -153,6 +204,10 @@ class PersonalAccessTokenRepository(Protocol):
 
     async def touch(self, token_id: UUID, *, now: datetime, not_since: datetime) -> None:
         """Set ``last_used_at = now`` unless it is already later than ``not_since`` (cheap, coalesced)."""
+        ...
+
+    async def revoke_all_for_user(self, user_id: UUID, *, now: datetime) -> int:
+        """Revoke every unrevoked token of the user; the number revoked."""
         ...
 
 

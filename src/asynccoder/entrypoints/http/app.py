@@ -19,6 +19,7 @@ from litestar.routes import HTTPRoute
 from litestar.types import ControllerRouterHandler
 
 from asynccoder import __version__
+from asynccoder.application.admission import cores
 from asynccoder.entrypoints.http.ai.api_keys import ApiKeysController
 from asynccoder.entrypoints.http.ai.models import AdminModelsController, ModelsController
 from asynccoder.entrypoints.http.ai.providers import AdminProvidersController
@@ -37,8 +38,9 @@ from asynccoder.entrypoints.http.docs_ui import docs_assets_router, docs_render_
 from asynccoder.entrypoints.http.health import HealthController
 from asynccoder.entrypoints.http.identity.admin_users import AdminUserController
 from asynccoder.entrypoints.http.identity.personal_access_tokens import PersonalAccessTokenController
-from asynccoder.entrypoints.http.identity.profile import ProfileController
-from asynccoder.entrypoints.http.identity.sessions import SessionController
+from asynccoder.entrypoints.http.identity.profile import PasswordController, ProfileController
+from asynccoder.entrypoints.http.identity.sessions import SessionController, SignInSessionController
+from asynccoder.entrypoints.http.load_shedding import LARGE_BODY_BYTES, large_body_middleware
 from asynccoder.entrypoints.http.metrics import MetricsController, prometheus_config
 from asynccoder.entrypoints.http.middleware import request_id_middleware, security_headers_middleware
 from asynccoder.entrypoints.http.openapi_strict import StrictStructSchemaPlugin
@@ -70,8 +72,10 @@ def api_route_handlers() -> list[ControllerRouterHandler]:
     """Every controller mounted under ``/api/v1``."""
     return [
         SessionController,
+        SignInSessionController,
         PersonalAccessTokenController,
         ProfileController,
+        PasswordController,
         GitHubConnectionController,
         AdminUserController,
         ModelsController,
@@ -194,7 +198,10 @@ def create_app(
     setup_dishka(container, app)
     # Outermost, so that even 404s for unknown routes carry a request id and are logged.
     app.asgi_handler = request_id_middleware(
-        security_headers_middleware(app.asgi_handler, hsts=settings.is_production)
+        security_headers_middleware(
+            large_body_middleware(app.asgi_handler, threshold=LARGE_BODY_BYTES, limit=cores()),
+            hsts=settings.is_production,
+        )
     )
     return app
 

@@ -76,7 +76,7 @@ class PersonalAccessTokenController(Controller):
         operation_id="personal_access_tokens_create",
         summary="Create a personal access token",
         status_code=201,
-        responses=problem_responses(400, 401),
+        responses=problem_responses(400, 401, 403, 422),
     )
     @inject
     async def create(
@@ -86,7 +86,10 @@ class PersonalAccessTokenController(Controller):
         create: FromDishka[CreatePersonalAccessToken],
     ) -> Response[CreatedToken]:
         """The `token` (`acp_...`) is in this response only; store it now. Use it as
-        `Authorization: Bearer acp_...`."""
+        `Authorization: Bearer acp_...`. A token never outlives the one that creates it: with an access
+        token the sign-in must be at most 10 minutes old (403 `fresh_login_required`: sign in again); with a
+        personal access token that expires, the new one gets its expiry when none is asked for and a later
+        one is refused (422 `token_outlives_credential`)."""
         created = await create(
             CreatePersonalAccessTokenCommand(
                 actor=actor, name=data.name, expires_at=data.expires_at, expires_in_days=data.expires_in_days

@@ -15,7 +15,7 @@ from alembic import op
 from asynccoder.adapters.sqlalchemy.tables import UtcDateTime
 
 revision: str = "0013_webhook_endpoints"
-down_revision: str | Sequence[str] | None = "0011_github_mirroring"
+down_revision: str | Sequence[str] | None = "0012_identity_sessions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
