@@ -72,9 +72,12 @@ async def _seed(
 
 @asynccontextmanager
 async def _client(
-    settings: Settings, factory: ScriptedChatModelFactory
+    settings: Settings, factory: ScriptedChatModelFactory, *, platform_key: bool = True
 ) -> AsyncIterator[AsyncTestClient[Any]]:
-    app = create_app(settings, overrides=[ScriptedAiProvider(factory), PlatformKeyProvider()])
+    overrides: list[Provider] = [ScriptedAiProvider(factory)]
+    if platform_key:
+        overrides.append(PlatformKeyProvider())
+    app = create_app(settings, overrides=overrides)
     async with AsyncTestClient(app, base_url="http://testserver.local") as client:
         yield client
 
@@ -182,3 +185,21 @@ async def test_submit_refusals_are_problem_documents(backend_settings: Settings,
     assert cancelled.json()["settled_credits"] == 0
     assert (late_edit.status_code, late_edit.json()["code"]) == (409, "task_not_queued")
     assert unknown_field.status_code == 400
+
+
+async def test_a_task_no_model_can_serve_is_refused_with_422(
+    backend_settings: Settings, tmp_path: Path
+) -> None:
+    settings = dataclasses.replace(backend_settings, data_dir=tmp_path)
+    owner, _, repo = await _seed(settings, credits=1_500)
+    me = {"Authorization": f"Bearer {access_token(settings, owner)}"}
+    body = {"repository_id": str(repo.id), "mode": "ask", "instructions": "Why?", "budget_cap_credits": 1_000}
+    async with _client(settings, ScriptedChatModelFactory(), platform_key=False) as client:
+        refused = await client.post("/api/v1/tasks", json=body, headers=me)
+        listed = await client.get("/api/v1/tasks", headers=me)
+        credits = (await client.get("/api/v1/users/credits", headers=me)).json()
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert refused.json()["code"] == "no_model_available"
+    assert listed.json()["items"] == []
+    assert (credits["available_credits"], credits["held_credits"]) == (1_500, 0)

@@ -8,6 +8,7 @@ import pytest
 
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
+from asynccoder.adapters.system.platform_access import ConfiguredPlatformKeys
 from asynccoder.application.ports.events import TaskEventType
 from asynccoder.application.tasks.manage import (
     GetTask,
@@ -24,7 +25,7 @@ from asynccoder.application.tasks.manage import (
 )
 from asynccoder.domain.billing import InsufficientCredits
 from asynccoder.domain.code_hosting import Permission
-from asynccoder.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from asynccoder.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, Refused
 from asynccoder.domain.identity import Role
 from asynccoder.domain.tasks import (
     ConcurrencyLimitReached,
@@ -112,6 +113,19 @@ async def test_an_unknown_explicit_model_is_refused(world: EngineWorld) -> None:
         await world.submit(user, repo, model_id=repo.id)
     ok = await world.submit(user, repo, model_id=world.model.id)
     assert ok.task.model_id == world.model.id
+
+
+async def test_a_task_no_model_can_serve_is_refused_before_anything_is_held(world: EngineWorld) -> None:
+    user, repo = await world.user_with_repository(credits=5_000)
+    world.platform = ConfiguredPlatformKeys({})  # no platform key, and the user has no own key
+    with pytest.raises(Refused) as automatic:
+        await world.submit(user, repo)
+    with pytest.raises(Refused) as explicit:
+        await world.submit(user, repo, model_id=world.model.id)
+    assert (automatic.value.code, explicit.value.code) == ("no_model_available", "no_provider_key")
+    assert await _balance(world, user.id) == (5_000, 0)
+    async with world.new_uow() as uow:
+        assert await uow.tasks.count_active(user.id) == 0
 
 
 async def test_another_users_task_is_not_found_everywhere(world: EngineWorld) -> None:

@@ -95,8 +95,10 @@ class SubmitTask:
       ``pr_review`` needs ``pull_request_number`` and only it takes one) -> 422 otherwise;
     - the caller needs access to the repository (none -> 404 ``repository_not_found``); writing modes
       (``debug``, ``documentation``) need write access (-> 403 ``repository_write_access_required``);
-    - an explicit model must be usable by the caller (plan tiers, enabled, reachable key), as the model
-      selection decides (404 ``model_not_found`` / 422 ``model_not_allowed``);
+    - a model must be reachable for the task before anything is held, as the model selection decides: an
+      explicit one usable by the caller (404 ``model_not_found``, 422 ``model_not_allowed`` /
+      ``no_provider_key``), or, automatic, at least one enabled model in the plan's tiers with an own or a
+      platform key (422 ``no_model_available``) -- never accepted to fail ``invalid_request`` later;
     - the plan's concurrent-task limit counts queued and running tasks; at the limit -> 429
       ``concurrency_limit_reached`` with the ``limit``; never silent queueing;
     - the budget cap is held with ``reserve_in`` (402 ``insufficient_credits``) and the task row and its first
@@ -145,9 +147,8 @@ class SubmitTask:
         if key is not None and (replay := await self._replay(user_id, key, digest)) is not None:
             return replay
         await self._check_access(data)
-        if data.model_id is not None:
-            tiers = await self._tiers.allowed_tiers(user_id)
-            await self._select(SelectModelsForUserInput(user_id, data.mode, tiers, model_id=data.model_id))
+        tiers = await self._tiers.allowed_tiers(user_id)
+        await self._select(SelectModelsForUserInput(user_id, data.mode, tiers, model_id=data.model_id))
 
         events = TaskEvents(self._notifier, self._clock)
         task_id = self._ids.new_id()
