@@ -161,6 +161,9 @@ async def test_submit_refusals_are_problem_documents(backend_settings: Settings,
     body = {"repository_id": str(repo.id), "mode": "ask", "instructions": "Why?", "budget_cap_credits": 1_000}
     async with _client(backend_settings, ScriptedChatModelFactory()) as client:
         writing = await client.post("/api/v1/tasks", json={**body, "mode": "debug"}, headers=me)
+        no_pull = await client.post(
+            "/api/v1/tasks", json={**body, "mode": "pr_review", "pull_request_number": 3}, headers=me
+        )
         too_dear = await client.post("/api/v1/tasks", json={**body, "budget_cap_credits": 2_000}, headers=me)
         first = await client.post("/api/v1/tasks", json=body, headers={**me, "Idempotency-Key": "k"})
         reused = await client.post(
@@ -174,6 +177,7 @@ async def test_submit_refusals_are_problem_documents(backend_settings: Settings,
         late_edit = await client.put(url, json={"priority": 9}, headers=me)
         unknown_field = await client.post("/api/v1/tasks", json={**body, "surprise": 1}, headers=me)
     assert (writing.status_code, writing.json()["code"]) == (403, "repository_write_access_required")
+    assert (no_pull.status_code, no_pull.json()["code"]) == (404, "pull_request_not_found")
     assert (too_dear.status_code, too_dear.json()["code"]) == (402, "insufficient_credits")
     assert first.status_code == 202
     assert (reused.status_code, reused.json()["code"]) == (409, "idempotency_key_reused")

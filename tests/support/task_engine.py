@@ -13,6 +13,7 @@ from uuid import UUID
 
 from asynccoder.adapters.ai.scripted import ScriptedChatModelFactory, ScriptedTurn
 from asynccoder.adapters.crypto.secret_box import AesGcmSecretBox
+from asynccoder.adapters.memory.code_hosting import InMemoryCodeHost
 from asynccoder.adapters.system.ids import Uuid7Generator
 from asynccoder.adapters.system.platform_access import ConfiguredPlatformKeys
 from asynccoder.application.ai.api_keys import ResolveCallCredentials
@@ -28,6 +29,7 @@ from asynccoder.application.billing.credits import (
     ReleaseHold,
     SettleHold,
 )
+from asynccoder.application.ports.code_hosting import CodeHost
 from asynccoder.application.ports.events import TaskEventNotifier
 from asynccoder.application.ports.system import Clock, IdGenerator
 from asynccoder.application.ports.task_execution import (
@@ -36,7 +38,7 @@ from asynccoder.application.ports.task_execution import (
     TaskOutcome,
 )
 from asynccoder.application.ports.uow import UnitOfWork
-from asynccoder.application.tasks.engine import EngineConfig, TaskServices, TaskWorker
+from asynccoder.application.tasks.engine import CodeHostTokens, EngineConfig, TaskServices, TaskWorker
 from asynccoder.application.tasks.manage import CancelTask
 from asynccoder.application.tasks.settlement import SettleEndedTasks, SettleTask
 from asynccoder.application.tasks.submit import SubmitTask, SubmitTaskInput, SubmittedTask, TaskPolicy
@@ -158,6 +160,8 @@ class EngineWorld:
         self.platform = ConfiguredPlatformKeys(PLATFORM_KEYS)
         self.box = AesGcmSecretBox([("k1", b"\x07" * 32)])
         self.policy = TaskPolicy(max_attempts=3)
+        self.code_host: CodeHost = InMemoryCodeHost(now=T0)
+        self.tokens: CodeHostTokens = _NoTokens()
         self.model: CatalogueModel = make_model(
             provider=Provider.ANTHROPIC,
             model_name=MODEL_NAME,
@@ -212,7 +216,15 @@ class EngineWorld:
     def submit_use_case(self) -> SubmitTask:
         uow = self.new_uow()
         return SubmitTask(
-            uow, self.clock, self.ids, AllTiersEntitlements(), self.select(uow), self.notifier, self.policy
+            uow,
+            self.clock,
+            self.ids,
+            AllTiersEntitlements(),
+            self.select(uow),
+            self.notifier,
+            self.policy,
+            self.code_host,
+            self.tokens,
         )
 
     async def submit(self, user: User, repo: Repository, **changes: Any) -> SubmittedTask:
@@ -269,6 +281,16 @@ class EngineWorld:
 class _NoTokens:
     async def token_for(self, user_id: Any) -> str:
         return ""
+
+
+@dataclass(frozen=True, slots=True)
+class FixedToken:
+    """Every user's code-host token is ``token``."""
+
+    token: str
+
+    async def token_for(self, user_id: Any) -> str:
+        return self.token
 
 
 def sequential_ids() -> SequentialIdGenerator:

@@ -70,8 +70,10 @@ class TasksProvider(Provider):
         select: SelectModelsForUser,
         notifier: TaskEventNotifier,
         policy: TaskPolicy,
+        code_host: CodeHost,
+        tokens: UserTokens,
     ) -> SubmitTask:
-        return SubmitTask(uow, clock, ids, tiers, select, notifier, policy)
+        return SubmitTask(uow, clock, ids, tiers, select, notifier, policy, code_host, tokens)
 
     @provide(scope=Scope.APP)
     def trigger_policy(self, settings: Settings) -> TriggerPolicy:

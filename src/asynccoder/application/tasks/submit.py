@@ -13,9 +13,11 @@ from asynccoder.application.ai.selection import SelectModelsForUser, SelectModel
 from asynccoder.application.billing.catalogue import entitlements_in
 from asynccoder.application.billing.credits import ReserveCreditsInput, reserve_in
 from asynccoder.application.ports.ai import TierEntitlements
+from asynccoder.application.ports.code_hosting import CodeHost
 from asynccoder.application.ports.events import TaskEventNotifier
 from asynccoder.application.ports.system import Clock, IdGenerator
 from asynccoder.application.ports.uow import UnitOfWork
+from asynccoder.application.tasks.engine import CodeHostTokens
 from asynccoder.application.tasks.events import TaskEvents
 from asynccoder.domain.code_hosting import validate_branch_name
 from asynccoder.domain.errors import Conflict, Forbidden, NotFound
@@ -95,6 +97,9 @@ class SubmitTask:
       ``pr_review`` needs ``pull_request_number`` and only it takes one) -> 422 otherwise;
     - the caller needs access to the repository (none -> 404 ``repository_not_found``); writing modes
       (``debug``, ``documentation``) need write access (-> 403 ``repository_write_access_required``);
+    - a ``pr_review`` task's pull request must exist on the repository: known from the pull-request records,
+      else asked of the code host as the caller (missing -> 404 ``pull_request_not_found``; the host's own
+      refusals, e.g. ``github_not_connected``, and outages pass through);
     - a model must be reachable for the task before anything is held, as the model selection decides: an
       explicit one usable by the caller (404 ``model_not_found``, 422 ``model_not_allowed`` /
       ``no_provider_key``), or, automatic, at least one enabled model in the plan's tiers with an own or a
@@ -117,9 +122,12 @@ class SubmitTask:
         select: SelectModelsForUser,
         notifier: TaskEventNotifier,
         policy: TaskPolicy,
+        code_host: CodeHost,
+        tokens: CodeHostTokens,
     ) -> None:
         self._uow, self._clock, self._ids = uow, clock, ids
         self._tiers, self._select, self._notifier, self._policy = tiers, select, notifier, policy
+        self._host, self._tokens = code_host, tokens
 
     async def __call__(self, data: SubmitTaskInput) -> SubmittedTask:
         cap = (
@@ -146,7 +154,9 @@ class SubmitTask:
 
         if key is not None and (replay := await self._replay(user_id, key, digest)) is not None:
             return replay
-        await self._check_access(data)
+        full_name = await self._check_access(data)
+        if data.pull_request_number is not None:
+            await self._check_pull_request(data, full_name, data.pull_request_number)
         tiers = await self._tiers.allowed_tiers(user_id)
         await self._select(SelectModelsForUserInput(user_id, data.mode, tiers, model_id=data.model_id))
 
@@ -212,10 +222,12 @@ class SubmitTask:
             raise _key_reused()
         return SubmittedTask(existing, replayed=True)
 
-    async def _check_access(self, data: SubmitTaskInput) -> None:
+    async def _check_access(self, data: SubmitTaskInput) -> str:
+        """The repository's full name, once the caller's access allows the mode."""
         async with self._uow as uow:
             access = await uow.repositories.get_access(data.actor.user_id, data.repository_id)
-        if access is None:
+            repository = await uow.repositories.get(data.repository_id) if access else None
+        if access is None or repository is None:
             raise NotFound("No such repository.", code="repository_not_found")
         needed = MODE_RULES[data.mode].needs
         if not access.permission.allows(needed):
@@ -223,3 +235,17 @@ class SubmitTask:
                 f"The {data.mode.value} mode needs {needed.value} access to the repository.",
                 code="repository_write_access_required",
             )
+        return repository.full_name
+
+    async def _check_pull_request(self, data: SubmitTaskInput, full_name: str, number: int) -> None:
+        async with self._uow as uow:
+            recorded = await uow.pull_requests.get_by_number(data.repository_id, number)
+        if recorded is not None:
+            return
+        token = await self._tokens.token_for(data.actor.user_id)
+        try:
+            await self._host.read_pull_request(token, full_name, number)
+        except NotFound:
+            raise NotFound(
+                f"The repository has no pull request #{number}.", code="pull_request_not_found"
+            ) from None
