@@ -176,6 +176,30 @@ async def test_a_requeued_task_waits_for_its_not_before(uow_factory: UowFactory)
     assert again.attempt == 2
 
 
+async def test_a_shutdown_hand_back_gives_the_attempt_back_and_the_old_run_still_loses(
+    uow_factory: UowFactory,
+) -> None:
+    (alice,), (repo,) = await seed_owner(uow_factory)
+    task = make_task(alice.id, repo.id)
+    await _add(uow_factory, task)
+    await _claim(uow_factory, "leaving")
+    async with uow_factory() as uow:
+        assert await uow.tasks.requeue(task.id, "leaving", 1, T0, None, give_back_attempt=True)
+        await uow.commit()
+        back = await uow.tasks.get(task.id)
+    assert back is not None
+    assert (back.status, back.attempt) == (TaskStatus.QUEUED, 0)
+    again = await _claim(uow_factory, "next")
+    assert again is not None
+    assert (again.attempt, again.worker_id) == (1, "next")
+    async with uow_factory() as uow:  # the same attempt number, but the leaving worker's writes lose
+        assert not await uow.tasks.heartbeat(task.id, "leaving", 1, T0)
+        assert not await uow.tasks.finish(task.id, "leaving", 1, TaskStatus.FAILED, T0)
+        assert not await uow.tasks.requeue(task.id, "leaving", 1, T0, None)
+        assert await uow.tasks.finish(task.id, "next", 1, TaskStatus.SUCCEEDED, T0)
+        await uow.commit()
+
+
 async def test_writing_tasks_on_one_repository_never_run_at_once(uow_factory: UowFactory) -> None:
     (alice, bob), (repo,) = await seed_owner(uow_factory, users=2)
     first = make_task(alice.id, repo.id, mode=TaskMode.DEBUG)

@@ -218,8 +218,43 @@ async def test_shutdown_hands_running_tasks_back(world: EngineWorld) -> None:
     worker.stop()
     await asyncio.wait_for(loop, 5)
     back = await _task(world, task.id)
-    assert (back.status, back.attempt, back.worker_id) == (TaskStatus.QUEUED, 1, None)
+    assert (back.status, back.attempt, back.worker_id) == (TaskStatus.QUEUED, 0, None)  # attempt given back
     assert await _account(world, user.id) == (CREDITS - 1_000, 1_000)  # still reserved for the next attempt
+
+
+async def test_a_shutdown_hand_back_does_not_use_up_the_last_attempt(world: EngineWorld) -> None:
+    user, repo = await world.user_with_repository(credits=CREDITS)
+    world.policy = type(world.policy)(max_attempts=1)
+    task = (await world.submit(user, repo)).task
+    runner = ScriptedTaskRunner(((WaitForCancel(),), (Log("never"),)))
+    for _ in range(2):  # two shutdowns in a row, each mid-task
+        runner.started.clear()
+        leaving = world.worker(runner, "leaving")
+        loop = asyncio.ensure_future(leaving.run())
+        await asyncio.wait_for(runner.started.wait(), 5)
+        leaving.stop()
+        await asyncio.wait_for(loop, 5)
+        back = await _task(world, task.id)
+        assert (back.status, back.attempt, back.failure_reason) == (TaskStatus.QUEUED, 0, None)
+    runner.scripts = ((Log("finished"),),)
+    await world.worker(runner, "next").run_one()
+    done = await _task(world, task.id)
+    assert (done.status, done.attempt, done.worker_id) == (TaskStatus.SUCCEEDED, 1, "next")
+    assert [e.attempt for e in runner.executions] == [1, 1, 1]
+    assert await _account(world, user.id) == (CREDITS, 0)
+
+
+async def test_a_crash_taken_over_by_the_stale_sweep_still_spends_its_attempt(world: EngineWorld) -> None:
+    user, repo = await world.user_with_repository(credits=CREDITS)
+    world.policy = type(world.policy)(max_attempts=2)
+    task = (await world.submit(user, repo)).task
+    sweeper = world.worker(ScriptedTaskRunner(), "sweeper", stale_after=timedelta(0))
+    for _ in range(2):  # claimed, then the worker "dies" (no heartbeat, no hand-back), twice
+        assert await world.worker(ScriptedTaskRunner(), "dead").claim() is not None
+        assert await sweeper.recover_stale() == 1
+    done = await _task(world, task.id)
+    assert (done.status, done.attempt, done.failure_reason) == (TaskStatus.FAILED, 2, FailureReason.INTERNAL)
+    assert await _account(world, user.id) == (CREDITS, 0)
 
 
 async def test_work_that_finishes_as_the_worker_shuts_down_is_kept(world: EngineWorld) -> None:

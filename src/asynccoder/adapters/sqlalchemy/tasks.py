@@ -368,12 +368,14 @@ class SqlAlchemyTaskRepository(TaskRepository):
         *,
         failure_reason: FailureReason | None = None,
         failure_message: str | None = None,
+        give_back_attempt: bool = False,
     ) -> bool:
         res = await self._conn.execute(
             sa.update(tasks)
             .where(self._running(task_id, worker_id, attempt))
             .values(
                 status=_QUEUED,
+                attempt=attempt - 1 if give_back_attempt else attempt,
                 worker_id=None,
                 heartbeat_at=None,
                 not_before=not_before,
