@@ -42,10 +42,11 @@ async def test_a_task_round_trips_and_lists_newest_first_with_filters(uow_factor
     (alice, bob), (repo, other) = await seed_owner(uow_factory, users=2, repositories=2)
     first = make_task(alice.id, repo.id, idempotency_key="k1", request_fingerprint="f" * 64)
     second = make_task(alice.id, other.id, mode=TaskMode.DEBUG, created_at=T0 + timedelta(minutes=1))
-    third = make_task(bob.id, repo.id)
+    third = make_task(bob.id, repo.id, platform_fee_credits=20)
     await _add(uow_factory, first, second, third)
     async with uow_factory() as uow:
         assert await uow.tasks.get(first.id) == first
+        assert await uow.tasks.get(third.id) == third  # a BYOK-only task keeps its platform fee
         mine = await uow.tasks.list_page(alice.id, TaskFilter(), 10)
         assert [t.id for t in mine] == [second.id, first.id]
         assert [t.id for t in await uow.tasks.list_page(alice.id, TaskFilter(mode=TaskMode.DEBUG), 10)] == [

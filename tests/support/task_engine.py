@@ -43,12 +43,12 @@ from asynccoder.application.tasks.manage import CancelTask
 from asynccoder.application.tasks.settlement import SettleEndedTasks, SettleTask
 from asynccoder.application.tasks.submit import SubmitTask, SubmitTaskInput, SubmittedTask, TaskPolicy
 from asynccoder.domain.ai import ChatRequest, Message, ModelTier, Provider, Usage
-from asynccoder.domain.ai_catalogue import CatalogueModel, TaskMode
+from asynccoder.domain.ai_catalogue import CatalogueModel, TaskMode, api_key_context
 from asynccoder.domain.code_hosting import Permission, Repository, RepositoryAccess
 from asynccoder.domain.identity import User
 from asynccoder.domain.tasks import FailureReason, TaskResult
 from tests.support.ai import AllTiersEntitlements
-from tests.support.ai_catalogue_builders import make_config, make_model, make_price
+from tests.support.ai_catalogue_builders import make_api_key, make_config, make_model, make_price
 from tests.support.billing import seed_catalogue
 from tests.support.builders import T0, make_user, new_id
 from tests.support.code_hosting import make_repository
@@ -204,6 +204,14 @@ class EngineWorld:
                 GrantCreditsInput(user.id, credits, f"seed:{user.id}")
             )
         return user, repo
+
+    async def add_own_key(self, user: User, secret: str = "sk-own-anthropic") -> None:
+        """The user's own (BYOK) key for the world's provider, sealed to its row."""
+        key_id = new_id()
+        sealed = self.box.encrypt(secret, context=api_key_context(key_id, user.id))
+        async with self.new_uow() as uow:
+            await uow.api_keys.add(make_api_key(user.id, id=key_id, sealed_key=sealed))
+            await uow.commit()
 
     async def give_access(self, user: User, repo: Repository, permission: Permission) -> None:
         async with self.new_uow() as uow:

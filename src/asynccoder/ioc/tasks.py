@@ -58,7 +58,10 @@ class TasksProvider(Provider):
 
     @provide(scope=Scope.APP)
     def policy(self, settings: Settings) -> TaskPolicy:
-        return TaskPolicy(max_attempts=settings.task_max_attempts)
+        return TaskPolicy(
+            max_attempts=settings.task_max_attempts,
+            byok_platform_fee_credits=settings.task_byok_platform_fee_credits,
+        )
 
     @provide(scope=Scope.REQUEST)
     def submit(

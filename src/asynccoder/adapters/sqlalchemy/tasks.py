@@ -124,6 +124,7 @@ def _task(row: sa.Row[Any]) -> Task:
         charge_waived=m["charge_waived"],
         idempotency_key=m["idempotency_key"],
         request_fingerprint=m["request_fingerprint"],
+        platform_fee_credits=m["platform_fee_credits"],
     )
 
 
@@ -222,6 +223,7 @@ class SqlAlchemyTaskRepository(TaskRepository):
                 charge_waived=task.charge_waived,
                 idempotency_key=task.idempotency_key,
                 request_fingerprint=task.request_fingerprint,
+                platform_fee_credits=task.platform_fee_credits,
                 last_event_seq=0,
             )
         )

@@ -262,7 +262,9 @@ class _Models(TaskModels):
     async def _call(self, request: ChatRequest) -> ChatResponse:
         worker, task = self._worker, self._task
         async with worker.scope() as services:
-            out = await services.call_model(CallModelInput(task.user_id, task.mode, request, task.model_id))
+            out = await services.call_model(
+                CallModelInput(task.user_id, task.mode, request, task.model_id, own_keys_only=task.byok_only)
+            )
             now = worker.clock.now()
             async with services.uow as uow:
                 price = (await uow.ai_catalogue.prices_at([out.model_id], now)).get(out.model_id)

@@ -19,6 +19,7 @@ from asynccoder.application.ports.system import Clock, IdGenerator
 from asynccoder.application.ports.uow import UnitOfWork
 from asynccoder.application.tasks.engine import CodeHostTokens
 from asynccoder.application.tasks.events import TaskEvents
+from asynccoder.domain.ai_catalogue import KeySource
 from asynccoder.domain.code_hosting import validate_branch_name
 from asynccoder.domain.errors import Conflict, Forbidden, NotFound
 from asynccoder.domain.identity import Actor
@@ -36,6 +37,7 @@ from asynccoder.domain.tasks import (
 )
 
 DEFAULT_BUDGET_CAP_CREDITS = 2_000  # 2 USD
+DEFAULT_BYOK_PLATFORM_FEE_CREDITS = 20  # 2 US cents: what a task run only on the user's own keys pays
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
 
 
@@ -46,6 +48,7 @@ class TaskPolicy:
     hold_ttl: timedelta = timedelta(hours=2)
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     default_budget_cap_credits: int = DEFAULT_BUDGET_CAP_CREDITS
+    byok_platform_fee_credits: int = DEFAULT_BYOK_PLATFORM_FEE_CREDITS
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +111,8 @@ class SubmitTask:
       ``concurrency_limit_reached`` with the ``limit``; never silent queueing;
     - the budget cap is held with ``reserve_in`` (402 ``insufficient_credits``) and the task row and its first
       status event are written in the same unit of work, so neither exists without the other;
+    - a BYOK-only task (every model of the selected chain answers on the user's own key) holds only the
+      platform fee (``byok_platform_fee_credits``, at most the cap) and its calls never use a platform key;
     - an ``idempotency_key`` makes a retry with the same body return the same task (``replayed``); the same
       key with a different body -> 409 ``idempotency_key_reused``;
     - the plan's scheduling class is stored on the task (Enterprise before Pro before Free).
@@ -158,7 +163,11 @@ class SubmitTask:
         if data.pull_request_number is not None:
             await self._check_pull_request(data, full_name, data.pull_request_number)
         tiers = await self._tiers.allowed_tiers(user_id)
-        await self._select(SelectModelsForUserInput(user_id, data.mode, tiers, model_id=data.model_id))
+        selected = await self._select(
+            SelectModelsForUserInput(user_id, data.mode, tiers, model_id=data.model_id)
+        )
+        byok_only = all(c.key_source is KeySource.BYOK for c in selected.candidates)
+        fee = min(self._policy.byok_platform_fee_credits, cap) if byok_only else None
 
         events = TaskEvents(self._notifier, self._clock)
         task_id = self._ids.new_id()
@@ -177,7 +186,11 @@ class SubmitTask:
                     self._clock,
                     self._ids,
                     ReserveCreditsInput(
-                        user_id, cap, f"task:{task_id}:reserve", self._policy.hold_ttl, f"task:{task_id}"
+                        user_id,
+                        cap if fee is None else fee,
+                        f"task:{task_id}:reserve",
+                        self._policy.hold_ttl,
+                        f"task:{task_id}",
                     ),
                 )
                 now = self._clock.now()
@@ -201,6 +214,7 @@ class SubmitTask:
                     hold_id=hold.hold.id,
                     idempotency_key=key,
                     request_fingerprint=digest if key else None,
+                    platform_fee_credits=fee,
                 )
                 await uow.tasks.add(task)
                 await events.status(uow, task_id)
