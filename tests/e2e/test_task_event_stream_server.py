@@ -406,4 +406,4 @@ async def test_a_stream_on_one_api_process_follows_a_task_submitted_on_another_a
         assert loop.time() < deadline, "the closed stream's slot was not given back"
         await asyncio.sleep(0.05)
     assert replay.status_code == 200
-    assert re.findall(r"^id: (\d+)$", replay.text, re.MULTILINE) == [m.id for m in seen]
+    assert re.findall(r"^id: (\d+)\r?$", replay.text, re.MULTILINE) == [m.id for m in seen]
