@@ -42,10 +42,11 @@ async def test_a_task_round_trips_and_lists_newest_first_with_filters(uow_factor
     (alice, bob), (repo, other) = await seed_owner(uow_factory, users=2, repositories=2)
     first = make_task(alice.id, repo.id, idempotency_key="k1", request_fingerprint="f" * 64)
     second = make_task(alice.id, other.id, mode=TaskMode.DEBUG, created_at=T0 + timedelta(minutes=1))
-    third = make_task(bob.id, repo.id)
+    third = make_task(bob.id, repo.id, platform_fee_credits=20)
     await _add(uow_factory, first, second, third)
     async with uow_factory() as uow:
         assert await uow.tasks.get(first.id) == first
+        assert await uow.tasks.get(third.id) == third  # a BYOK-only task keeps its platform fee
         mine = await uow.tasks.list_page(alice.id, TaskFilter(), 10)
         assert [t.id for t in mine] == [second.id, first.id]
         assert [t.id for t in await uow.tasks.list_page(alice.id, TaskFilter(mode=TaskMode.DEBUG), 10)] == [
@@ -174,6 +175,30 @@ async def test_a_requeued_task_waits_for_its_not_before(uow_factory: UowFactory)
     again = await _claim(uow_factory, now=later)
     assert again is not None
     assert again.attempt == 2
+
+
+async def test_a_shutdown_hand_back_gives_the_attempt_back_and_the_old_run_still_loses(
+    uow_factory: UowFactory,
+) -> None:
+    (alice,), (repo,) = await seed_owner(uow_factory)
+    task = make_task(alice.id, repo.id)
+    await _add(uow_factory, task)
+    await _claim(uow_factory, "leaving")
+    async with uow_factory() as uow:
+        assert await uow.tasks.requeue(task.id, "leaving", 1, T0, None, give_back_attempt=True)
+        await uow.commit()
+        back = await uow.tasks.get(task.id)
+    assert back is not None
+    assert (back.status, back.attempt) == (TaskStatus.QUEUED, 0)
+    again = await _claim(uow_factory, "next")
+    assert again is not None
+    assert (again.attempt, again.worker_id) == (1, "next")
+    async with uow_factory() as uow:  # the same attempt number, but the leaving worker's writes lose
+        assert not await uow.tasks.heartbeat(task.id, "leaving", 1, T0)
+        assert not await uow.tasks.finish(task.id, "leaving", 1, TaskStatus.FAILED, T0)
+        assert not await uow.tasks.requeue(task.id, "leaving", 1, T0, None)
+        assert await uow.tasks.finish(task.id, "next", 1, TaskStatus.SUCCEEDED, T0)
+        await uow.commit()
 
 
 async def test_writing_tasks_on_one_repository_never_run_at_once(uow_factory: UowFactory) -> None:

@@ -18,11 +18,15 @@ from asynccoder.adapters.github.webhooks import sign
 from asynccoder.adapters.system.clock import SystemClock
 from asynccoder.adapters.system.ids import Uuid7Generator
 from asynccoder.application.billing.credits import GrantCredits, GrantCreditsInput
+from asynccoder.domain.ai import ModelTier
+from asynccoder.domain.ai import Provider as AiProvider
+from asynccoder.domain.ai_catalogue import TaskMode
 from asynccoder.ioc.core import make_container
 from asynccoder.ioc.settings import Settings
 from asynccoder.ioc.tasks import make_task_worker
 from tests.e2e.conftest import ClientFactory
-from tests.support.builders import make_user
+from tests.support.ai_catalogue_builders import make_config, make_model, make_price
+from tests.support.builders import T0, make_user
 from tests.support.code_hosting import access_token, add_user_with_github, in_database
 from tests.support.github_api_server import FakeGitHub, github_api_server
 from tests.support.github_payloads import issue_comment_event, pull_request_event, repository
@@ -72,7 +76,20 @@ async def world(
         github_api_url=github.base,
         public_base_url="https://coder.example.com",
         embedded_worker=False,
+        claude_api_key="sk-test-platform",  # a model must be reachable, or the triggered submit is refused
     )
+    model = make_model(
+        provider=AiProvider.ANTHROPIC, tier=ModelTier.ECONOMY, default_modes=frozenset(TaskMode)
+    )
+
+    async def add_model(uow: Any) -> None:
+        async with uow:
+            await uow.ai_catalogue.save_provider_config(make_config(AiProvider.ANTHROPIC))
+            await uow.ai_catalogue.add_model(model)
+            await uow.ai_catalogue.add_price(make_price(model.id, effective_from=T0.replace(year=2020)))
+            await uow.commit()
+
+    await in_database(settings, add_model)
     headers: dict[str, dict[str, str]] = {}
     for name, token in (("ada", ADA_TOKEN), ("bob", BOB_TOKEN)):
         user = make_user()

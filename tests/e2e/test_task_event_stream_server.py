@@ -1,35 +1,41 @@
-"""Live task events over Server-Sent Events, against real uvicorn processes.
+"""Live task events over Server-Sent Events, against real server processes.
 
-Test-only routes (create a task, append an event and notify) over test tables in the app's own database
-stand in for the task engine; the SSE route, the use case, the notifier and the stream cap are the real ones.
+In the single-process tests, test-only routes (create a task, append an event and notify) over test tables
+in the app's own database stand in for the task engine; the SSE route, the use case, the notifier and the
+stream cap are the real ones. The two-process test runs a real task: submitted over HTTP on one API process,
+run by a separate worker process, watched on the other API process (PostgreSQL + Redis).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import os
+import re
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import AsyncExitStack
-from datetime import UTC, datetime
+from contextlib import AsyncExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from asynccoder.adapters.channels.backends import redis_backend
-from asynccoder.adapters.channels.notifier import ChannelsTaskEventNotifier
 from asynccoder.adapters.sqlalchemy import migrations_runner
 from asynccoder.adapters.sqlalchemy.database import create_engine
-from asynccoder.application.ports.events import TaskEventType
+from asynccoder.adapters.sqlalchemy.uow import SqlAlchemyUnitOfWork
+from asynccoder.adapters.system.clock import SystemClock
+from asynccoder.adapters.system.ids import Uuid7Generator
+from asynccoder.application.billing.credits import GrantCredits, GrantCreditsInput
 from tests.support.events_app import start_events_server
-from tests.support.live_server import LiveServer
+from tests.support.git_repos import make_repo
+from tests.support.live_server import LiveServer, start_server
 from tests.support.services import redis_url, scratch_postgres_database
 from tests.support.sse_client import SseMessage, messages
-from tests.support.task_events import SqlTaskEvents
+from tests.support.worker_process import ANSWER
 
 pytestmark = pytest.mark.slow
 
@@ -39,6 +45,8 @@ SHARED_SECRETS = {
     "ENCRYPTION_KEYS": "k1:" + base64.urlsafe_b64encode(b"k" * 32).decode().rstrip("="),
 }
 TIMEOUT = httpx.Timeout(20.0)
+ROOT = Path(__file__).resolve().parents[2]
+REPOSITORY = "acme/sse-watched"
 
 
 @pytest.fixture(scope="module")
@@ -254,17 +262,31 @@ async def test_another_users_stream_is_404_and_a_bad_last_event_id_is_400(
 
 @pytest.fixture
 def api_pair(tmp_path: Path) -> Iterator[tuple[LiveServer, LiveServer, str]]:
-    """Two API processes on one PostgreSQL database and one Redis (notifications and the stream cap)."""
+    """Two real API processes (``asynccoder serve``, no embedded worker) on one PostgreSQL database and one
+    Redis (notifications and the stream cap), the local code host on one shared repositories root, and a
+    platform key so that a model is reachable for submits. Heartbeats (and the re-reads that come with them)
+    are a minute apart, so a stream that ends within the test's 20 s was woken by notifications."""
+    make_repo(tmp_path / "repositories", REPOSITORY, feature=False)
     with scratch_postgres_database("asynccoder_sse") as database_url:
         migrations_runner.upgrade(database_url)  # once, so that both processes can start at the same time
         env = {
             **SHARED_SECRETS,
             "DATABASE_URL": database_url,
             "ASYNCCODER_AUTO_MIGRATE": "false",
+            "ASYNCCODER_EMBEDDED_WORKER": "false",
             "REDIS_URL": redis_url(),
             "EVENT_STREAMS_PER_USER": "1",
+            "EVENT_STREAM_HEARTBEAT_SECONDS": "60",
+            "CODE_HOST": "local",
+            "LOCAL_REPOSITORIES_ROOT": str(tmp_path / "repositories"),
+            "CLAUDE_API_KEY": "sk-test-platform",
+            "PASSWORD_HASH_MEMORY_KIB": "64",
+            "PASSWORD_HASH_TIME_COST": "1",
         }
-        servers = [start_events_server(tmp_path / f"data{n}", env) for n in range(2)]
+        servers = []
+        for n in range(2):
+            (tmp_path / f"api{n}" / "data").mkdir(parents=True)
+            servers.append(start_server(tmp_path / f"api{n}" / "data", env))
         try:
             for server in servers:
                 server.wait_ready(deadline_seconds=180)
@@ -274,50 +296,114 @@ def api_pair(tmp_path: Path) -> Iterator[tuple[LiveServer, LiveServer, str]]:
                 server.stop()
 
 
+@contextmanager
+def worker_process(database_url: str, errors: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A separate worker process (the real ``TaskWorker`` and container, a scripted model and runner) that
+    notifies through Redis."""
+    with errors.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.worker_process", database_url, "finish", redis_url()],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+        )
+        try:
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+async def grant_credits(database_url: str, user_id: uuid.UUID, amount: int) -> None:
+    engine: AsyncEngine = create_engine(database_url)
+    try:
+        await GrantCredits(SqlAlchemyUnitOfWork(engine), SystemClock(), Uuid7Generator())(
+            GrantCreditsInput(user_id, amount, f"sse-test:{user_id}")
+        )
+    finally:
+        await engine.dispose()
+
+
+async def until_settled(
+    http: httpx.AsyncClient, server: LiveServer, auth: dict[str, str], task_id: str
+) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    while True:
+        body: dict[str, Any] = (await http.get(f"{server.url}/api/v1/tasks/{task_id}", headers=auth)).json()
+        if body["settled_credits"] is not None:
+            return body
+        assert loop.time() < deadline, body
+        await asyncio.sleep(0.05)
+
+
 @pytest.mark.postgres
 @pytest.mark.redis
-async def test_a_stream_on_one_api_process_sees_events_notified_by_another_and_by_a_worker(
-    api_pair: tuple[LiveServer, LiveServer, str], http: httpx.AsyncClient
+async def test_a_stream_on_one_api_process_follows_a_task_submitted_on_another_and_run_by_a_worker(
+    api_pair: tuple[LiveServer, LiveServer, str], http: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     first, second, database_url = api_pair
     ada = await sign_up(http, first)
-    task = await new_task(http, first, ada)
+    profile = await http.get(f"{first.url}/api/v1/users/profile", headers=ada)
+    assert profile.status_code == 200, profile.text
+    await grant_credits(database_url, uuid.UUID(profile.json()["id"]), 10_000)
+    connected = await http.post(
+        f"{first.url}/api/v1/repositories", json={"full_name": REPOSITORY}, headers=ada
+    )
+    assert connected.status_code == 201, connected.text
+    submitted = await http.post(
+        f"{first.url}/api/v1/tasks",
+        json={"repository_id": connected.json()["id"], "mode": "ask", "instructions": "How does it build?"},
+        headers=ada,
+    )
+    assert submitted.status_code == 202, submitted.text
+    task = submitted.json()["id"]
 
-    async with http.stream("GET", events_url(first, task), headers=ada) as response:
+    async with http.stream("GET", events_url(second, task), headers=ada) as response:
         assert response.status_code == 200
         stream = messages(response)
-        await emit(http, second, ada, task, line="from the other API process")
-        seen = await read_events(stream, 1)
+        seen = await read_events(stream, 1)  # the queued status, written by the first process
 
-        # The cap is shared too: Ada's one slot is taken on the first process.
-        refused = await http.get(events_url(second, task), headers=ada)
+        # The cap is shared: Ada's one slot is taken on the second process.
+        refused = await http.get(events_url(first, task), headers=ada)
         assert (refused.status_code, refused.json()["code"]) == (429, "too_many_streams")
 
-        # A worker process has no HTTP app: it appends and notifies with its own notifier.
-        await worker_appends_and_notifies(database_url, uuid.UUID(task))
-        seen += await read_events(stream, 1)
+        with worker_process(database_url, tmp_path / "worker.stderr") as worker:
+            try:
+                seen += await read_to_the_end(stream)  # the server ends the stream after the final status
+                # The worker settles right after the final status; read the task through the first process.
+                done = await until_settled(http, first, ada, task)
+            finally:
+                assert worker.poll() is None, (tmp_path / "worker.stderr").read_text()[-3000:]
 
-        await emit(http, second, ada, task, "status", status="failed", reason="internal")
-        seen += await read_to_the_end(stream)
-
-    assert [m.id for m in seen] == ["1", "2", "3"]
-    assert [m.data["data"] for m in seen] == [
-        {"line": "from the other API process"},
-        {"line": "from a worker"},
-        {"status": "failed", "reason": "internal"},
+    assert [m.id for m in seen] == [str(n) for n in range(1, len(seen) + 1)]  # each event once, in order
+    assert [m.event for m in seen] == ["status", "status", "log", "usage", "log", "result", "status"]
+    statuses = [m.data["data"]["status"] for m in seen if m.event == "status"]
+    assert statuses == ["queued", "running", "succeeded"]
+    assert [m.data["data"]["message"] for m in seen if m.event == "log"] == [
+        "reading the repository",
+        "writing the answer",
     ]
-    await until_open_streams(http, second, ada, 0)
+    assert seen[5].data["data"]["summary_markdown"] == ANSWER
+    assert all(m.data["task_id"] == task for m in seen)
+    usage = seen[3].data["data"]
+    assert (usage["key_source"], usage["input_tokens"], usage["output_tokens"]) == ("platform", 1_000, 100)
 
+    # The tasks table agrees, and the worker settled the task's usage.
+    assert (done["status"], done["attempt"]) == ("succeeded", 1)
+    receipt = (await http.get(f"{first.url}/api/v1/tasks/{task}/receipt", headers=ada)).json()
+    assert receipt["settled_credits"] == done["settled_credits"] == usage["charged_credits"] > 0
 
-async def worker_appends_and_notifies(database_url: str, task_id: uuid.UUID) -> None:
-    engine: AsyncEngine = create_engine(database_url)
-    client = Redis.from_url(redis_url())
-    try:
-        async with ChannelsTaskEventNotifier(redis_backend(client)) as notifier:
-            event = await SqlTaskEvents(engine).append(
-                task_id, TaskEventType.LOG, {"line": "from a worker"}, datetime.now(UTC)
-            )
-            await notifier.notify(task_id, event.seq)
-    finally:
-        await engine.dispose()
-        await client.aclose()
+    # The closed stream gave its shared slot back: the first process now streams the whole story again.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 15
+    while (replay := await http.get(events_url(first, task), headers=ada)).status_code == 429:
+        assert loop.time() < deadline, "the closed stream's slot was not given back"
+        await asyncio.sleep(0.05)
+    assert replay.status_code == 200
+    assert re.findall(r"^id: (\d+)\r?$", replay.text, re.MULTILINE) == [m.id for m in seen]

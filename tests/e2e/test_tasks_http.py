@@ -72,9 +72,12 @@ async def _seed(
 
 @asynccontextmanager
 async def _client(
-    settings: Settings, factory: ScriptedChatModelFactory
+    settings: Settings, factory: ScriptedChatModelFactory, *, platform_key: bool = True
 ) -> AsyncIterator[AsyncTestClient[Any]]:
-    app = create_app(settings, overrides=[ScriptedAiProvider(factory), PlatformKeyProvider()])
+    overrides: list[Provider] = [ScriptedAiProvider(factory)]
+    if platform_key:
+        overrides.append(PlatformKeyProvider())
+    app = create_app(settings, overrides=overrides)
     async with AsyncTestClient(app, base_url="http://testserver.local") as client:
         yield client
 
@@ -158,6 +161,9 @@ async def test_submit_refusals_are_problem_documents(backend_settings: Settings,
     body = {"repository_id": str(repo.id), "mode": "ask", "instructions": "Why?", "budget_cap_credits": 1_000}
     async with _client(backend_settings, ScriptedChatModelFactory()) as client:
         writing = await client.post("/api/v1/tasks", json={**body, "mode": "debug"}, headers=me)
+        no_pull = await client.post(
+            "/api/v1/tasks", json={**body, "mode": "pr_review", "pull_request_number": 3}, headers=me
+        )
         too_dear = await client.post("/api/v1/tasks", json={**body, "budget_cap_credits": 2_000}, headers=me)
         first = await client.post("/api/v1/tasks", json=body, headers={**me, "Idempotency-Key": "k"})
         reused = await client.post(
@@ -171,6 +177,7 @@ async def test_submit_refusals_are_problem_documents(backend_settings: Settings,
         late_edit = await client.put(url, json={"priority": 9}, headers=me)
         unknown_field = await client.post("/api/v1/tasks", json={**body, "surprise": 1}, headers=me)
     assert (writing.status_code, writing.json()["code"]) == (403, "repository_write_access_required")
+    assert (no_pull.status_code, no_pull.json()["code"]) == (404, "pull_request_not_found")
     assert (too_dear.status_code, too_dear.json()["code"]) == (402, "insufficient_credits")
     assert first.status_code == 202
     assert (reused.status_code, reused.json()["code"]) == (409, "idempotency_key_reused")
@@ -182,3 +189,21 @@ async def test_submit_refusals_are_problem_documents(backend_settings: Settings,
     assert cancelled.json()["settled_credits"] == 0
     assert (late_edit.status_code, late_edit.json()["code"]) == (409, "task_not_queued")
     assert unknown_field.status_code == 400
+
+
+async def test_a_task_no_model_can_serve_is_refused_with_422(
+    backend_settings: Settings, tmp_path: Path
+) -> None:
+    settings = dataclasses.replace(backend_settings, data_dir=tmp_path)
+    owner, _, repo = await _seed(settings, credits=1_500)
+    me = {"Authorization": f"Bearer {access_token(settings, owner)}"}
+    body = {"repository_id": str(repo.id), "mode": "ask", "instructions": "Why?", "budget_cap_credits": 1_000}
+    async with _client(settings, ScriptedChatModelFactory(), platform_key=False) as client:
+        refused = await client.post("/api/v1/tasks", json=body, headers=me)
+        listed = await client.get("/api/v1/tasks", headers=me)
+        credits = (await client.get("/api/v1/users/credits", headers=me)).json()
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert refused.json()["code"] == "no_model_available"
+    assert listed.json()["items"] == []
+    assert (credits["available_credits"], credits["held_credits"]) == (1_500, 0)

@@ -13,6 +13,7 @@ from uuid import UUID
 
 from asynccoder.adapters.ai.scripted import ScriptedChatModelFactory, ScriptedTurn
 from asynccoder.adapters.crypto.secret_box import AesGcmSecretBox
+from asynccoder.adapters.memory.code_hosting import InMemoryCodeHost
 from asynccoder.adapters.memory.metrics import InMemoryMetrics
 from asynccoder.adapters.system.ids import Uuid7Generator
 from asynccoder.adapters.system.platform_access import ConfiguredPlatformKeys
@@ -29,6 +30,7 @@ from asynccoder.application.billing.credits import (
     ReleaseHold,
     SettleHold,
 )
+from asynccoder.application.ports.code_hosting import CodeHost
 from asynccoder.application.ports.events import TaskEventNotifier
 from asynccoder.application.ports.system import Clock, IdGenerator
 from asynccoder.application.ports.task_execution import (
@@ -37,17 +39,17 @@ from asynccoder.application.ports.task_execution import (
     TaskOutcome,
 )
 from asynccoder.application.ports.uow import UnitOfWork
-from asynccoder.application.tasks.engine import EngineConfig, TaskServices, TaskWorker
+from asynccoder.application.tasks.engine import CodeHostTokens, EngineConfig, TaskServices, TaskWorker
 from asynccoder.application.tasks.manage import CancelTask
 from asynccoder.application.tasks.settlement import SettleEndedTasks, SettleTask
 from asynccoder.application.tasks.submit import SubmitTask, SubmitTaskInput, SubmittedTask, TaskPolicy
 from asynccoder.domain.ai import ChatRequest, Message, ModelTier, Provider, Usage
-from asynccoder.domain.ai_catalogue import CatalogueModel, TaskMode
+from asynccoder.domain.ai_catalogue import CatalogueModel, TaskMode, api_key_context
 from asynccoder.domain.code_hosting import Permission, Repository, RepositoryAccess
 from asynccoder.domain.identity import User
 from asynccoder.domain.tasks import FailureReason, TaskResult
 from tests.support.ai import AllTiersEntitlements
-from tests.support.ai_catalogue_builders import make_config, make_model, make_price
+from tests.support.ai_catalogue_builders import make_api_key, make_config, make_model, make_price
 from tests.support.billing import seed_catalogue
 from tests.support.builders import T0, make_user, new_id
 from tests.support.code_hosting import make_repository
@@ -160,6 +162,8 @@ class EngineWorld:
         self.box = AesGcmSecretBox([("k1", b"\x07" * 32)])
         self.policy = TaskPolicy(max_attempts=3)
         self.metrics = InMemoryMetrics()
+        self.code_host: CodeHost = InMemoryCodeHost(now=T0)
+        self.tokens: CodeHostTokens = _NoTokens()
         self.model: CatalogueModel = make_model(
             provider=Provider.ANTHROPIC,
             model_name=MODEL_NAME,
@@ -203,6 +207,14 @@ class EngineWorld:
             )
         return user, repo
 
+    async def add_own_key(self, user: User, secret: str = "sk-own-anthropic") -> None:
+        """The user's own (BYOK) key for the world's provider, sealed to its row."""
+        key_id = new_id()
+        sealed = self.box.encrypt(secret, context=api_key_context(key_id, user.id))
+        async with self.new_uow() as uow:
+            await uow.api_keys.add(make_api_key(user.id, id=key_id, sealed_key=sealed))
+            await uow.commit()
+
     async def give_access(self, user: User, repo: Repository, permission: Permission) -> None:
         async with self.new_uow() as uow:
             await uow.repositories.save_access(RepositoryAccess(user.id, repo.id, permission, T0, T0))
@@ -221,6 +233,8 @@ class EngineWorld:
             self.select(uow),
             self.notifier,
             self.policy,
+            self.code_host,
+            self.tokens,
             metrics=self.metrics,
         )
 
@@ -281,6 +295,16 @@ class EngineWorld:
 class _NoTokens:
     async def token_for(self, user_id: Any) -> str:
         return ""
+
+
+@dataclass(frozen=True, slots=True)
+class FixedToken:
+    """Every user's code-host token is ``token``."""
+
+    token: str
+
+    async def token_for(self, user_id: Any) -> str:
+        return self.token
 
 
 def sequential_ids() -> SequentialIdGenerator:

@@ -1,7 +1,9 @@
-"""A task worker process for crash tests: ``python -m tests.support.worker_process <database url>``.
+"""A task worker process: ``python -m tests.support.worker_process <database url> [finish] [<redis url>]``.
 
-It runs the real ``TaskWorker`` over the real container on that database, with a runner that makes one model
-call (scripted model) and then hangs until cancelled, so a test can kill it mid-task with SIGKILL.
+It runs the real ``TaskWorker`` over the real container on that database, with a scripted model and a
+scripted runner: by default (crash tests) one model call, then it hangs until cancelled, so a test can kill
+it mid-task with SIGKILL; with ``finish`` it logs, makes one model call, logs again and succeeds. With a
+Redis URL it notifies live task events through Redis, as a worker beside several API processes does.
 """
 
 from __future__ import annotations
@@ -21,26 +23,35 @@ from asynccoder.ioc.ai import ScriptedAiProvider
 from asynccoder.ioc.core import make_container
 from asynccoder.ioc.tasks import make_task_worker
 from tests.support.app import make_settings
-from tests.support.task_engine import Call, Log, ScriptedTaskRunner, WaitForCancel
+from tests.support.task_engine import Call, Log, ScriptedTaskRunner, Step, WaitForCancel
 
 MODEL = "claude-crash"
+ANSWER = "The build runs make."
+CRASH_SCRIPT: tuple[Step, ...] = (Log("working"), Call("think"), WaitForCancel())
+FINISH_SCRIPT: tuple[Step, ...] = (Log("reading the repository"), Call("think"), Log("writing the answer"))
 
 
-class CrashTestProvider(Provider):
+class WorkerTestProvider(Provider):
+    def __init__(self, script: tuple[Step, ...]) -> None:
+        super().__init__()
+        self._script = script
+
     @provide(scope=Scope.APP)
     def runner(self) -> TaskRunner:
-        return ScriptedTaskRunner(((Log("working"), Call("think"), WaitForCancel()),))
+        return ScriptedTaskRunner((self._script,))
 
     @provide(scope=Scope.APP)
     def platform_keys(self) -> PlatformKeys:
         return ConfiguredPlatformKeys({AiProvider.ANTHROPIC: "sk-test-platform"})
 
 
-async def main(database_url: str) -> None:
-    settings = make_settings(database_url=database_url, worker_concurrency=4)
-    chat = ScriptedChatModelFactory()
+async def main(database_url: str, finish: bool, redis_url: str | None) -> None:
+    settings = make_settings(database_url=database_url, worker_concurrency=4, redis_url=redis_url)
+    # Every model answers (the catalogue may pick any seeded one); MODEL is the crash tests' own.
+    chat = ScriptedChatModelFactory(default=ScriptedTurn(text=ANSWER, usage=Usage(1_000, 100)))
     chat.model(MODEL).add(*(ScriptedTurn(text="ok", usage=Usage(1_000, 100)) for _ in range(50)))
-    container = make_container(settings, ScriptedAiProvider(chat), CrashTestProvider())
+    script = FINISH_SCRIPT if finish else CRASH_SCRIPT
+    container = make_container(settings, ScriptedAiProvider(chat), WorkerTestProvider(script))
     try:
         worker = await make_task_worker(container, settings)
         await worker.run()
@@ -49,4 +60,5 @@ async def main(database_url: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1]))
+    args = sys.argv[1:]
+    asyncio.run(main(args[0], len(args) > 1 and args[1] == "finish", args[2] if len(args) > 2 else None))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -13,6 +15,7 @@ from asynccoder.adapters.system.clock import SystemClock
 from asynccoder.application.tasks.engine import TaskWorker
 from asynccoder.application.tasks.manage import GetTaskReceipt
 from asynccoder.domain.ai import ProviderOverloaded
+from asynccoder.domain.ai_catalogue import ApiKeyStatus
 from asynccoder.domain.tasks import FailureReason, Task, TaskStatus, retry_backoff
 from tests.support.code_hosting import make_repository
 from tests.support.system import ManualClock
@@ -233,8 +236,43 @@ async def test_shutdown_hands_running_tasks_back(world: EngineWorld) -> None:
     worker.stop()
     await asyncio.wait_for(loop, 5)
     back = await _task(world, task.id)
-    assert (back.status, back.attempt, back.worker_id) == (TaskStatus.QUEUED, 1, None)
+    assert (back.status, back.attempt, back.worker_id) == (TaskStatus.QUEUED, 0, None)  # attempt given back
     assert await _account(world, user.id) == (CREDITS - 1_000, 1_000)  # still reserved for the next attempt
+
+
+async def test_a_shutdown_hand_back_does_not_use_up_the_last_attempt(world: EngineWorld) -> None:
+    user, repo = await world.user_with_repository(credits=CREDITS)
+    world.policy = type(world.policy)(max_attempts=1)
+    task = (await world.submit(user, repo)).task
+    runner = ScriptedTaskRunner(((WaitForCancel(),), (Log("never"),)))
+    for _ in range(2):  # two shutdowns in a row, each mid-task
+        runner.started.clear()
+        leaving = world.worker(runner, "leaving")
+        loop = asyncio.ensure_future(leaving.run())
+        await asyncio.wait_for(runner.started.wait(), 5)
+        leaving.stop()
+        await asyncio.wait_for(loop, 5)
+        back = await _task(world, task.id)
+        assert (back.status, back.attempt, back.failure_reason) == (TaskStatus.QUEUED, 0, None)
+    runner.scripts = ((Log("finished"),),)
+    await world.worker(runner, "next").run_one()
+    done = await _task(world, task.id)
+    assert (done.status, done.attempt, done.worker_id) == (TaskStatus.SUCCEEDED, 1, "next")
+    assert [e.attempt for e in runner.executions] == [1, 1, 1]
+    assert await _account(world, user.id) == (CREDITS, 0)
+
+
+async def test_a_crash_taken_over_by_the_stale_sweep_still_spends_its_attempt(world: EngineWorld) -> None:
+    user, repo = await world.user_with_repository(credits=CREDITS)
+    world.policy = type(world.policy)(max_attempts=2)
+    task = (await world.submit(user, repo)).task
+    sweeper = world.worker(ScriptedTaskRunner(), "sweeper", stale_after=timedelta(0))
+    for _ in range(2):  # claimed, then the worker "dies" (no heartbeat, no hand-back), twice
+        assert await world.worker(ScriptedTaskRunner(), "dead").claim() is not None
+        assert await sweeper.recover_stale() == 1
+    done = await _task(world, task.id)
+    assert (done.status, done.attempt, done.failure_reason) == (TaskStatus.FAILED, 2, FailureReason.INTERNAL)
+    assert await _account(world, user.id) == (CREDITS, 0)
 
 
 async def test_work_that_finishes_as_the_worker_shuts_down_is_kept(world: EngineWorld) -> None:
@@ -251,3 +289,114 @@ async def test_work_that_finishes_as_the_worker_shuts_down_is_kept(world: Engine
     await asyncio.wait_for(holder[0].run(), 5)
     done = await _task(world, task.id)
     assert (done.status, done.attempt) == (TaskStatus.SUCCEEDED, 1)
+
+
+# --- BYOK-only tasks: the platform fee -----------------------------------------------------------------
+
+FEE = 20  # TaskPolicy's default platform fee
+
+
+async def _byok_task(world: EngineWorld, **changes):  # type: ignore[no-untyped-def]
+    user, repo = await world.user_with_repository(credits=CREDITS)
+    await world.add_own_key(user)
+    task = (await world.submit(user, repo, **changes)).task
+    return user, task
+
+
+async def _receipt(world: EngineWorld, user, task_id):  # type: ignore[no-untyped-def]
+    return await GetTaskReceipt(world.new_uow())(user.as_actor(), task_id)
+
+
+async def test_a_byok_only_task_holds_and_pays_only_the_platform_fee(world: EngineWorld) -> None:
+    user, task = await _byok_task(world)
+    assert (task.platform_fee_credits, task.budget_cap_credits) == (FEE, 1_000)
+    assert await _account(world, user.id) == (CREDITS - FEE, FEE)  # not the 1,000 budget
+    world.script_answers(2)
+    await world.worker(ScriptedTaskRunner(((Call("one"), Call("two")),))).run_one()
+    done = await _task(world, task.id)
+    assert (done.status, done.settled_credits, done.charge_waived) == (TaskStatus.SUCCEEDED, FEE, False)
+    assert await _account(world, user.id) == (CREDITS - FEE, 0)
+    receipt = await _receipt(world, user, task.id)
+    assert [line.usage.key_source.value for line in receipt.lines] == ["byok", "byok"]
+    assert [line.billed_credits for line in receipt.lines] == [0, 0]
+    assert receipt.cost_credits > 0  # the calls had a value, paid to the provider on the user's key
+    assert (receipt.platform_fee_credits, receipt.settled_credits) == (FEE, FEE)
+    assert receipt.platform_fee_credits + sum(line.billed_credits for line in receipt.lines) == FEE
+    assert "platform fee" in receipt.note
+    assert [api_key for _, api_key in world.chat.created] == [True, True]
+
+
+async def test_a_task_that_may_fall_back_to_a_platform_key_holds_its_whole_budget(world: EngineWorld) -> None:
+    user, repo = await world.user_with_repository(credits=CREDITS)  # no own key: the platform key answers
+    task = (await world.submit(user, repo)).task
+    assert task.platform_fee_credits is None
+    assert await _account(world, user.id) == (CREDITS - 1_000, 1_000)
+
+
+async def test_a_byok_only_task_never_calls_on_a_platform_key(world: EngineWorld) -> None:
+    user, task = await _byok_task(world)
+    async with world.new_uow() as uow:  # the own key turns invalid after submit; the platform key remains
+        [key] = await uow.api_keys.list_for_user(user.id)
+        await uow.api_keys.update(dataclasses.replace(key, status=ApiKeyStatus.INVALID))
+        await uow.commit()
+    world.script_answers(1)
+    await world.worker(ScriptedTaskRunner(((Call("one"),),))).run_one()
+    done = await _task(world, task.id)
+    assert (done.status, done.failure_reason) == (TaskStatus.FAILED, FailureReason.PROVIDER_ERROR)
+    assert (done.settled_credits, done.charge_waived) == (0, True)  # a provider fault: not even the fee
+    assert await _account(world, user.id) == (CREDITS, 0)
+    assert world.chat.created == []
+
+
+async def test_a_byok_only_task_cancelled_while_queued_pays_nothing(world: EngineWorld) -> None:
+    user, task = await _byok_task(world)
+    cancelled = await world.cancel_use_case()(user.as_actor(), task.id)
+    assert (cancelled.status, cancelled.settled_credits) == (TaskStatus.CANCELLED, 0)
+    assert await _account(world, user.id) == (CREDITS, 0)
+    assert (await _receipt(world, user, task.id)).platform_fee_credits == 0
+
+
+@pytest.mark.parametrize(
+    ("script", "status", "reason"),
+    [
+        ((Fail(FailureReason.INVALID_REQUEST),), TaskStatus.FAILED, FailureReason.INVALID_REQUEST),
+        ((Fail(FailureReason.SANDBOX_UNAVAILABLE),), TaskStatus.FAILED, FailureReason.SANDBOX_UNAVAILABLE),
+        ((Raise(RuntimeError("boom")),), TaskStatus.FAILED, FailureReason.INTERNAL),
+    ],
+)
+async def test_a_byok_only_task_pays_the_fee_unless_the_platform_is_at_fault(
+    world: EngineWorld, script: Any, status: TaskStatus, reason: FailureReason
+) -> None:
+    user, task = await _byok_task(world)
+    await world.worker(ScriptedTaskRunner((script,))).run_one()
+    done = await _task(world, task.id)
+    assert (done.status, done.failure_reason) == (status, reason)
+    expected = 0 if reason.platform_fault else FEE
+    assert (done.settled_credits, done.charge_waived) == (expected, reason.platform_fault)
+    assert await _account(world, user.id) == (CREDITS - expected, 0)
+    receipt = await _receipt(world, user, task.id)
+    assert receipt.platform_fee_credits == expected == receipt.settled_credits
+
+
+async def test_a_running_byok_only_task_cancelled_pays_the_fee(world: EngineWorld) -> None:
+    user, task = await _byok_task(world)
+    runner = ScriptedTaskRunner(((WaitForCancel(),),))
+    worker = world.worker(runner)
+    job = asyncio.ensure_future(worker.run_one())
+    await asyncio.wait_for(runner.started.wait(), 5)
+    await world.cancel_use_case()(user.as_actor(), task.id)
+    await asyncio.wait_for(job, 5)
+
+    async def settled() -> bool:
+        return (await _task(world, task.id)).settled_credits is not None
+
+    await _wait_for(settled)
+    done = await _task(world, task.id)
+    assert (done.status, done.settled_credits) == (TaskStatus.CANCELLED, FEE)
+    assert await _account(world, user.id) == (CREDITS - FEE, 0)
+
+
+async def test_the_fee_never_exceeds_the_budget_cap(world: EngineWorld) -> None:
+    user, task = await _byok_task(world, budget_cap_credits=5)
+    assert task.platform_fee_credits == 5
+    assert await _account(world, user.id) == (CREDITS - 5, 5)

@@ -1,6 +1,7 @@
 """A Hypothesis state machine over the whole task lifecycle, checking the credit invariants after every step:
-no credit is created or lost, holds equal the caps of unfinished tasks, every ended task is settled at most
-its cap (nothing when waived), and every receipt sums to what was settled."""
+no credit is created or lost, holds equal the caps (or, BYOK-only, the platform fees) of unfinished tasks,
+every ended task is settled at most its cap (nothing when waived; a BYOK-only one its fee or nothing), and
+every receipt (lines plus platform fee) sums to what was settled."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
 from asynccoder.application.ports.task_execution import TaskExecution
 from asynccoder.application.tasks.manage import GetTaskReceipt
 from asynccoder.domain.ai import ProviderOverloaded
+from asynccoder.domain.ai_catalogue import ApiKeyStatus
 from asynccoder.domain.billing import InsufficientCredits
 from asynccoder.domain.identity import User
 from asynccoder.domain.tasks import ConcurrencyLimitReached, FailureReason, TaskStatus
@@ -38,7 +40,8 @@ from tests.support.task_engine import (
 )
 
 CREDITS = 2_000
-CAPS = st.integers(min_value=20, max_value=900)
+CAPS = st.integers(min_value=10, max_value=900)
+FEE = 20  # TaskPolicy's default platform fee
 
 
 class TaskLifecycle(RuleBasedStateMachine):
@@ -88,8 +91,16 @@ class TaskLifecycle(RuleBasedStateMachine):
 
     @rule(cap=CAPS)
     def submit(self, cap: int) -> None:
-        with contextlib.suppress(InsufficientCredits, ConcurrencyLimitReached):
-            self.run(self.world.submit(self.user, self.repo, budget_cap_credits=cap))
+        async def go() -> None:
+            async with self.world.new_uow() as uow:
+                keys = await uow.api_keys.list_for_user(self.user.id)
+            own_key = any(k.status is ApiKeyStatus.ACTIVE for k in keys)
+            with contextlib.suppress(InsufficientCredits, ConcurrencyLimitReached):
+                task = (await self.world.submit(self.user, self.repo, budget_cap_credits=cap)).task
+                # With a valid own key every call answers on it: only the fee (at most the cap) is held.
+                assert task.platform_fee_credits == (min(FEE, cap) if own_key else None)
+
+        self.run(go())
 
     @rule(calls=st.integers(min_value=0, max_value=3), cap=CAPS)
     def run_to_success(self, calls: int, cap: int) -> None:
@@ -162,6 +173,25 @@ class TaskLifecycle(RuleBasedStateMachine):
         self.run(go())
 
     @rule()
+    def toggle_own_key(self) -> None:
+        """The user brings an own key, or it turns invalid, or valid again: later submits are BYOK-only (the
+        platform fee is held) while it is valid; a BYOK-only task whose key turned invalid fails its calls."""
+
+        async def go() -> None:
+            async with self.world.new_uow() as uow:
+                keys = await uow.api_keys.list_for_user(self.user.id)
+            if not keys:
+                await self.world.add_own_key(self.user)
+                return
+            [key] = keys
+            flipped = ApiKeyStatus.INVALID if key.status is ApiKeyStatus.ACTIVE else ApiKeyStatus.ACTIVE
+            async with self.world.new_uow() as uow:
+                await uow.api_keys.update(dataclasses.replace(key, status=flipped))
+                await uow.commit()
+
+        self.run(go())
+
+    @rule()
     def time_passes(self) -> None:
         self.clock.advance(timedelta(minutes=10))
 
@@ -177,15 +207,22 @@ class TaskLifecycle(RuleBasedStateMachine):
             ended = [t for t in tasks if t.status.is_terminal]
             settled = sum(t.settled_credits or 0 for t in ended)
             assert account.available >= 0
-            assert account.held == sum(t.budget_cap_credits for t in unfinished)
+            assert account.held == sum(
+                t.budget_cap_credits if t.platform_fee_credits is None else t.platform_fee_credits
+                for t in unfinished
+            )
             assert account.available + account.held + settled == CREDITS
             for task in ended:
                 assert task.settled_credits is not None, task
                 assert 0 <= task.settled_credits <= task.budget_cap_credits
                 if task.charge_waived:
                     assert task.settled_credits == 0
+                if task.byok_only:  # the fee once it ran, unless waived; whatever its calls cost on the key
+                    ran = task.started_at is not None and not task.charge_waived
+                    assert task.settled_credits == (task.platform_fee_credits if ran else 0)
                 receipt = await GetTaskReceipt(self.world.new_uow())(self.user.as_actor(), task.id)
-                assert sum(line.billed_credits for line in receipt.lines) == task.settled_credits
+                billed = sum(line.billed_credits for line in receipt.lines)
+                assert billed + receipt.platform_fee_credits == task.settled_credits
                 assert receipt.settled_credits == task.settled_credits
             for task in tasks:
                 assert task.status in TaskStatus

@@ -6,8 +6,11 @@ from datetime import timedelta
 
 import pytest
 
+from asynccoder.adapters.memory.code_hosting import InMemoryCodeHost
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
+from asynccoder.adapters.system.platform_access import ConfiguredPlatformKeys
+from asynccoder.application.ports.code_hosting import HostedPullRequest
 from asynccoder.application.ports.events import TaskEventType
 from asynccoder.application.tasks.manage import (
     GetTask,
@@ -23,8 +26,8 @@ from asynccoder.application.tasks.manage import (
     percentile,
 )
 from asynccoder.domain.billing import InsufficientCredits
-from asynccoder.domain.code_hosting import Permission
-from asynccoder.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from asynccoder.domain.code_hosting import Permission, PullRequestState, Repository
+from asynccoder.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, Refused
 from asynccoder.domain.identity import Role
 from asynccoder.domain.tasks import (
     ConcurrencyLimitReached,
@@ -35,8 +38,16 @@ from asynccoder.domain.tasks import (
     TaskStatus,
 )
 from tests.support.builders import T0
+from tests.support.code_hosting import make_pull
 from tests.support.system import ManualClock
-from tests.support.task_engine import Call, EngineWorld, Log, ScriptedTaskRunner, sequential_ids
+from tests.support.task_engine import (
+    Call,
+    EngineWorld,
+    FixedToken,
+    Log,
+    ScriptedTaskRunner,
+    sequential_ids,
+)
 
 
 @pytest.fixture
@@ -74,8 +85,48 @@ async def test_submit_checks_repository_access_and_the_modes_permission(world: E
     assert raised.value.code == "repository_write_access_required"
     with pytest.raises(InvalidInput):
         await world.submit(reader, repo, mode=TaskMode.PR_REVIEW)
+    await _record_pull(world, repo, 4)
     review = await world.submit(reader, repo, mode=TaskMode.PR_REVIEW, pull_request_number=4)
     assert review.task.pull_request_number == 4
+
+
+async def _record_pull(world: EngineWorld, repo: Repository, number: int) -> None:
+    async with world.new_uow() as uow:
+        await uow.pull_requests.upsert(make_pull(repo.id, number))
+        await uow.commit()
+
+
+def _host_with_pull(world: EngineWorld, repo: Repository, number: int | None) -> None:
+    """The code host knows the repository (and pull request ``number``, if given) for the token "tok"."""
+    host = InMemoryCodeHost(now=T0)
+    host.add_repository(repo.full_name, host_id=77, access={"tok": Permission.READ})
+    if number is not None:
+        host.pulls[(repo.full_name, number)] = HostedPullRequest(
+            number, "Fix", None, PullRequestState.OPEN, "octocat", "fix", "abc", "main", None, False, T0, T0
+        )
+    world.code_host, world.tokens = host, FixedToken("tok")
+
+
+async def test_a_review_of_a_pull_request_the_repository_does_not_have_is_refused(world: EngineWorld) -> None:
+    user, repo = await world.user_with_repository(credits=5_000)
+    await _record_pull(world, repo, 4)
+    _host_with_pull(world, repo, None)
+    with pytest.raises(NotFound) as raised:
+        await world.submit(user, repo, mode=TaskMode.PR_REVIEW, pull_request_number=5)
+    assert raised.value.code == "pull_request_not_found"
+    assert await _balance(world, user.id) == (5_000, 0)
+    recorded = await world.submit(user, repo, mode=TaskMode.PR_REVIEW, pull_request_number=4)
+    assert recorded.task.pull_request_number == 4
+
+
+async def test_a_pull_request_not_recorded_yet_is_looked_up_on_the_code_host(world: EngineWorld) -> None:
+    user, repo = await world.user_with_repository(credits=5_000)
+    _host_with_pull(world, repo, 9)
+    with pytest.raises(NotFound) as raised:
+        await world.submit(user, repo, mode=TaskMode.PR_REVIEW, pull_request_number=10)
+    assert raised.value.code == "pull_request_not_found"
+    found = await world.submit(user, repo, mode=TaskMode.PR_REVIEW, pull_request_number=9)
+    assert found.task.pull_request_number == 9
 
 
 async def test_the_plans_concurrency_limit_refuses_with_its_limit(world: EngineWorld) -> None:
@@ -112,6 +163,19 @@ async def test_an_unknown_explicit_model_is_refused(world: EngineWorld) -> None:
         await world.submit(user, repo, model_id=repo.id)
     ok = await world.submit(user, repo, model_id=world.model.id)
     assert ok.task.model_id == world.model.id
+
+
+async def test_a_task_no_model_can_serve_is_refused_before_anything_is_held(world: EngineWorld) -> None:
+    user, repo = await world.user_with_repository(credits=5_000)
+    world.platform = ConfiguredPlatformKeys({})  # no platform key, and the user has no own key
+    with pytest.raises(Refused) as automatic:
+        await world.submit(user, repo)
+    with pytest.raises(Refused) as explicit:
+        await world.submit(user, repo, model_id=world.model.id)
+    assert (automatic.value.code, explicit.value.code) == ("no_model_available", "no_provider_key")
+    assert await _balance(world, user.id) == (5_000, 0)
+    async with world.new_uow() as uow:
+        assert await uow.tasks.count_active(user.id) == 0
 
 
 async def test_another_users_task_is_not_found_everywhere(world: EngineWorld) -> None:

@@ -180,10 +180,12 @@ def validate_task_request(
 class Task:
     """One task. ``writes`` tasks hold their repository's writing lock while running.
 
-    ``hold_id`` is the credit hold of the budget cap (taken at submit). ``settled_credits`` is what the
-    task finally cost (``None`` until it is settled); ``charge_waived`` says the hold was released because the
-    failure was the platform's or a provider's fault. ``request_fingerprint`` identifies the submitted body
-    under ``idempotency_key``.
+    ``hold_id`` is the credit hold of the budget cap (taken at submit). ``platform_fee_credits`` is set on a
+    BYOK-only task (every model it may call answers on the user's own key): its hold and its charge are that
+    fee instead of the budget, and its calls never fall back to a platform key.
+    ``settled_credits`` is what the task finally cost (``None`` until it is settled); ``charge_waived`` says
+    the hold was released because the failure was the platform's or a provider's fault.
+    ``request_fingerprint`` identifies the submitted body under ``idempotency_key``.
     """
 
     id: UUID
@@ -216,6 +218,11 @@ class Task:
     charge_waived: bool = False
     idempotency_key: str | None = None
     request_fingerprint: str | None = None
+    platform_fee_credits: int | None = None
+
+    @property
+    def byok_only(self) -> bool:
+        return self.platform_fee_credits is not None
 
     @property
     def writes(self) -> bool:
@@ -248,14 +255,25 @@ def retry_backoff(
     return min(cap, delay)
 
 
-def charge_for(failure: FailureReason | None, spent_credits: int, cap_credits: int) -> tuple[int, bool]:
+def charge_for(
+    failure: FailureReason | None,
+    spent_credits: int,
+    cap_credits: int,
+    *,
+    platform_fee_credits: int | None = None,
+    ran: bool = True,
+) -> tuple[int, bool]:
     """What an ended task is charged and whether the charge was waived.
 
     Successes, cancels, timeouts, budget exhaustion and the user's own mistakes pay for the usage (never more
-    than the cap); platform or provider faults pay nothing.
+    than the cap); platform or provider faults pay nothing. A BYOK-only task (``platform_fee_credits`` set)
+    pays the fee instead of usage, once it ``ran`` (a task cancelled while queued pays nothing), and nothing
+    on a platform or provider fault.
     """
     if failure is not None and failure.platform_fault:
         return 0, True
+    if platform_fee_credits is not None:
+        return (min(platform_fee_credits, cap_credits) if ran else 0), False
     return min(max(0, spent_credits), cap_credits), False
 
 

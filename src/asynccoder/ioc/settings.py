@@ -145,6 +145,7 @@ class Settings:
     task_time_limit_seconds: int = 1800
     task_stale_after_seconds: int = 30
     task_max_attempts: int = 3
+    task_byok_platform_fee_credits: int = 20  # what a task run only on the user's own keys holds and pays
     trigger_daily_cap_per_repository: int = 20  # tasks GitHub triggers may create per repository per day
     github_delivery_retention_days: int = 30  # dedupe rows of GitHub deliveries are kept this long (>= 7)
 
@@ -448,6 +449,7 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "TASK_TIME_LIMIT_SECONDS": ("task_time_limit_seconds", _positive_int),
     "TASK_STALE_AFTER_SECONDS": ("task_stale_after_seconds", _positive_int),
     "TASK_MAX_ATTEMPTS": ("task_max_attempts", _positive_int),
+    "TASK_BYOK_PLATFORM_FEE_CREDITS": ("task_byok_platform_fee_credits", _positive_int),
     "TRIGGER_DAILY_CAP_PER_REPOSITORY": ("trigger_daily_cap_per_repository", _positive_int),
 }
 

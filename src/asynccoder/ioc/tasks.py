@@ -60,7 +60,10 @@ class TasksProvider(Provider):
 
     @provide(scope=Scope.APP)
     def policy(self, settings: Settings) -> TaskPolicy:
-        return TaskPolicy(max_attempts=settings.task_max_attempts)
+        return TaskPolicy(
+            max_attempts=settings.task_max_attempts,
+            byok_platform_fee_credits=settings.task_byok_platform_fee_credits,
+        )
 
     @provide(scope=Scope.REQUEST)
     def submit(
@@ -72,9 +75,11 @@ class TasksProvider(Provider):
         select: SelectModelsForUser,
         notifier: TaskEventNotifier,
         policy: TaskPolicy,
+        code_host: CodeHost,
+        tokens: UserTokens,
         metrics: Metrics,
     ) -> SubmitTask:
-        return SubmitTask(uow, clock, ids, tiers, select, notifier, policy, metrics)
+        return SubmitTask(uow, clock, ids, tiers, select, notifier, policy, code_host, tokens, metrics)
 
     @provide(scope=Scope.APP)
     def trigger_policy(self, settings: Settings) -> TriggerPolicy:

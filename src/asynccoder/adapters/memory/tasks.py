@@ -192,6 +192,7 @@ class InMemoryTaskRepository(TaskRepository):
         *,
         failure_reason: FailureReason | None = None,
         failure_message: str | None = None,
+        give_back_attempt: bool = False,
     ) -> bool:
         task = self._running(task_id, worker_id, attempt)
         if task is None:
@@ -200,6 +201,7 @@ class InMemoryTaskRepository(TaskRepository):
         self._s.tasks[task_id] = dataclasses.replace(
             task,
             status=TaskStatus.QUEUED,
+            attempt=attempt - 1 if give_back_attempt else attempt,
             worker_id=None,
             heartbeat_at=None,
             not_before=not_before,

@@ -124,6 +124,7 @@ def _task(row: sa.Row[Any]) -> Task:
         charge_waived=m["charge_waived"],
         idempotency_key=m["idempotency_key"],
         request_fingerprint=m["request_fingerprint"],
+        platform_fee_credits=m["platform_fee_credits"],
     )
 
 
@@ -222,6 +223,7 @@ class SqlAlchemyTaskRepository(TaskRepository):
                 charge_waived=task.charge_waived,
                 idempotency_key=task.idempotency_key,
                 request_fingerprint=task.request_fingerprint,
+                platform_fee_credits=task.platform_fee_credits,
                 last_event_seq=0,
             )
         )
@@ -368,12 +370,14 @@ class SqlAlchemyTaskRepository(TaskRepository):
         *,
         failure_reason: FailureReason | None = None,
         failure_message: str | None = None,
+        give_back_attempt: bool = False,
     ) -> bool:
         res = await self._conn.execute(
             sa.update(tasks)
             .where(self._running(task_id, worker_id, attempt))
             .values(
                 status=_QUEUED,
+                attempt=attempt - 1 if give_back_attempt else attempt,
                 worker_id=None,
                 heartbeat_at=None,
                 not_before=not_before,

@@ -44,6 +44,7 @@ tasks = sa.Table(
     sa.Column("charge_waived", sa.Boolean(), nullable=False),
     sa.Column("idempotency_key", sa.String(200), nullable=True),
     sa.Column("request_fingerprint", sa.String(64), nullable=True),
+    sa.Column("platform_fee_credits", sa.BigInteger(), nullable=True),
     sa.Column("last_event_seq", sa.BigInteger(), nullable=False),
     sa.UniqueConstraint("user_id", "idempotency_key"),
     sa.CheckConstraint(f"status IN {TASK_STATUSES}", name="status"),

@@ -50,6 +50,7 @@ class CallModelInput:
     mode: TaskMode
     request: ChatRequest  # its ``model`` is replaced by each candidate's
     model_id: UUID | None = None  # an explicit catalogue model, else the mode's default
+    own_keys_only: bool = False  # skip candidates that would answer on a platform key (BYOK-only tasks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +87,8 @@ class CallModelForUser:
     - the candidates are ``SelectModelsForUser``'s chain for the mode (or the explicit model first) within
       the tiers the user's plan allows;
     - each candidate's key is resolved just before the call (``ResolveCallCredentials``: the user's own key
-      when valid and under its cap, else the platform key); a candidate with no key is skipped;
+      when valid and under its cap, else the platform key); a candidate with no key is skipped, and so is
+      one on a platform key when ``own_keys_only`` (a BYOK-only task holds no credits for platform calls);
     - the chain runs through ``CompleteWithFallback`` (rate-limited, overloaded, unavailable and auth
       failures move on; a request the provider refuses stops);
     - every attempt is recorded with ``RecordModelUsage`` against the catalogue model it tried: failures
@@ -124,6 +126,8 @@ class CallModelForUser:
                     ResolveCallCredentialsInput(data.user_id, candidate.ref.provider)
                 )
             except Refused:
+                continue
+            if data.own_keys_only and creds.key_source is not KeySource.BYOK:
                 continue
             chain.append((candidate, creds))
         candidates = tuple(

@@ -141,9 +141,12 @@ class TaskRepository(Protocol):
         *,
         failure_reason: FailureReason | None = None,
         failure_message: str | None = None,
+        give_back_attempt: bool = False,
     ) -> bool:
         """running (this attempt; this worker unless ``worker_id`` is ``None``) -> queued, to run again no
-        sooner than ``not_before``; frees the writing lock."""
+        sooner than ``not_before``; frees the writing lock. ``give_back_attempt`` (a hand-back on worker
+        shutdown, not the task's failure) sets ``attempt`` back by one, so the next claim runs the same
+        attempt number again and the hand-back does not count against ``max_attempts``."""
         ...
 
     async def cancel(self, task_id: UUID, now: datetime) -> bool:

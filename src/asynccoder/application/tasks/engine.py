@@ -19,7 +19,8 @@ Guarantees, and the windows they take (defaults of ``EngineConfig``):
 - transient failures (the runner's ``transient`` outcomes) are retried with exponential backoff
   (``retry_backoff``) until ``max_attempts``;
 - graceful shutdown (``stop()``) signals every running task, waits up to ``shutdown_grace`` for runners to
-  return and hands unfinished tasks back to the queue.
+  return and hands unfinished tasks back to the queue, giving their attempt back (a shutdown is not the
+  task's failure, so it never uses up ``max_attempts``; a crash found by the stale sweep does count).
 """
 
 from __future__ import annotations
@@ -269,7 +270,9 @@ class _Models(TaskModels):
     async def _call(self, request: ChatRequest) -> ChatResponse:
         worker, task = self._worker, self._task
         async with worker.scope() as services:
-            out = await services.call_model(CallModelInput(task.user_id, task.mode, request, task.model_id))
+            out = await services.call_model(
+                CallModelInput(task.user_id, task.mode, request, task.model_id, own_keys_only=task.byok_only)
+            )
             now = worker.clock.now()
             async with services.uow as uow:
                 price = (await uow.ai_catalogue.prices_at([out.model_id], now)).get(out.model_id)
@@ -338,6 +341,7 @@ class _Ending:
     message: str | None = None
     outcome: TaskOutcome | None = None
     retry_at: datetime | None = None
+    hand_back: bool = False  # the worker shut down: the attempt is given back, not spent
 
 
 class TaskWorker:
@@ -459,8 +463,10 @@ class TaskWorker:
             async with self.scope() as services, services.uow as uow:
                 message = "The worker running this task stopped responding."
                 if task.can_retry():
+                    # Conditional on the stale worker too: a crash spends the attempt (it may be the
+                    # task's own fault), and only that run, not a later claim, can be taken over.
                     won = await uow.tasks.requeue(
-                        task.id, None, task.attempt, now, now, failure_message=message
+                        task.id, task.worker_id, task.attempt, now, now, failure_message=message
                     )
                 else:
                     won = await uow.tasks.finish(
@@ -567,7 +573,7 @@ class TaskWorker:
                 TaskStatus.FAILED, FailureReason.TIMEOUT, "The task ran out of time.", outcome=outcome
             )
         if signal.reason == "shutdown":
-            return _Ending(None, message="The worker shut down; the task was handed back.")
+            return _Ending(None, message="The worker shut down; the task was handed back.", hand_back=True)
         return _Ending(TaskStatus.CANCELLED)  # cancelled by the user, or taken over ("lost"): no write wins
 
     def _from_outcome(self, task: Task, outcome: TaskOutcome) -> _Ending:
@@ -609,7 +615,7 @@ class TaskWorker:
         events = TaskEvents(self.notifier, self.clock, self.metrics)
         result = ending.outcome.result if ending.outcome else None
         settle = False
-        if ending.status is None and not task.can_retry():  # no attempt left to hand back
+        if ending.status is None and not ending.hand_back and not task.can_retry():  # no attempt left
             ending = _Ending(
                 TaskStatus.FAILED,
                 ending.failure or FailureReason.INTERNAL,
@@ -626,6 +632,7 @@ class TaskWorker:
                     ending.retry_at,
                     failure_reason=ending.failure,
                     failure_message=ending.message,
+                    give_back_attempt=ending.hand_back,
                 )
             elif ending.status is TaskStatus.CANCELLED:
                 won, settle = False, True

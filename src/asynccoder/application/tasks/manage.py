@@ -234,6 +234,7 @@ class TaskReceipt:
     note: str
     cache_read_tokens: int
     cache_write_tokens: int
+    platform_fee_credits: int = 0  # the BYOK-only task's platform fee, as settled (0 otherwise)
 
 
 def _note(task: Task) -> str:
@@ -242,13 +243,19 @@ def _note(task: Task) -> str:
     if task.charge_waived:
         reason = task.failure_reason.value if task.failure_reason else "the hold expired"
         return f"Not charged: the task failed through the platform's or a provider's fault ({reason})."
+    if task.byok_only:
+        if task.settled_credits == 0:
+            return "Not charged: the task ran only on your own keys and never started."
+        return "Charged only the platform fee: every model call used your own key."
     return "Charged for the model calls made with the platform's keys, at most the budget cap."
 
 
 class GetTaskReceipt:
     """Every model call of the caller's task with tokens (cache reads and writes included), price version,
     key source and credits; ``billed_credits`` of the lines sum exactly to ``settled_credits`` (calls are
-    billed in order until the cap; a waived task bills nothing). 404 for others' tasks."""
+    billed in order until the cap; a waived task bills nothing); a BYOK-only task's lines bill nothing and
+    ``platform_fee_credits`` is its settled fee, so lines plus fee sum to ``settled_credits``. 404 for others'
+    tasks."""
 
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
@@ -257,7 +264,8 @@ class GetTaskReceipt:
         async with self._uow as uow:
             task = await _own_task(uow, actor, task_id)
             usage = await uow.task_usage.list_for_task(task_id)
-        remaining = task.settled_credits or 0
+        fee = (task.settled_credits or 0) if task.byok_only else 0
+        remaining = (task.settled_credits or 0) - fee
         lines: list[ReceiptLine] = []
         for row in usage:
             billed = min(row.charged_credits, remaining) if task.settled_credits is not None else 0
@@ -273,6 +281,7 @@ class GetTaskReceipt:
             note=_note(task),
             cache_read_tokens=sum(u.cache_read_tokens for u in usage),
             cache_write_tokens=sum(u.cache_write_tokens for u in usage),
+            platform_fee_credits=fee,
         )
 
 

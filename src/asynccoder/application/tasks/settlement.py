@@ -31,7 +31,8 @@ class SettleTask:
 
     Rules: only terminal tasks with a hold and no recorded charge; the charge is the sum of the charged model
     calls, capped at the budget (``charge_for``); ``provider_error``, ``sandbox_unavailable`` and ``internal``
-    failures charge nothing (``waived``: the hold is released and the receipt says why); the hold calls use
+    failures charge nothing (``waived``: the hold is released and the receipt says why); a BYOK-only task is
+    charged its platform fee once it started (``charge_for``); the hold calls use
     keys derived from the task id, so repeating after a crash moves no credits twice; a hold that already
     expired (its credits returned) records a waived zero charge.
     """
@@ -47,7 +48,13 @@ class SettleTask:
             if task.settled_credits is not None:
                 return Settlement(task.id, task.settled_credits, task.charge_waived)
             charged = await uow.task_usage.charged_total(task_id)
-        amount, waived = charge_for(task.failure_reason, charged, task.budget_cap_credits)
+        amount, waived = charge_for(
+            task.failure_reason,
+            charged,
+            task.budget_cap_credits,
+            platform_fee_credits=task.platform_fee_credits,
+            ran=task.started_at is not None,
+        )
         try:
             if waived or amount == 0:
                 await self._release(ReleaseHoldInput(task.user_id, task.hold_id, f"task:{task.id}:release"))

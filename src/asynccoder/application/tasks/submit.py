@@ -13,11 +13,14 @@ from asynccoder.application.ai.selection import SelectModelsForUser, SelectModel
 from asynccoder.application.billing.catalogue import entitlements_in
 from asynccoder.application.billing.credits import ReserveCreditsInput, reserve_in
 from asynccoder.application.ports.ai import TierEntitlements
+from asynccoder.application.ports.code_hosting import CodeHost
 from asynccoder.application.ports.events import TaskEventNotifier
 from asynccoder.application.ports.metrics import NO_METRICS, Metrics
 from asynccoder.application.ports.system import Clock, IdGenerator
 from asynccoder.application.ports.uow import UnitOfWork
+from asynccoder.application.tasks.engine import CodeHostTokens
 from asynccoder.application.tasks.events import TaskEvents
+from asynccoder.domain.ai_catalogue import KeySource
 from asynccoder.domain.code_hosting import validate_branch_name
 from asynccoder.domain.errors import Conflict, Forbidden, NotFound
 from asynccoder.domain.identity import Actor
@@ -35,6 +38,7 @@ from asynccoder.domain.tasks import (
 )
 
 DEFAULT_BUDGET_CAP_CREDITS = 2_000  # 2 USD
+DEFAULT_BYOK_PLATFORM_FEE_CREDITS = 20  # 2 US cents: what a task run only on the user's own keys pays
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
 
 
@@ -45,6 +49,7 @@ class TaskPolicy:
     hold_ttl: timedelta = timedelta(hours=2)
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     default_budget_cap_credits: int = DEFAULT_BUDGET_CAP_CREDITS
+    byok_platform_fee_credits: int = DEFAULT_BYOK_PLATFORM_FEE_CREDITS
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,12 +101,19 @@ class SubmitTask:
       ``pr_review`` needs ``pull_request_number`` and only it takes one) -> 422 otherwise;
     - the caller needs access to the repository (none -> 404 ``repository_not_found``); writing modes
       (``debug``, ``documentation``) need write access (-> 403 ``repository_write_access_required``);
-    - an explicit model must be usable by the caller (plan tiers, enabled, reachable key), as the model
-      selection decides (404 ``model_not_found`` / 422 ``model_not_allowed``);
+    - a ``pr_review`` task's pull request must exist on the repository: known from the pull-request records,
+      else asked of the code host as the caller (missing -> 404 ``pull_request_not_found``; the host's own
+      refusals, e.g. ``github_not_connected``, and outages pass through);
+    - a model must be reachable for the task before anything is held, as the model selection decides: an
+      explicit one usable by the caller (404 ``model_not_found``, 422 ``model_not_allowed`` /
+      ``no_provider_key``), or, automatic, at least one enabled model in the plan's tiers with an own or a
+      platform key (422 ``no_model_available``) -- never accepted to fail ``invalid_request`` later;
     - the plan's concurrent-task limit counts queued and running tasks; at the limit -> 429
       ``concurrency_limit_reached`` with the ``limit``; never silent queueing;
     - the budget cap is held with ``reserve_in`` (402 ``insufficient_credits``) and the task row and its first
       status event are written in the same unit of work, so neither exists without the other;
+    - a BYOK-only task (every model of the selected chain answers on the user's own key) holds only the
+      platform fee (``byok_platform_fee_credits``, at most the cap) and its calls never use a platform key;
     - an ``idempotency_key`` makes a retry with the same body return the same task (``replayed``); the same
       key with a different body -> 409 ``idempotency_key_reused``;
     - the plan's scheduling class is stored on the task (Enterprise before Pro before Free).
@@ -116,10 +128,13 @@ class SubmitTask:
         select: SelectModelsForUser,
         notifier: TaskEventNotifier,
         policy: TaskPolicy,
+        code_host: CodeHost,
+        tokens: CodeHostTokens,
         metrics: Metrics = NO_METRICS,
     ) -> None:
         self._uow, self._clock, self._ids = uow, clock, ids
         self._tiers, self._select, self._notifier, self._policy = tiers, select, notifier, policy
+        self._host, self._tokens = code_host, tokens
         self._metrics = metrics
 
     async def __call__(self, data: SubmitTaskInput) -> SubmittedTask:
@@ -147,10 +162,15 @@ class SubmitTask:
 
         if key is not None and (replay := await self._replay(user_id, key, digest)) is not None:
             return replay
-        await self._check_access(data)
-        if data.model_id is not None:
-            tiers = await self._tiers.allowed_tiers(user_id)
-            await self._select(SelectModelsForUserInput(user_id, data.mode, tiers, model_id=data.model_id))
+        full_name = await self._check_access(data)
+        if data.pull_request_number is not None:
+            await self._check_pull_request(data, full_name, data.pull_request_number)
+        tiers = await self._tiers.allowed_tiers(user_id)
+        selected = await self._select(
+            SelectModelsForUserInput(user_id, data.mode, tiers, model_id=data.model_id)
+        )
+        byok_only = all(c.key_source is KeySource.BYOK for c in selected.candidates)
+        fee = min(self._policy.byok_platform_fee_credits, cap) if byok_only else None
 
         events = TaskEvents(self._notifier, self._clock, self._metrics)
         task_id = self._ids.new_id()
@@ -169,7 +189,11 @@ class SubmitTask:
                     self._clock,
                     self._ids,
                     ReserveCreditsInput(
-                        user_id, cap, f"task:{task_id}:reserve", self._policy.hold_ttl, f"task:{task_id}"
+                        user_id,
+                        cap if fee is None else fee,
+                        f"task:{task_id}:reserve",
+                        self._policy.hold_ttl,
+                        f"task:{task_id}",
                     ),
                 )
                 now = self._clock.now()
@@ -193,6 +217,7 @@ class SubmitTask:
                     hold_id=hold.hold.id,
                     idempotency_key=key,
                     request_fingerprint=digest if key else None,
+                    platform_fee_credits=fee,
                 )
                 await uow.tasks.add(task)
                 await events.status(uow, task_id)
@@ -214,10 +239,12 @@ class SubmitTask:
             raise _key_reused()
         return SubmittedTask(existing, replayed=True)
 
-    async def _check_access(self, data: SubmitTaskInput) -> None:
+    async def _check_access(self, data: SubmitTaskInput) -> str:
+        """The repository's full name, once the caller's access allows the mode."""
         async with self._uow as uow:
             access = await uow.repositories.get_access(data.actor.user_id, data.repository_id)
-        if access is None:
+            repository = await uow.repositories.get(data.repository_id) if access else None
+        if access is None or repository is None:
             raise NotFound("No such repository.", code="repository_not_found")
         needed = MODE_RULES[data.mode].needs
         if not access.permission.allows(needed):
@@ -225,3 +252,17 @@ class SubmitTask:
                 f"The {data.mode.value} mode needs {needed.value} access to the repository.",
                 code="repository_write_access_required",
             )
+        return repository.full_name
+
+    async def _check_pull_request(self, data: SubmitTaskInput, full_name: str, number: int) -> None:
+        async with self._uow as uow:
+            recorded = await uow.pull_requests.get_by_number(data.repository_id, number)
+        if recorded is not None:
+            return
+        token = await self._tokens.token_for(data.actor.user_id)
+        try:
+            await self._host.read_pull_request(token, full_name, number)
+        except NotFound:
+            raise NotFound(
+                f"The repository has no pull request #{number}.", code="pull_request_not_found"
+            ) from None

@@ -36,7 +36,10 @@ SUBMIT_ERRORS = {
     **INVALID,
     402: problem_response("Not enough credits to hold the budget cap (`insufficient_credits`)"),
     403: problem_response("The mode needs write access (`repository_write_access_required`)"),
-    404: problem_response("No such repository or model (`repository_not_found`, `model_not_found`)"),
+    404: problem_response(
+        "No such repository, pull request or model (`repository_not_found`, `pull_request_not_found`, "
+        "`model_not_found`)"
+    ),
     409: problem_response("The Idempotency-Key was used for a different body (`idempotency_key_reused`)"),
     422: problem_response(
         "The request breaks a rule (`validation_failed`, `model_not_allowed`, `no_provider_key`, "

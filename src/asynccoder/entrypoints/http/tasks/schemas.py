@@ -126,6 +126,7 @@ class ReceiptOut(msgspec.Struct):
     note: str
     cache_read_tokens: int
     cache_write_tokens: int
+    platform_fee_credits: int  # the platform fee a task run only on the user's own keys paid
 
 
 class StatusModeCountOut(msgspec.Struct):
@@ -241,6 +242,7 @@ def receipt_out(receipt: TaskReceipt) -> ReceiptOut:
         note=receipt.note,
         cache_read_tokens=receipt.cache_read_tokens,
         cache_write_tokens=receipt.cache_write_tokens,
+        platform_fee_credits=receipt.platform_fee_credits,
     )
 
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0015_repository_test_command"
-down_revision: str | Sequence[str] | None = "0013_webhook_endpoints"
+down_revision: str | Sequence[str] | None = "0014_task_queue"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
