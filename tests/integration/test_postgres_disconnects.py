@@ -3,6 +3,7 @@ and the pool heals itself: there is no pre-ping round trip on every checkout."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -54,3 +55,23 @@ async def test_a_connection_killed_while_pooled_fails_once_as_unavailable_then_t
     async with SqlAlchemyUnitOfWork(engine) as uow:
         assert await uow.users.get(user.id) == user
     assert await _backend_pid(engine) != pid
+
+
+async def test_a_statement_cancelled_mid_flight_stays_a_cancellation(engine: AsyncEngine) -> None:
+    """Cancelling a task in the middle of a query (a heartbeat when its attempt ends) must not turn into an
+    error: SQLAlchemy counts the interrupted connection as lost, but the cancellation is what propagates."""
+
+    async def slow_query() -> None:
+        async with SqlAlchemyUnitOfWork(engine) as uow:
+            started.set()
+            await uow.connection.execute(sa.text("SELECT pg_sleep(5)"))
+
+    started = asyncio.Event()
+    job = asyncio.ensure_future(slow_query())
+    await started.wait()
+    await asyncio.sleep(0.2)
+    job.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await job
+    async with SqlAlchemyUnitOfWork(engine) as uow:  # and the pool still serves
+        assert (await uow.connection.execute(sa.text("SELECT 1"))).scalar_one() == 1

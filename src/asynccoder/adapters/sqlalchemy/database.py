@@ -62,7 +62,9 @@ def _translate_postgres_errors(context: ExceptionContext) -> None:
     then invalidates the whole pool so the next checkout connects afresh, and the client is told to come
     back."""
     _refuse_nul_text(context)
-    if context.is_disconnect:
+    # A cancelled or interrupted statement (``CancelledError``, ``KeyboardInterrupt``) also counts as a
+    # disconnect; it must stay what it is, or cancellation would turn into an error.
+    if context.is_disconnect and isinstance(context.original_exception, Exception):
         raise Unavailable(
             "The database connection was lost; try again.", code="database_unavailable", retry_after=1
         )
