@@ -19,6 +19,7 @@ from asynccoder.adapters.ai.scripted import ScriptedChatModelFactory
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
 from asynccoder.application.billing.credits import GrantCredits, GrantCreditsInput
+from asynccoder.application.ports.ai import TierEntitlements
 from asynccoder.application.ports.system import Clock, IdGenerator, SecretBox
 from asynccoder.domain.code_hosting import Repository
 from asynccoder.domain.identity import User
@@ -48,11 +49,25 @@ class _TestSystemProvider(Provider):
         return self._ids
 
 
+class _CurrentEntitlements(Provider):
+    """The tier entitlements the world holds at the time a use case is resolved."""
+
+    def __init__(self, world: World) -> None:
+        super().__init__()
+        self._world = world
+
+    @provide(scope=Scope.REQUEST)
+    def entitlements(self) -> TierEntitlements:
+        assert self._world.entitlements is not None
+        return self._world.entitlements
+
+
 class World:
     """The container of ``make_container(settings, InMemoryPersistenceProvider(), ...)`` and its doubles.
 
     ``overrides`` are further providers (later ones win), for what a test replaces beyond time, ids and
-    models.
+    models. With ``entitlements`` the plan's tier entitlements are replaced by ``world.entitlements``, which a
+    test may swap before it gets a use case.
     """
 
     def __init__(
@@ -62,16 +77,19 @@ class World:
         clock: ManualClock | None = None,
         ids: SequentialIdGenerator | None = None,
         models: ScriptedChatModelFactory | None = None,
+        entitlements: TierEntitlements | None = None,
     ) -> None:
         self.settings = settings or make_settings()
         self.clock = clock or ManualClock(T0)
         self.ids = ids or SequentialIdGenerator()
         self.models = models or ScriptedChatModelFactory()
+        self.entitlements = entitlements
         self.container: AsyncContainer = make_container(
             self.settings,
             InMemoryPersistenceProvider(),
             _TestSystemProvider(self.clock, self.ids),
             ScriptedAiProvider(self.models),
+            *([_CurrentEntitlements(self)] if entitlements is not None else []),
             *overrides,
         )
         self._scopes = AsyncExitStack()

@@ -6,7 +6,6 @@ import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
-import dishka
 import pytest
 
 from asynccoder.application.ai.api_keys import (
@@ -53,24 +52,14 @@ CANARY = "sk-ant-CANARY-0123456789-wxyz"
 PLATFORM_KEY = "sk-ant-PLATFORM-key-9999"
 
 
-class _CurrentEntitlements(dishka.Provider):
-    """The tier entitlements the world holds now (every tier unless a test narrows them)."""
-
-    def __init__(self, world: KeysWorld) -> None:
-        super().__init__()
-        self._world = world
-
-    @dishka.provide(scope=dishka.Scope.REQUEST)
-    def entitlements(self) -> TierEntitlements:
-        return self._world.entitlements
-
-
 class KeysWorld(World):
     def __init__(self, platform: dict[Provider, str | None] | None = None) -> None:
-        self.entitlements: TierEntitlements = AllTiersEntitlements()
         settings = make_settings(claude_api_key=(platform or {}).get(Provider.ANTHROPIC))
         super().__init__(
-            settings, _CurrentEntitlements(self), ids=SequentialIdGenerator(start=5000), models=pong_models()
+            settings,
+            ids=SequentialIdGenerator(start=5000),
+            models=pong_models(),
+            entitlements=AllTiersEntitlements(),
         )
         self.factory = self.models
         self.alice = Actor(new_id(), Role.USER)
