@@ -3,53 +3,40 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import AsyncIterator
 
 import pytest
 
-from asynccoder.adapters.ai.scripted import ScriptedChatModelFactory, text_turn
-from asynccoder.adapters.crypto.secret_box import AesGcmSecretBox
-from asynccoder.adapters.memory.store import InMemoryStore
+from asynccoder.adapters.ai.scripted import text_turn
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
-from asynccoder.adapters.system.platform_access import ConfiguredPlatformKeys
-from asynccoder.application.ai.api_keys import ResolveCallCredentials
 from asynccoder.application.ai.call_model import (
     CallModelForUser,
     CallModelInput,
 )
-from asynccoder.application.ai.complete_with_fallback import CompleteWithFallback, FallbackExhausted
-from asynccoder.application.ai.selection import (
-    SelectModels,
-    SelectModelsForUser,
-)
-from asynccoder.application.ai.usage import RecordModelUsage
+from asynccoder.application.ai.complete_with_fallback import FallbackExhausted
 from asynccoder.domain.ai import ChatRequest, Message, ModelTier, Provider, ProviderOverloaded, Usage
 from asynccoder.domain.ai_catalogue import CallOutcome, KeySource, TaskMode, api_key_context
 from tests.support.ai import AllTiersEntitlements
 from tests.support.ai_catalogue_builders import make_api_key, make_config, make_model, make_price
-from tests.support.builders import T0, new_id
-from tests.support.system import ManualClock, SequentialIdGenerator
+from tests.support.app import make_settings
+from tests.support.builders import new_id
+from tests.support.system import SequentialIdGenerator
+from tests.support.world import World
 
 PLATFORM = {Provider.ANTHROPIC: "sk-platform-anthropic", Provider.OPENAI: "sk-platform-openai"}
 REQUEST = ChatRequest(model="", messages=(Message.user("Explain this repository."),), max_tokens=256)
 
 
-class World:
+class CallWorld(World):
     def __init__(self) -> None:
-        self.store = InMemoryStore()
-        self.clock = ManualClock(T0)
-        self.ids = SequentialIdGenerator(start=50_000)
-        self.box = AesGcmSecretBox([("k1", b"\x07" * 32)])
-        self.factory = ScriptedChatModelFactory()
-        self.user_id = new_id()
-        platform = ConfiguredPlatformKeys(PLATFORM)
-        uow = InMemoryUnitOfWork(self.store)
-        self.call = CallModelForUser(
-            AllTiersEntitlements(),
-            SelectModelsForUser(uow, SelectModels(uow, self.clock), platform),
-            ResolveCallCredentials(uow, self.clock, self.box, platform),
-            CompleteWithFallback(self.factory, self.clock),
-            RecordModelUsage(uow, self.clock, self.ids),
+        settings = make_settings(
+            claude_api_key=PLATFORM[Provider.ANTHROPIC], openai_api_key=PLATFORM[Provider.OPENAI]
         )
+        super().__init__(
+            settings, ids=SequentialIdGenerator(start=50_000), entitlements=AllTiersEntitlements()
+        )
+        self.factory = self.models
+        self.user_id = new_id()
         self.claude = make_model(
             provider=Provider.ANTHROPIC,
             model_name="claude-sonnet-4-6",
@@ -64,7 +51,9 @@ class World:
         )
 
     async def seed(self) -> None:
-        async with InMemoryUnitOfWork(self.store) as uow:
+        await self.open()
+        self.call = await self.get(CallModelForUser)
+        async with self.uow() as uow:
             for provider in (Provider.ANTHROPIC, Provider.OPENAI):
                 await uow.ai_catalogue.save_provider_config(make_config(provider))
             for model in (self.claude, self.gpt):
@@ -80,14 +69,14 @@ class World:
 
 
 @pytest.fixture
-async def world() -> World:
-    w = World()
-    await w.seed()
-    return w
+async def world() -> AsyncIterator[CallWorld]:
+    async with CallWorld() as w:
+        await w.seed()
+        yield w
 
 
 async def test_an_overloaded_provider_falls_back_and_usage_goes_to_the_model_that_answered(
-    world: World,
+    world: CallWorld,
 ) -> None:
     world.factory.model("claude-sonnet-4-6").add(ProviderOverloaded("overloaded", provider="anthropic"))
     world.factory.model("gpt-5").add(text_turn("It is a web API.", usage=Usage(100_000, 10_000)))
@@ -105,7 +94,7 @@ async def test_an_overloaded_provider_falls_back_and_usage_goes_to_the_model_tha
     ]
 
 
-async def test_the_users_own_key_is_used_and_no_platform_credits_are_charged(world: World) -> None:
+async def test_the_users_own_key_is_used_and_no_platform_credits_are_charged(world: CallWorld) -> None:
     key = make_api_key(world.user_id, provider=Provider.ANTHROPIC)
     sealed = world.box.encrypt("sk-ant-users-own", context=api_key_context(key.id, world.user_id))
     async with InMemoryUnitOfWork(world.store) as uow:
@@ -122,7 +111,7 @@ async def test_the_users_own_key_is_used_and_no_platform_credits_are_charged(wor
     assert created[0].provider is Provider.ANTHROPIC
 
 
-async def test_when_every_provider_fails_the_attempts_are_still_recorded(world: World) -> None:
+async def test_when_every_provider_fails_the_attempts_are_still_recorded(world: CallWorld) -> None:
     world.factory.model("claude-sonnet-4-6").add(ProviderOverloaded("overloaded", provider="anthropic"))
     world.factory.model("gpt-5").add(ProviderOverloaded("overloaded", provider="openai"))
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
 
-from asynccoder.adapters.memory.store import InMemoryStore
-from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
 from asynccoder.adapters.stripe.memory_gateway import (
     InMemoryPaymentGateway,
     sign_payload,
@@ -20,8 +19,6 @@ from asynccoder.application.billing.credits import (
     ExpireHoldsInput,
     ExtendHold,
     ExtendHoldInput,
-    GrantCredits,
-    GrantCreditsInput,
     ReleaseHold,
     ReleaseHoldInput,
     ReserveCredits,
@@ -46,39 +43,27 @@ from asynccoder.domain.identity import (
 )
 from tests.support.billing import PRO
 from tests.support.builders import T0, make_user, new_id
-from tests.support.system import ManualClock, SequentialIdGenerator
+from tests.support.system import ManualClock
+from tests.support.world import World
 
 
-class World:
+class CreditsWorld(World):
     def __init__(self) -> None:
-        self.store = InMemoryStore()
-        self.clock = ManualClock(T0)
-        self.ids = SequentialIdGenerator()
+        super().__init__()
         self.user = make_user()
 
-    def uow(self) -> InMemoryUnitOfWork:
-        return InMemoryUnitOfWork(self.store)
-
-    async def setup(self, credits: int = 100) -> World:
-        async with self.uow() as uow:
-            await uow.users.add(self.user)
-            await uow.commit()
+    async def setup(self, credits: int = 100) -> CreditsWorld:
+        await self.open()
+        await self.add_users(self.user)
         if credits:
-            await self.grant(credits, "start")
+            await self.grant(self.user, credits, "start")
         return self
 
-    async def grant(self, amount: int, key: str) -> None:
-        await GrantCredits(self.uow(), self.clock, self.ids)(GrantCreditsInput(self.user.id, amount, key))
-
     async def reserve(self, amount: int, key: str, ttl: timedelta = timedelta(minutes=10)):  # type: ignore[no-untyped-def]
-        return await ReserveCredits(self.uow(), self.clock, self.ids)(
-            ReserveCreditsInput(self.user.id, amount, key, ttl=ttl)
-        )
+        return await self.run(ReserveCredits, ReserveCreditsInput(self.user.id, amount, key, ttl=ttl))
 
     async def settle(self, hold_id, actual: int, key: str):  # type: ignore[no-untyped-def]
-        return await SettleHold(self.uow(), self.clock, self.ids)(
-            SettleHoldInput(self.user.id, hold_id, actual, key)
-        )
+        return await self.run(SettleHold, SettleHoldInput(self.user.id, hold_id, actual, key))
 
     async def account(self) -> CreditAccount:
         async with self.uow() as uow:
@@ -86,18 +71,19 @@ class World:
 
 
 @pytest.fixture
-async def world() -> World:
-    return await World().setup()
+async def world() -> AsyncIterator[CreditsWorld]:
+    async with CreditsWorld() as world:
+        yield await world.setup()
 
 
-async def test_reserving_more_than_available_is_402_and_changes_nothing(world: World) -> None:
+async def test_reserving_more_than_available_is_402_and_changes_nothing(world: CreditsWorld) -> None:
     with pytest.raises(InsufficientCredits) as caught:
         await world.reserve(101, "task:1")
     assert caught.value.code == "insufficient_credits"
     assert await world.account() == CreditAccount(world.user.id, 100, 0)
 
 
-async def test_settling_spends_the_actual_amount_and_releases_the_rest(world: World) -> None:
+async def test_settling_spends_the_actual_amount_and_releases_the_rest(world: CreditsWorld) -> None:
     hold = (await world.reserve(60, "task:1:reserve")).hold
     result = await world.settle(hold.id, 25, "task:1:settle")
     assert [e.kind for e in result.entries] == [EntryKind.SETTLE, EntryKind.RELEASE]
@@ -105,7 +91,7 @@ async def test_settling_spends_the_actual_amount_and_releases_the_rest(world: Wo
     assert await world.account() == CreditAccount(world.user.id, 75, 0)
 
 
-async def test_a_hold_never_settles_for_more_than_it_holds(world: World) -> None:
+async def test_a_hold_never_settles_for_more_than_it_holds(world: CreditsWorld) -> None:
     hold = (await world.reserve(60, "r")).hold
     with pytest.raises(Refused) as caught:
         await world.settle(hold.id, 61, "s")
@@ -113,7 +99,7 @@ async def test_a_hold_never_settles_for_more_than_it_holds(world: World) -> None
     assert await world.account() == CreditAccount(world.user.id, 40, 60)
 
 
-async def test_a_hold_settles_at_most_once_and_a_replay_returns_the_original(world: World) -> None:
+async def test_a_hold_settles_at_most_once_and_a_replay_returns_the_original(world: CreditsWorld) -> None:
     hold = (await world.reserve(60, "r")).hold
     first = await world.settle(hold.id, 10, "s")
     replay = await world.settle(hold.id, 10, "s")
@@ -125,75 +111,59 @@ async def test_a_hold_settles_at_most_once_and_a_replay_returns_the_original(wor
     assert await world.account() == CreditAccount(world.user.id, 90, 0)
 
 
-async def test_releasing_returns_the_whole_hold_once(world: World) -> None:
+async def test_releasing_returns_the_whole_hold_once(world: CreditsWorld) -> None:
     hold = (await world.reserve(30, "r")).hold
-    release = ReleaseHold(world.uow(), world.clock, world.ids)
-    await release(ReleaseHoldInput(world.user.id, hold.id, "rel"))
-    again = await ReleaseHold(world.uow(), world.clock, world.ids)(
-        ReleaseHoldInput(world.user.id, hold.id, "rel")
-    )
+    await world.run(ReleaseHold, ReleaseHoldInput(world.user.id, hold.id, "rel"))
+    again = await world.run(ReleaseHold, ReleaseHoldInput(world.user.id, hold.id, "rel"))
     assert again.replayed
     assert await world.account() == CreditAccount(world.user.id, 100, 0)
 
 
-async def test_someone_elses_hold_is_not_found(world: World) -> None:
+async def test_someone_elses_hold_is_not_found(world: CreditsWorld) -> None:
     hold = (await world.reserve(30, "r")).hold
     with pytest.raises(NotFound):
-        await SettleHold(world.uow(), world.clock, world.ids)(SettleHoldInput(new_id(), hold.id, 1, "s"))
+        await world.run(SettleHold, SettleHoldInput(new_id(), hold.id, 1, "s"))
     with pytest.raises(NotFound):
-        await ExtendHold(world.uow(), world.clock)(ExtendHoldInput(new_id(), hold.id, timedelta(hours=1)))
+        await world.run(ExtendHold, ExtendHoldInput(new_id(), hold.id, timedelta(hours=1)))
 
 
-async def test_a_key_reused_for_another_operation_is_a_conflict(world: World) -> None:
+async def test_a_key_reused_for_another_operation_is_a_conflict(world: CreditsWorld) -> None:
     await world.reserve(30, "same-key")
     with pytest.raises(Conflict) as caught:
-        await world.grant(5, "same-key")
+        await world.grant(world.user, 5, "same-key")
     assert caught.value.code == "idempotency_key_reused"
 
 
-async def test_stale_holds_expire_and_their_credits_return(world: World) -> None:
+async def test_stale_holds_expire_and_their_credits_return(world: CreditsWorld) -> None:
     hold = (await world.reserve(30, "r", ttl=timedelta(minutes=10))).hold
-    expire = ExpireHolds
-    assert await expire(world.uow(), world.clock, world.ids)(ExpireHoldsInput()) == 0
+    assert await world.run(ExpireHolds, ExpireHoldsInput()) == 0
     world.clock.advance(timedelta(minutes=11))
-    assert await expire(world.uow(), world.clock, world.ids)(ExpireHoldsInput()) == 1
-    assert await expire(world.uow(), world.clock, world.ids)(ExpireHoldsInput()) == 0
+    assert await world.run(ExpireHolds, ExpireHoldsInput()) == 1
+    assert await world.run(ExpireHolds, ExpireHoldsInput()) == 0
     with pytest.raises(Conflict):
         await world.settle(hold.id, 1, "late")
     assert await world.account() == CreditAccount(world.user.id, 100, 0)
 
 
-async def test_extending_a_hold_only_moves_its_expiry_forward(world: World) -> None:
+async def test_extending_a_hold_only_moves_its_expiry_forward(world: CreditsWorld) -> None:
     hold = (await world.reserve(30, "r", ttl=timedelta(minutes=10))).hold
-    extend = ExtendHold
-    longer = await extend(world.uow(), world.clock)(
-        ExtendHoldInput(world.user.id, hold.id, timedelta(hours=1))
-    )
-    shorter = await extend(world.uow(), world.clock)(
-        ExtendHoldInput(world.user.id, hold.id, timedelta(minutes=1))
-    )
+    longer = await world.run(ExtendHold, ExtendHoldInput(world.user.id, hold.id, timedelta(hours=1)))
+    shorter = await world.run(ExtendHold, ExtendHoldInput(world.user.id, hold.id, timedelta(minutes=1)))
     assert longer.expires_at == T0 + timedelta(hours=1)
     assert shorter.expires_at == longer.expires_at
     world.clock.advance(timedelta(minutes=30))
-    assert await ExpireHolds(world.uow(), world.clock, world.ids)(ExpireHoldsInput()) == 0
+    assert await world.run(ExpireHolds, ExpireHoldsInput()) == 0
 
 
-async def test_only_admins_adjust_and_never_below_zero(world: World) -> None:
+async def test_only_admins_adjust_and_never_below_zero(world: CreditsWorld) -> None:
     admin = Actor(new_id(), Role.ADMIN)
-    adjust = AdjustCredits
     with pytest.raises(Forbidden):
-        await adjust(world.uow(), world.clock, world.ids)(
-            AdjustCreditsInput(world.user.as_actor(), world.user.id, 5, "me")
-        )
+        await world.run(AdjustCredits, AdjustCreditsInput(world.user.as_actor(), world.user.id, 5, "me"))
     with pytest.raises(InvalidInput):
-        await adjust(world.uow(), world.clock, world.ids)(AdjustCreditsInput(admin, world.user.id, 5, "  "))
+        await world.run(AdjustCredits, AdjustCreditsInput(admin, world.user.id, 5, "  "))
     with pytest.raises(Refused):
-        await adjust(world.uow(), world.clock, world.ids)(
-            AdjustCreditsInput(admin, world.user.id, -101, "fix")
-        )
-    result = await adjust(world.uow(), world.clock, world.ids)(
-        AdjustCreditsInput(admin, world.user.id, -40, "fix")
-    )
+        await world.run(AdjustCredits, AdjustCreditsInput(admin, world.user.id, -101, "fix"))
+    result = await world.run(AdjustCredits, AdjustCreditsInput(admin, world.user.id, -40, "fix"))
     assert result.entry.reason == "fix"
     assert await world.account() == CreditAccount(world.user.id, 60, 0)
 
@@ -208,9 +178,8 @@ def test_ledger_entries_obey_the_sign_rules() -> None:
         CreditAccount(user, 3, 0).apply(LedgerEntry(new_id(), user, EntryKind.HOLD, -5, 5, "k", T0))
 
 
-async def test_entitlements_follow_the_subscription_and_fall_back_to_free(world: World) -> None:
-    entitlements = GetEntitlements
-    free = await entitlements(world.uow(), world.clock)(world.user.id)
+async def test_entitlements_follow_the_subscription_and_fall_back_to_free(world: CreditsWorld) -> None:
+    free = await world.run(GetEntitlements, world.user.id)
     subscription = Subscription(
         id=new_id(),
         user_id=world.user.id,
@@ -227,9 +196,9 @@ async def test_entitlements_follow_the_subscription_and_fall_back_to_free(world:
     async with world.uow() as uow:
         await uow.subscriptions.insert_if_absent(subscription)
         await uow.commit()
-    pro = await entitlements(world.uow(), world.clock)(world.user.id)
+    pro = await world.run(GetEntitlements, world.user.id)
     world.clock.advance(timedelta(days=31))
-    after_period = await entitlements(world.uow(), world.clock)(world.user.id)
+    after_period = await world.run(GetEntitlements, world.user.id)
 
     assert (free.plan_code, free.allowed_tiers, free.max_concurrent_tasks) == (
         "free",

@@ -6,13 +6,13 @@ Every test runs on a fixed clock, on both sides of the dates it sets, so none de
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
-from asynccoder.adapters.system.platform_access import ConfiguredPlatformKeys
 from asynccoder.application.ai.catalogue import (
     CreateModel,
     CreateModelInput,
@@ -36,8 +36,10 @@ from asynccoder.domain.identity import Actor, Role
 from asynccoder.domain.model_lifecycle import ModelRetired, is_deprecated, is_retired
 from tests.support.ai import AllTiersEntitlements
 from tests.support.ai_catalogue_builders import make_config, make_model
+from tests.support.app import make_settings
 from tests.support.builders import new_id
 from tests.support.system import ManualClock, SequentialIdGenerator
+from tests.support.world import World
 
 P = Provider
 E, S, PR = ModelTier.ECONOMY, ModelTier.STANDARD, ModelTier.PREMIUM
@@ -198,18 +200,18 @@ async def test_an_explicit_deprecated_model_is_honoured() -> None:
 DOLLAR = PriceValues(1_000_000, 1_000_000, 1_000_000, 1_000_000)
 
 
-class World:
+class LifecycleWorld(World):
     def __init__(self) -> None:
-        self.store = InMemoryStore()
-        self.clock = ManualClock(BEFORE)
-        self.ids = SequentialIdGenerator(start=70_000)
+        super().__init__(
+            make_settings(claude_api_key="sk-ant-platform"),
+            clock=ManualClock(BEFORE),
+            ids=SequentialIdGenerator(start=70_000),
+            entitlements=AllTiersEntitlements(),
+        )
         self.admin = Actor(new_id(), Role.ADMIN)
-        self.platform = ConfiguredPlatformKeys({P.ANTHROPIC: "sk-ant-platform"})
 
-    def uow(self) -> InMemoryUnitOfWork:
-        return InMemoryUnitOfWork(self.store)
-
-    async def seed(self) -> World:
+    async def seed(self) -> LifecycleWorld:
+        await self.open()
         async with self.uow() as uow:
             await uow.ai_catalogue.save_provider_config(make_config(P.ANTHROPIC))
             await uow.commit()
@@ -228,41 +230,42 @@ class World:
             "price": DOLLAR,
         }
         values.update(overrides)
-        view = await CreateModel(self.uow(), self.clock, self.ids)(CreateModelInput(**values))  # type: ignore[arg-type]
+        view = await self.run(CreateModel, CreateModelInput(**values))  # type: ignore[arg-type]
         return view.model
 
     async def update(self, model: CatalogueModel, **changes: object) -> CatalogueModel:
-        use_case = UpdateModel(self.uow(), self.clock)
-        return await use_case(UpdateModelInput(self.admin, model.id, **changes))  # type: ignore[arg-type]
+        return await self.run(UpdateModel, UpdateModelInput(self.admin, model.id, **changes))  # type: ignore[arg-type]
 
-    async def get(self, model: CatalogueModel) -> tuple[bool, str | None]:
-        use_case = GetModel(self.uow(), self.clock, self.platform, AllTiersEntitlements())
-        view = await use_case(GetModelInput(self.admin, model.id))
+    async def usability(self, model: CatalogueModel) -> tuple[bool, str | None]:
+        view = await self.run(GetModel, GetModelInput(self.admin, model.id))
         return view.usable, view.unusable_reason
 
 
 @pytest.fixture
-async def world() -> World:
-    return await World().seed()
+async def world() -> AsyncIterator[LifecycleWorld]:
+    async with LifecycleWorld() as world:
+        yield await world.seed()
 
 
-async def test_a_model_becomes_unusable_on_its_retirement_day_in_lists_and_lookups(world: World) -> None:
+async def test_a_model_becomes_unusable_on_its_retirement_day_in_lists_and_lookups(
+    world: LifecycleWorld,
+) -> None:
     model = await world.create(deprecated_on=DEPRECATED_ON, retires_on=RETIRES_ON)
-    list_models = ListModels(world.uow(), world.clock, world.platform, AllTiersEntitlements())
+    list_models = await world.get(ListModels)
     for moment, expected in ((DEPRECATED_ONLY, (True, None)), (RETIRED, (False, "model_retired"))):
         world.clock.set(moment)
         [item] = (await list_models(ListModelsInput(world.admin))).items
         assert (item.usable, item.unusable_reason) == expected
         assert (item.model.deprecated_on, item.model.retires_on) == (DEPRECATED_ON, RETIRES_ON)
-        assert await world.get(model) == expected
+        assert await world.usability(model) == expected
 
 
-async def test_trying_a_retired_model_is_refused_with_its_replacement(world: World) -> None:
+async def test_trying_a_retired_model_is_refused_with_its_replacement(world: LifecycleWorld) -> None:
     replacement = await world.create()
     model = await world.create(retires_on=RETIRES_ON, replacement_model_id=replacement.id)
     world.clock.set(RETIRED)
     # Nothing past the catalogue is reached: no key, no entitlements, no charge, no call, no record.
-    use_case = TryModel(world.uow(), world.clock, None, None, world.platform, None, None, None, None)  # type: ignore[arg-type]
+    use_case = await world.get(TryModel)
     with pytest.raises(ModelRetired) as caught:
         await use_case(TryModelInput(world.admin, model.id, use_own_key=False))
     assert caught.value.replacement_model_id == replacement.id
@@ -276,7 +279,7 @@ async def test_trying_a_retired_model_is_refused_with_its_replacement(world: Wor
     ],
 )
 async def test_creating_a_model_with_an_invalid_lifecycle_is_refused(
-    world: World, lifecycle: dict[str, object], field: str
+    world: LifecycleWorld, lifecycle: dict[str, object], field: str
 ) -> None:
     with pytest.raises(InvalidInput) as caught:
         await world.create(**lifecycle)
@@ -285,7 +288,7 @@ async def test_creating_a_model_with_an_invalid_lifecycle_is_refused(
         assert await uow.ai_catalogue.list_models(ModelFilter(enabled_only=False)) == []
 
 
-async def test_a_replacement_must_be_another_model_that_is_not_retired(world: World) -> None:
+async def test_a_replacement_must_be_another_model_that_is_not_retired(world: LifecycleWorld) -> None:
     retired = await world.create(retires_on=date(2031, 1, 1))
     model = await world.create()
     for replacement_id, message in (
@@ -300,7 +303,9 @@ async def test_a_replacement_must_be_another_model_that_is_not_retired(world: Wo
     assert (await world.update(model, replacement_model_id=retired.id)).replacement_model_id == retired.id
 
 
-async def test_an_update_keeps_unsent_lifecycle_fields_and_clears_them_with_none(world: World) -> None:
+async def test_an_update_keeps_unsent_lifecycle_fields_and_clears_them_with_none(
+    world: LifecycleWorld,
+) -> None:
     replacement = await world.create()
     model = await world.create(
         deprecated_on=DEPRECATED_ON, retires_on=RETIRES_ON, replacement_model_id=replacement.id
@@ -321,17 +326,17 @@ async def test_an_update_keeps_unsent_lifecycle_fields_and_clears_them_with_none
         await world.update(model, deprecated_on=RETIRES_ON + timedelta(days=1))
 
 
-async def test_editing_a_model_whose_replacement_has_since_retired_still_works(world: World) -> None:
+async def test_editing_a_model_whose_replacement_has_since_retired_still_works(world: LifecycleWorld) -> None:
     replacement = await world.create(retires_on=RETIRES_ON)
     model = await world.create(replacement_model_id=replacement.id)
     world.clock.set(RETIRED)
     assert (await world.update(model, display_name="Renamed")).replacement_model_id == replacement.id
 
 
-async def test_deleting_a_replacement_clears_the_reference_to_it(world: World) -> None:
+async def test_deleting_a_replacement_clears_the_reference_to_it(world: LifecycleWorld) -> None:
     replacement = await world.create()
     model = await world.create(replacement_model_id=replacement.id)
-    await DeleteModel(world.uow())(DeleteModelInput(world.admin, replacement.id))
+    await world.run(DeleteModel, DeleteModelInput(world.admin, replacement.id))
     async with world.uow() as uow:
         stored = await uow.ai_catalogue.get_model(model.id)
     assert stored is not None

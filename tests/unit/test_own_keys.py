@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
 import pytest
 
-from asynccoder.adapters.crypto.secret_box import AesGcmSecretBox
-from asynccoder.adapters.memory.store import InMemoryStore
-from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
-from asynccoder.adapters.system.platform_access import ConfiguredPlatformKeys
 from asynccoder.application.ai.api_keys import (
+    CallCredentials,
     CreateApiKey,
     CreateApiKeyInput,
     DeleteApiKey,
@@ -34,14 +32,6 @@ from asynccoder.application.ai.usage import (
     RecordModelUsage,
     RecordModelUsageInput,
 )
-from asynccoder.application.billing.credits import (
-    GrantCredits,
-    GrantCreditsInput,
-    ReleaseHold,
-    ReserveCredits,
-    SettleHold,
-)
-from asynccoder.application.billing.plan_entitlements import CreditTrialCharges
 from asynccoder.application.ports.ai import TierEntitlements
 from asynccoder.domain.ai import ModelTier, Provider, ProviderAuthError, ProviderOverloaded, Usage
 from asynccoder.domain.ai_catalogue import ApiKeyStatus, CallOutcome, KeySource, api_key_context
@@ -53,31 +43,33 @@ from asynccoder.domain.identity import (
 )
 from tests.support.ai import AllTiersEntitlements, pong_models
 from tests.support.ai_catalogue_builders import make_config, make_model, make_price
+from tests.support.app import make_settings
 from tests.support.builders import T0, new_id
-from tests.support.system import ManualClock, SequentialIdGenerator
+from tests.support.system import SequentialIdGenerator
+from tests.support.world import World
 
 CANARY = "sk-ant-CANARY-0123456789-wxyz"
 PLATFORM_KEY = "sk-ant-PLATFORM-key-9999"
 
 
-class World:
+class KeysWorld(World):
     def __init__(self, platform: dict[Provider, str | None] | None = None) -> None:
-        self.store = InMemoryStore()
-        self.clock = ManualClock(T0)
-        self.ids = SequentialIdGenerator(start=5000)
-        self.box = AesGcmSecretBox([("k1", b"k" * 32)])
-        self.factory = pong_models()
-        self.platform = ConfiguredPlatformKeys(platform or {})
+        settings = make_settings(claude_api_key=(platform or {}).get(Provider.ANTHROPIC))
+        super().__init__(
+            settings,
+            ids=SequentialIdGenerator(start=5000),
+            models=pong_models(),
+            entitlements=AllTiersEntitlements(),
+        )
+        self.factory = self.models
         self.alice = Actor(new_id(), Role.USER)
         self.bob = Actor(new_id(), Role.USER)
         self.model = make_model(
             provider=Provider.ANTHROPIC, model_name="claude-haiku-4-5", tier=ModelTier.ECONOMY
         )
 
-    def uow(self) -> InMemoryUnitOfWork:
-        return InMemoryUnitOfWork(self.store)
-
-    async def seed(self) -> World:
+    async def seed(self) -> KeysWorld:
+        await self.open()
         async with self.uow() as uow:
             await uow.ai_catalogue.save_provider_config(make_config(Provider.ANTHROPIC))
             await uow.ai_catalogue.add_model(self.model)
@@ -85,35 +77,12 @@ class World:
             await uow.commit()
         return self
 
-    def create(self) -> CreateApiKey:
-        return CreateApiKey(self.uow(), self.clock, self.ids, self.box, self.factory)
+    async def resolve(self, data: ResolveCallCredentialsInput) -> CallCredentials:
+        return await self.run(ResolveCallCredentials, data)
 
-    def resolve(self) -> ResolveCallCredentials:
-        return ResolveCallCredentials(self.uow(), self.clock, self.box, self.platform)
-
-    def try_model(self, entitlements: TierEntitlements | None = None) -> TryModel:
-        uow = self.uow()
-        charges = CreditTrialCharges(
-            ReserveCredits(uow, self.clock, self.ids),
-            SettleHold(uow, self.clock, self.ids),
-            ReleaseHold(uow, self.clock, self.ids),
-        )
-        return TryModel(
-            uow,
-            self.clock,
-            self.box,
-            self.factory,
-            self.platform,
-            entitlements or AllTiersEntitlements(),
-            charges,
-            RecordModelUsage(uow, self.clock, self.ids),
-            self.ids,
-        )
-
-    async def grant(self, actor: Actor, credits: int) -> None:
-        await GrantCredits(self.uow(), self.clock, self.ids)(
-            GrantCreditsInput(actor.user_id, credits, f"grant:{actor.user_id}:{credits}")
-        )
+    async def try_model(self, entitlements: TierEntitlements | None = None) -> TryModel:
+        self.entitlements = entitlements or AllTiersEntitlements()
+        return await self.get(TryModel)
 
     async def account(self, actor: Actor) -> tuple[int, int]:
         async with self.uow() as uow:
@@ -123,11 +92,29 @@ class World:
     async def add_key(self, actor: Actor, **kwargs: object) -> object:
         values: dict[str, object] = {"actor": actor, "provider": Provider.ANTHROPIC, "key": CANARY}
         values.update(kwargs)
-        return await self.create()(CreateApiKeyInput(**values))  # type: ignore[arg-type]
+        return await self.run(CreateApiKey, CreateApiKeyInput(**values))  # type: ignore[arg-type]
 
 
-async def test_a_stored_key_is_sealed_to_its_row_and_shows_only_its_last_four_characters() -> None:
-    world = await World().seed()
+MakeWorld = Callable[..., Awaitable["KeysWorld"]]
+
+
+@pytest.fixture
+async def make_world() -> AsyncIterator[MakeWorld]:
+    worlds: list[KeysWorld] = []
+
+    async def make(platform: dict[Provider, str | None] | None = None) -> KeysWorld:
+        worlds.append(KeysWorld(platform))
+        return await worlds[-1].seed()
+
+    yield make
+    for world in worlds:
+        await world.close()
+
+
+async def test_a_stored_key_is_sealed_to_its_row_and_shows_only_its_last_four_characters(
+    make_world: MakeWorld,
+) -> None:
+    world = await make_world()
     key = await world.add_key(world.alice, label="laptop")
     assert key.last4 == "wxyz"  # type: ignore[attr-defined]
     assert CANARY not in repr(key)
@@ -138,52 +125,50 @@ async def test_a_stored_key_is_sealed_to_its_row_and_shows_only_its_last_four_ch
     assert world.box.decrypt(stored.sealed_key, context=api_key_context(stored.id, stored.user_id)) == CANARY
 
 
-async def test_a_second_key_for_the_same_provider_conflicts() -> None:
-    world = await World().seed()
+async def test_a_second_key_for_the_same_provider_conflicts(make_world: MakeWorld) -> None:
+    world = await make_world()
     await world.add_key(world.alice)
     with pytest.raises(Conflict) as caught:
         await world.add_key(world.alice, key=CANARY + "2")
     assert caught.value.code == "api_key_exists"
 
 
-async def test_a_key_the_provider_rejects_is_refused_and_not_stored() -> None:
-    world = await World().seed()
+async def test_a_key_the_provider_rejects_is_refused_and_not_stored(make_world: MakeWorld) -> None:
+    world = await make_world()
     world.factory.behaviour = lambda ref, key: ProviderAuthError("invalid x-api-key")
     with pytest.raises(Refused) as caught:
         await world.add_key(world.alice, validate=True)
     assert caught.value.code == "api_key_invalid"
     assert world.factory.calls[0].api_key == CANARY
     assert world.factory.calls[0].request.max_tokens <= 16
-    page = await ListApiKeys(world.uow())(ListApiKeysInput(world.alice))
+    page = await world.run(ListApiKeys, ListApiKeysInput(world.alice))
     assert page.items == []
 
 
-async def test_an_unsupported_provider_is_invalid_input() -> None:
-    world = await World().seed()
+async def test_an_unsupported_provider_is_invalid_input(make_world: MakeWorld) -> None:
+    world = await make_world()
     with pytest.raises(InvalidInput):
         await world.add_key(world.alice, provider=Provider.OPENAI_COMPATIBLE)
 
 
-async def test_someone_elses_key_is_not_found_for_read_change_and_delete() -> None:
-    world = await World().seed()
+async def test_someone_elses_key_is_not_found_for_read_change_and_delete(make_world: MakeWorld) -> None:
+    world = await make_world()
     key = await world.add_key(world.alice)
     key_id = key.id  # type: ignore[attr-defined]
     with pytest.raises(NotFound):
-        await GetApiKey(world.uow())(GetApiKeyInput(world.bob, key_id))
+        await world.run(GetApiKey, GetApiKeyInput(world.bob, key_id))
     with pytest.raises(NotFound):
-        await UpdateApiKey(world.uow(), world.clock, world.box, world.factory)(
-            UpdateApiKeyInput(world.bob, key_id, label="mine now")
-        )
+        await world.run(UpdateApiKey, UpdateApiKeyInput(world.bob, key_id, label="mine now"))
     with pytest.raises(NotFound):
-        await DeleteApiKey(world.uow())(DeleteApiKeyInput(world.bob, key_id))
-    assert (await GetApiKey(world.uow())(GetApiKeyInput(world.alice, key_id))).label == ""
-    assert (await ListApiKeys(world.uow())(ListApiKeysInput(world.bob))).items == []
+        await world.run(DeleteApiKey, DeleteApiKeyInput(world.bob, key_id))
+    assert (await world.run(GetApiKey, GetApiKeyInput(world.alice, key_id))).label == ""
+    assert (await world.run(ListApiKeys, ListApiKeysInput(world.bob))).items == []
 
 
-async def test_the_users_own_key_is_used_and_charges_no_platform_credits() -> None:
-    world = await World({Provider.ANTHROPIC: PLATFORM_KEY}).seed()
+async def test_the_users_own_key_is_used_and_charges_no_platform_credits(make_world: MakeWorld) -> None:
+    world = await make_world({Provider.ANTHROPIC: PLATFORM_KEY})
     await world.add_key(world.alice)
-    creds = await world.resolve()(ResolveCallCredentialsInput(world.alice.user_id, Provider.ANTHROPIC))
+    creds = await world.resolve(ResolveCallCredentialsInput(world.alice.user_id, Provider.ANTHROPIC))
     assert (creds.api_key, creds.key_source, creds.charges_platform_credits) == (
         CANARY,
         KeySource.BYOK,
@@ -192,9 +177,9 @@ async def test_the_users_own_key_is_used_and_charges_no_platform_credits() -> No
     assert CANARY not in repr(creds)
 
 
-async def test_without_an_own_key_the_platform_key_is_used_and_charged() -> None:
-    world = await World({Provider.ANTHROPIC: PLATFORM_KEY}).seed()
-    creds = await world.resolve()(ResolveCallCredentialsInput(world.alice.user_id, Provider.ANTHROPIC))
+async def test_without_an_own_key_the_platform_key_is_used_and_charged(make_world: MakeWorld) -> None:
+    world = await make_world({Provider.ANTHROPIC: PLATFORM_KEY})
+    creds = await world.resolve(ResolveCallCredentialsInput(world.alice.user_id, Provider.ANTHROPIC))
     assert (creds.api_key, creds.key_source, creds.charges_platform_credits) == (
         PLATFORM_KEY,
         KeySource.PLATFORM,
@@ -202,19 +187,21 @@ async def test_without_an_own_key_the_platform_key_is_used_and_charged() -> None
     )
 
 
-async def test_no_key_at_all_is_refused() -> None:
-    world = await World().seed()
+async def test_no_key_at_all_is_refused(make_world: MakeWorld) -> None:
+    world = await make_world()
     with pytest.raises(Refused) as caught:
-        await world.resolve()(ResolveCallCredentialsInput(world.alice.user_id, Provider.ANTHROPIC))
+        await world.resolve(ResolveCallCredentialsInput(world.alice.user_id, Provider.ANTHROPIC))
     assert caught.value.code == "no_provider_key"
 
 
-async def test_a_key_over_its_monthly_cap_falls_back_to_the_platform_until_next_month() -> None:
-    world = await World({Provider.ANTHROPIC: PLATFORM_KEY}).seed()
+async def test_a_key_over_its_monthly_cap_falls_back_to_the_platform_until_next_month(
+    make_world: MakeWorld,
+) -> None:
+    world = await make_world({Provider.ANTHROPIC: PLATFORM_KEY})
     key = await world.add_key(world.alice, monthly_cap_credits=5)
-    record = RecordModelUsage(world.uow(), world.clock, world.ids)
     # 5,000 input tokens at $1/M = $0.005 = 5 credits: the cap is reached.
-    await record(
+    await world.run(
+        RecordModelUsage,
         RecordModelUsageInput(
             user_id=world.alice.user_id,
             model_id=world.model.id,
@@ -224,20 +211,23 @@ async def test_a_key_over_its_monthly_cap_falls_back_to_the_platform_until_next_
             latency_ms=300,
             outcome=CallOutcome.OK,
             api_key_id=key.id,  # type: ignore[attr-defined]
-        )
+        ),
     )
-    creds = await world.resolve()(ResolveCallCredentialsInput(world.alice.user_id, Provider.ANTHROPIC))
+    creds = await world.resolve(ResolveCallCredentialsInput(world.alice.user_id, Provider.ANTHROPIC))
     assert creds.key_source is KeySource.PLATFORM
     world.clock.set(T0.replace(day=1) + timedelta(days=40))
-    creds = await world.resolve()(ResolveCallCredentialsInput(world.alice.user_id, Provider.ANTHROPIC))
+    creds = await world.resolve(ResolveCallCredentialsInput(world.alice.user_id, Provider.ANTHROPIC))
     assert creds.key_source is KeySource.BYOK
 
 
-async def test_a_key_the_provider_rejected_in_a_call_is_marked_invalid_until_replaced() -> None:
-    world = await World({Provider.ANTHROPIC: PLATFORM_KEY}).seed()
+async def test_a_key_the_provider_rejected_in_a_call_is_marked_invalid_until_replaced(
+    make_world: MakeWorld,
+) -> None:
+    world = await make_world({Provider.ANTHROPIC: PLATFORM_KEY})
     key = await world.add_key(world.alice)
     key_id = key.id  # type: ignore[attr-defined]
-    await RecordModelUsage(world.uow(), world.clock, world.ids)(
+    await world.run(
+        RecordModelUsage,
         RecordModelUsageInput(
             user_id=world.alice.user_id,
             model_id=world.model.id,
@@ -247,20 +237,20 @@ async def test_a_key_the_provider_rejected_in_a_call_is_marked_invalid_until_rep
             latency_ms=80,
             outcome=CallOutcome.AUTH_FAILED,
             api_key_id=key_id,
-        )
+        ),
     )
-    stored = await GetApiKey(world.uow())(GetApiKeyInput(world.alice, key_id))
+    stored = await world.run(GetApiKey, GetApiKeyInput(world.alice, key_id))
     assert stored.status is ApiKeyStatus.INVALID
-    creds = await world.resolve()(ResolveCallCredentialsInput(world.alice.user_id, Provider.ANTHROPIC))
+    creds = await world.resolve(ResolveCallCredentialsInput(world.alice.user_id, Provider.ANTHROPIC))
     assert creds.key_source is KeySource.PLATFORM
-    updated = await UpdateApiKey(world.uow(), world.clock, world.box, world.factory)(
-        UpdateApiKeyInput(world.alice, key_id, key="sk-ant-NEW-key-000-1234", validate=True)
+    updated = await world.run(
+        UpdateApiKey, UpdateApiKeyInput(world.alice, key_id, key="sk-ant-NEW-key-000-1234", validate=True)
     )
     assert (updated.status, updated.last4) == (ApiKeyStatus.ACTIVE, "1234")
 
 
-async def test_a_ciphertext_copied_to_another_users_row_cannot_be_used() -> None:
-    world = await World({Provider.ANTHROPIC: PLATFORM_KEY}).seed()
+async def test_a_ciphertext_copied_to_another_users_row_cannot_be_used(make_world: MakeWorld) -> None:
+    world = await make_world({Provider.ANTHROPIC: PLATFORM_KEY})
     alice_key = await world.add_key(world.alice)
     bob_key = await world.add_key(world.bob, key="sk-ant-bob-key-5678")
     async with world.uow() as uow:
@@ -268,29 +258,31 @@ async def test_a_ciphertext_copied_to_another_users_row_cannot_be_used() -> None
         assert stolen is not None
         await uow.api_keys.update(dataclasses.replace(stolen, sealed_key=alice_key.sealed_key))  # type: ignore[attr-defined]
         await uow.commit()
-    creds = await world.resolve()(ResolveCallCredentialsInput(world.bob.user_id, Provider.ANTHROPIC))
+    creds = await world.resolve(ResolveCallCredentialsInput(world.bob.user_id, Provider.ANTHROPIC))
     assert creds.key_source is KeySource.PLATFORM
     assert creds.api_key != CANARY
 
 
-async def test_testing_a_model_reports_a_provider_failure_as_a_result() -> None:
-    world = await World({Provider.ANTHROPIC: PLATFORM_KEY}).seed()
+async def test_testing_a_model_reports_a_provider_failure_as_a_result(make_world: MakeWorld) -> None:
+    world = await make_world({Provider.ANTHROPIC: PLATFORM_KEY})
     await world.grant(world.alice, 10)
     world.factory.behaviour = lambda ref, key: ProviderOverloaded("Overloaded", provider="anthropic")
-    try_model = world.try_model()
+    try_model = await world.try_model()
     result = await try_model(TryModelInput(world.alice, world.model.id, use_own_key=False))
     assert (result.ok, result.error_code, result.charged_credits) == (False, "provider_overloaded", 0)
     assert world.factory.calls[0].api_key == PLATFORM_KEY
     assert await world.account(world.alice) == (10, 0)  # a failed test costs nothing, the hold is released
 
 
-async def test_a_test_on_the_platform_key_is_paid_recorded_and_needs_the_credits() -> None:
-    world = await World({Provider.ANTHROPIC: PLATFORM_KEY}).seed()
+async def test_a_test_on_the_platform_key_is_paid_recorded_and_needs_the_credits(
+    make_world: MakeWorld,
+) -> None:
+    world = await make_world({Provider.ANTHROPIC: PLATFORM_KEY})
     with pytest.raises(InsufficientCredits):  # a Free user with no credits gets no free use of the key
-        await world.try_model()(TryModelInput(world.alice, world.model.id, use_own_key=False))
+        await (await world.try_model())(TryModelInput(world.alice, world.model.id, use_own_key=False))
     assert world.factory.calls == []
     await world.grant(world.alice, 10)
-    result = await world.try_model()(TryModelInput(world.alice, world.model.id, use_own_key=False))
+    result = await (await world.try_model())(TryModelInput(world.alice, world.model.id, use_own_key=False))
     assert result.ok
     assert result.charged_credits >= 1
     assert await world.account(world.alice) == (10 - result.charged_credits, 0)
@@ -304,8 +296,10 @@ async def test_a_test_on_the_platform_key_is_paid_recorded_and_needs_the_credits
     )
 
 
-async def test_a_test_of_a_tier_the_plan_does_not_include_is_refused_before_any_call() -> None:
-    world = await World({Provider.ANTHROPIC: PLATFORM_KEY}).seed()
+async def test_a_test_of_a_tier_the_plan_does_not_include_is_refused_before_any_call(
+    make_world: MakeWorld,
+) -> None:
+    world = await make_world({Provider.ANTHROPIC: PLATFORM_KEY})
     await world.grant(world.alice, 10)
 
     class EconomyExcluded:
@@ -313,7 +307,7 @@ async def test_a_test_of_a_tier_the_plan_does_not_include_is_refused_before_any_
             return frozenset({ModelTier.STANDARD})
 
     with pytest.raises(Refused) as caught:
-        await world.try_model(EconomyExcluded())(
+        await (await world.try_model(EconomyExcluded()))(
             TryModelInput(world.alice, world.model.id, use_own_key=False)
         )
     assert caught.value.code == "tier_not_allowed"
@@ -321,11 +315,11 @@ async def test_a_test_of_a_tier_the_plan_does_not_include_is_refused_before_any_
     assert await world.account(world.alice) == (10, 0)
 
 
-async def test_a_test_whose_own_key_the_provider_refuses_marks_the_key_invalid() -> None:
-    world = await World().seed()
+async def test_a_test_whose_own_key_the_provider_refuses_marks_the_key_invalid(make_world: MakeWorld) -> None:
+    world = await make_world()
     key = await world.add_key(world.alice)
     world.factory.behaviour = lambda ref, key: ProviderAuthError("invalid x-api-key", provider="anthropic")
-    result = await world.try_model()(TryModelInput(world.alice, world.model.id, use_own_key=True))
+    result = await (await world.try_model())(TryModelInput(world.alice, world.model.id, use_own_key=True))
     assert (result.ok, result.error_code, result.charged_credits) == (False, "provider_auth_failed", 0)
     async with world.uow() as uow:
         stored = await uow.api_keys.get(key.id)  # type: ignore[attr-defined]
@@ -333,9 +327,11 @@ async def test_a_test_whose_own_key_the_provider_refuses_marks_the_key_invalid()
     assert stored.status is ApiKeyStatus.INVALID
 
 
-async def test_testing_with_an_own_key_needs_one_and_without_needs_a_platform_key() -> None:
-    world = await World().seed()
-    try_model = world.try_model()
+async def test_testing_with_an_own_key_needs_one_and_without_needs_a_platform_key(
+    make_world: MakeWorld,
+) -> None:
+    world = await make_world()
+    try_model = await world.try_model()
     with pytest.raises(Refused) as own:
         await try_model(TryModelInput(world.alice, world.model.id, use_own_key=True))
     with pytest.raises(Refused) as platform:
@@ -347,8 +343,8 @@ async def test_testing_with_an_own_key_needs_one_and_without_needs_a_platform_ke
     assert world.factory.calls[-1].api_key == CANARY
 
 
-async def test_the_agents_secret_scan_gets_only_the_users_own_decrypted_keys() -> None:
-    world = await World().seed()
+async def test_the_agents_secret_scan_gets_only_the_users_own_decrypted_keys(make_world: MakeWorld) -> None:
+    world = await make_world()
     await world.add_key(world.alice)
     bob_key = await world.add_key(world.bob, key="sk-ant-bob-key-5678")
     await world.add_key(world.bob, provider=Provider.OPENAI, key="sk-proj-bob-unreadable-1234")

@@ -91,7 +91,8 @@ class ListPackages:
 
 
 @dataclass(frozen=True, slots=True)
-class PlanDraft:
+class CreatePlanInput:
+    actor: Actor
     code: str
     name: str
     monthly_credits: int
@@ -109,9 +110,22 @@ class CreatePlan:
     def __init__(self, uow: UnitOfWork, ids: IdGenerator) -> None:
         self._uow, self._ids = uow, ids
 
-    async def __call__(self, actor: Actor, draft: PlanDraft) -> SubscriptionPlan:
-        actor.require_admin()
-        plan = validate_plan(SubscriptionPlan(id=self._ids.new_id(), **dataclasses.asdict(draft)))
+    async def __call__(self, data: CreatePlanInput) -> SubscriptionPlan:
+        data.actor.require_admin()
+        plan = validate_plan(
+            SubscriptionPlan(
+                id=self._ids.new_id(),
+                code=data.code,
+                name=data.name,
+                monthly_credits=data.monthly_credits,
+                price_cents=data.price_cents,
+                max_concurrent_tasks=data.max_concurrent_tasks,
+                allowed_tiers=data.allowed_tiers,
+                rate_limit_tier=data.rate_limit_tier,
+                active=data.active,
+                stripe_price_id=data.stripe_price_id,
+            )
+        )
         async with self._uow as uow:
             await uow.billing_catalogue.save_plan(plan)
             await uow.commit()
@@ -178,7 +192,8 @@ def _price_id(new: str | None, old: str | None) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
-class PackageDraft:
+class CreatePackageInput:
+    actor: Actor
     code: str
     name: str
     credits: int
@@ -193,9 +208,19 @@ class CreatePackage:
     def __init__(self, uow: UnitOfWork, ids: IdGenerator) -> None:
         self._uow, self._ids = uow, ids
 
-    async def __call__(self, actor: Actor, draft: PackageDraft) -> CreditPackage:
-        actor.require_admin()
-        package = validate_package(CreditPackage(id=self._ids.new_id(), **dataclasses.asdict(draft)))
+    async def __call__(self, data: CreatePackageInput) -> CreditPackage:
+        data.actor.require_admin()
+        package = validate_package(
+            CreditPackage(
+                id=self._ids.new_id(),
+                code=data.code,
+                name=data.name,
+                credits=data.credits,
+                price_cents=data.price_cents,
+                active=data.active,
+                stripe_price_id=data.stripe_price_id,
+            )
+        )
         async with self._uow as uow:
             await uow.billing_catalogue.save_package(package)
             await uow.commit()

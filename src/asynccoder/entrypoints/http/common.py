@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Annotated
+from typing import Annotated, TypeVar
 from uuid import UUID
 
 import msgspec
@@ -91,3 +91,29 @@ Limit = Annotated[
 Cursor = Annotated[
     str | None, QueryParameter(max_length=255, description="`next_cursor` of the previous page")
 ]
+
+
+T = TypeVar("T")
+
+
+class _Derived:
+    """``source``'s attributes, with the wire values of the fields named in ``derived`` in their place."""
+
+    __slots__ = ("_derived", "_source")
+
+    def __init__(self, source: object, derived: dict[str, object]) -> None:
+        self._source = source
+        self._derived = derived
+
+    def __getattr__(self, name: str) -> object:
+        derived = self._derived
+        return derived[name] if name in derived else getattr(self._source, name)
+
+
+def wire(struct: type[T], source: object, **derived: object) -> T:
+    """The response ``struct`` built from ``source``'s same-named attributes (nested objects too).
+
+    ``derived`` gives, by field name, only the wire values that are not the attribute as it is: ids as
+    strings, enum values as strings, renamed or computed fields. Datetimes stay ``datetime``.
+    """
+    return msgspec.convert(_Derived(source, derived) if derived else source, struct, from_attributes=True)

@@ -38,6 +38,7 @@ from asynccoder.entrypoints.http.common import (
     Limit,
     parse_cursor,
     problem_response,
+    wire,
 )
 
 # ---- own keys
@@ -84,17 +85,7 @@ class ApiKeyUpdateBody(msgspec.Struct, forbid_unknown_fields=True):
 
 
 def _key_out(key: ApiKey) -> ApiKeyOut:
-    return ApiKeyOut(
-        id=key.id,
-        provider=key.provider,
-        label=key.label,
-        last4=key.last4,
-        status=key.status.value,
-        monthly_cap_credits=key.monthly_cap_credits,
-        created_at=key.created_at,
-        updated_at=key.updated_at,
-        last_used_at=key.last_used_at,
-    )
+    return wire(ApiKeyOut, key, status=key.status.value)
 
 
 class ApiKeysController(Controller):

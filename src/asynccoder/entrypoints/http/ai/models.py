@@ -55,6 +55,7 @@ from asynccoder.entrypoints.http.common import (
     ModelRetiredProblem,
     parse_cursor,
     problem_response,
+    wire,
 )
 
 # ---- wire structs
@@ -99,37 +100,20 @@ class ModelPageOut(msgspec.Struct):
 def _price_out(price: ModelPrice | None) -> PriceOut | None:
     if price is None:
         return None
-    return PriceOut(
-        effective_from=price.effective_from,
-        input_micro_usd_per_mtok=price.input_micro_usd_per_mtok,
-        output_micro_usd_per_mtok=price.output_micro_usd_per_mtok,
-        cache_read_micro_usd_per_mtok=price.cache_read_micro_usd_per_mtok,
-        cache_write_micro_usd_per_mtok=price.cache_write_micro_usd_per_mtok,
-    )
+    return wire(PriceOut, price)
 
 
 def _model_out(
     model: CatalogueModel, price: ModelPrice | None, usable: bool, reason: str | None = None
 ) -> ModelOut:
-    return ModelOut(
-        id=model.id,
-        provider=model.provider,
-        model_name=model.model_name,
-        display_name=model.display_name,
-        context_window=model.context_window,
-        max_output_tokens=model.max_output_tokens,
+    return wire(
+        ModelOut,
+        model,
         capabilities=sorted(model.capabilities),
-        tier=model.tier,
-        enabled=model.enabled,
         default_modes=sorted(model.default_modes),
         price=_price_out(price),
         usable=usable,
         unusable_reason=reason,
-        created_at=model.created_at,
-        updated_at=model.updated_at,
-        deprecated_on=model.deprecated_on,
-        retires_on=model.retires_on,
-        replacement_model_id=model.replacement_model_id,
     )
 
 
@@ -298,14 +282,7 @@ class ModelsController(Controller):
         and recorded in usage; an own key the provider refuses is marked invalid. A provider failure is a
         result (`ok: false`, `error_code` such as `provider_auth_failed`), not an error."""
         result = await use_case(TryModelInput(actor, data.model_id, data.use_own_key))
-        return ModelTestOut(
-            result.ok,
-            result.latency_ms,
-            result.model,
-            result.error_code,
-            result.message,
-            result.charged_credits,
-        )
+        return wire(ModelTestOut, result)
 
 
 class AdminModelsController(Controller):

@@ -26,6 +26,7 @@ from asynccoder.entrypoints.http.auth import require_admin
 from asynccoder.entrypoints.http.common import (
     ADMIN_ONLY,
     BAD_REQUEST,
+    wire,
 )
 
 
@@ -53,9 +54,7 @@ class ProviderConfigBody(msgspec.Struct, forbid_unknown_fields=True):
 
 
 def _config_out(config: ProviderConfig) -> ProviderConfigOut:
-    return ProviderConfigOut(
-        config.provider, config.display_name, config.base_url, config.enabled, config.updated_at
-    )
+    return wire(ProviderConfigOut, config)
 
 
 class AdminProvidersController(Controller):

@@ -22,6 +22,7 @@ from asynccoder.entrypoints.http.auth import require_admin
 from asynccoder.entrypoints.http.common import (
     ADMIN_ONLY,
     BAD_REQUEST,
+    wire,
 )
 
 # ---- usage
@@ -92,24 +93,7 @@ class AdminUsageController(Controller):
 
         Latency percentiles are the upper bounds of histogram buckets (an upper estimate)."""
         rows = await use_case(GetModelUsageStatsInput(actor, from_, to, model_id))
-        return ModelUsageOut(
-            [
-                ModelDayOut(
-                    model_id=r.model_id,
-                    day=r.day,
-                    calls=r.calls,
-                    errors=r.errors,
-                    input_tokens=r.input_tokens,
-                    output_tokens=r.output_tokens,
-                    cache_read_tokens=r.cache_read_tokens,
-                    cache_write_tokens=r.cache_write_tokens,
-                    cost_credits=r.cost_credits,
-                    latency_p50_ms=r.latency_p50_ms,
-                    latency_p95_ms=r.latency_p95_ms,
-                )
-                for r in rows
-            ]
-        )
+        return ModelUsageOut([wire(ModelDayOut, r) for r in rows])
 
 
 class UserUsageController(Controller):
@@ -129,18 +113,4 @@ class UserUsageController(Controller):
         """Your calls per model and UTC day: tokens, what they cost, and the platform credits charged (zero on
         your own keys)."""
         rows = await use_case(GetMyUsageInput(actor.user_id, from_, to))
-        return MyUsageOut(
-            [
-                MyUsageDayOut(
-                    r.model_id,
-                    r.day,
-                    r.calls,
-                    r.errors,
-                    r.input_tokens,
-                    r.output_tokens,
-                    r.cost_credits,
-                    r.charged_credits,
-                )
-                for r in rows
-            ]
-        )
+        return MyUsageOut([wire(MyUsageDayOut, r) for r in rows])

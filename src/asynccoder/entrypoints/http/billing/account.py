@@ -50,6 +50,7 @@ from asynccoder.entrypoints.http.common import (
     Limit,
     parse_cursor,
     problem_responses,
+    wire,
 )
 
 
@@ -147,7 +148,7 @@ class BillingController(Controller):
         ``url``. Credits arrive only when Stripe confirms the payment (webhook). With an ``Idempotency-Key``
         header a repeat returns the same session; the same key with a different body -> 409."""
         started = await use_case(StartCheckoutInput(actor, data.package_id, data.plan_id, idempotency_key))
-        return CheckoutBody(started.session_id, started.url)
+        return wire(CheckoutBody, started)
 
     @post(
         "/portal",
@@ -176,8 +177,11 @@ class BillingController(Controller):
         ent = view.entitlements
         body = SubscriptionBody(
             plan=plan_out(view.plan),
-            entitlements=EntitlementsBody(
-                [t.value for t in ent.allowed_tiers], ent.max_concurrent_tasks, ent.rate_limit_tier.value
+            entitlements=wire(
+                EntitlementsBody,
+                ent,
+                allowed_tiers=[t.value for t in ent.allowed_tiers],
+                rate_limit_tier=ent.rate_limit_tier.value,
             ),
         )
         if view.subscription is not None:
@@ -189,11 +193,11 @@ class BillingController(Controller):
             body.cancel_at_period_end = s.cancel_at_period_end
         if view.usage is not None:
             u = view.usage
-            body.usage = UsageBody(
-                rfc3339(u.period_start),
-                rfc3339(u.period_end) if u.period_end else None,
-                u.credits_granted,
-                u.credits_used,
+            body.usage = wire(
+                UsageBody,
+                u,
+                period_start=rfc3339(u.period_start),
+                period_end=rfc3339(u.period_end) if u.period_end else None,
             )
         return body
 
@@ -214,19 +218,7 @@ class BillingController(Controller):
         """Your Stripe invoices, newest first."""
         page = await use_case(actor, limit, cursor)
         return InvoicesBody(
-            [
-                InvoiceBody(
-                    i.id,
-                    i.status,
-                    i.amount_due_cents,
-                    i.amount_paid_cents,
-                    i.currency,
-                    rfc3339(i.created),
-                    i.hosted_invoice_url,
-                    i.number,
-                )
-                for i in page.items
-            ],
+            [wire(InvoiceBody, i, created_at=rfc3339(i.created)) for i in page.items],
             page.next_cursor,
         )
 

@@ -13,11 +13,11 @@ from litestar.status_codes import HTTP_201_CREATED
 
 from asynccoder.application.billing.catalogue import (
     CreatePackage,
+    CreatePackageInput,
     CreatePlan,
+    CreatePlanInput,
     ListPackages,
     ListPlans,
-    PackageDraft,
-    PlanDraft,
     UpdatePackage,
     UpdatePackageInput,
     UpdatePlan,
@@ -143,9 +143,20 @@ class AdminBillingController(Controller):
         self, data: JSONBody[PlanCreateBody], actor: FromDishka[Actor], use_case: FromDishka[CreatePlan]
     ) -> Response[PlanBody]:
         """Add a subscription plan; ``code`` must be unique (409 ``code_taken``)."""
-        fields = msgspec.structs.asdict(data)
-        fields["allowed_tiers"] = tuple(data.allowed_tiers)
-        plan = await use_case(actor, PlanDraft(**fields))
+        plan = await use_case(
+            CreatePlanInput(
+                actor,
+                code=data.code,
+                name=data.name,
+                monthly_credits=data.monthly_credits,
+                price_cents=data.price_cents,
+                max_concurrent_tasks=data.max_concurrent_tasks,
+                allowed_tiers=tuple(data.allowed_tiers),
+                rate_limit_tier=data.rate_limit_tier,
+                active=data.active,
+                stripe_price_id=data.stripe_price_id,
+            )
+        )
         return Response(
             plan_out(plan), status_code=201, headers={"Location": f"{API_PREFIX}/admin/plans/{plan.id}"}
         )
@@ -205,7 +216,17 @@ class AdminBillingController(Controller):
         self, data: JSONBody[PackageCreateBody], actor: FromDishka[Actor], use_case: FromDishka[CreatePackage]
     ) -> Response[PackageBody]:
         """Add a credit package; ``code`` must be unique (409 ``code_taken``)."""
-        package = await use_case(actor, PackageDraft(**msgspec.structs.asdict(data)))
+        package = await use_case(
+            CreatePackageInput(
+                actor,
+                code=data.code,
+                name=data.name,
+                credits=data.credits,
+                price_cents=data.price_cents,
+                active=data.active,
+                stripe_price_id=data.stripe_price_id,
+            )
+        )
         return Response(
             package_out(package),
             status_code=201,

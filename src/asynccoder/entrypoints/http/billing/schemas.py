@@ -14,6 +14,7 @@ from asynccoder.domain.billing import (
     LedgerEntry,
     SubscriptionPlan,
 )
+from asynccoder.entrypoints.http.common import wire
 
 
 def rfc3339(moment: datetime) -> str:
@@ -36,16 +37,14 @@ class LedgerEntryBody(msgspec.Struct):
 
 
 def entry_out(e: LedgerEntry) -> LedgerEntryBody:
-    return LedgerEntryBody(
-        id=e.id,
+    return wire(
+        LedgerEntryBody,
+        e,
         kind=e.kind.value,
         amount_credits=e.amount,
         available_delta_credits=e.available_delta,
         held_delta_credits=e.held_delta,
         created_at=rfc3339(e.created_at),
-        hold_id=e.hold_id,
-        reference=e.reference,
-        reason=e.reason,
     )
 
 
@@ -63,17 +62,11 @@ class PlanBody(msgspec.Struct):
 
 
 def plan_out(p: SubscriptionPlan) -> PlanBody:
-    return PlanBody(
-        id=p.id,
-        code=p.code,
-        name=p.name,
-        monthly_credits=p.monthly_credits,
-        price_cents=p.price_cents,
-        max_concurrent_tasks=p.max_concurrent_tasks,
+    return wire(
+        PlanBody,
+        p,
         allowed_tiers=[t.value for t in p.allowed_tiers],
         rate_limit_tier=p.rate_limit_tier.value,
-        active=p.active,
-        stripe_price_id=p.stripe_price_id,
     )
 
 
@@ -93,7 +86,7 @@ class PackageBody(msgspec.Struct):
 
 
 def package_out(p: CreditPackage) -> PackageBody:
-    return PackageBody(p.id, p.code, p.name, p.credits, p.price_cents, p.active, p.stripe_price_id)
+    return wire(PackageBody, p)
 
 
 class PackagesBody(msgspec.Struct):

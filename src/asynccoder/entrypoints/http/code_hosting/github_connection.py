@@ -25,7 +25,7 @@ from asynccoder.domain.identity import (
     Actor,
 )
 from asynccoder.entrypoints.http.auth import PUBLIC
-from asynccoder.entrypoints.http.common import problem_responses
+from asynccoder.entrypoints.http.common import problem_responses, wire
 
 
 class GitHubAuthorizeView(msgspec.Struct):
@@ -51,13 +51,7 @@ class CallbackNotice(msgspec.Struct):
 
 
 def _connection_view(connection: GitHubConnection) -> GitHubConnectionView:
-    return GitHubConnectionView(
-        login=connection.login,
-        github_user_id=connection.github_user_id,
-        scopes=list(connection.scopes),
-        connected_at=connection.created_at,
-        updated_at=connection.updated_at,
-    )
+    return wire(GitHubConnectionView, connection, connected_at=connection.created_at)
 
 
 class GitHubConnectionController(Controller):

@@ -22,6 +22,7 @@ from asynccoder.domain.identity import Actor
 from asynccoder.entrypoints.http.code_hosting.schemas import PullRequestOut, pull_request_out
 from asynccoder.entrypoints.http.common import (
     problem_response,
+    wire,
 )
 
 
@@ -57,24 +58,16 @@ class PullRequestDetailOut(msgspec.Struct):
 
 
 def _review_out(r: PullRequestReview) -> ReviewOut:
-    return ReviewOut(
-        r.id, r.host_review_id, r.author_login, r.state, r.body, r.commit_sha, r.submitted_at, r.by_platform
-    )
+    return wire(ReviewOut, r, github_review_id=r.host_review_id)
 
 
 def _comment_out(c: PullRequestComment) -> CommentOut:
-    return CommentOut(
-        id=c.id,
+    return wire(
+        CommentOut,
+        c,
         kind=c.kind.value,
         github_comment_id=c.host_comment_id,
-        author_login=c.author_login,
         body="" if c.deleted else c.body,
-        path=c.path,
-        line=c.line,
-        deleted=c.deleted,
-        by_platform=c.by_platform,
-        created_at=c.created_at,
-        updated_at=c.updated_at,
     )
 
 

@@ -45,6 +45,7 @@ from asynccoder.entrypoints.http.common import (
     Limit,
     parse_cursor,
     problem_response,
+    wire,
 )
 
 ERRORS = {
@@ -138,33 +139,23 @@ class PullRequestListOut(msgspec.Struct):
 
 def repository_out(view: RepositoryView) -> RepositoryOut:
     repo = view.repository
-    return RepositoryOut(
-        id=repo.id,
-        host=repo.host,
-        full_name=repo.full_name,
-        default_branch=repo.default_branch,
+    return wire(
+        RepositoryOut,
+        repo,
         visibility=repo.visibility.value,
-        html_url=repo.html_url,
         permission=view.permission.value,
         webhook_active=view.webhook_active,
-        settings=RepositorySettingsOut(
-            repo.auto_review, repo.default_model_id, repo.default_base_branch, repo.test_command
-        ),
-        head_sha=repo.head_sha,
-        last_pushed_at=repo.last_pushed_at,
-        created_at=repo.created_at,
-        updated_at=repo.updated_at,
+        settings=wire(RepositorySettingsOut, repo),
     )
 
 
 def _connectable(repo: HostedRepository) -> ConnectableRepositoryOut:
-    return ConnectableRepositoryOut(
-        full_name=repo.full_name,
+    return wire(
+        ConnectableRepositoryOut,
+        repo,
         github_id=repo.host_id,
-        default_branch=repo.default_branch,
         visibility=repo.visibility.value,
         permission=repo.permission.value,
-        html_url=repo.html_url,
     )
 
 

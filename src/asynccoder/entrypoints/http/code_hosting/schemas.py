@@ -10,6 +10,7 @@ import msgspec
 from asynccoder.domain.code_hosting import (
     PullRequest,
 )
+from asynccoder.entrypoints.http.common import wire
 
 
 class PullRequestOut(msgspec.Struct):
@@ -33,22 +34,4 @@ class PullRequestOut(msgspec.Struct):
 
 
 def pull_request_out(pr: PullRequest) -> PullRequestOut:
-    return PullRequestOut(
-        id=pr.id,
-        repository_id=pr.repository_id,
-        number=pr.number,
-        title=pr.title,
-        body=pr.body,
-        state=pr.state.value,
-        draft=pr.draft,
-        author_login=pr.author_login,
-        head_ref=pr.head_ref,
-        head_sha=pr.head_sha,
-        base_ref=pr.base_ref,
-        html_url=pr.html_url,
-        opened_by_platform=pr.opened_by_platform,
-        merged_at=pr.merged_at,
-        closed_at=pr.closed_at,
-        created_at=pr.created_at,
-        updated_at=pr.updated_at,
-    )
+    return wire(PullRequestOut, pr, state=pr.state.value)

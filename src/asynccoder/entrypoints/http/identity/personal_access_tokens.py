@@ -27,6 +27,7 @@ from asynccoder.entrypoints.http.common import (
     Limit,
     parse_cursor,
     problem_responses,
+    wire,
 )
 
 
@@ -56,15 +57,7 @@ class TokenPage(msgspec.Struct):
 
 
 def _view(token: PersonalAccessToken) -> TokenView:
-    return TokenView(
-        id=str(token.id),
-        name=token.name,
-        prefix=token.prefix,
-        created_at=token.created_at,
-        expires_at=token.expires_at,
-        last_used_at=token.last_used_at,
-        revoked_at=token.revoked_at,
-    )
+    return wire(TokenView, token, id=str(token.id))
 
 
 class PersonalAccessTokenController(Controller):
@@ -95,8 +88,7 @@ class PersonalAccessTokenController(Controller):
                 actor=actor, name=data.name, expires_at=data.expires_at, expires_in_days=data.expires_in_days
             )
         )
-        view = _view(created.token)
-        body = CreatedToken(**msgspec.structs.asdict(view), token=created.secret)
+        body = wire(CreatedToken, created.token, id=str(created.token.id), token=created.secret)
         return Response(
             body,
             status_code=201,

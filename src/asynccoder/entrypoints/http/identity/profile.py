@@ -22,7 +22,7 @@ from asynccoder.domain.identity import (
     Actor,
     User,
 )
-from asynccoder.entrypoints.http.common import problem_responses
+from asynccoder.entrypoints.http.common import problem_responses, wire
 from asynccoder.entrypoints.http.identity.sessions import request_client_ip
 from asynccoder.ioc.settings import Settings
 
@@ -42,17 +42,14 @@ class UserView(msgspec.Struct):
 
 def user_view(user: User) -> UserView:
     """The public shape of a user: never a password hash or any credential."""
-    return UserView(
+    return wire(
+        UserView,
+        user,
         id=str(user.id),
-        email=user.email,
-        display_name=user.display_name,
         role=user.role.value,
         status=user.status.value,
-        github_login=user.github_login,
         has_password=user.password_hash is not None,
         clerk_linked=user.clerk_user_id is not None,
-        created_at=user.created_at,
-        updated_at=user.updated_at,
     )
 
 

@@ -33,7 +33,7 @@ from asynccoder.application.shared import DEFAULT_PAGE_SIZE
 from asynccoder.domain.identity import MAX_PASSWORD_LENGTH, Actor
 from asynccoder.entrypoints.http.auth import PUBLIC
 from asynccoder.entrypoints.http.client_ip import client_ip, parse_networks
-from asynccoder.entrypoints.http.common import Cursor, Limit, parse_cursor, problem_responses
+from asynccoder.entrypoints.http.common import Cursor, Limit, parse_cursor, problem_responses, wire
 from asynccoder.ioc.settings import Settings
 
 # Over-long passwords are refused by the schema (before any hashing); a little slack above the domain limit
@@ -73,12 +73,7 @@ class Tokens(msgspec.Struct):
 
 def _tokens(pair: TokenPair) -> Response[Tokens]:
     return Response(
-        Tokens(
-            access_token=pair.access_token,
-            token_type=pair.token_type,
-            expires_in=pair.expires_in,
-            refresh_token=pair.refresh_token,
-        ),
+        wire(Tokens, pair),
         status_code=200,
         headers=NO_STORE,
     )
@@ -231,13 +226,11 @@ class SignInSessionController(Controller):
         page = await list_sessions(ListSessionsQuery(actor=actor, limit=limit, cursor=parse_cursor(cursor)))
         return SessionPage(
             items=[
-                SessionView(
+                wire(
+                    SessionView,
+                    item.session,
                     id=str(item.session.id),
                     created_at=item.session.started_at,
-                    last_used_at=item.session.last_used_at,
-                    expires_at=item.session.expires_at,
-                    client_ip=item.session.client_ip,
-                    user_agent=item.session.user_agent,
                     current=item.current,
                 )
                 for item in page.items

@@ -11,7 +11,7 @@ import msgspec
 from asynccoder.application.ports.events import TaskEvent
 from asynccoder.application.tasks.manage import TaskAnalyticsReport, TaskReceipt, TaskView
 from asynccoder.domain.tasks import MAX_INSTRUCTIONS_LENGTH, MAX_PRIORITY, MIN_PRIORITY, Task, TaskMode
-from asynccoder.entrypoints.http.common import problem_response
+from asynccoder.entrypoints.http.common import problem_response, wire
 
 Priority = Annotated[int, msgspec.Meta(ge=MIN_PRIORITY, le=MAX_PRIORITY, description="0 (low) to 10 (high)")]
 Instructions = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_INSTRUCTIONS_LENGTH)]
@@ -161,41 +161,15 @@ class AnalyticsOut(msgspec.Struct):
 
 def task_out(task: Task, view: TaskView | None = None) -> TaskOut:
     r = task.result
-    return TaskOut(
-        id=task.id,
-        repository_id=task.repository_id,
+    return wire(
+        TaskOut,
+        task,
         mode=task.mode.value,
         status=task.status.value,
-        instructions=task.instructions,
-        base_branch=task.base_branch,
-        pull_request_number=task.pull_request_number,
-        model_id=task.model_id,
-        budget_cap_credits=task.budget_cap_credits,
-        priority=task.priority,
-        attempt=task.attempt,
-        max_attempts=task.max_attempts,
         failure_reason=task.failure_reason.value if task.failure_reason else None,
-        failure_message=task.failure_message,
-        result=TaskResultOut(
-            r.summary_markdown,
-            r.branch,
-            r.pull_request_url,
-            r.pull_request_number,
-            r.review_url,
-            list(r.changed_files),
-            DiffStatsOut(r.diff_stats.files_changed, r.diff_stats.additions, r.diff_stats.deletions),
-            r.partial,
-        )
-        if r
-        else None,
-        settled_credits=task.settled_credits,
-        charge_waived=task.charge_waived,
+        result=wire(TaskResultOut, r) if r else None,
         queue_position=view.queue_position if view else None,
         eta_seconds=view.eta_seconds if view else None,
-        created_at=task.created_at,
-        updated_at=task.updated_at,
-        started_at=task.started_at,
-        finished_at=task.finished_at,
     )
 
 
@@ -212,56 +186,28 @@ def log_line_out(event: TaskEvent) -> LogLineOut:
 
 def receipt_out(receipt: TaskReceipt) -> ReceiptOut:
     task = receipt.task
-    return ReceiptOut(
+    return wire(
+        ReceiptOut,
+        receipt,
         task_id=task.id,
         status=task.status.value,
         failure_reason=task.failure_reason.value if task.failure_reason else None,
         lines=[
-            ReceiptLineOut(
-                id=line.usage.id,
-                attempt=line.usage.attempt,
-                model_id=line.usage.model_id,
-                answered_model=line.usage.answered_model,
+            wire(
+                ReceiptLineOut,
+                line.usage,
                 key_source=line.usage.key_source.value,
-                price_id=line.usage.price_id,
-                input_tokens=line.usage.input_tokens,
-                output_tokens=line.usage.output_tokens,
-                cache_read_tokens=line.usage.cache_read_tokens,
-                cache_write_tokens=line.usage.cache_write_tokens,
-                cost_credits=line.usage.cost_credits,
-                charged_credits=line.usage.charged_credits,
                 billed_credits=line.billed_credits,
-                created_at=line.usage.created_at,
             )
             for line in receipt.lines
         ],
-        cost_credits=receipt.cost_credits,
-        charged_credits=receipt.charged_credits,
-        settled_credits=receipt.settled_credits,
-        waived=receipt.waived,
-        note=receipt.note,
-        cache_read_tokens=receipt.cache_read_tokens,
-        cache_write_tokens=receipt.cache_write_tokens,
-        platform_fee_credits=receipt.platform_fee_credits,
     )
 
 
 def analytics_out(report: TaskAnalyticsReport) -> AnalyticsOut:
     d = report.durations
     return AnalyticsOut(
-        counts=[StatusModeCountOut(c.status.value, c.mode.value, c.count) for c in report.counts],
-        durations=DurationsOut(d.count, d.p50, d.p90, d.p99),
-        daily=[
-            DailyUsageOut(
-                u.day,
-                u.model_id,
-                u.calls,
-                u.input_tokens,
-                u.output_tokens,
-                u.cache_read_tokens,
-                u.cache_write_tokens,
-                u.charged_credits,
-            )
-            for u in report.daily
-        ],
+        counts=[wire(StatusModeCountOut, c, status=c.status.value, mode=c.mode.value) for c in report.counts],
+        durations=wire(DurationsOut, d, p50_seconds=d.p50, p90_seconds=d.p90, p99_seconds=d.p99),
+        daily=[wire(DailyUsageOut, u) for u in report.daily],
     )

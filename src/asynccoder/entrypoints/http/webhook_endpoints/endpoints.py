@@ -36,7 +36,7 @@ from asynccoder.domain.webhook_endpoints import (
     WebhookEndpoint,
     WebhookEventType,
 )
-from asynccoder.entrypoints.http.common import API_PREFIX, Cursor, Limit, parse_cursor, problem_response
+from asynccoder.entrypoints.http.common import API_PREFIX, Cursor, Limit, parse_cursor, problem_response, wire
 
 PATH = "/webhook-endpoints"
 ERRORS = {
@@ -118,35 +118,27 @@ class DeliveryPage(msgspec.Struct):
     next_cursor: str | None
 
 
+def _endpoint_fields(e: WebhookEndpoint) -> dict[str, object]:
+    return {"id": str(e.id), "event_types": [t.value for t in e.event_types]}
+
+
 def _out(e: WebhookEndpoint) -> EndpointOut:
-    return EndpointOut(
-        id=str(e.id),
-        url=e.url,
-        event_types=[t.value for t in e.event_types],
-        enabled=e.enabled,
-        description=e.description,
-        credits_low_threshold=e.credits_low_threshold,
-        disabled_reason=e.disabled_reason,
-        disabled_at=e.disabled_at,
-        previous_secret_expires_at=e.previous_secret_expires_at,
-        created_at=e.created_at,
-        updated_at=e.updated_at,
-    )
+    return wire(EndpointOut, e, **_endpoint_fields(e))
 
 
 def _with_secret(created: EndpointWithSecret) -> EndpointWithSecretOut:
-    return EndpointWithSecretOut(**msgspec.structs.asdict(_out(created.endpoint)), secret=created.secret)
+    e = created.endpoint
+    return wire(EndpointWithSecretOut, e, **_endpoint_fields(e), secret=created.secret)
 
 
 def _delivery(d: WebhookDelivery) -> DeliveryOut:
-    return DeliveryOut(
+    return wire(
+        DeliveryOut,
+        d,
         id=str(d.id),
         event_id=str(d.event_id),
         event_type=d.event_type.value,
         status=d.status.value,
-        next_attempt_at=d.next_attempt_at,
-        created_at=d.created_at,
-        attempts=[AttemptOut(a.at, a.status_code, a.duration_ms, a.error) for a in d.attempts],
     )
 
 
