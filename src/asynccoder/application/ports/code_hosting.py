@@ -232,6 +232,8 @@ class CommentSnapshot:
     updated_at: datetime | None
     author_is_bot: bool = False
     created_at: datetime | None = None
+    side: str | None = None  # RIGHT or LEFT (inline comments only)
+    start_line: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
@@ -44,6 +45,15 @@ class CommentOut(msgspec.Struct):
     body: str
     path: str | None
     line: int | None
+    side: Annotated[
+        Literal["RIGHT", "LEFT"] | None,
+        msgspec.Meta(
+            description="Inline comments: RIGHT numbers `line` on the new version, LEFT on the old."
+        ),
+    ]
+    start_line: Annotated[
+        int | None, msgspec.Meta(description="First line of a comment spanning several lines.")
+    ]
     deleted: bool
     by_platform: bool
     created_at: datetime
@@ -71,6 +81,8 @@ def _comment_out(c: PullRequestComment) -> CommentOut:
         body="" if c.deleted else c.body,
         path=c.path,
         line=c.line,
+        side="LEFT" if c.side == "LEFT" else "RIGHT" if c.side == "RIGHT" else None,
+        start_line=c.start_line,
         deleted=c.deleted,
         by_platform=c.by_platform,
         created_at=c.created_at,
