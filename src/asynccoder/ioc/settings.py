@@ -481,6 +481,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     problems: list[str] = []
+    unparsed: set[str] = set()  # attributes whose value failed to parse: reported once, not as missing too
     for name, (attribute, parse) in _FIELDS.items():
         raw = env.get(name)
         if raw is None or (raw.strip() == "" and attribute not in {"redis_url"}):
@@ -489,6 +490,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             values[attribute] = parse(raw)
         except ValueError as exc:
             problems.append(f"{name} {exc}")
+            unparsed.add(attribute)
     if values.get("task_events_backend") == "redis" and not values.get("redis_url"):
         problems.append("TASK_EVENTS_BACKEND=redis needs REDIS_URL")
     if values.get("task_events_backend") == "postgres" and not str(values.get("database_url", "")).startswith(
@@ -497,14 +499,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         problems.append("TASK_EVENTS_BACKEND=postgres needs a PostgreSQL DATABASE_URL")
     if values.get("cors_allow_credentials") and values.get("cors_allowed_origins") == ("*",):
         problems.append("CORS_ALLOW_CREDENTIALS=true needs CORS_ALLOWED_ORIGINS to list origins, not *")
-    if problems:
-        raise SettingsError(problems)
+    # A value that fails to parse does not stop here: the checks below still run, so that one start-up
+    # reports every problem (an unparsed value is skipped by them, never reported as missing as well).
 
     environment: Environment = values.get("environment", "development")
     data_dir: Path = values.get("data_dir", Path("data"))
     values["data_dir"] = data_dir
     if "database_url" not in values:
-        if environment == "production":
+        if environment == "production" and "database_url" not in unparsed:
             problems.append("DATABASE_URL is required in production")
         values["database_url"] = f"sqlite+aiosqlite:///{data_dir / 'asynccoder.db'}"
     if "auto_migrate" not in values:
@@ -514,7 +516,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
     if environment == "production":
         secret = values.get("jwt_secret", "")
-        if secret.strip().lower() in _KNOWN_WEAK:
+        if "jwt_secret" in unparsed:
+            pass
+        elif secret.strip().lower() in _KNOWN_WEAK:
             problems.append("JWT_SECRET is required in production")
         elif len(secret) < 32:
             problems.append("JWT_SECRET must be at least 32 characters in production")
@@ -523,9 +527,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
                 f"JWT_SECRET must have at least {_MIN_DISTINCT_SECRET_CHARACTERS} different characters in "
                 "production (generate one: python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
             )
-        if str(values.get("database_url", "")).startswith("sqlite"):
+        if "database_url" not in unparsed and str(values.get("database_url", "")).startswith("sqlite"):
             problems.append("DATABASE_URL must be PostgreSQL in production (SQLite is for development)")
-        if "encryption_keys" not in values:
+        if "encryption_keys" not in values and "encryption_keys" not in unparsed:
             problems.append("ENCRYPTION_KEYS is required in production")
         if values.get("stripe_secret_key") and not values.get("stripe_webhook_secret"):
             problems.append("STRIPE_WEBHOOK_SECRET is required in production when STRIPE_SECRET_KEY is set")
@@ -548,13 +552,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         if problems:
             raise SettingsError(problems)
     else:
-        missing = "jwt_secret" not in values or "encryption_keys" not in values
-        if missing:
+        if "jwt_secret" in values and len(values["jwt_secret"]) < 32:
+            problems.append("JWT_SECRET must be at least 32 characters")
+        if problems:
+            raise SettingsError(problems)  # before generating development secrets in place of bad ones
+        if "jwt_secret" not in values or "encryption_keys" not in values:
             generated = _dev_secrets(data_dir)
             values.setdefault("jwt_secret", generated["jwt_secret"])
             values.setdefault("encryption_keys", _encryption_keys("dev:" + generated["encryption_key"]))
-        if len(values["jwt_secret"]) < 32:
-            problems.append("JWT_SECRET must be at least 32 characters")
-        if problems:
-            raise SettingsError(problems)
     return Settings(**values)
