@@ -101,6 +101,17 @@ def _create_admin(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     verb = "Created" if result.created else "Promoted"
     say(f"{verb} admin {result.user_id}.")
+    if not result.has_password:
+        clerk = (
+            "through Clerk"
+            if settings.clerk_jwks_url and settings.clerk_issuer
+            else "through Clerk, which is not configured here (CLERK_JWKS_URL and CLERK_ISSUER)"
+        )
+        say(
+            f"This admin has no password: they cannot sign in with POST /api/v1/auth/login, only {clerk}. "
+            f"To set one: asynccoder create-admin --email {args.email} --password-stdin "
+            "(then type the password and press Enter)."
+        )
     return 0
 
 
