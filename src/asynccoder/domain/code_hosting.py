@@ -180,7 +180,7 @@ class Repository:
     full_name: str
     default_branch: str
     visibility: Visibility
-    html_url: str
+    html_url: str | None  # the host's web page; None for a local repository (never a server path)
     clone_url: str
     created_at: datetime
     updated_at: datetime

@@ -75,7 +75,7 @@ class HostedRepository:
     default_branch: str
     visibility: Visibility
     permission: Permission
-    html_url: str
+    html_url: str | None  # None for a local repository: its only address is a path on the server
     clone_url: str
 
 
