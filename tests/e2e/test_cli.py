@@ -66,3 +66,33 @@ def test_a_batch_or_limit_below_one_is_refused_with_a_clear_error(
     assert result.returncode == 2
     assert "must be at least 1" in result.stderr
     assert option.split("=")[0] in result.stderr
+
+
+def test_the_cli_reads_dot_env_from_its_directory_and_the_real_environment_wins(tmp_path: Path) -> None:
+    """``.env.example`` copied to ``.env`` as it is, plus one line: the command uses it; a variable set in
+    the environment beats the file."""
+    example = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
+    from_file, from_env = tmp_path / "from-file.db", tmp_path / "from-env.db"
+    (tmp_path / ".env").write_text(example + f"\nDATABASE_URL=sqlite+aiosqlite:///{from_file}\n")
+    inherited = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "ASYNCCODER_DATA_DIR"}}
+
+    def migrate(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "asynccoder.entrypoints.cli", "migrate"],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env={**inherited, **env},
+            timeout=60,
+            check=False,
+        )
+
+    read = migrate({})
+    assert read.returncode == 0, read.stderr
+    assert from_file.exists()
+    assert (tmp_path / "data").is_dir(), "ASYNCCODER_DATA_DIR=data from the file, relative to the directory"
+    from_file.unlink()
+    overridden = migrate({"DATABASE_URL": f"sqlite+aiosqlite:///{from_env}"})
+    assert overridden.returncode == 0, overridden.stderr
+    assert from_env.exists()
+    assert not from_file.exists()

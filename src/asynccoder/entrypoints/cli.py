@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from asynccoder import __version__
 from asynccoder.ioc.settings import Settings, SettingsError, load_settings
@@ -238,8 +239,19 @@ def build_parser() -> argparse.ArgumentParser:
 _PARSER_EXTENSIONS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = []
 
 
+def read_dotenv(directory: Path | None = None) -> None:
+    """Put the variables of ``.env`` in ``directory`` (the current one by default) into the environment, each
+    only when the environment does not set it already: a real environment variable always wins. Only the
+    command line reads it (servers started with ``asynccoder serve`` inherit the result); an ASGI server
+    pointed at the app factory directly reads the environment alone."""
+    from dotenv import load_dotenv
+
+    load_dotenv((directory or Path.cwd()) / ".env", override=False)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    read_dotenv()
     try:
         settings = load_settings()
     except SettingsError as exc:
