@@ -33,6 +33,7 @@ def command(name: str) -> Callable[[Command], Command]:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from asynccoder.entrypoints.http.server import BoundedHeadProtocol
     from asynccoder.ioc.commands import migrate_to_head
 
     if settings.auto_migrate and args.workers > 1:
@@ -48,7 +49,12 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         proxy_headers=False,  # client addresses come from the trusted-proxy logic, never blindly from headers
         server_header=False,
         log_config=None,
-        timeout_graceful_shutdown=30,
+        http=BoundedHeadProtocol,  # httptools, with a deadline and a size limit on request heads
+        timeout_keep_alive=settings.server_keep_alive_timeout_seconds,
+        limit_concurrency=settings.server_limit_concurrency,
+        backlog=settings.server_backlog,
+        h11_max_incomplete_event_size=settings.server_max_header_bytes,
+        timeout_graceful_shutdown=settings.server_graceful_timeout_seconds,
     )
     return 0
 

@@ -57,6 +57,14 @@ class Settings:
     log_format: Literal["json", "console"] = "console"
     public_base_url: str = "http://127.0.0.1:8000"
     max_request_body_bytes: int = 1_048_576
+    # The HTTP server (``asynccoder serve``): idle keep-alive and request-head deadline, connections served at
+    # once per process (over it: 503), the listen backlog, the largest request head, and how long a stop
+    # waits for requests in flight.
+    server_keep_alive_timeout_seconds: int = 5
+    server_limit_concurrency: int = 1000
+    server_backlog: int = 2048
+    server_max_header_bytes: int = 16_384
+    server_graceful_timeout_seconds: int = 30
     trusted_proxies: tuple[str, ...] = ()
     # Browser origins allowed to call the API (CORS); none by default. Credentials only when asked for.
     cors_allowed_origins: tuple[str, ...] = ()
@@ -383,6 +391,11 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "LOG_FORMAT": ("log_format", _log_format),
     "PUBLIC_BASE_URL": ("public_base_url", _http_url),
     "MAX_REQUEST_BODY_BYTES": ("max_request_body_bytes", _positive_int),
+    "SERVER_KEEP_ALIVE_TIMEOUT_SECONDS": ("server_keep_alive_timeout_seconds", _positive_int),
+    "SERVER_LIMIT_CONCURRENCY": ("server_limit_concurrency", _positive_int),
+    "SERVER_BACKLOG": ("server_backlog", _positive_int),
+    "SERVER_MAX_HEADER_BYTES": ("server_max_header_bytes", _positive_int),
+    "SERVER_GRACEFUL_TIMEOUT_SECONDS": ("server_graceful_timeout_seconds", _positive_int),
     "TRUSTED_PROXIES": ("trusted_proxies", _networks),
     "CORS_ALLOWED_ORIGINS": ("cors_allowed_origins", _origins),
     "CORS_ALLOW_CREDENTIALS": ("cors_allow_credentials", _bool),
