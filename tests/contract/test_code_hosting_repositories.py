@@ -195,6 +195,35 @@ async def test_reviews_and_comments_follow_their_rules(uow_factory: UowFactory) 
     assert stored_comment.deleted
 
 
+async def test_an_inline_comment_keeps_its_side_and_start_line(uow_factory: UowFactory) -> None:
+    repo = await seed_repository(uow_factory(), users=[(make_user(), Permission.ADMIN)], secret=None)
+    pr = make_pull(repo.id)
+
+    def inline(host_id: int | None, side: str | None, start_line: int | None, at: int) -> PullRequestComment:
+        return PullRequestComment(
+            new_id(), pr.id, CommentKind.REVIEW_COMMENT, host_id, None, f"on {side}", T0, T0,
+            path="app.py", line=12, side=side, start_line=start_line,
+            source_updated_at=T0 + timedelta(minutes=at),
+        )  # fmt: skip
+
+    async with uow_factory() as uow:
+        await uow.pull_requests.upsert(pr)
+        await uow.pull_requests.upsert_comment(inline(None, "LEFT", None, 0))  # posted: no host id yet
+        await uow.pull_requests.upsert_comment(inline(None, "RIGHT", 10, 0))
+        await uow.pull_requests.upsert_comment(inline(7, "RIGHT", None, 1))
+        await uow.commit()
+    async with uow_factory() as uow:
+        await uow.pull_requests.upsert_comment(inline(7, "LEFT", 11, 2))  # GitHub's later edit of comment 7
+        await uow.commit()
+    async with uow_factory() as uow:
+        stored = await uow.pull_requests.list_comments(pr.id)
+    assert sorted((c.host_comment_id or 0, c.side or "", c.start_line or 0, c.line) for c in stored) == [
+        (0, "LEFT", 0, 12),
+        (0, "RIGHT", 10, 12),
+        (7, "LEFT", 11, 12),
+    ]
+
+
 async def test_a_delivery_is_recorded_once(uow_factory: UowFactory) -> None:
     async with uow_factory() as uow:
         assert await uow.github_deliveries.record("d-1", "push", T0)

@@ -66,3 +66,81 @@ def test_a_batch_or_limit_below_one_is_refused_with_a_clear_error(
     assert result.returncode == 2
     assert "must be at least 1" in result.stderr
     assert option.split("=")[0] in result.stderr
+
+
+def test_the_cli_reads_dot_env_from_its_directory_and_the_real_environment_wins(tmp_path: Path) -> None:
+    """``.env.example`` copied to ``.env`` as it is, plus one line: the command uses it; a variable set in
+    the environment beats the file."""
+    example = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
+    from_file, from_env = tmp_path / "from-file.db", tmp_path / "from-env.db"
+    (tmp_path / ".env").write_text(example + f"\nDATABASE_URL=sqlite+aiosqlite:///{from_file}\n")
+    inherited = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "ASYNCCODER_DATA_DIR"}}
+
+    def migrate(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "asynccoder.entrypoints.cli", "migrate"],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env={**inherited, **env},
+            timeout=60,
+            check=False,
+        )
+
+    read = migrate({})
+    assert read.returncode == 0, read.stderr
+    assert from_file.exists()
+    assert (tmp_path / "data").is_dir(), "ASYNCCODER_DATA_DIR=data from the file, relative to the directory"
+    from_file.unlink()
+    overridden = migrate({"DATABASE_URL": f"sqlite+aiosqlite:///{from_env}"})
+    assert overridden.returncode == 0, overridden.stderr
+    assert from_env.exists()
+    assert not from_file.exists()
+
+
+def test_serve_hands_the_server_limits_from_the_settings_to_uvicorn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    from asynccoder.entrypoints import cli
+    from asynccoder.entrypoints.http.server import BoundedHeadProtocol
+
+    calls: list[dict[str, object]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *_, **kwargs: calls.append(kwargs))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ASYNCCODER_DATA_DIR", str(tmp_path))
+    assert cli.main(["serve"]) == 0
+    for name, value in {
+        "SERVER_KEEP_ALIVE_TIMEOUT_SECONDS": "7",
+        "SERVER_LIMIT_CONCURRENCY": "64",
+        "SERVER_BACKLOG": "128",
+        "SERVER_MAX_HEADER_BYTES": "8192",
+        "SERVER_GRACEFUL_TIMEOUT_SECONDS": "12",
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert cli.main(["serve"]) == 0
+    limits = ("timeout_keep_alive", "limit_concurrency", "backlog", "h11_max_incomplete_event_size")
+    defaults, configured = ({k: c[k] for k in (*limits, "timeout_graceful_shutdown", "http")} for c in calls)
+    assert defaults == {
+        "timeout_keep_alive": 5,
+        "limit_concurrency": 1000,
+        "backlog": 2048,
+        "h11_max_incomplete_event_size": 16384,
+        "timeout_graceful_shutdown": 30,
+        "http": BoundedHeadProtocol,
+    }
+    assert configured == {
+        "timeout_keep_alive": 7,
+        "limit_concurrency": 64,
+        "backlog": 128,
+        "h11_max_incomplete_event_size": 8192,
+        "timeout_graceful_shutdown": 12,
+        "http": BoundedHeadProtocol,
+    }
+
+
+def test_a_server_limit_below_one_is_refused(tmp_path: Path) -> None:
+    result = run_cli("serve", env={"ASYNCCODER_DATA_DIR": str(tmp_path), "SERVER_LIMIT_CONCURRENCY": "0"})
+    assert result.returncode == 2
+    assert "SERVER_LIMIT_CONCURRENCY must be greater than zero" in result.stderr

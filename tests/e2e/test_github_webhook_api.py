@@ -104,6 +104,7 @@ async def test_deliveries_become_pull_requests_with_reviews_and_comments(world: 
         ("pull_request", pull_request_event("opened")),
         ("pull_request_review", review_event()),
         ("pull_request_review_comment", review_comment_event()),
+        ("pull_request_review_comment", review_comment_event(comment_id=3, side="LEFT", lines=(1, 3))),
         ("issue_comment", issue_comment_event()),
     ]:
         response = await post(world, event, payload)
@@ -117,7 +118,13 @@ async def test_deliveries_become_pull_requests_with_reviews_and_comments(world: 
     assert pull["number"] == 1347
     assert pull["state"] == "open"
     assert [r["state"] for r in detail["reviews"]] == ["approved"]
-    assert sorted(c["kind"] for c in detail["comments"]) == ["issue_comment", "review_comment"]
+    assert sorted(
+        (c["kind"], c["github_comment_id"], c["side"], c["start_line"], c["line"]) for c in detail["comments"]
+    ) == [
+        ("issue_comment", 444, None, None, None),
+        ("review_comment", 2, "RIGHT", None, 1),
+        ("review_comment", 3, "LEFT", 1, 3),  # a re-review tells the removed lines 1-3 from the new ones
+    ]
     assert await count(world.settings, "repository_events") == 1  # auto-review queued for later
 
 

@@ -175,3 +175,28 @@ async def _seal_connection(url: str, user: User) -> None:
             await uow.commit()
     finally:
         await engine.dispose()
+
+
+def test_create_admin_without_a_password_says_how_the_admin_can_sign_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = _env(tmp_path)
+    code, out, err = _in_process(monkeypatch, capsys, env, "create-admin", "--email", "ops@example.com")
+    assert code == 0, err
+    assert "Created admin" in out
+    assert "This admin has no password" in out
+    assert "only through Clerk, which is not configured here (CLERK_JWKS_URL and CLERK_ISSUER)" in out
+    assert "asynccoder create-admin --email ops@example.com --password-stdin" in out
+    assert _users(env) == [("ops@example.com", "admin", False)]
+
+    code, out, err = _in_process(
+        monkeypatch, capsys, env, "create-admin", "--email", "ops@example.com", "--password-stdin",
+        stdin="correct horse battery\n",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "no password" not in out
+    code, out, err = _in_process(monkeypatch, capsys, env, "create-admin", "--email", "ops@example.com")
+    assert code == 0, err
+    assert "Promoted admin" in out
+    assert "no password" not in out, "promoting keeps the password set before"
+    assert _users(env) == [("ops@example.com", "admin", True)]

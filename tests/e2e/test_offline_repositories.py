@@ -42,6 +42,13 @@ async def test_a_local_repository_is_connected_and_gets_a_platform_pull_request(
         assert created.status_code == 201
         body = created.json()
         assert body["host"] == "local"
+        shown = await client.get(f"/api/v1/repositories/{body['id']}", headers=auth)
+        # No server path in any answer: a local repository has no web page.
+        assert body["html_url"] is None
+        assert connectable.json()["items"][0]["html_url"] is None
+        assert shown.json()["html_url"] is None
+        for answer in (connectable, created, shown):
+            assert str(tmp_path) not in answer.text
         assert body["permission"] == "admin"
         assert body["webhook_active"] is False
 

@@ -121,11 +121,18 @@ def test_traces_reach_the_collector_by_route_template_down_to_sql_without_secret
     by_name = {span.name: span for span in spans}
     assert "POST /api/v1/canary-failure" in by_name
     login = by_name["POST /api/v1/auth/login"]
+    use_case = by_name["LogIn"]
+    assert (use_case.trace_id, use_case.parent_span_id) == (login.trace_id, login.span_id)
+    assert attributes(use_case) == {"asynccoder.use_case": "LogIn", "error.type": "Unauthenticated"}
+    assert use_case.status.code != use_case.status.STATUS_CODE_ERROR, "a 401 is an outcome, not a failure"
     sql = [s for s in spans if "db.statement" in attributes(s) and s.trace_id == login.trace_id]
     assert sql, "the login's SQL is traced under its HTTP span"
     assert any("FROM users" in attributes(s)["db.statement"] for s in sql)
+    assert all(s.parent_span_id == use_case.span_id for s in sql), "HTTP -> use case -> SQL"
     statements = [s for s in spans if "db.statement" in attributes(s)]
     assert all(s.parent_span_id for s in statements), "no trace starts at a lone statement (idle polling)"
+    use_cases = [s for s in spans if "asynccoder.use_case" in attributes(s)]
+    assert all(s.parent_span_id for s in use_cases), "no trace starts at a polled use case (DeliverWebhooks)"
     assert {attributes(s)["http.route"] for s in spans if "http.route" in attributes(s)} >= {
         "/api/v1/canary-failure",
         "/api/v1/auth/login",

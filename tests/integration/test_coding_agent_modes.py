@@ -586,7 +586,8 @@ async def test_pr_review_posts_multi_line_comments_and_comments_on_removed_lines
         call("submit", {"summary": "Two problems."}),
     )
 
-    outcome = await world.agent().run(make_execution(TaskMode.PR_REVIEW, models(chat), pull_request_number=3))
+    execution = make_execution(TaskMode.PR_REVIEW, models(chat), pull_request_number=3)
+    outcome = await world.agent().run(execution)
 
     assert outcome.failure is None
     (review,) = world.github.reviews
@@ -601,6 +602,12 @@ async def test_pr_review_posts_multi_line_comments_and_comments_on_removed_lines
     )
     assert "`app.py:2-11` **crosses hunks**" in review["body"]
     assert "`app.py:1 (removed lines)` **not removed**" in review["body"]
+    async with world.uow as uow:
+        pull = await uow.pull_requests.get_by_number(execution.repository.repository_id, 3)
+        assert pull is not None
+        stored = await uow.pull_requests.list_comments(pull.id)
+    # Recorded as posted, so that the next review tells the removed line 6 from the new one.
+    assert sorted((c.line, c.side, c.start_line) for c in stored) == [(6, "LEFT", None), (11, "RIGHT", 10)]
     prompt = chat.requests[0].messages[0].content[0]
     assert isinstance(prompt, TextBlock)
     assert "6 -    return a - b" in prompt.text  # removed lines carry their old numbers

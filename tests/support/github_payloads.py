@@ -166,7 +166,11 @@ def review_comment_event(
     comment_id: int = 2,
     body: str = "Maybe rename this?",
     updated_at: str = "2026-11-30T12:06:00Z",
+    side: str = "RIGHT",
+    lines: tuple[int | None, int] = (None, 1),
 ) -> dict[str, Any]:
+    """``lines`` is (``start_line``, ``line``) of the comment, on ``side``; as in GitHub's payloads for a
+    comment on an outdated diff, they travel as ``original_start_line``/``original_line``, ``line`` null."""
     return {
         "action": action,
         "comment": {
@@ -186,9 +190,11 @@ def review_comment_event(
             "updated_at": updated_at,
             "in_reply_to_id": None,
             "line": None,
-            "original_line": 1,
-            "side": "RIGHT",
+            "original_line": lines[1],
+            "side": side,
             "start_line": None,
+            "original_start_line": lines[0],
+            "start_side": None if lines[0] is None else side,
             "subject_type": "line",
         },
         "pull_request": pull_request(),

@@ -176,3 +176,35 @@ def test_production_refuses_a_sqlite_database_and_a_secret_of_one_repeated_chara
     assert any(p.startswith("DATABASE_URL must be PostgreSQL in production") for p in problems)
     assert any(p.startswith("JWT_SECRET must have at least 8 different characters") for p in problems)
     assert not any("p" * 40 in p for p in problems)
+
+
+def test_a_value_that_fails_to_parse_does_not_hide_the_other_problems() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(
+            {
+                "ASYNCCODER_ENV": "production",
+                "MAX_REQUEST_BODY_BYTES": "lots",
+                "ENCRYPTION_KEYS": "k1:not-base64!!",
+                "DATABASE_URL": "sqlite+aiosqlite:///data/asynccoder.db",
+                "JWT_SECRET": "p" * 40,
+                "PASSWORD_HASH_TIME_COST": "1",
+            }
+        )
+    problems = caught.value.problems
+    assert sorted(p.split()[0] for p in problems) == sorted(
+        ["MAX_REQUEST_BODY_BYTES", "ENCRYPTION_KEYS", "DATABASE_URL", "JWT_SECRET", "PASSWORD_HASH_*"]
+    ), problems
+    assert not any("ENCRYPTION_KEYS is required" in p for p in problems), "unparsed is not also missing"
+
+
+def test_in_development_a_bad_value_is_reported_before_any_secret_is_generated(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(
+            {
+                "ASYNCCODER_DATA_DIR": str(tmp_path),
+                "ENCRYPTION_KEYS": "k1:not-base64!!",
+                "JWT_SECRET": "short",
+            }
+        )
+    assert [p.split()[0] for p in caught.value.problems] == ["ENCRYPTION_KEYS", "JWT_SECRET"]
+    assert list(tmp_path.iterdir()) == []

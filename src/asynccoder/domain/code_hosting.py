@@ -180,7 +180,7 @@ class Repository:
     full_name: str
     default_branch: str
     visibility: Visibility
-    html_url: str
+    html_url: str | None  # the host's web page; None for a local repository (never a server path)
     clone_url: str
     created_at: datetime
     updated_at: datetime
@@ -307,7 +307,11 @@ class PullRequestReview:
 
 @dataclass(frozen=True, slots=True)
 class PullRequestComment:
-    """A comment on a pull request: inline (``review_comment``) or on the conversation (``issue_comment``)."""
+    """A comment on a pull request: inline (``review_comment``) or on the conversation (``issue_comment``).
+
+    An inline comment is on ``line`` of ``path``, from ``start_line`` when it spans several lines, on ``side``
+    ``RIGHT`` (the new version's line numbers) or ``LEFT`` (the old version's: removed lines); the same line
+    number on the two sides is two different places."""
 
     id: UUID
     pull_request_id: UUID
@@ -323,6 +327,8 @@ class PullRequestComment:
     deleted: bool = False
     source_updated_at: datetime | None = None
     by_platform: bool = False
+    side: str | None = None
+    start_line: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from asynccoder import __version__
 from asynccoder.ioc.settings import Settings, SettingsError, load_settings
@@ -32,6 +33,7 @@ def command(name: str) -> Callable[[Command], Command]:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from asynccoder.entrypoints.http.server import BoundedHeadProtocol
     from asynccoder.ioc.commands import migrate_to_head
 
     if settings.auto_migrate and args.workers > 1:
@@ -47,7 +49,12 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         proxy_headers=False,  # client addresses come from the trusted-proxy logic, never blindly from headers
         server_header=False,
         log_config=None,
-        timeout_graceful_shutdown=30,
+        http=BoundedHeadProtocol,  # httptools, with a deadline and a size limit on request heads
+        timeout_keep_alive=settings.server_keep_alive_timeout_seconds,
+        limit_concurrency=settings.server_limit_concurrency,
+        backlog=settings.server_backlog,
+        h11_max_incomplete_event_size=settings.server_max_header_bytes,
+        timeout_graceful_shutdown=settings.server_graceful_timeout_seconds,
     )
     return 0
 
@@ -101,6 +108,17 @@ def _create_admin(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     verb = "Created" if result.created else "Promoted"
     say(f"{verb} admin {result.user_id}.")
+    if not result.has_password:
+        clerk = (
+            "through Clerk"
+            if settings.clerk_jwks_url and settings.clerk_issuer
+            else "through Clerk, which is not configured here (CLERK_JWKS_URL and CLERK_ISSUER)"
+        )
+        say(
+            f"This admin has no password: they cannot sign in with POST /api/v1/auth/login, only {clerk}. "
+            f"To set one: asynccoder create-admin --email {args.email} --password-stdin "
+            "(then type the password and press Enter)."
+        )
     return 0
 
 
@@ -227,8 +245,19 @@ def build_parser() -> argparse.ArgumentParser:
 _PARSER_EXTENSIONS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = []
 
 
+def read_dotenv(directory: Path | None = None) -> None:
+    """Put the variables of ``.env`` in ``directory`` (the current one by default) into the environment, each
+    only when the environment does not set it already: a real environment variable always wins. Only the
+    command line reads it (servers started with ``asynccoder serve`` inherit the result); an ASGI server
+    pointed at the app factory directly reads the environment alone."""
+    from dotenv import load_dotenv
+
+    load_dotenv((directory or Path.cwd()) / ".env", override=False)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    read_dotenv()
     try:
         settings = load_settings()
     except SettingsError as exc:

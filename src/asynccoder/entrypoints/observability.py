@@ -100,13 +100,22 @@ def span_details(scope: Any) -> tuple[str, dict[str, Any]]:
     return f"{method} {template}", {"http.route": template}
 
 
+def starts_a_trace(kind: Any) -> bool:
+    """Whether a span of ``kind`` (an OpenTelemetry ``SpanKind``) without a parent starts a trace: a server
+    request or a consumed job does; a client call (SQL, HTTP) or an internal span (a use case) does not, so
+    the worker's idle polling (``DeliverWebhooks`` and its SQL) sends nothing and CLI use cases are not
+    traced."""
+    return getattr(kind, "name", None) not in {"CLIENT", "INTERNAL"}
+
+
 _tracer_provider: Any = None
 
 
 def configure_tracing(settings: Any) -> Any:
     """Install a tracer provider exporting to ``settings.otlp_endpoint`` (OTLP/HTTP protobuf), once per
     process; returns it, or ``None`` when tracing is off. Outgoing httpx calls (GitHub OAuth, Clerk JWKS)
-    are traced here; the HTTP server span, SQL, task runs and model calls where those are built (``ioc``)."""
+    are traced here; the HTTP server span, use cases, SQL, task runs and model calls where those are built
+    (``ioc``)."""
     global _tracer_provider
     if settings.otlp_endpoint is None:
         return None
@@ -121,13 +130,14 @@ def configure_tracing(settings: Any) -> Any:
     from opentelemetry.sdk.trace.sampling import Decision, ParentBased, Sampler, SamplingResult
 
     class RootsOfWork(Sampler):
-        """A trace starts at a unit of work (an HTTP request, a task run), never at a lone SQL statement or
-        HTTP call: the worker's idle polling would otherwise send a trace every half second."""
+        """A trace starts at a unit of work (an HTTP request, a task run), never at a lone SQL statement, HTTP
+        call or use case (``starts_a_trace``): the worker's idle polling would otherwise send a trace every
+        half second."""
 
         def should_sample(
             self, parent_context: Any, trace_id: int, name: str, kind: Any = None, *_: Any, **__: Any
         ) -> SamplingResult:
-            if kind == trace.SpanKind.CLIENT:
+            if not starts_a_trace(kind):
                 return SamplingResult(Decision.DROP)
             return SamplingResult(Decision.RECORD_AND_SAMPLE)
 

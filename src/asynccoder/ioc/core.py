@@ -8,7 +8,9 @@ tests swap an adapter.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Iterable
+from typing import Any
 
 from dishka import AsyncContainer, Provider, Scope, from_context, make_async_container, provide
 from redis.asyncio import Redis
@@ -143,4 +145,40 @@ def make_container(
 ) -> AsyncContainer:
     """Build the container for ``settings``; ``overrides`` replace what the default providers provide."""
     providers = [*(base if base is not None else default_providers()), *overrides]
+    if settings.otlp_endpoint is not None:
+        providers.append(traced_use_cases(providers))
     return make_async_container(*providers, context={Settings: settings})
+
+
+def use_case_types(providers: Iterable[Provider]) -> list[type]:
+    """The use cases ``providers`` provide: classes of ``asynccoder.application`` (not its ports) whose one
+    entry point is an async ``__call__``."""
+    found: dict[type, None] = {}
+    for provider in providers:
+        for factory in provider.factories:
+            provided = factory.provides.type_hint
+            if (
+                isinstance(provided, type)
+                and provided.__module__.startswith("asynccoder.application.")
+                and not provided.__module__.startswith("asynccoder.application.ports.")
+                and inspect.iscoroutinefunction(vars(provided).get("__call__"))
+            ):
+                found[provided] = None
+    return list(found)
+
+
+def traced_use_cases(providers: Iterable[Provider]) -> Provider:
+    """Decorates every use case so that each call is a span named by its class (with tracing on): one place,
+    not an edit in every use case."""
+    from asynccoder.adapters.observability.tracing import TracedUseCase  # only with tracing on
+
+    provider = Provider()
+    for use_case in use_case_types(providers):
+
+        def traced(inner: Any) -> Any:
+            return TracedUseCase(inner)
+
+        # dishka reads the decorated type from the annotations: set them per use case.
+        traced.__annotations__ = {"inner": use_case, "return": use_case}
+        provider.decorate(traced, provides=use_case)
+    return provider

@@ -57,6 +57,14 @@ class Settings:
     log_format: Literal["json", "console"] = "console"
     public_base_url: str = "http://127.0.0.1:8000"
     max_request_body_bytes: int = 1_048_576
+    # The HTTP server (``asynccoder serve``): idle keep-alive and request-head deadline, connections served at
+    # once per process (over it: 503), the listen backlog, the largest request head, and how long a stop
+    # waits for requests in flight.
+    server_keep_alive_timeout_seconds: int = 5
+    server_limit_concurrency: int = 1000
+    server_backlog: int = 2048
+    server_max_header_bytes: int = 16_384
+    server_graceful_timeout_seconds: int = 30
     trusted_proxies: tuple[str, ...] = ()
     # Browser origins allowed to call the API (CORS); none by default. Credentials only when asked for.
     cors_allowed_origins: tuple[str, ...] = ()
@@ -383,6 +391,11 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "LOG_FORMAT": ("log_format", _log_format),
     "PUBLIC_BASE_URL": ("public_base_url", _http_url),
     "MAX_REQUEST_BODY_BYTES": ("max_request_body_bytes", _positive_int),
+    "SERVER_KEEP_ALIVE_TIMEOUT_SECONDS": ("server_keep_alive_timeout_seconds", _positive_int),
+    "SERVER_LIMIT_CONCURRENCY": ("server_limit_concurrency", _positive_int),
+    "SERVER_BACKLOG": ("server_backlog", _positive_int),
+    "SERVER_MAX_HEADER_BYTES": ("server_max_header_bytes", _positive_int),
+    "SERVER_GRACEFUL_TIMEOUT_SECONDS": ("server_graceful_timeout_seconds", _positive_int),
     "TRUSTED_PROXIES": ("trusted_proxies", _networks),
     "CORS_ALLOWED_ORIGINS": ("cors_allowed_origins", _origins),
     "CORS_ALLOW_CREDENTIALS": ("cors_allow_credentials", _bool),
@@ -481,6 +494,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     problems: list[str] = []
+    unparsed: set[str] = set()  # attributes whose value failed to parse: reported once, not as missing too
     for name, (attribute, parse) in _FIELDS.items():
         raw = env.get(name)
         if raw is None or (raw.strip() == "" and attribute not in {"redis_url"}):
@@ -489,6 +503,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             values[attribute] = parse(raw)
         except ValueError as exc:
             problems.append(f"{name} {exc}")
+            unparsed.add(attribute)
     if values.get("task_events_backend") == "redis" and not values.get("redis_url"):
         problems.append("TASK_EVENTS_BACKEND=redis needs REDIS_URL")
     if values.get("task_events_backend") == "postgres" and not str(values.get("database_url", "")).startswith(
@@ -497,14 +512,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         problems.append("TASK_EVENTS_BACKEND=postgres needs a PostgreSQL DATABASE_URL")
     if values.get("cors_allow_credentials") and values.get("cors_allowed_origins") == ("*",):
         problems.append("CORS_ALLOW_CREDENTIALS=true needs CORS_ALLOWED_ORIGINS to list origins, not *")
-    if problems:
-        raise SettingsError(problems)
+    # A value that fails to parse does not stop here: the checks below still run, so that one start-up
+    # reports every problem (an unparsed value is skipped by them, never reported as missing as well).
 
     environment: Environment = values.get("environment", "development")
     data_dir: Path = values.get("data_dir", Path("data"))
     values["data_dir"] = data_dir
     if "database_url" not in values:
-        if environment == "production":
+        if environment == "production" and "database_url" not in unparsed:
             problems.append("DATABASE_URL is required in production")
         values["database_url"] = f"sqlite+aiosqlite:///{data_dir / 'asynccoder.db'}"
     if "auto_migrate" not in values:
@@ -514,7 +529,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
     if environment == "production":
         secret = values.get("jwt_secret", "")
-        if secret.strip().lower() in _KNOWN_WEAK:
+        if "jwt_secret" in unparsed:
+            pass
+        elif secret.strip().lower() in _KNOWN_WEAK:
             problems.append("JWT_SECRET is required in production")
         elif len(secret) < 32:
             problems.append("JWT_SECRET must be at least 32 characters in production")
@@ -523,9 +540,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
                 f"JWT_SECRET must have at least {_MIN_DISTINCT_SECRET_CHARACTERS} different characters in "
                 "production (generate one: python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
             )
-        if str(values.get("database_url", "")).startswith("sqlite"):
+        if "database_url" not in unparsed and str(values.get("database_url", "")).startswith("sqlite"):
             problems.append("DATABASE_URL must be PostgreSQL in production (SQLite is for development)")
-        if "encryption_keys" not in values:
+        if "encryption_keys" not in values and "encryption_keys" not in unparsed:
             problems.append("ENCRYPTION_KEYS is required in production")
         if values.get("stripe_secret_key") and not values.get("stripe_webhook_secret"):
             problems.append("STRIPE_WEBHOOK_SECRET is required in production when STRIPE_SECRET_KEY is set")
@@ -548,13 +565,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         if problems:
             raise SettingsError(problems)
     else:
-        missing = "jwt_secret" not in values or "encryption_keys" not in values
-        if missing:
+        if "jwt_secret" in values and len(values["jwt_secret"]) < 32:
+            problems.append("JWT_SECRET must be at least 32 characters")
+        if problems:
+            raise SettingsError(problems)  # before generating development secrets in place of bad ones
+        if "jwt_secret" not in values or "encryption_keys" not in values:
             generated = _dev_secrets(data_dir)
             values.setdefault("jwt_secret", generated["jwt_secret"])
             values.setdefault("encryption_keys", _encryption_keys("dev:" + generated["encryption_key"]))
-        if len(values["jwt_secret"]) < 32:
-            problems.append("JWT_SECRET must be at least 32 characters")
-        if problems:
-            raise SettingsError(problems)
     return Settings(**values)

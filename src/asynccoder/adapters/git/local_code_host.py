@@ -98,7 +98,7 @@ class LocalGitCodeHost(CodeHost):
             default_branch=head,
             visibility=Visibility.PRIVATE,
             permission=Permission.ADMIN,
-            html_url=path.as_uri(),
+            html_url=None,  # no web page, and a file:// URL would expose a server path
             clone_url=str(path),
         )
 

@@ -180,6 +180,8 @@ def _comment(comment: CommentPayload | None) -> CommentSnapshot | None:
         body=comment.body,
         path=comment.path,
         line=comment.line if comment.line is not None else comment.original_line,
+        side=comment.side if comment.side in {"RIGHT", "LEFT"} else None,
+        start_line=comment.start_line if comment.line is not None else comment.original_start_line,
         review_id=comment.pull_request_review_id,
         updated_at=parse_timestamp(comment.updated_at) or parse_timestamp(comment.created_at),
         author_is_bot=comment.user is not None and (comment.user.type or "").lower() == "bot",

@@ -1,5 +1,6 @@
-"""Spans for the parts the composition root builds: SQL on an engine, each task run of a worker (the job), and
-each model call (the provider call; the model SDKs use httpx2, which no OpenTelemetry instrumentation sees).
+"""Spans for the parts the composition root builds: SQL on an engine, each use case call, each task run of a
+worker (the job), and each model call (the provider call; the model SDKs use httpx2, which no OpenTelemetry
+instrumentation sees).
 
 Imported only when tracing is on (``OTLP_ENDPOINT``); the tracer provider itself is installed per process by
 ``entrypoints.observability.configure_tracing``.
@@ -8,6 +9,7 @@ Imported only when tracing is on (``OTLP_ENDPOINT``); the tracer provider itself
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
@@ -16,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from asynccoder.application.ports.ai import ChatModel, ChatModelFactory
 from asynccoder.application.ports.task_execution import TaskExecution, TaskOutcome, TaskRunner
 from asynccoder.domain.ai import ChatRequest, ChatResponse, ModelRef, StreamEvent
+from asynccoder.domain.errors import DomainError
 
 SCOPE = "asynccoder"
 
@@ -83,3 +86,39 @@ class _TracedChatModel(ChatModel):
         with trace.use_span(self._span(), end_on_exit=True):
             async for event in self._inner.stream(request):
                 yield event
+
+
+class TracedUseCase:
+    """A use case called inside an ``INTERNAL`` span named by its class (``LogIn``, ``SubmitTask``): the link
+    between the HTTP span (or the worker's ``task.run``) and the SQL and provider calls the use case makes.
+
+    Only the use case's name goes on the span, never its command (which carries passwords, keys and bodies).
+    A domain error (a 4xx answer) is an outcome, not a failure: it is named in ``error.type`` and the span
+    stays unset; any other exception is recorded on the span (type, message and traceback, no frame locals)
+    and marks it as an error. Every other attribute is the wrapped use case's own."""
+
+    def __init__(self, inner: Any, tracer_provider: trace.TracerProvider | None = None) -> None:
+        self._inner = inner
+        self._name = type(inner).__name__
+        self._tracer = trace.get_tracer(SCOPE, tracer_provider=tracer_provider)
+
+    async def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with self._tracer.start_as_current_span(
+            self._name,
+            kind=trace.SpanKind.INTERNAL,
+            attributes={"asynccoder.use_case": self._name},
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            try:
+                return await self._inner(*args, **kwargs)
+            except DomainError as error:
+                span.set_attribute("error.type", type(error).__name__)
+                raise
+            except BaseException as error:
+                span.record_exception(error)
+                span.set_status(trace.Status(trace.StatusCode.ERROR, type(error).__name__))
+                raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)

@@ -15,7 +15,7 @@ repositories = sa.Table(
     sa.Column("full_name", sa.String(140), nullable=False),
     sa.Column("default_branch", sa.String(255), nullable=False),
     sa.Column("visibility", sa.String(16), nullable=False),
-    sa.Column("html_url", sa.String(2048), nullable=False),
+    sa.Column("html_url", sa.String(2048), nullable=True),
     sa.Column("clone_url", sa.String(2048), nullable=False),
     sa.Column("auto_review", sa.Boolean(), nullable=False),
     sa.Column("default_model_id", sa.Uuid(), nullable=True),
@@ -116,6 +116,8 @@ pull_request_comments = sa.Table(
     sa.Column("body", sa.Text(), nullable=False),
     sa.Column("path", sa.String(4096), nullable=True),
     sa.Column("line", sa.Integer(), nullable=True),
+    sa.Column("side", sa.String(5), nullable=True),
+    sa.Column("start_line", sa.Integer(), nullable=True),
     sa.Column("review_id", sa.BigInteger(), nullable=True),
     sa.Column("deleted", sa.Boolean(), nullable=False),
     sa.Column("by_platform", sa.Boolean(), nullable=False),
@@ -124,6 +126,7 @@ pull_request_comments = sa.Table(
     sa.Column("updated_at", UtcDateTime(), nullable=False),
     sa.UniqueConstraint("kind", "host_comment_id"),
     sa.CheckConstraint("kind IN ('review_comment', 'issue_comment')", name="kind"),
+    sa.CheckConstraint("side IN ('RIGHT', 'LEFT')", name="side"),
     sa.Index("ix_pull_request_comments_pull_request_id", "pull_request_id"),
 )
 

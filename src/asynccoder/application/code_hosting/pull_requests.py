@@ -289,6 +289,8 @@ async def record_posted_review_in(
                 body=inline.body,
                 path=inline.path,
                 line=inline.line,
+                side=inline.side,
+                start_line=inline.start_line,
                 review_id=posted.host_review_id,
                 created_at=now,
                 updated_at=now,

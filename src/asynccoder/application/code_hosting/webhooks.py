@@ -450,6 +450,8 @@ class IngestGitHubWebhook:
             body=clean_text(comment.body, 65536) or "",
             path=clean_text(comment.path, 4096),
             line=comment.line,
+            side=comment.side,
+            start_line=comment.start_line,
             review_id=comment.review_id,
             deleted=deleted,
             source_updated_at=comment.updated_at,

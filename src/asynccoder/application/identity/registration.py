@@ -93,6 +93,7 @@ class EnsureAdminCommand:
 class EnsureAdminResult:
     user_id: str
     created: bool
+    has_password: bool  # False: the admin can sign in only through Clerk
 
 
 class EnsureAdmin:
@@ -127,7 +128,11 @@ class EnsureAdmin:
                     )
                 )
                 await uow.commit()
-                return EnsureAdminResult(user_id=str(existing.id), created=False)
+                return EnsureAdminResult(
+                    user_id=str(existing.id),
+                    created=False,
+                    has_password=(password_hash or existing.password_hash) is not None,
+                )
             user = User(
                 id=self._ids.new_id(),
                 email=email,
@@ -140,4 +145,6 @@ class EnsureAdmin:
             )
             await uow.users.add(user)
             await uow.commit()
-            return EnsureAdminResult(user_id=str(user.id), created=True)
+            return EnsureAdminResult(
+                user_id=str(user.id), created=True, has_password=password_hash is not None
+            )

@@ -75,7 +75,7 @@ class HostedRepository:
     default_branch: str
     visibility: Visibility
     permission: Permission
-    html_url: str
+    html_url: str | None  # None for a local repository: its only address is a path on the server
     clone_url: str
 
 
@@ -232,6 +232,8 @@ class CommentSnapshot:
     updated_at: datetime | None
     author_is_bot: bool = False
     created_at: datetime | None = None
+    side: str | None = None  # RIGHT or LEFT (inline comments only)
+    start_line: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
@@ -45,6 +46,15 @@ class CommentOut(msgspec.Struct):
     body: str
     path: str | None
     line: int | None
+    side: Annotated[
+        Literal["RIGHT", "LEFT"] | None,
+        msgspec.Meta(
+            description="Inline comments: RIGHT numbers `line` on the new version, LEFT on the old."
+        ),
+    ]
+    start_line: Annotated[
+        int | None, msgspec.Meta(description="First line of a comment spanning several lines.")
+    ]
     deleted: bool
     by_platform: bool
     created_at: datetime
@@ -68,6 +78,7 @@ def _comment_out(c: PullRequestComment) -> CommentOut:
         kind=c.kind.value,
         github_comment_id=c.host_comment_id,
         body="" if c.deleted else c.body,
+        side="LEFT" if c.side == "LEFT" else "RIGHT" if c.side == "RIGHT" else None,
     )
 
 

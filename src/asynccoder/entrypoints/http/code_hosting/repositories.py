@@ -77,7 +77,9 @@ class RepositoryOut(msgspec.Struct):
     full_name: str
     default_branch: str
     visibility: str
-    html_url: str
+    html_url: Annotated[
+        str | None, msgspec.Meta(description="The repository's page on GitHub; null for a local repository.")
+    ]
     permission: str
     webhook_active: bool
     settings: RepositorySettingsOut
@@ -100,7 +102,7 @@ class ConnectableRepositoryOut(msgspec.Struct):
     default_branch: str
     visibility: str
     permission: str
-    html_url: str
+    html_url: str | None
 
 
 class ConnectableRepositoryListOut(msgspec.Struct, tag_field="source", tag="github"):
