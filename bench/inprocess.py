@@ -40,6 +40,9 @@ def _env(backend: str, work: Path, postgres_url: str | None, rate_limit: bool) -
         "RATE_LIMIT_ENABLED": "true" if rate_limit else "false",
         "DATABASE_URL": f"sqlite+aiosqlite:///{data / 'asynccoder.db'}",
     }
+    if rate_limit:  # limited, but never refused: the driver measures the limiter's cost, not its answer
+        for tier in ("ANONYMOUS", "BASIC", "ELEVATED", "UNLIMITED"):
+            env[f"RATE_LIMIT_{tier}_PER_MINUTE"] = "1000000"
     if backend == "postgres":
         env["DATABASE_URL"] = postgres_url or os.environ["ASYNCCODER_BENCH_POSTGRES_URL"]
     if backend == "memory":
