@@ -25,7 +25,9 @@ from bench.core import ENCRYPTION_KEYS, JWT_SECRET
 from bench.seed import PASSWORD, REPOSITORIES, make_git_repositories
 
 
-def _env(backend: str, work: Path, postgres_url: str | None, rate_limit: bool) -> dict[str, str]:
+def _env(
+    backend: str, work: Path, postgres_url: str | None, rate_limit: bool, log_level: str
+) -> dict[str, str]:
     data = work / f"data-{backend}"
     data.mkdir(exist_ok=True)
     env = {
@@ -33,7 +35,7 @@ def _env(backend: str, work: Path, postgres_url: str | None, rate_limit: bool) -
         "ASYNCCODER_DATA_DIR": str(data),
         "JWT_SECRET": JWT_SECRET,
         "ENCRYPTION_KEYS": ENCRYPTION_KEYS,
-        "LOG_LEVEL": "INFO",
+        "LOG_LEVEL": log_level,
         "LOG_FORMAT": "json",
         "CODE_HOST": "local",
         "LOCAL_REPOSITORIES_ROOT": str(work / "repos"),
@@ -89,7 +91,7 @@ async def _run(args: argparse.Namespace) -> None:
 
     work = Path(tempfile.mkdtemp(prefix="inprocess-"))
     names = make_git_repositories(work / "repos", REPOSITORIES)
-    os.environ.update(_env(args.backend, work, args.postgres_url, args.rate_limit))
+    os.environ.update(_env(args.backend, work, args.postgres_url, args.rate_limit, args.log_level))
     overrides = [InMemoryPersistenceProvider()] if args.backend == "memory" else []
     app = create_app(overrides=overrides)
     async with AsyncTestClient(app) as client:
@@ -135,6 +137,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--rate-limit", action="store_true")
+    parser.add_argument("--log-level", default="INFO", help="INFO (production) or WARNING (no access log)")
     parser.add_argument("--sort", default="tottime")
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args()
