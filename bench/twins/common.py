@@ -45,7 +45,8 @@ LIST_SQL = """
 SELECT r.id, r.host, r.full_name, r.default_branch, r.visibility, r.html_url, r.auto_review,
        r.default_model_id, r.default_base_branch, r.head_sha, r.last_pushed_at, r.created_at, r.updated_at,
        a.permission AS access_permission,
-       EXISTS (SELECT 1 FROM repository_webhooks w WHERE w.repository_id = r.id) AS has_webhook
+       EXISTS (SELECT 1 FROM repository_webhooks w WHERE w.repository_id = r.id) AS has_webhook,
+       r.test_command
 FROM repositories r JOIN user_repository_access a ON a.repository_id = r.id
 WHERE a.user_id = %s
 ORDER BY r.id DESC

@@ -44,6 +44,7 @@ class Repository(Base):
     auto_review: Mapped[bool]
     default_model_id: Mapped[uuid.UUID | None]
     default_base_branch: Mapped[str | None]
+    test_command: Mapped[str | None]
     head_sha: Mapped[str | None]
     last_pushed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
@@ -67,6 +68,7 @@ class SettingsOut(BaseModel):
     auto_review: bool
     default_model_id: uuid.UUID | None
     default_base_branch: str | None
+    test_command: str | None
 
 
 class RepositoryOut(BaseModel):
@@ -144,6 +146,7 @@ async def list_repositories(
                 auto_review=repo.auto_review,
                 default_model_id=repo.default_model_id,
                 default_base_branch=repo.default_base_branch,
+                test_command=repo.test_command,
             ),
             head_sha=repo.head_sha,
             last_pushed_at=repo.last_pushed_at,

@@ -18,6 +18,7 @@ class SettingsOut(msgspec.Struct):
     auto_review: bool
     default_model_id: uuid.UUID | None
     default_base_branch: str | None
+    test_command: str | None
 
 
 class RepositoryOut(msgspec.Struct):
@@ -79,7 +80,7 @@ async def list_repositories(
             r[5],
             r[13],
             bool(r[14]),
-            SettingsOut(r[6], r[7], r[8]),
+            SettingsOut(r[6], r[7], r[8], r[15]),
             r[9],
             r[10],
             r[11],

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from asynccoder.domain.errors import Conflict
-from asynccoder.domain.identity import Role
+from asynccoder.domain.identity import AccountStanding, Role
 from tests.contract.conftest import UowFactory
 from tests.support.builders import T0, make_user
 
@@ -117,3 +117,55 @@ async def test_entering_an_active_unit_of_work_again_is_refused(uow_factory: Uow
     async with uow:
         with pytest.raises(RuntimeError):
             await uow.__aenter__()
+
+
+async def test_a_read_only_block_sees_committed_data_and_refuses_to_commit(uow_factory: UowFactory) -> None:
+    user = make_user()
+    async with uow_factory() as uow:
+        await uow.users.add(user)
+        await uow.commit()
+
+    uow = uow_factory()
+    with pytest.raises(RuntimeError):
+        async with uow.read_only():
+            assert await uow.users.get(user.id) == user
+            await uow.commit()
+    await uow.release()
+
+
+async def test_a_write_block_after_read_only_blocks_commits_on_the_same_unit_of_work(
+    uow_factory: UowFactory,
+) -> None:
+    user = make_user()
+    uow = uow_factory()
+    async with uow.read_only():
+        assert await uow.users.get(user.id) is None
+    async with uow.read_only():
+        assert await uow.users.get(user.id) is None
+    async with uow:
+        await uow.users.add(user)
+        await uow.commit()
+    async with uow.read_only():
+        assert await uow.users.get(user.id) == user
+    await uow.release()
+
+    async with uow_factory() as fresh:
+        assert await fresh.users.get(user.id) == user
+
+
+async def test_the_account_standing_is_what_authentication_needs_of_the_user(uow_factory: UowFactory) -> None:
+    user = make_user(role=Role.ADMIN, password_hash="$argon2id$stub")
+    revoked = dataclasses.replace(user.with_credentials_revoked(T0), id=make_user().id, email="r@example.com")
+    async with uow_factory() as uow:
+        await uow.users.add(user)
+        await uow.users.add(revoked)
+        await uow.commit()
+
+    reader = uow_factory()
+    async with reader.read_only() as uow:
+        assert await uow.users.get_standing(user.id) == user.standing
+        assert await uow.users.get_standing(revoked.id) == revoked.standing
+        assert await uow.users.get_standing(make_user().id) is None
+    await reader.release()
+    assert revoked.standing.credentials_valid_after is not None
+    assert user.standing == AccountStanding(user.id, Role.ADMIN, user.status, None)

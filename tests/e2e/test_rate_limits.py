@@ -25,6 +25,7 @@ from asynccoder.adapters.system.ids import Uuid7Generator
 from asynccoder.domain.billing import Subscription, SubscriptionStatus
 from asynccoder.domain.identity import User
 from asynccoder.entrypoints.http.app import create_app
+from asynccoder.entrypoints.http.rate_limit import limits_per_minute, rate_limit_middleware
 from asynccoder.ioc.settings import Settings
 from tests.support.app import make_settings
 from tests.support.billing import PRO, seed_catalogue
@@ -308,3 +309,9 @@ async def test_two_api_instances_on_one_redis_share_every_limit(
         for n in range(10):
             assert (await clients[n % 2].get("/api/v1/tasks")).status_code == 401
         assert (await clients[1].get("/api/v1/tasks")).status_code == 429
+
+
+def test_one_middleware_decides_and_charges_each_request_whatever_the_number_of_buckets() -> None:
+    settings = make_settings(rate_limit_enabled=True)
+    assert len(limits_per_minute(settings)) > 1  # several (tier, route class) buckets...
+    assert len(rate_limit_middleware(settings)) == 1  # ...and one middleware on the request path

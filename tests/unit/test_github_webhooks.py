@@ -155,9 +155,25 @@ async def test_a_redelivery_has_its_effect_once(world: WebhookWorld) -> None:
     assert len(world.store.state.code_hosting.events) == 1
 
 
+async def test_a_redelivery_is_recognised_before_its_signature_is_checked_and_writes_nothing(
+    world: WebhookWorld,
+) -> None:
+    await world.seed()
+    first = await world.deliver("pull_request", pull_request_event("opened"), delivery_id="5e1a")
+    deliveries = dict(world.store.state.code_hosting.deliveries)
+    pull_requests = dict(world.store.state.code_hosting.pull_requests)
+    # No secret is decrypted and no HMAC computed for a known id: even a wrong signature gets "duplicate".
+    again = await world.deliver(
+        "pull_request", pull_request_event("closed"), delivery_id="5e1a", signature="sha256=" + "0" * 64
+    )
+    assert (first.status, again.status) == ("processed", "duplicate")
+    assert world.store.state.code_hosting.deliveries == deliveries
+    assert world.store.state.code_hosting.pull_requests == pull_requests
+
+
 async def test_a_failure_after_the_dedupe_record_rolls_both_back(world: WebhookWorld) -> None:
     await world.seed()
-    original = world.store.state.code_hosting
+    assert world.store.state.code_hosting.deliveries == {}
 
     class Boom(Exception):
         pass
@@ -171,7 +187,7 @@ async def test_a_failure_after_the_dedupe_record_rolls_both_back(world: WebhookW
     body = json.dumps(pull_request_event()).encode()
     with pytest.raises(Boom):
         await ingest(WebhookDelivery("pull_request", "d-9", sign(SECRET, body), body))
-    assert world.store.state.code_hosting.deliveries == original.deliveries == {}
+    assert world.store.state.code_hosting.deliveries == {}
     assert (
         await world.deliver("pull_request", pull_request_event(), delivery_id="d-9")
     ).status == "processed"

@@ -171,6 +171,24 @@ class Actor:
 
 
 @dataclass(frozen=True, slots=True)
+class AccountStanding:
+    """What authenticating a user needs of the account: role, status and the revocation point (no credential
+    material, no profile)."""
+
+    user_id: UUID
+    role: Role
+    status: UserStatus
+    credentials_valid_after: datetime | None = None
+
+    @property
+    def can_authenticate(self) -> bool:
+        return self.status is UserStatus.ACTIVE
+
+    def accepts_token_issued_at(self, issued_at: datetime) -> bool:
+        return self.credentials_valid_after is None or issued_at >= self.credentials_valid_after
+
+
+@dataclass(frozen=True, slots=True)
 class User:
     """A person (or service account) using the platform.
 
@@ -191,11 +209,15 @@ class User:
     credentials_valid_after: datetime | None = None
 
     @property
+    def standing(self) -> AccountStanding:
+        return AccountStanding(self.id, self.role, self.status, self.credentials_valid_after)
+
+    @property
     def can_authenticate(self) -> bool:
-        return self.status is UserStatus.ACTIVE
+        return self.standing.can_authenticate
 
     def accepts_token_issued_at(self, issued_at: datetime) -> bool:
-        return self.credentials_valid_after is None or issued_at >= self.credentials_valid_after
+        return self.standing.accepts_token_issued_at(issued_at)
 
     def token_issue_time(self, now: datetime) -> datetime:
         """When a token issued now says it was issued: never before the revocation point, which may lie up

@@ -94,8 +94,13 @@ class CoreProvider(Provider):
         await client.aclose()
 
     @provide(scope=Scope.REQUEST)
-    def uow(self, engine: AsyncEngine) -> UnitOfWork:
-        return SqlAlchemyUnitOfWork(engine)
+    async def uow(self, engine: AsyncEngine) -> AsyncIterator[UnitOfWork]:
+        uow = SqlAlchemyUnitOfWork(engine)
+        try:
+            yield uow
+        finally:
+            # A read-only block's connection is kept for the next block; the scope's end gives it back.
+            await uow.release()
 
     @provide(scope=Scope.APP)
     def readiness(self, engine: AsyncEngine, redis: Redis | None) -> CheckReadiness:

@@ -344,6 +344,9 @@ class InMemoryGitHubDeliveryRepository(_Base, GitHubDeliveryRepository):
         self._s.deliveries[delivery_id] = (event, received_at)
         return True
 
+    async def seen(self, delivery_id: str) -> bool:
+        return delivery_id in self._s.deliveries
+
     async def delete_received_before(self, cutoff: datetime, *, limit: int) -> int:
         old = [key for key, (_, received_at) in self._s.deliveries.items() if received_at < cutoff][:limit]
         for key in old:

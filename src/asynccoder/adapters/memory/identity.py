@@ -20,6 +20,7 @@ from asynccoder.application.ports.identity import (
 from asynccoder.application.ports.system import Clock
 from asynccoder.domain.errors import Conflict
 from asynccoder.domain.identity import (
+    AccountStanding,
     OAuthState,
     PersonalAccessToken,
     RefreshToken,
@@ -50,6 +51,10 @@ class InMemoryUserRepository(UserRepository):
 
     async def get(self, user_id: UUID) -> User | None:
         return self._store.state.users.get(user_id)
+
+    async def get_standing(self, user_id: UUID) -> AccountStanding | None:
+        user = self._store.state.users.get(user_id)
+        return user.standing if user is not None else None
 
     async def get_by_email(self, email: str) -> User | None:
         return next((u for u in self._store.state.users.values() if u.email == email), None)

@@ -46,7 +46,8 @@ class InMemoryUnitOfWork(UnitOfWork):
     """Holds the store's lock for the whole block (serializable).
 
     On exit the state returns to the last commit (or to the state on entry), exactly as an uncommitted
-    database transaction would.
+    database transaction would. A read-only block takes no snapshot (there is nothing to roll back) and
+    refuses ``commit()``.
     """
 
     users: InMemoryUserRepository
@@ -75,13 +76,26 @@ class InMemoryUnitOfWork(UnitOfWork):
         self._store = store
         self._snapshot: MemoryState | None = None
         self._active = False
+        self._read_only = False
+        self._read_only_next = False
+
+    def read_only(self) -> Self:
+        if self._active:
+            raise RuntimeError("a unit of work cannot be entered twice")
+        self._read_only_next = True
+        return self
+
+    async def release(self) -> None:
+        if self._active:
+            raise RuntimeError("a unit of work cannot release its connection inside a block")
 
     async def __aenter__(self) -> Self:
         if self._active:
             raise RuntimeError("a unit of work cannot be entered twice")
         await self._store.lock.acquire()
         self._active = True
-        self._snapshot = self._store.snapshot()
+        self._read_only, self._read_only_next = self._read_only_next, False
+        self._snapshot = None if self._read_only else self._store.snapshot()
         self.users = InMemoryUserRepository(self._store)
         self.github_connections = InMemoryGitHubConnectionRepository(self._store)
         self.refresh_tokens = InMemoryRefreshTokenRepository(self._store)
@@ -119,4 +133,6 @@ class InMemoryUnitOfWork(UnitOfWork):
     async def commit(self) -> None:
         if not self._active:
             raise RuntimeError("the unit of work is not active")
+        if self._read_only:
+            raise RuntimeError("a read-only block cannot commit")
         self._snapshot = self._store.snapshot()

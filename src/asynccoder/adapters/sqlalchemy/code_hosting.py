@@ -540,6 +540,11 @@ class SqlAlchemyGitHubDeliveryRepository(GitHubDeliveryRepository):
         )
         return (await self._conn.execute(stmt)).first() is not None
 
+    async def seen(self, delivery_id: str) -> bool:
+        column = github_deliveries.c.delivery_id
+        query = sa.select(column).where(column == delivery_id)
+        return (await self._conn.execute(query)).first() is not None
+
     async def delete_received_before(self, cutoff: datetime, *, limit: int) -> int:
         oldest = (
             sa.select(github_deliveries.c.delivery_id)

@@ -14,6 +14,9 @@ from asynccoder.domain.errors import InvalidInput, Unavailable
 
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+psycopg")
 
+# Execution option marking a connection that serves read-only unit-of-work blocks.
+READ_ONLY_OPTION = "asynccoder_read_only"
+
 
 def parse_database_url(raw: str) -> URL:
     """Parse ``raw`` and check the driver is supported; ``ValueError`` says what is wrong (no secrets)."""
@@ -50,8 +53,13 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 def _on_sqlite_begin(connection: Any) -> None:
     # BEGIN IMMEDIATE takes the write lock up front: two transactions can then never deadlock upgrading a
     # read lock, so conditional single-statement updates stay correct under concurrency. SQLite allows one
-    # writer at a time anyway; the embedded default trades write concurrency for correctness.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # writer at a time anyway; the embedded default trades write concurrency for correctness. A read-only
+    # block never writes, so a deferred BEGIN (a snapshot, no lock) serves it and readers never queue behind
+    # writers or each other.
+    if connection.get_execution_options().get(READ_ONLY_OPTION):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _translate_postgres_errors(context: ExceptionContext) -> None:

@@ -25,6 +25,7 @@ from asynccoder.application.ports.identity import (
 )
 from asynccoder.domain.errors import Conflict
 from asynccoder.domain.identity import (
+    AccountStanding,
     OAuthState,
     PersonalAccessToken,
     RefreshToken,
@@ -33,6 +34,11 @@ from asynccoder.domain.identity import (
     User,
     UserStatus,
     session_of,
+)
+
+# Built once: the caller lookup of every authenticated request, four columns and never the password hash.
+_standing_query = sa.select(users.c.id, users.c.role, users.c.status, users.c.credentials_valid_after).where(
+    users.c.id == sa.bindparam("user_id")
 )
 
 
@@ -90,6 +96,14 @@ class SqlAlchemyUserRepository(UserRepository):
     async def get(self, user_id: UUID) -> User | None:
         row = (await self._conn.execute(users.select().where(users.c.id == user_id))).first()
         return _to_user(row) if row else None
+
+    async def get_standing(self, user_id: UUID) -> AccountStanding | None:
+        row = (await self._conn.execute(_standing_query, {"user_id": user_id})).first()
+        return (
+            AccountStanding(row.id, Role(row.role), UserStatus(row.status), row.credentials_valid_after)
+            if row
+            else None
+        )
 
     async def get_by_email(self, email: str) -> User | None:
         row = (await self._conn.execute(users.select().where(users.c.email == email))).first()

@@ -61,11 +61,10 @@ async def _usability(
     """Why each model is unusable for the actor at ``now`` (``None`` = usable)."""
     configs = {c.provider: c for c in await uow.ai_catalogue.list_provider_configs()}
     reasons: dict[UUID, str | None] = {}
-    own: dict[Provider, bool] = {}
+    # The caller's keys in one read, whatever the number of providers on the page.
+    keys = await uow.api_keys.list_for_user(actor.user_id) if models else []
+    own = {key.provider for key in keys if key.status is ApiKeyStatus.ACTIVE}
     for model in models:
-        if model.provider not in own:
-            key = await uow.api_keys.get_for_provider(actor.user_id, model.provider)
-            own[model.provider] = key is not None and key.status is ApiKeyStatus.ACTIVE
         config = configs.get(model.provider)
         if is_retired(model, now):
             reasons[model.id] = "model_retired"
@@ -73,7 +72,7 @@ async def _usability(
             reasons[model.id] = "model_disabled"
         elif model.tier not in tiers:
             reasons[model.id] = "tier_not_allowed"
-        elif not own[model.provider] and platform_keys.key_for(model.provider) is None:
+        elif model.provider not in own and platform_keys.key_for(model.provider) is None:
             reasons[model.id] = "no_provider_key"
         else:
             reasons[model.id] = None
@@ -114,7 +113,7 @@ class ListModels:
         limit = check_limit(data.limit)
         # Asked before the unit of work opens: entitlements read through a unit of work of their own.
         tiers = await self._entitlements.allowed_tiers(data.actor.user_id)
-        async with self._uow as uow:
+        async with self._uow.read_only() as uow:
             models = await uow.ai_catalogue.list_models(model_filter, limit=limit + 1, before=data.cursor)
             page, more = models[:limit], len(models) > limit
             now = self._clock.now()

@@ -300,5 +300,5 @@ class GetEntitlements:
         self._uow, self._clock = uow, clock
 
     async def __call__(self, user_id: UUID) -> Entitlements:
-        async with self._uow as uow:
+        async with self._uow.read_only() as uow:
             return await entitlements_in(uow, self._clock, user_id)

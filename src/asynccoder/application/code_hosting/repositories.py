@@ -258,7 +258,7 @@ class ListRepositories:
 
     async def __call__(self, query: ListRepositoriesInput) -> Page[AccessibleRepository]:
         limit = check_limit(query.limit)
-        async with self._uow as uow:
+        async with self._uow.read_only() as uow:
             rows = await uow.repositories.list_for_user(
                 query.actor.user_id, limit=limit + 1, before=query.cursor
             )

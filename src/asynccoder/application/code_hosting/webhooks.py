@@ -115,26 +115,25 @@ class IngestGitHubWebhook:
     repository's webhook secret (or the GitHub App secret when configured), compared in constant time (400
     ``webhook_signature_missing``/``webhook_signature_invalid``), and nothing is written before it is
     verified; a delivery for a repository the platform does not know (matched by GitHub's repository id: a
-    repository of the same name with another id is not the same one) is acknowledged as ignored and
-    nothing is written, even when verified with the app secret. A malformed payload, or a body whose shape
-    is not that of the announced ``X-GitHub-Event`` (the header is not signed), is 400
-    ``webhook_payload_invalid``. Each delivery id has its effect once: the dedupe record and the effect
-    commit in one transaction, so a failure rolls both back and the redelivery applies it. ``ping`` answers
-    pong. Recorded: pull_request (opened, synchronize, edited, closed incl. merged, reopened, ready/draft),
-    pull_request_review, pull_request_review_comment, issue_comment on pull requests (a pull request the
-    platform has not seen is read from the API), push to tracked branches, with GitHub's own times;
-    repository edited (default branch), privatized and publicized mirror the repository. Destructive
-    effects happen only once the API confirms them with the stored users' tokens: repository
-    deleted/transferred and installation_repositories removed disconnect when the repository is no longer
-    visible (or has moved); member removed/edited (matched by GitHub user id) mirror the member's level as
-    the API reports it with the member's own token (404: access removed), or, when that token is revoked,
-    as the collaborator permission another user's token reads. When the platform forgets a
-    repository its hook is deleted at GitHub, best effort. GitHub unreachable or rate-limiting while
-    confirming is ``Unavailable`` (503, nothing written). Older snapshots never replace newer ones. Slow
-    follow-ups are written to the repository_events outbox: auto-review of an open, non-draft pull
-    request (``auto_review_requested``) and a new issue or pull request comment carrying an
-    ``@asynccoder <mode>`` command (``comment_command``). Every other event or action is acknowledged and
-    ignored.
+    repository of the same name with another id is not the same one) is acknowledged as ignored and nothing is
+    written, even when verified with the app secret. A malformed payload, or a body whose shape is not that of
+    the announced ``X-GitHub-Event`` (the header is not signed), is 400 ``webhook_payload_invalid``. Each
+    delivery id has its effect once: the dedupe record and the effect commit in one transaction, so a failure
+    rolls both back and the redelivery applies it; a delivery id already recorded is answered ``duplicate`` at
+    once, before any verification work, and writes nothing. ``ping`` answers pong. Recorded: pull_request
+    (opened, synchronize, edited, closed incl. merged, reopened, ready/draft), pull_request_review,
+    pull_request_review_comment, issue_comment on pull requests (a pull request the platform has not seen is
+    read from the API), push to tracked branches, with GitHub's own times; repository edited (default branch),
+    privatized and publicized mirror the repository. Destructive effects happen only once the API confirms
+    them with the stored users' tokens: repository deleted/transferred and installation_repositories removed
+    disconnect when the repository is no longer visible (or has moved); member removed/edited (matched by
+    GitHub user id) mirror the member's level as the API reports it with the member's own token (404: access
+    removed), or, when that token is revoked, as the collaborator permission another user's token reads. When
+    the platform forgets a repository its hook is deleted at GitHub, best effort. GitHub unreachable or
+    rate-limiting while confirming is ``Unavailable`` (503, nothing written). Older snapshots never replace
+    newer ones. Slow follow-ups are written to the repository_events outbox: auto-review of an open, non-draft
+    pull request (``auto_review_requested``) and a new issue or pull request comment carrying an ``@asynccoder
+    <mode>`` command (``comment_command``). Every other event or action is acknowledged and ignored.
     """
 
     def __init__(
@@ -164,6 +163,11 @@ class IngestGitHubWebhook:
             raise InvalidInput(
                 "X-GitHub-Event and X-GitHub-Delivery are required.", code="webhook_headers_missing"
             )
+        # A redelivery is answered before the secret is decrypted and the body HMAC'd and decoded: the
+        # answer writes nothing, and the transaction below still records the id atomically with the effect.
+        async with self._uow.read_only() as uow:
+            if await uow.github_deliveries.seen(delivery_id):
+                return WebhookOutcome("duplicate")
         envelope = self._decoder.read_envelope(delivery)
 
         repository, secrets = await self._candidates(envelope)
@@ -338,7 +342,7 @@ class IngestGitHubWebhook:
         repository: Repository | None = None
         ref = envelope.repository
         if ref is not None:
-            async with self._uow as uow:
+            async with self._uow.read_only() as uow:
                 repository = await self._find(uow, ref)
                 webhook = await uow.repositories.get_webhook(repository.id) if repository else None
             if webhook is not None:

@@ -31,14 +31,15 @@ class AuthenticateCaller:
             verified = await verifier.verify(credential)
             if verified is None:
                 continue
-            async with self._uow as uow:
-                user = await uow.users.get(verified.user_id)
+            # Read-only: the caller lookup takes no write lock and leaves its connection to the handler.
+            async with self._uow.read_only() as uow:
+                user = await uow.users.get_standing(verified.user_id)
             if user is None or not user.can_authenticate:
                 raise Unauthenticated("The token is not valid.")
             if verified.issued_at is not None and not user.accepts_token_issued_at(verified.issued_at):
                 raise Unauthenticated("The token was revoked.", code="token_revoked")
             return Actor(
-                user_id=user.id,
+                user_id=user.user_id,
                 role=user.role,
                 credential=verified.kind,
                 session_id=verified.session_id,

@@ -25,7 +25,7 @@ class GetProfile:
         self._uow = uow
 
     async def __call__(self, query: GetProfileQuery) -> User:
-        async with self._uow as uow:
+        async with self._uow.read_only() as uow:
             user = await uow.users.get(query.actor.user_id)
         if user is None:
             raise Unauthenticated("The token is not valid.")

@@ -530,6 +530,10 @@ class GitHubDeliveryRepository(Protocol):
 
     async def record(self, delivery_id: str, event: str, received_at: datetime) -> bool: ...
 
+    async def seen(self, delivery_id: str) -> bool:
+        """Whether ``delivery_id`` was recorded (a cheap look-up before any verification work)."""
+        ...
+
     async def delete_received_before(self, cutoff: datetime, *, limit: int) -> int:
         """Deletes up to ``limit`` delivery rows received before ``cutoff``; returns how many."""
         ...

@@ -8,6 +8,7 @@ from typing import Protocol
 from uuid import UUID
 
 from asynccoder.domain.identity import (
+    AccountStanding,
     CredentialKind,
     OAuthState,
     PersonalAccessToken,
@@ -142,6 +143,10 @@ class UserRepository(Protocol):
     async def add(self, user: User) -> None: ...
 
     async def get(self, user_id: UUID) -> User | None: ...
+
+    async def get_standing(self, user_id: UUID) -> AccountStanding | None:
+        """The user's ``AccountStanding`` (what authentication checks), reading nothing else."""
+        ...
 
     async def get_by_email(self, email: str) -> User | None: ...
 

@@ -40,6 +40,12 @@ class UnitOfWork(Protocol):
     ``async with uow: ...; await uow.commit()``. A unit of work may be entered again after it exited (each
     block is its own transaction, so no transaction stays open across slow calls such as GitHub or a model),
     but never while it is active: blocks are sequential, not nested.
+
+    ``async with uow.read_only(): ...`` is a block that only reads: it opens no write transaction (no
+    SQLite write lock, no ``BEGIN``/``ROLLBACK`` on PostgreSQL) and ``commit()`` inside it is an error. A
+    read-only block leaves its connection to the next block of the same unit of work (authentication and the
+    handler of one request share one connection); ``release()`` and the end of the unit of work's scope give
+    it back, and a write block always starts on a connection of its own and returns it on exit.
     """
 
     users: UserRepository
@@ -71,3 +77,11 @@ class UnitOfWork(Protocol):
     ) -> None: ...
 
     async def commit(self) -> None: ...
+
+    def read_only(self) -> Self:
+        """Make the next block read-only (returns ``self``: ``async with uow.read_only() as uow``)."""
+        ...
+
+    async def release(self) -> None:
+        """Give back a connection a read-only block left behind (idempotent; never inside a block)."""
+        ...

@@ -99,7 +99,7 @@ class ListTasks:
         filt = TaskFilter(
             data.status, data.mode, data.repository_id, data.created_after, data.created_before, data.cursor
         )
-        async with self._uow as uow:
+        async with self._uow.read_only() as uow:
             rows = await uow.tasks.list_page(data.actor.user_id, filt, limit + 1)
         return page_of(rows, limit, lambda t: t.id)
 

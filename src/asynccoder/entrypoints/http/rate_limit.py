@@ -8,10 +8,11 @@ minute, with a separate and stricter bucket (a fifth of the tier's budget) on th
 routes. Health, metrics and the signed webhooks (their senders retry, and they are verified before any work)
 are not limited.
 
-Litestar's middleware applies one fixed limit, so there is one instance per (tier, route class) and its
-``check_throttle_handler`` picks the single instance that counts a request; ``identifier_for_request`` names
-the bucket. The store is Litestar's ``RedisStore`` when ``REDIS_URL`` is set (every API process shares the
-count) and its ``MemoryStore`` otherwise.
+Litestar's middleware applies one fixed limit, so there is one instance per (tier, route class); a single
+dispatching middleware decides the request's bucket once and hands the request to that one instance only
+(the other instances do no work for it); ``identifier_for_request`` names the bucket. The store is
+Litestar's ``RedisStore`` when ``REDIS_URL`` is set (every API process shares the count) and its
+``MemoryStore`` otherwise.
 """
 
 from __future__ import annotations
@@ -24,13 +25,15 @@ from typing import Any
 from uuid import UUID
 
 from litestar import Litestar, Request
+from litestar.enums import ScopeType
 from litestar.middleware.base import DefineMiddleware
-from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware
 from litestar.openapi import ResponseSpec
 from litestar.routes import HTTPRoute
 from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from asynccoder.application.billing.catalogue import GetEntitlements
 from asynccoder.application.ports.system import Clock
@@ -139,33 +142,40 @@ class CallerBuckets:
         return tier
 
 
-def _config(buckets: CallerBuckets, tier: str, cls: RouteClass, per_minute: int) -> RateLimitConfig:
-    async def counts_here(request: Request[Any, Any, Any]) -> bool:
-        bucket = await buckets.bucket(request)
-        return bucket.tier == tier and bucket.route_class is cls
-
+def _config(per_minute: int) -> RateLimitConfig:
     def identifier(request: Request[Any, Any, Any]) -> str:
         bucket: Bucket = getattr(request.state, _STATE_KEY)
         return f"{bucket.tier}:{bucket.route_class}:{bucket.caller}"
 
     return RateLimitConfig(
         rate_limit=("minute", per_minute),
-        exclude=EXCLUDED_PATHS,
-        check_throttle_handler=counts_here,
         identifier_for_request=identifier,
         store=STORE_NAME,
     )
 
 
+_EXCLUDED = re.compile("|".join(f"(?:{pattern})" for pattern in EXCLUDED_PATHS))
+
+
+def _dispatch(app: ASGIApp, *, buckets: CallerBuckets, limits: dict[tuple[str, RouteClass], int]) -> ASGIApp:
+    limiters = {key: RateLimitMiddleware(app, _config(per_minute)) for key, per_minute in limits.items()}
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or _EXCLUDED.match(scope["path"]):
+            await app(scope, receive, send)
+            return
+        bucket = await buckets.bucket(scope["litestar_app"].request_class(scope))
+        limiter = limiters.get((bucket.tier, bucket.route_class))
+        await (limiter or app)(scope, receive, send)
+
+    return middleware
+
+
 def rate_limit_middleware(settings: Settings) -> list[DefineMiddleware]:
-    """The limiter, as app-level middleware (empty when ``RATE_LIMIT_ENABLED=false``)."""
+    """The limiter, as one app-level middleware (none when ``RATE_LIMIT_ENABLED=false``)."""
     if not settings.rate_limit_enabled:
         return []
-    buckets = CallerBuckets(settings)
-    return [
-        _config(buckets, tier, cls, per_minute).middleware
-        for (tier, cls), per_minute in limits_per_minute(settings).items()
-    ]
+    return [DefineMiddleware(_dispatch, buckets=CallerBuckets(settings), limits=limits_per_minute(settings))]
 
 
 def rate_limit_stores(settings: Settings) -> dict[str, Store]:

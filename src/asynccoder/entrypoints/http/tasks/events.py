@@ -10,6 +10,7 @@ from litestar import Response, get
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, HeaderParameter
 
+from asynccoder.application.ports.uow import UnitOfWork
 from asynccoder.application.tasks.streaming import OpenTaskEventStream, OpenTaskEventStreamInput
 from asynccoder.domain.identity import Actor
 from asynccoder.entrypoints.http.common import problem_response
@@ -38,6 +39,7 @@ async def stream_task_events(
     task_id: FromPath[UUID],
     actor: FromDishka[Actor],
     open_stream: FromDishka[OpenTaskEventStream],
+    uow: FromDishka[UnitOfWork],
     last_event_id: Annotated[
         str | None,
         HeaderParameter(
@@ -53,4 +55,6 @@ async def stream_task_events(
     stream = await open_stream(
         OpenTaskEventStreamInput(actor=actor, task_id=task_id, last_event_id=last_event_id)
     )
+    # The stream outlives the request's reads: the connection the caller lookup kept goes back to the pool.
+    await uow.release()
     return sse_response(stream)
