@@ -16,3 +16,14 @@ class TaskQueue(Protocol):
         task's job carries its repository's lock (two never run at once); a task has at most one waiting job
         (enqueueing it again is a no-op)."""
         ...
+
+
+class TasksTableQueue(TaskQueue):
+    """The in-process engine's queue (``ASYNCCODER_TASK_QUEUE=inprocess``): the tasks table itself. The queued
+    row *is* the job (workers claim it by conditional update), so enqueueing writes nothing more."""
+
+    async def enqueue(self, uow: UnitOfWork, task: Task) -> None:
+        return None
+
+
+TASKS_TABLE_QUEUE = TasksTableQueue()
