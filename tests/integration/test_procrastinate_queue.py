@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any
-from uuid import UUID
 
 import pytest
 import sqlalchemy as sa
@@ -38,10 +37,7 @@ async def engine() -> AsyncIterator[AsyncEngine]:
 
 
 def _queue() -> ProcrastinateTaskQueue:
-    async def run(task_id: UUID) -> None:
-        raise AssertionError("no worker runs in these tests")
-
-    return ProcrastinateTaskQueue(procrastinate_app("postgresql://unused", run))
+    return ProcrastinateTaskQueue(procrastinate_app("postgresql://unused"))  # defers only: no worker
 
 
 async def _submit(engine: AsyncEngine, task: Task, *, commit: bool = True) -> None:
