@@ -313,3 +313,26 @@ async def test_a_worker_killed_mid_task_leaves_no_task_stuck_and_nothing_held(
     charged = sum(t.settled_credits or 0 for t in ended)
     assert charged > 0  # the killed attempts' model calls are still paid for, once
     assert await _account(world, user.id) == (5_000 - charged, 0)
+
+
+async def test_a_graceful_shutdown_hands_a_running_task_back_to_another_worker(engines: Engines) -> None:
+    world = engines.world
+    user, repo = await world.user_with_repository(credits=5_000)
+    task = (await world.submit(user, repo)).task
+    leaving = ScriptedTaskRunner(((WaitForCancel(),),))
+    async with running(engines.worker(leaving, "leaving")):
+        await asyncio.wait_for(leaving.started.wait(), 20)
+    back = await _task(world, task.id)
+    assert (back.status, back.attempt) == (TaskStatus.QUEUED, 0)  # handed back, its attempt given back
+    assert (await _account(world, user.id))[1] > 0  # still held for the next run
+    async with running(engines.worker(ScriptedTaskRunner(((Log("finishing"),),)), "next")):
+
+        async def settled() -> bool:
+            return (await _task(world, task.id)).settled_credits is not None
+
+        await _until(settled, 20, "the handed-back task did not run again")
+    done = await _task(world, task.id)
+    assert (done.status, done.attempt, done.worker_id) == (TaskStatus.SUCCEEDED, 1, "next")
+    assert (await _account(world, user.id))[1] == 0
+    if engines.name == "procrastinate":  # the one job was rescheduled, not lost nor duplicated
+        assert await engines.jobs() == [("asynccoder.run_task", "succeeded")]
