@@ -79,6 +79,18 @@ class Engines:
             )
             return [(r[0], r[1]) for r in rows]
 
+    async def maintenance_ticks(self) -> dict[str, int]:
+        """procrastinate's maintenance jobs per periodic tick (its ``timestamp`` argument)."""
+        async with self.world.new_uow() as uow:
+            assert isinstance(uow, SqlAlchemyUnitOfWork)
+            rows = await uow.connection.execute(
+                sa.text(
+                    "SELECT args->>'timestamp', count(*) FROM procrastinate_jobs"
+                    " WHERE task_name = 'asynccoder.maintain' GROUP BY 1"
+                )
+            )
+            return {r[0]: r[1] for r in rows}
+
 
 @pytest.fixture
 async def small_pool(databases: Databases) -> AsyncIterator[AsyncEngine]:
@@ -197,6 +209,10 @@ async def test_writing_tasks_on_one_repository_never_overlap(engines: Engines) -
     for (_, end), (next_start, _) in itertools.pairwise(writing):
         assert end <= next_start, "two writing tasks on one repository overlapped"
     assert {(await _task(world, t.id)).status for t in tasks} == {TaskStatus.SUCCEEDED}
+    if engines.name == "procrastinate":  # two workers, one maintenance job per tick
+        ticks = await engines.maintenance_ticks()
+        assert ticks
+        assert all(count == 1 for count in ticks.values()), ticks
 
 
 async def test_a_cancelled_running_task_stops_within_five_seconds_with_credits_released(
