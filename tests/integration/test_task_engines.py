@@ -34,6 +34,7 @@ from asynccoder.adapters.sqlalchemy.uow import SqlAlchemyUnitOfWork
 from asynccoder.adapters.system.clock import SystemClock
 from asynccoder.application.ports.task_execution import TaskExecution, TaskOutcome
 from asynccoder.domain.ai import ModelTier
+from asynccoder.domain.errors import Unavailable
 from asynccoder.domain.tasks import FailureReason, Task, TaskMode, TaskResult, TaskStatus, retry_backoff
 from tests.support.databases import Databases
 from tests.support.task_engine import EngineWorld, Fail, Log, ScriptedTaskRunner, WaitForCancel
@@ -352,3 +353,29 @@ async def test_a_graceful_shutdown_hands_a_running_task_back_to_another_worker(e
     assert (await _account(world, user.id))[1] == 0
     if engines.name == "procrastinate":  # the one job was rescheduled, not lost nor duplicated
         assert await engines.jobs() == [("asynccoder.run_task", "succeeded")]
+
+
+async def test_a_database_hiccup_before_the_claim_leaves_the_task_to_run_later(engines: Engines) -> None:
+    world = engines.world
+    user, repo = await world.user_with_repository(credits=5_000)
+    task = (await world.submit(user, repo)).task
+    real = world.services
+    failures = [Unavailable("The database connection was lost; try again.")]
+
+    @contextlib.asynccontextmanager
+    async def flaky() -> AsyncIterator[Any]:
+        if failures:
+            raise failures.pop()
+        async with real() as services:
+            yield services
+
+    world.services = flaky  # type: ignore[method-assign]
+    async with running(engines.worker(ScriptedTaskRunner(((Log("ran"),),)), maintenance_interval=1.0)):
+
+        async def settled() -> bool:
+            return (await _task(world, task.id)).settled_credits is not None
+
+        await _until(settled, 20, "the task was left behind after a failed claim")
+    assert not failures  # the hiccup happened
+    done = await _task(world, task.id)
+    assert (done.status, done.attempt) == (TaskStatus.SUCCEEDED, 1)

@@ -9,7 +9,8 @@ Work: a procrastinate worker whose job ``asynccoder.run_task`` runs ``TaskWorker
 engine's own attempt (claim the row by conditional update, heartbeats, cancel/timeout signal, settle); the
 tasks table stays the source of truth. When the task is due again (a transient failure's backoff, a shutdown
 hand-back, a claim refused for now) the job raises ``TaskDue`` and its ``RetryStrategy`` (``retry_exceptions``
-= ``TaskDue`` only: anything else is a bug, not a retry) reschedules it for then; the task's
+= ``TaskDue`` only) reschedules it for then -- also when the job could not reach the tasks table at
+all (a database hiccup: the row is untouched, so the job must not end while its task waits); the task's
 ``max_attempts`` bounds the retries. A task cancelled while it ran ends its job ``aborted``. The periodic job
 ``asynccoder.maintain`` (every ``maintenance_interval``, deferred once per tick across all workers by
 procrastinate's periodic deferrer) runs ``TaskWorker.maintain`` (stale sweep, settle, expire holds, triggers,
@@ -21,7 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import datetime
+import logging
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -34,6 +36,8 @@ from asynccoder.application.ports.task_queue import TaskQueue
 from asynccoder.application.ports.uow import UnitOfWork
 from asynccoder.application.tasks.engine import EngineConfig, TaskWorker
 from asynccoder.domain.tasks import Task, TaskStatus
+
+log = logging.getLogger("asynccoder.tasks.procrastinate")
 
 RUN_TASK = "asynccoder.run_task"
 MAINTAIN = "asynccoder.maintain"
@@ -86,7 +90,11 @@ def procrastinate_app(
     async def run_task(task_id: str) -> None:
         if worker is None:
             raise RuntimeError("this procrastinate app only defers jobs")
-        due = await worker.run_task(UUID(task_id))
+        try:
+            due = await worker.run_task(UUID(task_id))
+        except Exception:  # the claim's or the read's database step failed: the row is untouched, so later
+            log.exception("task %s: its job could not reach the tasks table; retrying", task_id)
+            due = worker.clock.now() + timedelta(seconds=worker.config.maintenance_interval)
         if due is not None:
             raise TaskDue(due)
         async with worker.scope() as services, services.uow as uow:
