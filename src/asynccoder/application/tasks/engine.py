@@ -332,6 +332,13 @@ class _Models(TaskModels):
         return out.response
 
 
+async def _set_within(event: asyncio.Event, seconds: float) -> bool:
+    """Whether ``event`` is set within ``seconds``."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), seconds)
+    return event.is_set()
+
+
 @dataclass(frozen=True, slots=True)
 class _Ending:
     """How an attempt ended, before it is written."""
@@ -578,7 +585,8 @@ class TaskWorker:
             git_credentials=_NoCredentials(self, task.user_id),
         )
         run = asyncio.ensure_future(self.runner.run(execution))
-        watch = asyncio.ensure_future(self._watch(task, signal, deadline, run))
+        done = asyncio.Event()
+        watch = asyncio.ensure_future(self._watch(task, signal, deadline, run, done))
         try:
             outcome = await run
         except asyncio.CancelledError:
@@ -597,7 +605,9 @@ class TaskWorker:
             log.exception("task %s: the runner raised", task.id)
             return _Ending(TaskStatus.FAILED, FailureReason.INTERNAL, "The task failed unexpectedly.")
         finally:
-            watch.cancel()
+            # Let a heartbeat in flight finish: cancelling it mid-commit would break its pooled connection
+            # (and the attempt's conclusion, next, needs a connection).
+            done.set()
             with contextlib.suppress(asyncio.CancelledError):
                 await watch
         finished = outcome.result is not None and not outcome.result.partial
@@ -626,11 +636,14 @@ class TaskWorker:
             )
         return _Ending(TaskStatus.FAILED, outcome.failure, outcome.message, outcome=outcome)
 
-    async def _watch(self, task: Task, signal: _Signal, deadline: datetime, run: asyncio.Future[Any]) -> None:
-        """Heartbeats; turns a cancel, the deadline or a takeover into the signal; interrupts a runner that
-        ignores the signal for longer than ``stop_grace``."""
+    async def _watch(
+        self, task: Task, signal: _Signal, deadline: datetime, run: asyncio.Future[Any], done: asyncio.Event
+    ) -> None:
+        """Heartbeats until ``done``; turns a cancel, the deadline or a takeover into the signal; interrupts a
+        runner that ignores the signal for longer than ``stop_grace``."""
         while not signal.cancelled:
-            await asyncio.sleep(self.config.heartbeat_interval)
+            if await _set_within(done, self.config.heartbeat_interval):
+                return
             now = self.clock.now()
             try:
                 async with self.scope() as services, services.uow as uow:
@@ -645,8 +658,8 @@ class TaskWorker:
                 signal.set("cancelled" if cancelled else "lost")
             elif now >= deadline:
                 signal.set("timeout")
-        await asyncio.sleep(self.config.stop_grace)
-        run.cancel()
+        if not await _set_within(done, self.config.stop_grace):
+            run.cancel()
 
     async def _conclude(self, task: Task, ending: _Ending) -> datetime | None:
         now = self.clock.now()
