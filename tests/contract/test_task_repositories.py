@@ -217,6 +217,48 @@ async def test_writing_tasks_on_one_repository_never_run_at_once(uow_factory: Uo
     assert nxt.id == second.id
 
 
+async def _claim_one(uow_factory: UowFactory, task_id, worker: str = "w1", now=T0):  # type: ignore[no-untyped-def]
+    async with uow_factory() as uow:
+        task = await uow.tasks.claim(task_id, worker, now)
+        await uow.commit()
+        return task
+
+
+async def test_a_task_is_claimed_by_id_only_when_runnable_and_only_once(uow_factory: UowFactory) -> None:
+    (alice, bob), (repo,) = await seed_owner(uow_factory, users=2)
+    writer = make_task(alice.id, repo.id, mode=TaskMode.DEBUG)
+    second_writer = make_task(
+        bob.id, repo.id, mode=TaskMode.DOCUMENTATION, created_at=T0 + timedelta(seconds=1)
+    )
+    reader = make_task(bob.id, repo.id, created_at=T0 + timedelta(seconds=2))
+    await _add(uow_factory, writer, second_writer, reader)
+    # Out of fair order (procrastinate hands out tasks by id), but the repository lock still holds.
+    claimed = await _claim_one(uow_factory, second_writer.id, "w1")
+    assert claimed is not None
+    assert (claimed.status, claimed.attempt, claimed.worker_id) == (TaskStatus.RUNNING, 1, "w1")
+    assert await _claim_one(uow_factory, writer.id, "w2") is None  # the repository is being written
+    assert await _claim_one(uow_factory, second_writer.id, "w2") is None  # already running
+    assert await _claim_one(uow_factory, reader.id, "w2") is not None  # a reader needs no lock
+    async with uow_factory() as uow:
+        assert await uow.tasks.requeue(
+            second_writer.id, "w1", 1, T0, T0 + timedelta(seconds=30), failure_reason=FailureReason.TIMEOUT
+        )
+        await uow.commit()
+    assert (
+        await _claim_one(uow_factory, second_writer.id, "w3", T0 + timedelta(seconds=29)) is None
+    )  # not due
+    first = await _claim_one(uow_factory, writer.id, "w3")  # the requeue freed the lock
+    assert first is not None
+    assert first.worker_id == "w3"
+    async with uow_factory() as uow:
+        assert await uow.tasks.cancel(first.id, T0)
+        await uow.commit()
+    assert await _claim_one(uow_factory, first.id, "w4") is None  # a cancelled task is never claimed
+    again = await _claim_one(uow_factory, second_writer.id, "w4", T0 + timedelta(seconds=30))
+    assert again is not None
+    assert again.attempt == 2
+
+
 async def test_one_users_many_tasks_do_not_starve_anothers_one(uow_factory: UowFactory) -> None:
     (busy, light), (repo,) = await seed_owner(uow_factory, users=2)
     many = [make_task(busy.id, repo.id, created_at=T0 + timedelta(seconds=i)) for i in range(50)]

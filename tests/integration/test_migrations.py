@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 
 from asynccoder.adapters.sqlalchemy import migrations_runner
 from asynccoder.adapters.sqlalchemy.database import create_sync_engine
-from asynccoder.adapters.sqlalchemy.schema import metadata
+from asynccoder.adapters.sqlalchemy.schema import managed_by_alembic, metadata
 from tests.support.services import scratch_postgres_database
 
 
@@ -39,7 +39,12 @@ def _drift(url: str) -> list[object]:
     try:
         with engine.connect() as conn:
             context = MigrationContext.configure(
-                conn, opts={"compare_type": True, "compare_server_default": True}
+                conn,
+                opts={
+                    "compare_type": True,
+                    "compare_server_default": True,
+                    "include_name": managed_by_alembic,
+                },
             )
             return list(compare_metadata(context, metadata))
     finally:

@@ -38,6 +38,7 @@ from asynccoder.application.ports.task_execution import (
     TaskExecution,
     TaskOutcome,
 )
+from asynccoder.application.ports.task_queue import TASKS_TABLE_QUEUE, TaskQueue
 from asynccoder.application.ports.uow import UnitOfWork
 from asynccoder.application.tasks.engine import CodeHostTokens, EngineConfig, TaskServices, TaskWorker
 from asynccoder.application.tasks.manage import CancelTask
@@ -164,6 +165,7 @@ class EngineWorld:
         self.metrics = InMemoryMetrics()
         self.code_host: CodeHost = InMemoryCodeHost(now=T0)
         self.tokens: CodeHostTokens = _NoTokens()
+        self.queue: TaskQueue = TASKS_TABLE_QUEUE  # the in-process engine's: the tasks table
         self.model: CatalogueModel = make_model(
             provider=Provider.ANTHROPIC,
             model_name=MODEL_NAME,
@@ -236,6 +238,7 @@ class EngineWorld:
             self.code_host,
             self.tokens,
             metrics=self.metrics,
+            queue=self.queue,
         )
 
     async def submit(self, user: User, repo: Repository, **changes: Any) -> SubmittedTask:

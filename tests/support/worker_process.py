@@ -3,12 +3,14 @@
 It runs the real ``TaskWorker`` over the real container on that database, with a scripted model and a
 scripted runner: by default (crash tests) one model call, then it hangs until cancelled, so a test can kill
 it mid-task with SIGKILL; with ``finish`` it logs, makes one model call, logs again and succeeds. With a
-Redis URL it notifies live task events through Redis, as a worker beside several API processes does.
+Redis URL it notifies live task events through Redis, as a worker beside several API processes does. The
+engine is ``ASYNCCODER_TASK_QUEUE``'s (``inprocess`` by default, or ``procrastinate``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 
 from dishka import Provider, Scope, provide
@@ -21,7 +23,7 @@ from asynccoder.domain.ai import Provider as AiProvider
 from asynccoder.domain.ai import Usage
 from asynccoder.ioc.ai import ScriptedAiProvider
 from asynccoder.ioc.core import make_container
-from asynccoder.ioc.tasks import make_task_worker
+from asynccoder.ioc.tasks import make_worker_loop
 from tests.support.app import make_settings
 from tests.support.task_engine import Call, Log, ScriptedTaskRunner, Step, WaitForCancel
 
@@ -46,14 +48,19 @@ class WorkerTestProvider(Provider):
 
 
 async def main(database_url: str, finish: bool, redis_url: str | None) -> None:
-    settings = make_settings(database_url=database_url, worker_concurrency=4, redis_url=redis_url)
+    settings = make_settings(
+        database_url=database_url,
+        worker_concurrency=4,
+        redis_url=redis_url,
+        task_queue=os.environ.get("ASYNCCODER_TASK_QUEUE", "inprocess"),
+    )
     # Every model answers (the catalogue may pick any seeded one); MODEL is the crash tests' own.
     chat = ScriptedChatModelFactory(default=ScriptedTurn(text=ANSWER, usage=Usage(1_000, 100)))
     chat.model(MODEL).add(*(ScriptedTurn(text="ok", usage=Usage(1_000, 100)) for _ in range(50)))
     script = FINISH_SCRIPT if finish else CRASH_SCRIPT
     container = make_container(settings, ScriptedAiProvider(chat), WorkerTestProvider(script))
     try:
-        worker = await make_task_worker(container, settings)
+        worker = await make_worker_loop(container, settings)
         await worker.run()
     finally:
         await container.close()

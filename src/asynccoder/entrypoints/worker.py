@@ -12,7 +12,6 @@ import structlog
 from dishka import AsyncContainer
 
 from asynccoder import __version__
-from asynccoder.application.tasks.engine import TaskWorker
 from asynccoder.entrypoints.observability import (
     configure_error_tracking,
     configure_tracing,
@@ -21,7 +20,7 @@ from asynccoder.entrypoints.observability import (
 )
 from asynccoder.ioc.core import make_container
 from asynccoder.ioc.settings import Settings
-from asynccoder.ioc.tasks import make_task_worker
+from asynccoder.ioc.tasks import WorkerLoop, make_worker_loop
 from asynccoder.ioc.webhook_endpoints import make_webhook_delivery_loop
 
 log = structlog.get_logger("asynccoder.worker")
@@ -37,7 +36,7 @@ async def run_worker(settings: Settings) -> None:
         start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host)
     container = make_container(settings)
     try:
-        worker = await make_task_worker(container, settings)
+        worker = await make_worker_loop(container, settings)
         webhooks = make_webhook_delivery_loop(container, worker.config.worker_id)
         loop = asyncio.get_running_loop()
 
@@ -57,12 +56,12 @@ async def run_worker(settings: Settings) -> None:
 
 
 @contextlib.asynccontextmanager
-async def embedded_worker(container: AsyncContainer, settings: Settings) -> AsyncIterator[TaskWorker | None]:
+async def embedded_worker(container: AsyncContainer, settings: Settings) -> AsyncIterator[WorkerLoop | None]:
     """A worker running beside the API for as long as the block lasts (when the settings ask for one)."""
     if not settings.runs_embedded_worker:
         yield None
         return
-    worker = await make_task_worker(container, settings)
+    worker = await make_worker_loop(container, settings)
     webhooks = make_webhook_delivery_loop(container, worker.config.worker_id)
     job = asyncio.ensure_future(asyncio.gather(worker.run(), webhooks.run()))
     log.info("embedded worker started", worker_id=worker.config.worker_id)

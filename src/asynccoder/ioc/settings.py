@@ -148,6 +148,9 @@ class Settings:
         return "redis" if self.redis_url else "memory"
 
     embedded_worker: bool | None = None  # None: on with SQLite, off with PostgreSQL
+    # The task queue engine: "inprocess" (workers claim rows of the tasks table; any database) or
+    # "procrastinate" (procrastinate jobs on PostgreSQL only; the tasks table stays the source of truth).
+    task_queue: Literal["inprocess", "procrastinate"] = "inprocess"
     demo_model: bool = False  # the offline demo model answers every model call (development only)
     worker_concurrency: int = 2
     task_time_limit_seconds: int = 1800
@@ -282,6 +285,15 @@ def _code_host(raw: str) -> Literal["auto", "github", "local"]:
     if value == "local":
         return "local"
     raise ValueError("must be auto, github or local")
+
+
+def _task_queue(raw: str) -> Literal["inprocess", "procrastinate"]:
+    value = raw.strip().lower()
+    if value == "inprocess":
+        return "inprocess"
+    if value == "procrastinate":
+        return "procrastinate"
+    raise ValueError("must be inprocess or procrastinate")
 
 
 def _task_events_backend(raw: str) -> Literal["memory", "redis", "postgres"]:
@@ -457,6 +469,7 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "EVENT_STREAM_HEARTBEAT_SECONDS": ("event_stream_heartbeat_seconds", _positive_int),
     "TASK_EVENTS_COALESCE_MS": ("task_events_coalesce_ms", _positive_int),
     "ASYNCCODER_EMBEDDED_WORKER": ("embedded_worker", _bool),
+    "ASYNCCODER_TASK_QUEUE": ("task_queue", _task_queue),
     "ASYNCCODER_DEMO_MODEL": ("demo_model", _bool),
     "WORKER_CONCURRENCY": ("worker_concurrency", _positive_int),
     "TASK_TIME_LIMIT_SECONDS": ("task_time_limit_seconds", _positive_int),
@@ -522,6 +535,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         if environment == "production" and "database_url" not in unparsed:
             problems.append("DATABASE_URL is required in production")
         values["database_url"] = f"sqlite+aiosqlite:///{data_dir / 'asynccoder.db'}"
+    if values.get("task_queue") == "procrastinate" and str(values["database_url"]).startswith("sqlite"):
+        problems.append(
+            "ASYNCCODER_TASK_QUEUE=procrastinate needs a PostgreSQL DATABASE_URL (on SQLite use inprocess)"
+        )
+        raise SettingsError(problems)
     if "auto_migrate" not in values:
         values["auto_migrate"] = environment != "production"
     if "log_format" not in values:

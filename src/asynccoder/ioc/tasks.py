@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import Protocol
 from uuid import UUID
 
 from dishka import AsyncContainer, Provider, Scope, provide, provide_all
@@ -24,6 +25,7 @@ from asynccoder.application.ports.events import TaskEvent, TaskEventAccess, Task
 from asynccoder.application.ports.metrics import Metrics
 from asynccoder.application.ports.system import Clock, IdGenerator
 from asynccoder.application.ports.task_execution import TaskRunner
+from asynccoder.application.ports.task_queue import TASKS_TABLE_QUEUE, TaskQueue
 from asynccoder.application.ports.uow import UnitOfWork
 from asynccoder.application.tasks.engine import EngineConfig, TaskServices, TaskWorker
 from asynccoder.application.tasks.manage import (
@@ -65,6 +67,19 @@ class TasksProvider(Provider):
             byok_platform_fee_credits=settings.task_byok_platform_fee_credits,
         )
 
+    @provide(scope=Scope.APP)
+    def queue(self, settings: Settings) -> TaskQueue:
+        """``ASYNCCODER_TASK_QUEUE``: the tasks table (in-process engine) or procrastinate's jobs."""
+        if settings.task_queue == "procrastinate":
+            from asynccoder.adapters.sqlalchemy.procrastinate_queue import (
+                ProcrastinateTaskQueue,
+                procrastinate_app,
+                procrastinate_conninfo,
+            )
+
+            return ProcrastinateTaskQueue(procrastinate_app(procrastinate_conninfo(settings.database_url)))
+        return TASKS_TABLE_QUEUE
+
     @provide(scope=Scope.REQUEST)
     def submit(
         self,
@@ -78,8 +93,9 @@ class TasksProvider(Provider):
         code_host: CodeHost,
         tokens: UserTokens,
         metrics: Metrics,
+        queue: TaskQueue,
     ) -> SubmitTask:
-        return SubmitTask(uow, clock, ids, tiers, select, notifier, policy, code_host, tokens, metrics)
+        return SubmitTask(uow, clock, ids, tiers, select, notifier, policy, code_host, tokens, metrics, queue)
 
     @provide(scope=Scope.APP)
     def trigger_policy(self, settings: Settings) -> TriggerPolicy:
@@ -204,4 +220,25 @@ async def make_task_worker(container: AsyncContainer, settings: Settings) -> Tas
     )
 
 
-__all__ = ["TasksProvider", "make_task_worker"]
+class WorkerLoop(Protocol):
+    """What ``asynccoder worker`` and the embedded worker run: ``TaskWorker`` or ``ProcrastinateWorker``."""
+
+    @property
+    def config(self) -> EngineConfig: ...
+
+    async def run(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+async def make_worker_loop(container: AsyncContainer, settings: Settings) -> WorkerLoop:
+    """The worker of the chosen engine (``ASYNCCODER_TASK_QUEUE``), over ``make_task_worker``'s engine."""
+    worker = await make_task_worker(container, settings)
+    if settings.task_queue == "procrastinate":
+        from asynccoder.adapters.sqlalchemy.procrastinate_queue import ProcrastinateWorker
+
+        return ProcrastinateWorker(worker, settings.database_url)
+    return worker
+
+
+__all__ = ["TasksProvider", "WorkerLoop", "make_task_worker", "make_worker_loop"]

@@ -113,23 +113,38 @@ class InMemoryTaskRepository(TaskRepository):
 
     async def claim_next(self, worker_id: str, now: datetime) -> Task | None:
         for task in self._ordered_queue(now):
-            if task.writes:
-                if task.repository_id in self._s.repository_locks:
-                    continue
-                self._s.repository_locks[task.repository_id] = task.id
-            claimed = dataclasses.replace(
-                task,
-                status=TaskStatus.RUNNING,
-                attempt=task.attempt + 1,
-                worker_id=worker_id,
-                heartbeat_at=now,
-                started_at=task.started_at or now,
-                not_before=None,
-                updated_at=now,
-            )
-            self._s.tasks[task.id] = claimed
-            return claimed
+            claimed = self._take(task, worker_id, now)
+            if claimed is not None:
+                return claimed
         return None
+
+    async def claim(self, task_id: UUID, worker_id: str, now: datetime) -> Task | None:
+        task = self._s.tasks.get(task_id)
+        if (
+            task is None
+            or task.status is not TaskStatus.QUEUED
+            or (task.not_before is not None and task.not_before > now)
+        ):
+            return None
+        return self._take(task, worker_id, now)
+
+    def _take(self, task: Task, worker_id: str, now: datetime) -> Task | None:
+        if task.writes:
+            if task.repository_id in self._s.repository_locks:
+                return None
+            self._s.repository_locks[task.repository_id] = task.id
+        claimed = dataclasses.replace(
+            task,
+            status=TaskStatus.RUNNING,
+            attempt=task.attempt + 1,
+            worker_id=worker_id,
+            heartbeat_at=now,
+            started_at=task.started_at or now,
+            not_before=None,
+            updated_at=now,
+        )
+        self._s.tasks[task.id] = claimed
+        return claimed
 
     def _running(self, task_id: UUID, worker_id: str | None, attempt: int) -> Task | None:
         task = self._s.tasks.get(task_id)

@@ -272,33 +272,54 @@ class SqlAlchemyTaskRepository(TaskRepository):
             )
         ).all()
         for task_id, writes, repository_id in candidates:
-            if writes:
-                # RETURNING, not rowcount: drivers report -1 for INSERT ... ON CONFLICT.
-                got = await conn.scalar(
-                    insert_on_conflict(conn, task_repository_locks)
-                    .values(repository_id=repository_id, task_id=task_id, locked_at=now)
-                    .on_conflict_do_nothing(index_elements=["repository_id"])
-                    .returning(task_repository_locks.c.task_id)
-                )
-                if got is None:
-                    continue
-            won = await conn.execute(
-                sa.update(tasks)
-                .where(tasks.c.id == task_id, tasks.c.status == _QUEUED)
-                .values(
-                    status=_RUNNING,
-                    attempt=tasks.c.attempt + 1,
-                    worker_id=worker_id,
-                    heartbeat_at=now,
-                    started_at=sa.func.coalesce(tasks.c.started_at, now),
-                    not_before=None,
-                    updated_at=now,
+            claimed = await self._take(task_id, writes, repository_id, worker_id, now)
+            if claimed is not None:
+                return claimed
+        return None
+
+    async def claim(self, task_id: UUID, worker_id: str, now: datetime) -> Task | None:
+        row = (
+            await self._conn.execute(
+                sa.select(tasks.c.writes, tasks.c.repository_id).where(
+                    tasks.c.id == task_id,
+                    tasks.c.status == _QUEUED,
+                    sa.or_(tasks.c.not_before.is_(None), tasks.c.not_before <= now),
                 )
             )
-            if won.rowcount == 1:
-                return await self.get(task_id)
-            if writes:
-                await self._unlock(task_id)
+        ).first()
+        return None if row is None else await self._take(task_id, row[0], row[1], worker_id, now)
+
+    async def _take(
+        self, task_id: UUID, writes: bool, repository_id: UUID, worker_id: str, now: datetime
+    ) -> Task | None:
+        conn = self._conn
+        if writes:
+            # RETURNING, not rowcount: drivers report -1 for INSERT ... ON CONFLICT.
+            got = await conn.scalar(
+                insert_on_conflict(conn, task_repository_locks)
+                .values(repository_id=repository_id, task_id=task_id, locked_at=now)
+                .on_conflict_do_nothing(index_elements=["repository_id"])
+                .returning(task_repository_locks.c.task_id)
+            )
+            if got is None:
+                return None
+        won = await conn.execute(
+            sa.update(tasks)
+            .where(tasks.c.id == task_id, tasks.c.status == _QUEUED)
+            .values(
+                status=_RUNNING,
+                attempt=tasks.c.attempt + 1,
+                worker_id=worker_id,
+                heartbeat_at=now,
+                started_at=sa.func.coalesce(tasks.c.started_at, now),
+                not_before=None,
+                updated_at=now,
+            )
+        )
+        if won.rowcount == 1:
+            return await self.get(task_id)
+        if writes:
+            await self._unlock(task_id)
         return None
 
     async def _unlock(self, task_id: UUID) -> None:

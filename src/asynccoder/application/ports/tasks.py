@@ -112,6 +112,12 @@ class TaskRepository(Protocol):
         tasks), then ``priority``, then age. Two workers never claim the same task."""
         ...
 
+    async def claim(self, task_id: UUID, worker_id: str, now: datetime) -> Task | None:
+        """Takes this task as ``claim_next`` would, if it is runnable now (queued, ``not_before`` passed,
+        its repository's writing lock free for a writing task); ``None`` otherwise. For a queue engine that
+        hands out tasks by id (procrastinate's jobs)."""
+        ...
+
     async def heartbeat(self, task_id: UUID, worker_id: str, attempt: int, now: datetime) -> bool:
         """``False`` once the task no longer runs this attempt on this worker (cancelled, taken over)."""
         ...

@@ -332,6 +332,13 @@ class _Models(TaskModels):
         return out.response
 
 
+async def _set_within(event: asyncio.Event, seconds: float) -> bool:
+    """Whether ``event`` is set within ``seconds``."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), seconds)
+    return event.is_set()
+
+
 @dataclass(frozen=True, slots=True)
 class _Ending:
     """How an attempt ended, before it is written."""
@@ -373,10 +380,15 @@ class TaskWorker:
         self._stopping.set()
         self._wake.set()
 
+    def hand_back_running(self) -> None:
+        """Signal every running attempt to stop and hand its task back (a shutdown; see ``run``)."""
+        for signal in list(self._signals.values()):
+            signal.set("shutdown")
+
     async def run(self) -> None:
         """Claim and run tasks until ``stop()``; then hand back what is still running."""
         loop = asyncio.get_running_loop()
-        active: set[asyncio.Task[None]] = set()
+        active: set[asyncio.Task[datetime | None]] = set()
         next_maintenance = 0.0
         try:
             while not self._stopping.is_set():
@@ -395,8 +407,7 @@ class TaskWorker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.config.poll_interval)
         finally:
-            for signal in list(self._signals.values()):
-                signal.set("shutdown")
+            self.hand_back_running()
             if active:
                 _, pending = await asyncio.wait(active, timeout=self.config.shutdown_grace)
                 for job in pending:
@@ -489,17 +500,51 @@ class TaskWorker:
                         await services.settle(task.id)
         return recovered
 
-    async def execute(self, task: Task) -> None:
-        """Run one claimed attempt to its end and write the outcome (never raises)."""
+    async def execute(self, task: Task) -> datetime | None:
+        """Run one claimed attempt to its end and write the outcome (never raises). Returns when the task is
+        due again if this attempt handed it back to the queue (a transient failure's backoff, or now after a
+        shutdown), else ``None``."""
         signal = _Signal()
         self._signals[task.id] = signal
         try:
             ending = await self._attempt(task, signal)
-            await self._conclude(task, ending)
+            return await self._conclude(task, ending)
         except Exception:
             log.exception("task %s: the engine failed to conclude an attempt", task.id)
+            return None
         finally:
             self._signals.pop(task.id, None)
+
+    async def claim_task(self, task_id: UUID) -> Task | None:
+        """Claim this task if it is runnable now (a queue engine that hands out tasks by id)."""
+        events = TaskEvents(self.notifier, self.clock, self.metrics)
+        async with self.scope() as services, services.uow as uow:
+            task = await uow.tasks.claim(task_id, self.config.worker_id, self.clock.now())
+            if task is not None:
+                await events.status(uow, task.id)
+            await uow.commit()
+        await events.flush()
+        return task
+
+    async def run_task(self, task_id: UUID) -> datetime | None:
+        """Run one attempt of this task if it is runnable, with every rule of ``execute``. Returns when to
+        look at the task again (``None``: nothing left to do): its retry time after a transient failure,
+        when its backoff or its repository's writing lock should be over if it could not be claimed yet, or
+        when a worker that holds it would be found stale."""
+        task = await self.claim_task(task_id)
+        if task is not None:
+            return await self.execute(task)
+        async with self.scope() as services, services.uow as uow:
+            current = await uow.tasks.get(task_id)
+        now = self.clock.now()
+        if current is None or current.status.is_terminal:
+            return None
+        if current.status is TaskStatus.QUEUED:
+            return max(current.not_before or now, now + timedelta(seconds=self.config.poll_interval))
+        heartbeat = current.heartbeat_at or now
+        return max(heartbeat + self.config.stale_after, now) + timedelta(
+            seconds=self.config.maintenance_interval
+        )
 
     async def _attempt(self, task: Task, signal: _Signal) -> _Ending:
         deadline = self.clock.now() + self.config.wall_clock_limit
@@ -540,7 +585,8 @@ class TaskWorker:
             git_credentials=_NoCredentials(self, task.user_id),
         )
         run = asyncio.ensure_future(self.runner.run(execution))
-        watch = asyncio.ensure_future(self._watch(task, signal, deadline, run))
+        done = asyncio.Event()
+        watch = asyncio.ensure_future(self._watch(task, signal, deadline, run, done))
         try:
             outcome = await run
         except asyncio.CancelledError:
@@ -559,7 +605,9 @@ class TaskWorker:
             log.exception("task %s: the runner raised", task.id)
             return _Ending(TaskStatus.FAILED, FailureReason.INTERNAL, "The task failed unexpectedly.")
         finally:
-            watch.cancel()
+            # Let a heartbeat in flight finish: cancelling it mid-commit would break its pooled connection
+            # (and the attempt's conclusion, next, needs a connection).
+            done.set()
             with contextlib.suppress(asyncio.CancelledError):
                 await watch
         finished = outcome.result is not None and not outcome.result.partial
@@ -588,11 +636,14 @@ class TaskWorker:
             )
         return _Ending(TaskStatus.FAILED, outcome.failure, outcome.message, outcome=outcome)
 
-    async def _watch(self, task: Task, signal: _Signal, deadline: datetime, run: asyncio.Future[Any]) -> None:
-        """Heartbeats; turns a cancel, the deadline or a takeover into the signal; interrupts a runner that
-        ignores the signal for longer than ``stop_grace``."""
+    async def _watch(
+        self, task: Task, signal: _Signal, deadline: datetime, run: asyncio.Future[Any], done: asyncio.Event
+    ) -> None:
+        """Heartbeats until ``done``; turns a cancel, the deadline or a takeover into the signal; interrupts a
+        runner that ignores the signal for longer than ``stop_grace``."""
         while not signal.cancelled:
-            await asyncio.sleep(self.config.heartbeat_interval)
+            if await _set_within(done, self.config.heartbeat_interval):
+                return
             now = self.clock.now()
             try:
                 async with self.scope() as services, services.uow as uow:
@@ -607,10 +658,10 @@ class TaskWorker:
                 signal.set("cancelled" if cancelled else "lost")
             elif now >= deadline:
                 signal.set("timeout")
-        await asyncio.sleep(self.config.stop_grace)
-        run.cancel()
+        if not await _set_within(done, self.config.stop_grace):
+            run.cancel()
 
-    async def _conclude(self, task: Task, ending: _Ending) -> None:
+    async def _conclude(self, task: Task, ending: _Ending) -> datetime | None:
         now = self.clock.now()
         events = TaskEvents(self.notifier, self.clock, self.metrics)
         result = ending.outcome.result if ending.outcome else None
@@ -659,3 +710,6 @@ class TaskWorker:
         if settle:
             async with self.scope() as services:
                 await services.settle(task.id)
+        if won and ending.status is None:
+            return ending.retry_at or now
+        return None

@@ -17,6 +17,7 @@ from asynccoder.application.ports.code_hosting import CodeHost
 from asynccoder.application.ports.events import TaskEventNotifier
 from asynccoder.application.ports.metrics import NO_METRICS, Metrics
 from asynccoder.application.ports.system import Clock, IdGenerator
+from asynccoder.application.ports.task_queue import TASKS_TABLE_QUEUE, TaskQueue
 from asynccoder.application.ports.uow import UnitOfWork
 from asynccoder.application.tasks.engine import CodeHostTokens
 from asynccoder.application.tasks.events import TaskEvents
@@ -110,8 +111,10 @@ class SubmitTask:
       platform key (422 ``no_model_available``) -- never accepted to fail ``invalid_request`` later;
     - the plan's concurrent-task limit counts queued and running tasks; at the limit -> 429
       ``concurrency_limit_reached`` with the ``limit``; never silent queueing;
-    - the budget cap is held with ``reserve_in`` (402 ``insufficient_credits``) and the task row and its first
-      status event are written in the same unit of work, so neither exists without the other;
+    - the budget cap is held with ``reserve_in`` (402 ``insufficient_credits``) and the task row, its job on
+      the ``TaskQueue`` (procrastinate's job row; nothing more for the in-process engine, whose queue is the
+      tasks table) and its first status event are written in the same unit of work, so none exists without
+      the others;
     - a BYOK-only task (every model of the selected chain answers on the user's own key) holds only the
       platform fee (``byok_platform_fee_credits``, at most the cap) and its calls never use a platform key;
     - an ``idempotency_key`` makes a retry with the same body return the same task (``replayed``); the same
@@ -131,11 +134,12 @@ class SubmitTask:
         code_host: CodeHost,
         tokens: CodeHostTokens,
         metrics: Metrics = NO_METRICS,
+        queue: TaskQueue = TASKS_TABLE_QUEUE,
     ) -> None:
         self._uow, self._clock, self._ids = uow, clock, ids
         self._tiers, self._select, self._notifier, self._policy = tiers, select, notifier, policy
         self._host, self._tokens = code_host, tokens
-        self._metrics = metrics
+        self._metrics, self._queue = metrics, queue
 
     async def __call__(self, data: SubmitTaskInput) -> SubmittedTask:
         cap = (
@@ -220,6 +224,7 @@ class SubmitTask:
                     platform_fee_credits=fee,
                 )
                 await uow.tasks.add(task)
+                await self._queue.enqueue(uow, task)
                 await events.status(uow, task_id)
                 await uow.commit()
         except TaskIdempotencyKeyTaken:

@@ -9,7 +9,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from asynccoder.adapters.sqlalchemy.database import create_sync_engine, is_sqlite, parse_database_url
-from asynccoder.adapters.sqlalchemy.schema import metadata
+from asynccoder.adapters.sqlalchemy.schema import managed_by_alembic, metadata
 
 config = context.config
 
@@ -29,6 +29,7 @@ def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,
+        include_name=managed_by_alembic,
         render_as_batch=is_sqlite(connection.engine.url),
         compare_type=True,
         compare_server_default=True,

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0018_review_comment_sides"
-down_revision: str | Sequence[str] | None = "0015_repository_test_command"
+down_revision: str | Sequence[str] | None = "0016_procrastinate"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
