@@ -18,7 +18,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from asynccoder.adapters.ai.scripted import ScriptedChatModel
 from asynccoder.adapters.memory.store import InMemoryStore
 from asynccoder.adapters.memory.uow import InMemoryUnitOfWork
-from asynccoder.application.ports.task_execution import TaskExecution
+from asynccoder.application.ports.task_execution import BudgetExhausted, TaskExecution
 from asynccoder.application.tasks.manage import GetTaskReceipt
 from asynccoder.domain.ai import ProviderOverloaded
 from asynccoder.domain.ai_catalogue import ApiKeyStatus
@@ -164,9 +164,10 @@ class TaskLifecycle(RuleBasedStateMachine):
             task = await dead.claim()
             if task is None:
                 return
-            if calls:  # the dead worker made some calls before it died
+            if calls:  # the dead worker made some calls before it died (or until the budget stopped them)
                 runner = ScriptedTaskRunner(([Call(f"q{i}") for i in range(calls)],))
-                await runner.run(await _execution_for(dead, task))
+                with contextlib.suppress(BudgetExhausted):
+                    await runner.run(await _execution_for(dead, task))
             self.clock.advance(timedelta(minutes=5))
             await self._worker(ScriptedTaskRunner(), "survivor").recover_stale()
 
