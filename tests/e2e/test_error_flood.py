@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.live_server import LiveServer, free_port
+from tests.support.live_server import LiveServer, start_server
 
 CANARY = "sk-ant-FLOOD-CANARY-0123456789abcdef"
 CLIENTS = 48
@@ -25,17 +22,9 @@ REQUESTS_PER_CLIENT = 25
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[LiveServer, Path]]:
-    data_dir, log = tmp_path / "data", tmp_path / "server.log"
-    port = free_port()
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "asynccoder.entrypoints.cli", "serve", "--port", str(port)],
-            env={**os.environ, "ASYNCCODER_DATA_DIR": str(data_dir), "LOG_LEVEL": "INFO"},
-            cwd=tmp_path,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    live = LiveServer(url=f"http://127.0.0.1:{port}", process=process, data_dir=data_dir)
+    log = tmp_path / "server.log"
+    # The access log at INFO (the storm must be in it) and the rate limits as in production.
+    live = start_server(tmp_path / "data", {"LOG_LEVEL": "INFO", "RATE_LIMIT_ENABLED": "true"}, log=log)
     try:
         live.wait_ready()
         yield live, log

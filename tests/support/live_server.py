@@ -52,8 +52,10 @@ class LiveServer:
                 self.process.wait()
 
 
-def start_server(data_dir: Path, env: dict[str, str] | None = None) -> LiveServer:
+def start_server(data_dir: Path, env: dict[str, str] | None = None, *, log: Path | None = None) -> LiveServer:
+    """``log``: a file that gets the server's stdout and stderr (else they are discarded)."""
     port = free_port()
+    sink = log.open("wb") if log is not None else subprocess.DEVNULL
     process = subprocess.Popen(
         [sys.executable, "-m", "asynccoder.entrypoints.cli", "serve", "--port", str(port)],
         env={
@@ -65,7 +67,9 @@ def start_server(data_dir: Path, env: dict[str, str] | None = None) -> LiveServe
             **(env or {}),
         },
         cwd=data_dir.parent,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=sink,
+        stderr=subprocess.STDOUT if log is not None else subprocess.DEVNULL,
     )
+    if log is not None:
+        sink.close()  # type: ignore[union-attr]  # the child holds its own descriptor
     return LiveServer(url=f"http://127.0.0.1:{port}", process=process, data_dir=data_dir)
