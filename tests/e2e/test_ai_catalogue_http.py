@@ -24,7 +24,6 @@ from asynccoder.application.ai.usage import (
     RecordModelUsage,
     RecordModelUsageInput,
 )
-from asynccoder.application.billing.credits import GrantCredits, GrantCreditsInput
 from asynccoder.application.ports.ai import ChatModelFactory
 from asynccoder.domain.ai import ProviderAuthError, Usage
 from asynccoder.domain.ai_catalogue import CallOutcome, KeySource
@@ -35,6 +34,7 @@ from asynccoder.domain.identity import (
 from asynccoder.entrypoints.http.app import create_app
 from asynccoder.ioc.settings import Settings
 from tests.support.ai import pong_models
+from tests.support.billing import grant_in_app
 from tests.support.builders import make_user
 
 CANARY = "sk-ant-api03-CANARY-e2e-7f3c9d1b"
@@ -108,9 +108,7 @@ class Harness:
         return str(response.json()["id"])
 
     async def grant(self, user: User, credits: int) -> None:
-        async with self.client.app.state.dishka_container() as request_container:
-            grant = await request_container.get(GrantCredits)
-            await grant(GrantCreditsInput(user.id, credits, f"test-grant:{user.id}:{credits}"))
+        await grant_in_app(self.client.app, user.id, credits)
 
     async def record(self, user: User, model_id: str, tokens: int) -> int:
         container = self.client.app.state.dishka_container

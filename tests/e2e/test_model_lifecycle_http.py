@@ -15,13 +15,13 @@ from litestar.testing import AsyncTestClient
 from asynccoder.adapters.crypto.jwt_tokens import JwtAccessTokenService
 from asynccoder.adapters.sqlalchemy.database import create_engine
 from asynccoder.adapters.sqlalchemy.uow import SqlAlchemyUnitOfWork
-from asynccoder.application.billing.credits import GrantCredits, GrantCreditsInput
 from asynccoder.application.ports.ai import ChatModelFactory
 from asynccoder.application.ports.system import Clock
 from asynccoder.domain.identity import Role, User
 from asynccoder.entrypoints.http.app import create_app
 from asynccoder.ioc.settings import Settings
 from tests.support.ai import pong_models
+from tests.support.billing import grant_in_app
 from tests.support.builders import make_user
 from tests.support.system import ManualClock
 
@@ -73,9 +73,7 @@ class Harness:
         return {"Authorization": f"Bearer {self.tokens.issue(user, now=self.clock.now()).token}"}
 
     async def grant(self, user: User, credits: int) -> None:
-        async with self.client.app.state.dishka_container() as request_container:
-            grant = await request_container.get(GrantCredits)
-            await grant(GrantCreditsInput(user.id, credits, f"test-grant:{user.id}"))
+        await grant_in_app(self.client.app, user.id, credits)
 
     async def create(self, admin: User, body: dict[str, Any]) -> dict[str, Any]:
         response = await self.client.post("/api/v1/admin/models", json=body, headers=self.auth(admin))

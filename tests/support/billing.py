@@ -6,8 +6,10 @@ import json
 import time
 from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
 from asynccoder.adapters.stripe.memory_gateway import sign_payload
+from asynccoder.application.billing.credits import GrantCredits, GrantCreditsInput
 from asynccoder.application.ports.uow import UnitOfWork
 from asynccoder.domain.billing import SEED_PACKAGES, SEED_PLANS
 
@@ -176,3 +178,10 @@ def charge_refunded(charge_id: str, payment_intent: str, amount: int, refunded: 
         "refunded": refunded >= amount,
         "currency": "usd",
     }
+
+
+async def grant_in_app(app: Any, user_id: UUID, credits: int) -> None:
+    """Grant credits through the running app's own container (as an admin grant would)."""
+    async with app.state.dishka_container() as request_container:
+        grant = await request_container.get(GrantCredits)
+        await grant(GrantCreditsInput(user_id, credits, f"test-grant:{user_id}:{credits}"))
